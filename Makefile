@@ -1,0 +1,31 @@
+# mybak: see README.md. Every target installs what it needs (scripts/deps.sh).
+SHELL := /bin/bash
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/mybak/mybak/cli.Version=$(VERSION)
+GOENV = PATH="$$(scripts/deps.sh):$$PATH"
+
+.PHONY: all build test demo bench fuzz deps clean
+
+all: build
+
+deps:
+	scripts/deps.sh >/dev/null
+
+build:
+	$(GOENV) go build -trimpath -ldflags '$(LDFLAGS)' -o mybak .
+
+test:
+	scripts/test.sh
+
+demo:
+	scripts/demo.sh
+
+bench:
+	scripts/bench.sh
+
+# A short run of every fuzz target (FUZZTIME=30s make fuzz for longer).
+fuzz:
+	scripts/fuzz.sh
+
+clean:
+	rm -f mybak

@@ -1,0 +1,243 @@
+// Package backup knows what a backup is and how one is taken: IDs, the
+// manifest, the catalogue of a store (list, delete, prune) and Run, which
+// streams an engine's output through the stream pipeline into a store and
+// writes the manifest last.
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mybak/mybak/storage"
+	"github.com/mybak/mybak/stream"
+)
+
+// Engine produces the raw stream of a backup.
+type Engine interface {
+	// Name is the engine's name as recorded in the manifest (stdin,
+	// mariabackup, xtrabackup, mysqldump, ...).
+	Name() string
+	// Extension is the name suffix of the raw stream (".xbstream", ".sql",
+	// "" for unknown data).
+	Extension() string
+	// Run writes the whole raw stream to w and returns what the manifest
+	// should record. It must return an error, and not nil, whenever the
+	// stream is not a complete backup, even when everything was written.
+	// parent is the manifest of the parent backup of an incremental, or nil.
+	Run(ctx context.Context, w io.Writer, parent *Manifest) (EngineResult, error)
+}
+
+// EngineResult is what an engine reports after a successful run.
+type EngineResult struct {
+	Version       string
+	ServerVersion string
+	// Incremental is true when the stream is an incremental backup of the
+	// parent handed to Run.
+	Incremental bool
+	Meta        map[string]string
+}
+
+// Options configure Run.
+type Options struct {
+	Store  storage.Backend
+	Engine Engine
+	Label  string
+	// Parent, when set, is the backup an incremental applies onto.
+	Parent *Manifest
+	Encode stream.EncodeOptions
+	// Cipher names the encryption in the manifest when Encode.Pass is set.
+	Cipher string
+	// KeepPartial keeps the objects of a failed backup for inspection
+	// (they stay incomplete: no manifest is written).
+	KeepPartial bool
+	// Progress, when set, is called with the count of raw bytes each time
+	// the engine writes.
+	Progress func(n int64)
+	Log      *slog.Logger
+	// Now returns the current time (tests set it).
+	Now func() time.Time
+	// Version is mybak's version, recorded in the manifest.
+	Version string
+}
+
+// Run takes one backup and returns its manifest. On failure, and on
+// cancellation of ctx, no manifest is written and the objects stored so far
+// are deleted (unless KeepPartial), so a failed backup never looks complete.
+func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	start := now()
+	id := NewID(start)
+	host, _ := os.Hostname()
+	dataName := id + "/data" + opts.Engine.Extension() + compressionExt(opts.Encode.Compression.Kind)
+	if opts.Encode.Pass != nil {
+		dataName += ".enc"
+	}
+	log.Info("backup started", "id", id, "engine", opts.Engine.Name(), "storage", opts.Store.Location())
+
+	defer func() {
+		if err == nil {
+			return
+		}
+		if opts.KeepPartial {
+			log.Warn("backup failed; partial objects kept (no manifest: the backup stays incomplete)", "id", id)
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if derr := deleteObjects(cctx, opts.Store, id); derr != nil {
+			log.Warn("could not remove the objects of the failed backup; `mybak prune` removes them later",
+				"id", id, "err", derr)
+		}
+	}()
+
+	rawR, rawW := io.Pipe()
+	encR, encW := io.Pipe()
+	g, gctx := errgroup.WithContext(ctx)
+	var engRes EngineResult
+	var encRes stream.Result
+	var info storage.ObjectInfo
+	g.Go(func() error {
+		var w io.Writer = rawW
+		if opts.Progress != nil {
+			w = &progressWriter{w: rawW, fn: opts.Progress}
+		}
+		var err error
+		engRes, err = opts.Engine.Run(gctx, w, opts.Parent)
+		if err != nil {
+			err = fmt.Errorf("%s engine: %w", opts.Engine.Name(), err)
+			rawW.CloseWithError(err)
+			return err
+		}
+		return rawW.Close()
+	})
+	g.Go(func() error {
+		var err error
+		encRes, err = stream.Encode(gctx, encW, rawR, opts.Encode)
+		if err != nil {
+			err = fmt.Errorf("encode: %w", err)
+			rawR.CloseWithError(err)
+			encW.CloseWithError(err)
+			return err
+		}
+		return encW.Close()
+	})
+	g.Go(func() error {
+		var err error
+		info, err = opts.Store.Put(gctx, dataName, encR)
+		if err != nil {
+			err = fmt.Errorf("store %s: %w", dataName, err)
+			encR.CloseWithError(err)
+			return err
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("backup %s interrupted: %w", id, context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("backup %s failed: %w", id, err)
+	}
+	if info.Size != encRes.StoredSize {
+		return nil, fmt.Errorf("backup %s failed: store kept %d bytes of %s but %d were written",
+			id, info.Size, dataName, encRes.StoredSize)
+	}
+
+	m = &Manifest{
+		FormatVersion: FormatVersion,
+		ID:            id,
+		Label:         opts.Label,
+		StartTime:     start.UTC(),
+		EndTime:       now().UTC(),
+		Host:          host,
+		MybakVersion:  opts.Version,
+		Engine: EngineInfo{
+			Name:          opts.Engine.Name(),
+			Version:       engRes.Version,
+			ServerVersion: engRes.ServerVersion,
+		},
+		Type:         "full",
+		Compression:  Compression{Kind: opts.Encode.Compression.Kind, Level: opts.Encode.Compression.Level},
+		RawSize:      encRes.RawSize,
+		RawSHA256:    encRes.RawSHA256,
+		StoredSize:   encRes.StoredSize,
+		StoredSHA256: encRes.StoredSHA256,
+		Objects: []Object{{
+			Name:   dataName[len(id)+1:],
+			Size:   encRes.StoredSize,
+			SHA256: encRes.StoredSHA256,
+			MD5:    encRes.StoredMD5,
+			Parts:  info.Parts,
+		}},
+		Frames: encRes.Frames,
+		Meta:   engRes.Meta,
+	}
+	if m.Compression.Kind == "none" {
+		m.Compression.Level = 0
+	}
+	if opts.Encode.Pass != nil {
+		m.Encryption = &Encryption{Cipher: "aes-256-cbc", KDF: opts.Encode.KDF}
+	}
+	if engRes.Incremental {
+		if opts.Parent == nil {
+			return nil, errors.New("engine reported an incremental backup without a parent")
+		}
+		m.Type, m.Parent = "incremental", opts.Parent.ID
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("backup %s: %w", id, err)
+	}
+	if err := WriteManifest(ctx, opts.Store, m); err != nil {
+		return nil, err
+	}
+	log.Info("backup complete", "id", id, "raw_bytes", m.RawSize, "stored_bytes", m.StoredSize,
+		"seconds", m.EndTime.Sub(m.StartTime).Seconds())
+	return m, nil
+}
+
+// WriteManifest stores m as the last object of its backup, which makes the
+// backup complete.
+func WriteManifest(ctx context.Context, st storage.Backend, m *Manifest) error {
+	b, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if _, err := st.Put(ctx, m.ID+"/"+ManifestName, bytesReader(b)); err != nil {
+		return fmt.Errorf("write manifest of %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+func compressionExt(kind string) string {
+	switch kind {
+	case "gzip":
+		return ".gz"
+	case "zstd":
+		return ".zst"
+	}
+	return ""
+}
+
+type progressWriter struct {
+	w  io.Writer
+	fn func(int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.fn(int64(n))
+	return n, err
+}

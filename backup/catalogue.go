@@ -1,0 +1,307 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mybak/mybak/storage"
+)
+
+// ErrNoBackup is returned (wrapped) when a backup reference resolves to
+// nothing: an unknown ID, an incomplete backup, or "latest" in an empty store.
+var ErrNoBackup = errors.New("no such backup")
+
+// ErrHasDependents is returned (wrapped) by Delete when other backups
+// depend on the one to delete and cascade was not asked for.
+var ErrHasDependents = errors.New("backup has dependent incremental backups")
+
+// maxManifestSize bounds how much of a manifest object is read.
+const maxManifestSize = 64 << 20
+
+// State of a backup in the catalogue.
+const (
+	StateComplete   = "complete"
+	StateIncomplete = "incomplete" // objects without a manifest
+	StateDamaged    = "damaged"    // a manifest that cannot be read or parsed
+)
+
+// Entry is one backup as found in a store.
+type Entry struct {
+	ID    string
+	State string
+	// Manifest is set for complete backups.
+	Manifest *Manifest
+	// Objects are the stored objects under the ID, manifest included.
+	Objects []storage.ObjectInfo
+	// StoredBytes adds up the objects' sizes.
+	StoredBytes int64
+	// LastModified is the newest object's time.
+	LastModified time.Time
+	// Err explains a damaged entry.
+	Err error
+}
+
+// Catalogue lists every backup in the store, oldest first. Objects whose
+// first path element is not a backup ID are ignored.
+func Catalogue(ctx context.Context, st storage.Backend) ([]Entry, error) {
+	byID := map[string]*Entry{}
+	var ids []string
+	err := st.List(ctx, "", func(oi storage.ObjectInfo) error {
+		id, _, ok := strings.Cut(oi.Name, "/")
+		if !ok || ValidateID(id) != nil {
+			return nil
+		}
+		e := byID[id]
+		if e == nil {
+			e = &Entry{ID: id, State: StateIncomplete}
+			byID[id] = e
+			ids = append(ids, id)
+		}
+		e.Objects = append(e.Objects, oi)
+		e.StoredBytes += oi.Size
+		if oi.ModTime.After(e.LastModified) {
+			e.LastModified = oi.ModTime
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list backups in %s: %w", st.Location(), err)
+	}
+	sort.Strings(ids)
+	out := make([]Entry, 0, len(ids))
+	for _, id := range ids {
+		e := byID[id]
+		for _, oi := range e.Objects {
+			if oi.Name != id+"/"+ManifestName {
+				continue
+			}
+			m, err := LoadManifest(ctx, st, id)
+			switch {
+			case err == nil:
+				e.State, e.Manifest = StateComplete, m
+			case errors.Is(err, storage.ErrNotFound):
+				// deleted while we listed: stays incomplete
+			case ctx.Err() != nil:
+				return nil, err
+			default:
+				e.State, e.Err = StateDamaged, err
+			}
+		}
+		out = append(out, *e)
+	}
+	return out, nil
+}
+
+// LoadManifest reads and parses the manifest of backup id.
+func LoadManifest(ctx context.Context, st storage.Backend, id string) (*Manifest, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	name := id + "/" + ManifestName
+	rc, err := st.Get(ctx, name, 0)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, fmt.Errorf("%w %s in %s: it has no manifest (never finished, or still running): %w",
+				ErrNoBackup, id, st.Location(), err)
+		}
+		return nil, fmt.Errorf("read manifest of %s: %w", id, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read manifest of %s: %w", id, err)
+	}
+	if len(b) > maxManifestSize {
+		return nil, fmt.Errorf("%w %s: larger than %d bytes", ErrInvalidManifest, name, maxManifestSize)
+	}
+	m, err := ParseManifest(b)
+	if err != nil {
+		return nil, fmt.Errorf("manifest of %s: %w", id, err)
+	}
+	if m.ID != id {
+		return nil, fmt.Errorf("%w: %s holds the manifest of %s", ErrInvalidManifest, name, m.ID)
+	}
+	return m, nil
+}
+
+// Resolve turns a user's reference (an ID or "latest") into the manifest of
+// a complete backup.
+func Resolve(ctx context.Context, st storage.Backend, ref string) (*Manifest, error) {
+	if ref != "latest" {
+		return LoadManifest(ctx, st, ref)
+	}
+	entries, err := Catalogue(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].State == StateComplete {
+			return entries[i].Manifest, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: no complete backup in %s", ErrNoBackup, st.Location())
+}
+
+// Chain returns the backups that restoring m needs, oldest (the full
+// backup) first and m last.
+func Chain(ctx context.Context, st storage.Backend, m *Manifest) ([]*Manifest, error) {
+	chain := []*Manifest{m}
+	seen := map[string]bool{m.ID: true}
+	for cur := m; cur.Parent != ""; {
+		p, err := LoadManifest(ctx, st, cur.Parent)
+		if err != nil {
+			return nil, fmt.Errorf("parent of %s: %w", cur.ID, err)
+		}
+		if seen[p.ID] {
+			return nil, fmt.Errorf("%w: backup chain of %s loops at %s", ErrInvalidManifest, m.ID, p.ID)
+		}
+		seen[p.ID] = true
+		chain = append(chain, p)
+		cur = p
+	}
+	for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
+		chain[i], chain[j] = chain[j], chain[i]
+	}
+	return chain, nil
+}
+
+// Dependents returns the IDs of the complete backups whose chain includes
+// id (children, grandchildren, ...), in catalogue order.
+func Dependents(entries []Entry, id string) []string {
+	parent := map[string]string{}
+	for _, e := range entries {
+		if e.Manifest != nil {
+			parent[e.ID] = e.Manifest.Parent
+		}
+	}
+	var out []string
+	for _, e := range entries {
+		for p := parent[e.ID]; p != ""; p = parent[p] {
+			if p == id {
+				out = append(out, e.ID)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Delete removes backup id. The manifest goes first, so that a delete
+// interrupted half-way leaves an incomplete backup (that prune removes),
+// never a complete-looking one with missing data. When other backups depend
+// on id, Delete refuses with ErrHasDependents unless cascade is true; then
+// the dependents are deleted too, newest first. It returns the deleted IDs.
+func Delete(ctx context.Context, st storage.Backend, id string, cascade bool) ([]string, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	entries, err := Catalogue(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	for _, e := range entries {
+		found = found || e.ID == id
+	}
+	if !found {
+		return nil, fmt.Errorf("%w %s in %s", ErrNoBackup, id, st.Location())
+	}
+	deps := Dependents(entries, id)
+	if len(deps) > 0 && !cascade {
+		return nil, fmt.Errorf("delete %s: %w: %s; delete them first or add --cascade",
+			id, ErrHasDependents, strings.Join(deps, ", "))
+	}
+	victims := append([]string{id}, deps...)
+	sort.Sort(sort.Reverse(sort.StringSlice(victims)))
+	var deleted []string
+	for _, v := range victims {
+		if err := deleteObjects(ctx, st, v); err != nil {
+			return deleted, err
+		}
+		deleted = append(deleted, v)
+	}
+	return deleted, nil
+}
+
+// deleteObjects removes every object under id/, the manifest first.
+func deleteObjects(ctx context.Context, st storage.Backend, id string) error {
+	if err := st.Delete(ctx, id+"/"+ManifestName); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("delete backup %s: %w", id, err)
+	}
+	var names []string
+	if err := st.List(ctx, id+"/", func(oi storage.ObjectInfo) error {
+		names = append(names, oi.Name)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("delete backup %s: %w", id, err)
+	}
+	for _, n := range names {
+		if err := st.Delete(ctx, n); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("delete backup %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// PrunePlan says what Prune removes and keeps.
+type PrunePlan struct {
+	Keep   []string // complete backups kept (the newest, and the parents they need)
+	Remove []string // complete backups past the retention
+	Stale  []string // incomplete or damaged leftovers older than the grace period
+	Young  []string // incomplete leftovers within the grace period: maybe still running
+}
+
+// PlanPrune decides, from a catalogue, which backups to remove so that the
+// keep newest complete backups remain, along with every backup their
+// chains need. Incomplete or damaged entries whose newest object is older
+// than grace (relative to now) are stale leftovers of killed runs.
+func PlanPrune(entries []Entry, keep int, grace time.Duration, now time.Time) PrunePlan {
+	var plan PrunePlan
+	var complete []Entry
+	parent := map[string]string{}
+	for _, e := range entries {
+		switch e.State {
+		case StateComplete:
+			complete = append(complete, e)
+			parent[e.ID] = e.Manifest.Parent
+		default:
+			if now.Sub(e.LastModified) > grace {
+				plan.Stale = append(plan.Stale, e.ID)
+			} else {
+				plan.Young = append(plan.Young, e.ID)
+			}
+		}
+	}
+	kept := map[string]bool{}
+	for i := len(complete) - 1; i >= 0 && len(complete)-i <= keep; i-- {
+		for id := complete[i].ID; id != "" && !kept[id]; id = parent[id] {
+			kept[id] = true
+		}
+	}
+	for _, e := range complete {
+		if kept[e.ID] {
+			plan.Keep = append(plan.Keep, e.ID)
+		} else {
+			plan.Remove = append(plan.Remove, e.ID)
+		}
+	}
+	return plan
+}
+
+// Prune carries out a plan: removes plan.Remove (newest first, so a chain
+// is never left with a child whose parent is gone) and plan.Stale.
+func Prune(ctx context.Context, st storage.Backend, plan PrunePlan) error {
+	ids := append(append([]string{}, plan.Remove...), plan.Stale...)
+	sort.Sort(sort.Reverse(sort.StringSlice(ids)))
+	for _, id := range ids {
+		if err := deleteObjects(ctx, st, id); err != nil {
+			return fmt.Errorf("prune: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+// Package cli is mybak's command line: it turns flags, environment
+// variables and the config file into options for the backup, restore and
+// replica packages, and maps their errors to exit codes. It holds no
+// backup logic of its own.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Version is mybak's version, set at build time with
+// -ldflags "-X github.com/mybak/mybak/cli.Version=...".
+var Version = "dev"
+
+// env holds what a run of the CLI talks to, so tests can run it in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	log            *slog.Logger
+}
+
+// Main runs mybak with args (args[0] is the program name) and returns the
+// exit status. It never calls os.Exit, so deferred cleanup always runs.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	app := newApp(e)
+	err := app.RunContext(ctx, interspersed(app, args))
+	code := exitCode(err)
+	if err != nil {
+		if e.log == nil {
+			e.log = slog.New(slog.NewTextHandler(stderr, nil))
+		}
+		if ctx.Err() != nil && code == ExitFailure {
+			code = ExitSignal
+		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "mybak: %v\nRun 'mybak --help' or 'mybak COMMAND --help' for usage.\n", err)
+		} else {
+			e.log.Error(err.Error())
+		}
+	}
+	return code
+}
+
+func newApp(e *env) *cli.App {
+	cmds := []*cli.Command{
+		backupCommand(e),
+		restoreCommand(e),
+		verifyCommand(e),
+		listCommand(e),
+		deleteCommand(e),
+		pruneCommand(e),
+	}
+	for _, c := range cmds {
+		c.Flags = append(c.Flags, commonFlags()...)
+		c.OnUsageError = onUsageError
+		c.Before = func(c *cli.Context) error {
+			if err := applyConfig(c, cmds); err != nil {
+				return err
+			}
+			return setupLogging(c, e)
+		}
+	}
+	withEnv(cmds)
+	return &cli.App{
+		Name:    "mybak",
+		Usage:   "back up, restore and verify MySQL / MariaDB / Percona servers",
+		Version: Version,
+		Description: "Backups stream through parallel gzip (or zstd) and OpenSSL-compatible AES-256-CBC\n" +
+			"encryption into a local directory or OpenStack Swift. Every flag can also be set with\n" +
+			"the environment variable MYBAK_<FLAG> (e.g. MYBAK_STORAGE) or in the YAML file given\n" +
+			"by --config. Exit codes: 0 ok, 1 failure, 2 usage, 3 verify found damage.",
+		Commands:             cmds,
+		Reader:               e.stdin,
+		Writer:               e.stdout,
+		ErrWriter:            e.stderr,
+		OnUsageError:         onUsageError,
+		ExitErrHandler:       func(*cli.Context, error) {}, // Main decides exit codes
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(e.stderr, "mybak: unknown command %q\n", name)
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("unknown command %q", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
+}
+
+func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
+	return usageError{err}
+}
+
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Usage: "YAML file of options (keys are flag names)"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "auto (a bar on a terminal, log lines otherwise), always or never"},
+	}
+}
+
+func setupLogging(c *cli.Context, e *env) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return usagef("--log-level: %q is not one of debug, info, warn, error", c.String("log-level"))
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.String("log-format") {
+	case "text":
+		e.log = slog.New(slog.NewTextHandler(e.stderr, opts))
+	case "json":
+		e.log = slog.New(slog.NewJSONHandler(e.stderr, opts))
+	default:
+		return usagef("--log-format: %q is not text or json", c.String("log-format"))
+	}
+	switch p := c.String("progress"); p {
+	case "auto", "always", "never":
+	default:
+		return usagef("--progress: %q is not auto, always or never", p)
+	}
+	return nil
+}

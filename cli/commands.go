@@ -1,0 +1,437 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/crypto"
+	"github.com/mybak/mybak/restore"
+	"github.com/mybak/mybak/stream"
+)
+
+func backupCommand(e *env) *cli.Command {
+	flags := []cli.Flag{
+		storageFlag(),
+		&cli.StringFlag{Name: "engine", Value: "stdin", Usage: "stdin (back up standard input as is)"},
+		&cli.StringFlag{Name: "name", Usage: "a label recorded in the manifest and shown by list"},
+		&cli.StringFlag{Name: "compress", Value: "gzip", Usage: "gzip, zstd or none"},
+		&cli.IntFlag{Name: "compress-level", Usage: "compression level (default: gzip " + fmt.Sprint(stream.DefaultGzipLevel) + ", zstd 3)"},
+		&cli.StringFlag{Name: "compress-block-size", Value: "1M", Usage: "gzip block size compressed by one core"},
+		&cli.IntFlag{Name: "compress-concurrency", Usage: "cores used for compression (default: all)"},
+		&cli.BoolFlag{Name: "no-encrypt", Usage: "store the backup unencrypted (needed explicitly when no key is configured)"},
+		&cli.StringFlag{Name: "encrypt-kdf", Value: "pbkdf2", Usage: "key derivation: pbkdf2, pbkdf2-sha512, sha256 or md5 (as openssl enc -pbkdf2 / -md)"},
+		&cli.IntFlag{Name: "encrypt-iter", Value: 10000, Usage: "PBKDF2 iterations"},
+		&cli.BoolFlag{Name: "keep-partial", Usage: "keep the objects of a failed backup (it stays incomplete)"},
+	}
+	return &cli.Command{
+		Name:      "backup",
+		Usage:     "take a backup; prints its ID alone on standard output",
+		ArgsUsage: " ",
+		Flags:     append(flags, keyFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("backup takes no arguments (got %q)", c.Args().First())
+			}
+			enc, err := encodeOptions(c, e)
+			if err != nil {
+				return err
+			}
+			var eng backup.Engine
+			switch c.String("engine") {
+			case "stdin":
+				eng = backup.StdinEngine{R: e.stdin}
+			default:
+				return usagef("--engine %q: unknown engine (available: stdin)", c.String("engine"))
+			}
+			st, err := openStore(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			total := int64(-1)
+			if f, ok := e.stdin.(*os.File); ok {
+				if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+					total = fi.Size()
+				}
+			}
+			p := newProgress(c.String("progress"), e.stderr, e.log, "backup", total)
+			m, err := backup.Run(c.Context, backup.Options{
+				Store:       st,
+				Engine:      eng,
+				Label:       c.String("name"),
+				Encode:      enc,
+				KeepPartial: c.Bool("keep-partial"),
+				Progress:    p.Add,
+				Log:         e.log,
+				Version:     Version,
+			})
+			p.Done()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, m.ID)
+			return nil
+		},
+	}
+}
+
+// encodeOptions builds the pipeline options of a backup from its flags.
+func encodeOptions(c *cli.Context, e *env) (stream.EncodeOptions, error) {
+	var o stream.EncodeOptions
+	o.Compression.Kind = c.String("compress")
+	switch o.Compression.Kind {
+	case "gzip", "zstd", "none":
+	default:
+		return o, usagef("--compress %q: use gzip, zstd or none", o.Compression.Kind)
+	}
+	o.Compression.Level = c.Int("compress-level")
+	if o.Compression.Level == 0 {
+		switch o.Compression.Kind {
+		case "gzip":
+			o.Compression.Level = stream.DefaultGzipLevel
+		case "zstd":
+			o.Compression.Level = 3
+		}
+	}
+	bs, err := parseSize(c.String("compress-block-size"))
+	if err != nil {
+		return o, usagef("--compress-block-size: %w", err)
+	}
+	o.Compression.BlockSize = int(bs)
+	o.Compression.Concurrency = c.Int("compress-concurrency")
+	if err := o.Compression.Validate(); err != nil {
+		return o, usageError{err}
+	}
+
+	pass, err := loadKey(c, e)
+	if err != nil {
+		return o, err
+	}
+	switch {
+	case c.Bool("no-encrypt") && pass != nil:
+		return o, usagef("--no-encrypt and an encryption key are both given: keep one")
+	case c.Bool("no-encrypt"):
+		e.log.Warn("the backup is not encrypted (--no-encrypt)")
+		return o, nil
+	case pass == nil:
+		return o, usagef("no encryption key: give --encrypt-key-file FILE (or set %s), or --no-encrypt to store the backup unencrypted", keyEnv)
+	}
+	kdf, err := crypto.ParseKDF(c.String("encrypt-kdf"))
+	if err != nil {
+		return o, usagef("--encrypt-kdf: %w", err)
+	}
+	if kdf.Name == "pbkdf2" {
+		kdf.Iter = c.Int("encrypt-iter")
+	} else if c.IsSet("encrypt-iter") {
+		return o, usagef("--encrypt-iter applies to pbkdf2 only, not %s", c.String("encrypt-kdf"))
+	}
+	if err := kdf.Validate(); err != nil {
+		return o, usagef("--encrypt-kdf: %w", err)
+	}
+	o.Pass, o.KDF = pass, kdf
+	return o, nil
+}
+
+// oneRef returns the command's single ID|latest argument.
+func oneRef(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", usagef("%s needs one backup ID (or latest)", c.Command.Name)
+	}
+	ref := c.Args().First()
+	if ref != "latest" {
+		if err := backup.ValidateID(ref); err != nil {
+			return "", usageError{err}
+		}
+	}
+	return ref, nil
+}
+
+func restoreCommand(e *env) *cli.Command {
+	flags := []cli.Flag{
+		storageFlag(),
+		&cli.BoolFlag{Name: "to-stdout", Usage: "write the backup's original bytes to standard output"},
+		&cli.IntFlag{Name: "parallel", Usage: "pieces decoded at once (default: all cores)"},
+	}
+	return &cli.Command{
+		Name:      "restore",
+		Usage:     "restore a backup",
+		ArgsUsage: "ID|latest",
+		Flags:     append(flags, keyFlags()...),
+		Action: func(c *cli.Context) error {
+			ref, err := oneRef(c)
+			if err != nil {
+				return err
+			}
+			if !c.Bool("to-stdout") {
+				return usagef("say where to restore: --to-stdout")
+			}
+			if isTerminal(e.stdout) {
+				return usagef("standard output is a terminal: redirect it to a file or a pipe")
+			}
+			pass, err := loadKey(c, e)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			m, err := backup.Resolve(c.Context, st, ref)
+			if err != nil {
+				return err
+			}
+			e.log.Info("restore started", "id", m.ID, "bytes", m.RawSize)
+			p := newProgress(c.String("progress"), e.stderr, e.log, "restore", m.RawSize)
+			_, err = restore.ToWriter(c.Context, st, m, e.stdout, restore.Options{
+				Pass: pass, Parallel: c.Int("parallel"), Progress: p.Add,
+			})
+			p.Done()
+			if err != nil {
+				return err
+			}
+			e.log.Info("restore complete", "id", m.ID, "bytes", m.RawSize)
+			return nil
+		},
+	}
+}
+
+func verifyCommand(e *env) *cli.Command {
+	flags := []cli.Flag{
+		storageFlag(),
+		&cli.BoolFlag{Name: "deep", Usage: "also decrypt, decompress and hash the whole stream"},
+		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+		&cli.IntFlag{Name: "parallel", Usage: "pieces decoded at once with --deep (default: all cores)"},
+	}
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "check a backup without restoring it (exit 3 when damaged)",
+		ArgsUsage: "ID|latest",
+		Flags:     append(flags, keyFlags()...),
+		Action: func(c *cli.Context) error {
+			ref, err := oneRef(c)
+			if err != nil {
+				return err
+			}
+			pass, err := loadKey(c, e)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rep, err := restore.Verify(c.Context, st, ref, restore.VerifyOptions{
+				Deep:    c.Bool("deep"),
+				Options: restore.Options{Pass: pass, Parallel: c.Int("parallel")},
+			})
+			if rep != nil && len(rep.Checks) > 0 {
+				if c.Bool("json") {
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					enc.Encode(rep)
+				} else {
+					for _, ch := range rep.Checks {
+						status := "ok"
+						if !ch.OK {
+							status = "FAILED"
+						}
+						fmt.Fprintf(e.stdout, "%-6s %s", status, ch.Name)
+						if ch.Detail != "" {
+							fmt.Fprintf(e.stdout, ": %s", ch.Detail)
+						}
+						fmt.Fprintln(e.stdout)
+					}
+				}
+			}
+			if err == nil {
+				e.log.Info("backup verified", "id", rep.ID, "deep", rep.Deep, "seconds", rep.Duration.Seconds())
+			}
+			return err
+		},
+	}
+}
+
+// listItem is one line of `list --json`.
+type listItem struct {
+	ID           string    `json:"id"`
+	State        string    `json:"state"`
+	Label        string    `json:"label,omitempty"`
+	Start        time.Time `json:"start_time,omitzero"`
+	End          time.Time `json:"end_time,omitzero"`
+	Seconds      float64   `json:"duration_seconds"`
+	Engine       string    `json:"engine,omitempty"`
+	Type         string    `json:"type,omitempty"`
+	Parent       string    `json:"parent,omitempty"`
+	RawBytes     int64     `json:"raw_bytes"`
+	StoredBytes  int64     `json:"stored_bytes"`
+	Compression  string    `json:"compression,omitempty"`
+	Encrypted    bool      `json:"encrypted"`
+	LastModified time.Time `json:"last_modified"`
+	Error        string    `json:"error,omitempty"`
+}
+
+func listCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:    "list",
+		Aliases: []string{"ls"},
+		Usage:   "list the backups in a store",
+		Flags: []cli.Flag{
+			storageFlag(),
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("list takes no arguments")
+			}
+			st, err := openStore(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			entries, err := backup.Catalogue(c.Context, st)
+			if err != nil {
+				return err
+			}
+			items := make([]listItem, 0, len(entries))
+			for _, en := range entries {
+				it := listItem{ID: en.ID, State: en.State, StoredBytes: en.StoredBytes, LastModified: en.LastModified}
+				if t, ok := backup.IDTime(en.ID); ok {
+					it.Start = t
+				}
+				if en.Err != nil {
+					it.Error = en.Err.Error()
+				}
+				if m := en.Manifest; m != nil {
+					it.Label, it.Start, it.End = m.Label, m.StartTime, m.EndTime
+					it.Seconds = m.EndTime.Sub(m.StartTime).Seconds()
+					it.Engine, it.Type, it.Parent = m.Engine.Name, m.Type, m.Parent
+					it.RawBytes, it.StoredBytes = m.RawSize, m.StoredSize
+					it.Compression, it.Encrypted = m.Compression.Kind, m.Encryption != nil
+				}
+				items = append(items, it)
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(items)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTARTED\tENGINE\tTYPE\tRAW\tSTORED\tDURATION\tSTATE\tLABEL")
+			for _, it := range items {
+				typ := it.Type
+				if it.Parent != "" {
+					typ += " of " + it.Parent
+				}
+				raw, dur := "-", "-"
+				if it.State == backup.StateComplete {
+					raw = formatSize(it.RawBytes)
+					dur = time.Duration(it.Seconds * float64(time.Second)).Round(time.Second).String()
+				}
+				state := it.State
+				if it.Error != "" {
+					state += " (" + it.Error + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID,
+					it.Start.Local().Format("2006-01-02 15:04:05"), dash(it.Engine), dash(typ), raw,
+					formatSize(it.StoredBytes), dur, state, it.Label)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func deleteCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "delete",
+		Aliases:   []string{"rm"},
+		Usage:     "delete a backup (and, with --cascade, the incrementals that depend on it)",
+		ArgsUsage: "ID",
+		Flags: []cli.Flag{
+			storageFlag(),
+			&cli.BoolFlag{Name: "cascade", Usage: "also delete the backups that depend on this one"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("delete needs one backup ID")
+			}
+			id := c.Args().First()
+			if err := backup.ValidateID(id); err != nil {
+				return usageError{err}
+			}
+			st, err := openStore(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			deleted, err := backup.Delete(c.Context, st, id, c.Bool("cascade"))
+			for _, d := range deleted {
+				e.log.Info("deleted", "id", d)
+			}
+			return err
+		},
+	}
+}
+
+func pruneCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "prune",
+		Usage: "keep the N newest complete backups (and the parents they need); remove the rest and stale leftovers",
+		Flags: []cli.Flag{
+			storageFlag(),
+			&cli.IntFlag{Name: "keep", Value: -1, Usage: "how many complete backups to keep (required)"},
+			&cli.DurationFlag{Name: "grace", Value: 24 * time.Hour, Usage: "incomplete backups younger than this may still be running and are kept"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "only say what would be removed"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("prune takes no arguments")
+			}
+			if c.Int("keep") < 1 {
+				return usagef("--keep N is required and must be at least 1")
+			}
+			st, err := openStore(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			entries, err := backup.Catalogue(c.Context, st)
+			if err != nil {
+				return err
+			}
+			plan := backup.PlanPrune(entries, c.Int("keep"), c.Duration("grace"), time.Now())
+			verb := "removing"
+			if c.Bool("dry-run") {
+				verb = "would remove"
+			}
+			for _, id := range plan.Remove {
+				e.log.Info(verb+" backup past retention", "id", id)
+			}
+			for _, id := range plan.Stale {
+				e.log.Info(verb+" leftover of an interrupted backup", "id", id)
+			}
+			if len(plan.Young) > 0 {
+				e.log.Info("keeping recent incomplete backups (maybe still running)", "ids", strings.Join(plan.Young, ","))
+			}
+			if c.Bool("dry-run") {
+				return nil
+			}
+			return backup.Prune(c.Context, st, plan)
+		},
+	}
+}

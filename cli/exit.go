@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mybak/mybak/restore"
+)
+
+// Exit codes, documented in README.md. Scripts rely on them.
+const (
+	ExitOK      = 0 // success
+	ExitFailure = 1 // the operation failed
+	ExitUsage   = 2 // bad command line, flags or configuration
+	ExitDamaged = 3 // verify found damage
+	ExitLocked  = 4 // another run holds the lock (reserved)
+	ExitSignal  = 130
+)
+
+// usageError marks errors in how mybak was called.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error {
+	return usageError{fmt.Errorf(format, a...)}
+}
+
+// exitCode maps an error to the process's exit status.
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.Is(err, restore.ErrDamaged):
+		return ExitDamaged
+	case errors.Is(err, context.Canceled):
+		return ExitSignal
+	}
+	return ExitFailure
+}

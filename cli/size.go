@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// parseSize reads a byte count: a plain number or one with a binary suffix
+// (K, M, G, T, optionally followed by "i", "iB" or "B": 64M = 64MiB = 64<<20).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	u := strings.ToUpper(t)
+	for _, suf := range []string{"IB", "B", "I"} {
+		if strings.HasSuffix(u, suf) && len(u) > len(suf) {
+			u = strings.TrimSuffix(u, suf)
+			break
+		}
+	}
+	mult := int64(1)
+	if n := len(u); n > 0 {
+		switch u[n-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			u = u[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(u), 10, 64)
+	if err != nil || v < 0 || v > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size (examples: 1048576, 64M, 2GiB)", s)
+	}
+	return v * mult, nil
+}
+
+// formatSize prints a byte count for humans (binary units).
+func formatSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

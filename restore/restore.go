@@ -1,0 +1,172 @@
+// Package restore reads backups back: it decodes a backup's stream to a
+// writer (restore --to-stdout), and checks backups without restoring them
+// (verify).
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/crypto"
+	"github.com/mybak/mybak/storage"
+	"github.com/mybak/mybak/stream"
+)
+
+// ErrNeedKey is returned when an encrypted backup is read without a key.
+var ErrNeedKey = errors.New("the backup is encrypted and no key is configured: give --encrypt-key-file or set MYBAK_ENCRYPT_KEY")
+
+// Options configure reading a backup's stream.
+type Options struct {
+	// Pass is the encryption passphrase (nil when none is configured).
+	Pass []byte
+	// Parallel is how many frames are decoded at once (0: all cores).
+	Parallel int
+	// Progress, when set, is called with the count of raw bytes written.
+	Progress func(n int64)
+}
+
+// decodeOptions builds the stream options for m.
+func decodeOptions(m *backup.Manifest, opts Options) (stream.DecodeOptions, error) {
+	d := stream.DecodeOptions{
+		Compression: m.Compression.Kind,
+		Parallel:    opts.Parallel,
+		Expect: stream.Expect{
+			RawSize:      m.RawSize,
+			RawSHA256:    m.RawSHA256,
+			StoredSize:   m.StoredSize,
+			StoredSHA256: m.StoredSHA256,
+		},
+	}
+	if m.Encryption != nil {
+		if opts.Pass == nil {
+			return d, fmt.Errorf("backup %s: %w", m.ID, ErrNeedKey)
+		}
+		d.Pass = opts.Pass
+		if m.Encryption.KDF.Name != "" {
+			kdf := m.Encryption.KDF
+			d.KDF = &kdf
+		}
+	}
+	return d, nil
+}
+
+// ToWriter decodes backup m from st and writes its original bytes to w,
+// checking sizes and hashes against the manifest. When a check fails the
+// error wraps stream.ErrCorrupt (or crypto.ErrWrongKey); bytes may already
+// have been written to w by then, so a caller writing to a file must treat
+// the file as garbage on error.
+func ToWriter(ctx context.Context, st storage.Backend, m *backup.Manifest, w io.Writer, opts Options) (stream.DecodeResult, error) {
+	d, err := decodeOptions(m, opts)
+	if err != nil {
+		return stream.DecodeResult{}, err
+	}
+	if opts.Progress != nil {
+		w = &progressWriter{w: w, fn: opts.Progress}
+	}
+	open := objectsOpener(st, m)
+	var res stream.DecodeResult
+	if len(m.Frames) > 1 {
+		res, err = stream.DecodeParallel(ctx, w, open, m.StoredSize, m.Frames, d)
+	} else {
+		var rc io.ReadCloser
+		rc, err = open(ctx, 0)
+		if err != nil {
+			return res, err
+		}
+		res, err = stream.Decode(ctx, w, rc, d)
+		rc.Close()
+	}
+	if err != nil {
+		return res, fmt.Errorf("restore %s: %w", m.ID, explain(err))
+	}
+	return res, nil
+}
+
+// explain adds what to do to the errors a user can act on.
+func explain(err error) error {
+	switch {
+	case errors.Is(err, crypto.ErrWrongKey):
+		return fmt.Errorf("%w (check --encrypt-key-file / MYBAK_ENCRYPT_KEY)", err)
+	case errors.Is(err, stream.ErrCorrupt):
+		return fmt.Errorf("%w (the stored data does not match its manifest: run `mybak verify` and restore an older backup)", err)
+	}
+	return err
+}
+
+// objectsOpener returns a function that reads the concatenation of m's
+// data objects from a stored-stream offset.
+func objectsOpener(st storage.Backend, m *backup.Manifest) func(ctx context.Context, off int64) (io.ReadCloser, error) {
+	return func(ctx context.Context, off int64) (io.ReadCloser, error) {
+		mr := &multiReader{ctx: ctx, st: st, m: m}
+		var start int64
+		for i, o := range m.Objects {
+			if off < start+o.Size || i == len(m.Objects)-1 {
+				mr.idx, mr.off = i, off-start
+				break
+			}
+			start += o.Size
+		}
+		return mr, nil
+	}
+}
+
+// multiReader reads the data objects of a manifest one after the other.
+type multiReader struct {
+	ctx context.Context
+	st  storage.Backend
+	m   *backup.Manifest
+	idx int
+	off int64
+	cur io.ReadCloser
+}
+
+func (r *multiReader) Read(p []byte) (int, error) {
+	for {
+		if r.cur == nil {
+			if r.idx >= len(r.m.Objects) {
+				return 0, io.EOF
+			}
+			name := r.m.ID + "/" + r.m.Objects[r.idx].Name
+			rc, err := r.st.Get(r.ctx, name, r.off)
+			if err != nil {
+				if errors.Is(err, storage.ErrNotFound) {
+					return 0, fmt.Errorf("%w: object %s is missing from %s", stream.ErrCorrupt, name, r.st.Location())
+				}
+				return 0, fmt.Errorf("read %s: %w", name, err)
+			}
+			r.cur, r.off = rc, 0
+		}
+		n, err := r.cur.Read(p)
+		if err == io.EOF {
+			r.cur.Close()
+			r.cur = nil
+			r.idx++
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (r *multiReader) Close() error {
+	if r.cur != nil {
+		return r.cur.Close()
+	}
+	return nil
+}
+
+type progressWriter struct {
+	w  io.Writer
+	fn func(int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.fn(int64(n))
+	return n, err
+}

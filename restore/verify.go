@@ -1,0 +1,174 @@
+package restore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/storage"
+)
+
+// ErrDamaged is returned (wrapped) by Verify when a backup fails a check.
+// Its message lists the failed checks.
+var ErrDamaged = errors.New("backup is damaged")
+
+// VerifyOptions configure Verify.
+type VerifyOptions struct {
+	Options
+	// Deep decodes the whole stream and checks its hashes.
+	Deep bool
+}
+
+// Check is one verified property of a backup.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	ID       string        `json:"id"`
+	Deep     bool          `json:"deep"`
+	OK       bool          `json:"ok"`
+	Checks   []Check       `json:"checks"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+func (r *Report) add(name string, err error) bool {
+	c := Check{Name: name, OK: err == nil}
+	if err != nil {
+		c.Detail = err.Error()
+	}
+	r.Checks = append(r.Checks, c)
+	return err == nil
+}
+
+// failed joins the failed checks into one error wrapping ErrDamaged.
+func (r *Report) failed() error {
+	var msgs []string
+	for _, c := range r.Checks {
+		if !c.OK {
+			msgs = append(msgs, c.Name+": "+c.Detail)
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrDamaged, strings.Join(msgs, "; "))
+}
+
+// Verify checks backup ref (an ID or "latest") without restoring it: the
+// manifest is present and valid, and every stored object is present with
+// the recorded size and hash. With Deep, the whole stream is also
+// decrypted, decompressed and hashed against the manifest.
+//
+// The report lists every check. The error wraps ErrDamaged when a check
+// failed, backup.ErrNoBackup when ref names nothing at all, and is some
+// other error when verification itself could not run (the store is
+// unreachable, the key is missing): the backup's state is then unknown.
+func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOptions) (*Report, error) {
+	start := time.Now()
+	rep := &Report{ID: ref, Deep: opts.Deep}
+	defer func() { rep.Duration = time.Since(start); rep.OK = rep.failed() == nil }()
+
+	m, err := backup.Resolve(ctx, st, ref)
+	if err != nil {
+		if ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
+			// Objects without a manifest are damage; nothing at all is not.
+			if n, lerr := countObjects(ctx, st, ref+"/"); lerr == nil && n > 0 {
+				rep.add("manifest", fmt.Errorf("missing: %d object(s) stored without a manifest (an interrupted backup)", n))
+				return rep, rep.failed()
+			}
+			return rep, err
+		}
+		if errors.Is(err, backup.ErrInvalidManifest) {
+			rep.add("manifest", err)
+			return rep, rep.failed()
+		}
+		return rep, err
+	}
+	rep.ID = m.ID
+	rep.add("manifest", nil)
+
+	for _, o := range m.Objects {
+		name := m.ID + "/" + o.Name
+		rep.add("object "+o.Name, checkObject(ctx, st, name, o))
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+	}
+	if m.Parent != "" {
+		_, perr := backup.Chain(ctx, st, m)
+		rep.add("parent chain", perr)
+	}
+	if opts.Deep && rep.failed() == nil {
+		_, derr := ToWriter(ctx, st, m, io.Discard, opts.Options)
+		if derr != nil && !isDamage(derr) {
+			return rep, derr
+		}
+		rep.add("decode and hash the stream", derr)
+	}
+	return rep, rep.failed()
+}
+
+// isDamage tells errors that say the data is bad from errors that say
+// verification could not run.
+func isDamage(err error) bool {
+	return !errors.Is(err, ErrNeedKey) && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, context.DeadlineExceeded)
+}
+
+// checkObject compares a stored object with its manifest record: presence,
+// size, and a hash (the backend's MD5 when it reports one, else SHA-256 of
+// the bytes read back).
+func checkObject(ctx context.Context, st storage.Backend, name string, o backup.Object) error {
+	oi, err := st.Stat(ctx, name)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return errors.New("missing")
+		}
+		return err
+	}
+	if oi.Size != o.Size {
+		return fmt.Errorf("size %d, manifest says %d", oi.Size, o.Size)
+	}
+	if oi.MD5 != "" && o.MD5 != "" && len(o.Parts) == 0 {
+		if !strings.EqualFold(oi.MD5, o.MD5) {
+			return fmt.Errorf("md5 %s, manifest says %s", oi.MD5, o.MD5)
+		}
+		return nil
+	}
+	if o.SHA256 == "" {
+		return nil
+	}
+	rc, err := st.Get(ctx, name, 0)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, rc, make([]byte, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	if n != o.Size {
+		return fmt.Errorf("read %d bytes, manifest says %d", n, o.Size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != o.SHA256 {
+		return fmt.Errorf("sha256 %s, manifest says %s", got, o.SHA256)
+	}
+	return nil
+}
+
+func countObjects(ctx context.Context, st storage.Backend, prefix string) (int, error) {
+	n := 0
+	err := st.List(ctx, prefix, func(storage.ObjectInfo) error { n++; return nil })
+	return n, err
+}
