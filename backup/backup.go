@@ -189,7 +189,8 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		m.Compression.Level = 0
 	}
 	if opts.Encode.Pass != nil {
-		m.Encryption = &Encryption{Cipher: "aes-256-cbc", KDF: opts.Encode.KDF}
+		kdf := opts.Encode.KDF
+		m.Encryption = &Encryption{Cipher: "aes-256-cbc", KDF: &kdf}
 	}
 	if engRes.Incremental {
 		if opts.Parent == nil {

@@ -79,8 +79,10 @@ type Compression struct {
 
 // Encryption records how the stream was encrypted (never the key).
 type Encryption struct {
-	Cipher string     `json:"cipher"` // aes-256-cbc
-	KDF    crypto.KDF `json:"kdf"`
+	Cipher string `json:"cipher"` // aes-256-cbc
+	// KDF is nil for backups made by tools that did not record it; restore
+	// then detects it.
+	KDF *crypto.KDF `json:"kdf,omitempty"`
 }
 
 // Object is one stored object of a backup.
@@ -161,7 +163,7 @@ func (m *Manifest) Validate() error {
 		if m.Encryption.Cipher != "aes-256-cbc" {
 			return bad("unknown cipher %q", m.Encryption.Cipher)
 		}
-		if m.Encryption.KDF.Name != "" {
+		if m.Encryption.KDF != nil {
 			if err := m.Encryption.KDF.Validate(); err != nil {
 				return bad("encryption: %v", err)
 			}

@@ -45,10 +45,7 @@ func decodeOptions(m *backup.Manifest, opts Options) (stream.DecodeOptions, erro
 			return d, fmt.Errorf("backup %s: %w", m.ID, ErrNeedKey)
 		}
 		d.Pass = opts.Pass
-		if m.Encryption.KDF.Name != "" {
-			kdf := m.Encryption.KDF
-			d.KDF = &kdf
-		}
+		d.KDF = m.Encryption.KDF
 	}
 	return d, nil
 }
