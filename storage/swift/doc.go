@@ -1,0 +1,35 @@
+// Package swift is the storage.Backend for OpenStack Swift
+// (swift://CONTAINER[/PREFIX]), built on github.com/ncw/swift/v2.
+//
+// # Layout
+//
+// Object name N is stored as PREFIX/N in CONTAINER. An object shorter than
+// one segment is a plain Swift object. A longer one is a Static Large
+// Object: its segments are stored in CONTAINER_segments (the convention of
+// the swift CLI and rclone) as PREFIX/N/UPLOAD-ID/00000000, 00000001, ...
+// where UPLOAD-ID is unique per Put, and the manifest is PUT as PREFIX/N
+// last. List reads CONTAINER only, so segments of a Put in progress are
+// never listed, and nothing is visible under N before the manifest is.
+//
+// # Uploads
+//
+// The stream given to Put is read once. Each segment is held whole in a
+// pooled buffer until Swift has stored it, so that a failed segment PUT
+// can be sent again: this is what lets a backup survive a proxy's 408
+// (client_timeout), a 499, a 5xx, a reset connection or an expired token,
+// where a streamed PUT (Trove: "no ability to reset contents for
+// reupload") cannot. Retries live in one place (retry.go): which statuses
+// and errors are transient (classify, retryableStatus) and the backoff.
+//
+// # Memory
+//
+// A Put holds at most UploadParallel+1 segment buffers; when all are busy
+// it stops reading its source. A Get of an SLO holds at most
+// UploadParallel segments (read-ahead).
+//
+// # Tests
+//
+// The tests run against a real Swift started by testdata/swift-sandbox.sh
+// when MYBAK_TEST_SWIFT=1 or ST_AUTH is set; under CI=true they fail when
+// it is not configured. See swift_test.go.
+package swift

@@ -1,0 +1,231 @@
+package swift
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ncw/swift/v2"
+)
+
+// retryableStatus is the one list of HTTP statuses after which a request
+// is tried again. Everything else (403, 404, 413, 422 of a manifest, ...)
+// fails at once.
+//
+//	401 the token expired or was revoked: re-authenticate first
+//	408 the proxy's client_timeout, or the swift library's own timeout
+//	    (swift.TimeoutError carries 408)
+//	409 a timestamp conflict between concurrent writes of one name
+//	429 and 498 rate limiting
+//	499 the proxy gave up on a client that stopped sending
+//	500, 502, 503, 504 the cluster or a load balancer in front of it
+var retryableStatus = map[int]bool{
+	401: true,
+	408: true,
+	409: true,
+	429: true,
+	498: true,
+	499: true,
+	500: true,
+	502: true,
+	503: true,
+	504: true,
+}
+
+// verdict is what to do after a failed request.
+type verdict int
+
+const (
+	permanent verdict = iota // give up
+	retry                    // try again after a wait
+	reauth                   // authenticate again, then try again
+)
+
+func (v verdict) String() string {
+	return [...]string{"permanent", "retry", "reauth"}[v]
+}
+
+// transientError marks an error that the request's own code knows to be
+// worth a retry although classify would not: an ETag that does not match
+// the MD5 of the held segment (the bytes were damaged on the way).
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+// classify decides whether err, returned by a request, is worth a retry.
+// It is only ever applied to requests whose body can be sent again: a
+// segment held whole in memory, a manifest, or a request with no body.
+func classify(err error) verdict {
+	var te *transientError
+	if errors.As(err, &te) {
+		return retry
+	}
+	var se *swift.Error
+	if errors.As(err, &se) && se.StatusCode != 0 {
+		switch {
+		case se.StatusCode == 401:
+			return reauth
+		case retryableStatus[se.StatusCode]:
+			return retry
+		}
+		return permanent
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The caller's context: stop. (A deadline of a single request is
+		// a net.Error timeout and is caught below only when ctx is alive;
+		// the retry loop checks ctx first.)
+		return permanent
+	}
+	// Certificate and TLS configuration problems do not heal.
+	var (
+		unknownCA  x509.UnknownAuthorityError
+		invalid    x509.CertificateInvalidError
+		hostname   x509.HostnameError
+		recordHdr  tls.RecordHeaderError
+		verifyErr  *tls.CertificateVerificationError
+		addrErr    *net.AddrError
+		dnsErr     *net.DNSError
+		parseErr   *net.ParseError
+		invalidKey *net.InvalidAddrError
+	)
+	switch {
+	case errors.As(err, &unknownCA), errors.As(err, &invalid), errors.As(err, &hostname),
+		errors.As(err, &recordHdr), errors.As(err, &verifyErr),
+		errors.As(err, &addrErr), errors.As(err, &parseErr), errors.As(err, &invalidKey):
+		return permanent
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsTemporary || dnsErr.IsTimeout {
+			return retry
+		}
+		return permanent
+	}
+	switch {
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, syscall.EHOSTUNREACH),
+		errors.Is(err, syscall.ENETUNREACH),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return retry
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return retry
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return retry
+	}
+	// net/http reports some broken connections only as text.
+	msg := err.Error()
+	for _, s := range []string{
+		"connection reset", "broken pipe", "server closed idle connection",
+		"transport connection broken", "unexpected EOF", "use of closed network connection",
+	} {
+		if strings.Contains(msg, s) {
+			return retry
+		}
+	}
+	return permanent
+}
+
+// retrier runs requests again after transient failures, with exponential
+// backoff and jitter. It is the one place that decides how often and how
+// long; classify decides whether.
+type retrier struct {
+	maxRetries int
+	base, max  time.Duration
+	// unauth drops the cached token so that the next request
+	// authenticates again (swift.Connection.UnAuthenticate).
+	unauth func()
+	// onRetry, when set, is told of every retry (tests count them).
+	onRetry func(attempt int, err error)
+}
+
+// do calls fn until it succeeds, fails permanently, ctx ends or the
+// retries are used up.
+//
+// Why this is safe: do is only used for requests that can be replayed
+// byte for byte. An upload's body is a segment held whole in a buffer
+// (bytes.Reader over it, rebuilt for every attempt) or a manifest built in
+// memory, never the caller's stream; a download is resumed by the caller
+// from the byte it already has. Swift PUTs are idempotent (last write
+// wins) and segment names are unique per Put, so a retry after a PUT that
+// did succeed but whose response was lost stores the same bytes again.
+func (r *retrier) do(ctx context.Context, fn func(ctx context.Context) error) error {
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("%w (last error: %w)", cerr, err)
+		}
+		v := classify(err)
+		if v == permanent {
+			return explain(err)
+		}
+		if attempt >= r.maxRetries {
+			return fmt.Errorf("gave up after %d attempts: %w", attempt+1, err)
+		}
+		if r.onRetry != nil {
+			r.onRetry(attempt, err)
+		}
+		if v == reauth && r.unauth != nil {
+			r.unauth()
+		}
+		if serr := sleep(ctx, r.backoff(attempt)); serr != nil {
+			return fmt.Errorf("%w (last error: %w)", serr, err)
+		}
+	}
+}
+
+// backoff is the wait before retry number attempt (0-based): the
+// exponential step capped at max, of which a random half is jitter so
+// that parallel uploads do not retry in lockstep.
+func (r *retrier) backoff(attempt int) time.Duration {
+	d := r.base
+	for i := 0; i < attempt && d < r.max; i++ {
+		d *= 2
+	}
+	d = min(d, r.max)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// explain adds what a human should do to the permanent errors that need
+// one.
+func explain(err error) error {
+	var se *swift.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.StatusCode {
+	case 403:
+		return fmt.Errorf("%w (permission denied: check the user's roles and the container's ACLs)", err)
+	case 413:
+		return fmt.Errorf("%w (Swift refuses objects this large: lower the segment size below the cluster's max_file_size)", err)
+	}
+	return err
+}
