@@ -194,7 +194,7 @@ func (b *Backend) VerifyParts(ctx context.Context, parts []storage.Part) error {
 			r.Close()
 			switch {
 			case errors.Is(err, errSizeMismatch):
-				errs[i] = &CorruptPartError{Index: i, Part: p, Problem: err.Error()}
+				errs[i] = &CorruptPartError{Index: i, Part: p, Problem: problem(err)}
 			case err != nil:
 				errs[i] = fmt.Errorf("verify part %d (%s): %w", i, p.Name, notFound(err))
 			case n != p.Size:
@@ -211,9 +211,27 @@ func (b *Backend) VerifyParts(ctx context.Context, parts []storage.Part) error {
 	return errors.Join(errs...)
 }
 
-// errSizeMismatch is the error of a download whose object does not have
-// the size it should.
+// errSizeMismatch is wrapped by the error of a download whose object
+// does not have the size it should.
 var errSizeMismatch = errors.New("size differs")
+
+// sizeError says that an object has got bytes where want were expected.
+type sizeError struct{ got, want int64 }
+
+func (e *sizeError) Error() string {
+	return fmt.Sprintf("size differs: it has %d bytes, %d expected", e.got, e.want)
+}
+func (e *sizeError) Is(target error) bool { return target == errSizeMismatch }
+
+// problem describes a corruption found by a download for a
+// CorruptPartError.
+func problem(err error) string {
+	var se *sizeError
+	if errors.As(err, &se) {
+		return se.Error()
+	}
+	return err.Error()
+}
 
 // resumeReader streams bytes [pos, size) of an object and reopens the
 // download at the byte where it broke, with retries.
@@ -254,7 +272,7 @@ func (r *resumeReader) open() error {
 		}
 		if n, err := strconv.ParseInt(rh["Content-Length"], 10, 64); err == nil && r.pos+n != r.size {
 			f.Close()
-			return fmt.Errorf("%w: the object has %d bytes, %d expected", errSizeMismatch, r.pos+n, r.size)
+			return &sizeError{got: r.pos + n, want: r.size}
 		}
 		if r.etag == "" {
 			r.etag = strings.ToLower(strings.Trim(rh["Etag"], `"`))
@@ -458,7 +476,7 @@ func (r *segmentReader) fetch(i int) segResult {
 	rr.Close()
 	switch {
 	case errors.Is(err, errSizeMismatch):
-		res.err = &CorruptPartError{Index: i, Part: p, Problem: err.Error()}
+		res.err = &CorruptPartError{Index: i, Part: p, Problem: problem(err)}
 	case err != nil:
 		res.err = notFound(err)
 	default:
