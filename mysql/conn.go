@@ -1,0 +1,377 @@
+package mysql
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	driver "github.com/go-sql-driver/mysql"
+)
+
+// PasswordEnv is the environment variable read for the password when a Conn
+// has neither Password nor PasswordFile, as the MySQL clients read MYSQL_PWD.
+// It is never passed on to child processes.
+const PasswordEnv = "MYSQL_PWD"
+
+// Conn says how to reach a server. The zero value means the client defaults
+// (the tools' own option files, localhost). Secrets stay out of argv: child
+// processes get them through a 0600 --defaults-extra-file (see Command).
+type Conn struct {
+	Host   string // host name or IP; empty with Socket set means the socket
+	Port   int    // TCP port; 0 means the default (3306)
+	Socket string // Unix socket path
+	User   string
+
+	// Password is used as is when set. Otherwise PasswordFile (first line,
+	// trailing newline removed) is read; otherwise the environment variable
+	// PasswordEnv; otherwise DefaultsFile may provide one.
+	Password     string
+	PasswordFile string
+
+	// DefaultsFile is an option file of the user (like ~/.my.cnf). Child
+	// processes read it through an !include in the generated defaults file,
+	// before mybak's own settings; Open reads its [client] section for the
+	// values not set above.
+	DefaultsFile string
+}
+
+// ResolvePassword returns the password Conn stands for (see Conn.Password)
+// and whether one was given at all.
+func (c Conn) ResolvePassword() (string, bool, error) {
+	if c.Password != "" {
+		return c.Password, true, nil
+	}
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return "", false, fmt.Errorf("read password file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		return strings.TrimSuffix(line, "\r"), true, nil
+	}
+	if v, ok := os.LookupEnv(PasswordEnv); ok {
+		return v, true, nil
+	}
+	return "", false, nil
+}
+
+// String describes the connection for messages; it never contains the password.
+func (c Conn) String() string {
+	who := c.User
+	if who == "" {
+		who = "(default user)"
+	}
+	switch {
+	case c.Socket != "" && c.Host == "":
+		return fmt.Sprintf("%s via socket %s", who, c.Socket)
+	case c.Host != "" || c.Port != 0:
+		host := c.Host
+		if host == "" {
+			host = "localhost"
+		}
+		port := c.Port
+		if port == 0 {
+			port = 3306
+		}
+		return fmt.Sprintf("%s@%s", who, net.JoinHostPort(host, strconv.Itoa(port)))
+	}
+	return who + " (client defaults)"
+}
+
+// effective fills the fields left empty from DefaultsFile's [client] and
+// [mysql] sections, as the clients would.
+func (c Conn) effective() (Conn, error) {
+	if c.DefaultsFile == "" {
+		return c, nil
+	}
+	f, err := os.Open(c.DefaultsFile)
+	if err != nil {
+		return c, fmt.Errorf("read defaults file: %w", err)
+	}
+	defer f.Close()
+	opts, err := ParseOptionFile(f, "client", "client-server", "client-mariadb", "mysql")
+	if err != nil {
+		return c, fmt.Errorf("parse defaults file %s: %w", c.DefaultsFile, err)
+	}
+	if c.Host == "" {
+		c.Host = opts["host"]
+	}
+	if c.Port == 0 && opts["port"] != "" {
+		c.Port, _ = strconv.Atoi(opts["port"])
+	}
+	if c.Socket == "" {
+		c.Socket = opts["socket"]
+	}
+	if c.User == "" {
+		c.User = opts["user"]
+	}
+	if _, ok, _ := c.ResolvePassword(); !ok {
+		c.Password = opts["password"]
+	}
+	return c, nil
+}
+
+// ParseOptionFile reads a MySQL option file and returns the options of the
+// given groups; a later line overrides an earlier one. Keys are lower-cased
+// with '-' turned into '_' (so "host", "port", "socket", "user",
+// "password"); values are unquoted. !include lines are not followed.
+func ParseOptionFile(r io.Reader, groups ...string) (map[string]string, error) {
+	want := map[string]bool{}
+	for _, g := range groups {
+		want[strings.ToLower(g)] = true
+	}
+	out := map[string]string{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	in := false
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == ';' || line[0] == '!' {
+			continue
+		}
+		if line[0] == '[' {
+			end := strings.IndexByte(line, ']')
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated group header %q", line)
+			}
+			in = want[strings.ToLower(strings.TrimSpace(line[1:end]))]
+			continue
+		}
+		if !in {
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		k = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k)), "-", "_")
+		out[k] = unquoteOption(strings.TrimSpace(v))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func unquoteOption(v string) string {
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		v = v[1 : len(v)-1]
+		var b strings.Builder
+		for i := 0; i < len(v); i++ {
+			if v[i] == '\\' && i+1 < len(v) {
+				i++
+				switch v[i] {
+				case 'n':
+					b.WriteByte('\n')
+				case 't':
+					b.WriteByte('\t')
+				case 'r':
+					b.WriteByte('\r')
+				case 'b':
+					b.WriteByte('\b')
+				case 's':
+					b.WriteByte(' ')
+				case '\\', '"', '\'':
+					b.WriteByte(v[i])
+				default:
+					b.WriteByte('\\')
+					b.WriteByte(v[i])
+				}
+				continue
+			}
+			b.WriteByte(v[i])
+		}
+		return b.String()
+	}
+	// Unquoted: a trailing comment starts with #.
+	if i := strings.Index(v, " #"); i >= 0 {
+		v = strings.TrimSpace(v[:i])
+	}
+	return v
+}
+
+// quoteOption quotes a value for an option file so that any byte string
+// (quotes, backslashes, '#', spaces, newlines) reads back unchanged.
+func quoteOption(v string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\', '"':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// defaultsFile is a private option file holding connection settings and
+// secrets for one child process.
+type defaultsFile struct {
+	dir  string
+	Path string
+}
+
+// writeDefaultsFile writes conn (and extra options per group) into a 0600
+// file inside a fresh 0700 directory. The caller must call remove.
+func writeDefaultsFile(conn *Conn, groups []string, extra map[string]map[string]string) (*defaultsFile, error) {
+	dir, err := os.MkdirTemp("", "mybak-defaults-")
+	if err != nil {
+		return nil, fmt.Errorf("create private directory for the defaults file: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("create private directory for the defaults file: %w", err)
+	}
+	df := &defaultsFile{dir: dir, Path: filepath.Join(dir, "my.cnf")}
+	var b strings.Builder
+	b.WriteString("# written by mybak for one child process; removed when it exits\n")
+	if conn != nil && conn.DefaultsFile != "" {
+		abs, err := filepath.Abs(conn.DefaultsFile)
+		if err != nil {
+			df.remove()
+			return nil, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			df.remove()
+			return nil, fmt.Errorf("defaults file: %w", err)
+		}
+		fmt.Fprintf(&b, "!include %s\n", abs)
+	}
+	var connOpts [][2]string
+	if conn != nil {
+		if conn.Host != "" {
+			connOpts = append(connOpts, [2]string{"host", conn.Host})
+		}
+		if conn.Port != 0 {
+			connOpts = append(connOpts, [2]string{"port", strconv.Itoa(conn.Port)})
+		}
+		if conn.Socket != "" {
+			connOpts = append(connOpts, [2]string{"socket", conn.Socket})
+		}
+		if conn.Host != "" && conn.Socket == "" {
+			connOpts = append(connOpts, [2]string{"protocol", "tcp"})
+		}
+		if conn.User != "" {
+			connOpts = append(connOpts, [2]string{"user", conn.User})
+		}
+		pw, ok, err := conn.ResolvePassword()
+		if err != nil {
+			df.remove()
+			return nil, err
+		}
+		if ok {
+			connOpts = append(connOpts, [2]string{"password", pw})
+		}
+	}
+	for _, g := range groups {
+		fmt.Fprintf(&b, "[%s]\n", g)
+		for _, kv := range connOpts {
+			fmt.Fprintf(&b, "%s=%s\n", kv[0], quoteOption(kv[1]))
+		}
+		for k, v := range extra[g] {
+			fmt.Fprintf(&b, "%s=%s\n", k, quoteOption(v))
+		}
+	}
+	for g, kv := range extra {
+		if contains(groups, g) {
+			continue
+		}
+		fmt.Fprintf(&b, "[%s]\n", g)
+		for k, v := range kv {
+			fmt.Fprintf(&b, "%s=%s\n", k, quoteOption(v))
+		}
+	}
+	if err := os.WriteFile(df.Path, []byte(b.String()), 0o600); err != nil {
+		df.remove()
+		return nil, fmt.Errorf("write defaults file: %w", err)
+	}
+	return df, nil
+}
+
+func (d *defaultsFile) remove() {
+	if d != nil {
+		os.RemoveAll(d.dir)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Open connects to the server described by conn with go-sql-driver/mysql and
+// checks the connection with a ping. The caller closes the returned *sql.DB.
+// A wrong user or password yields an error matching ErrAccessDenied.
+func Open(ctx context.Context, conn Conn) (*sql.DB, error) {
+	c, err := conn.effective()
+	if err != nil {
+		return nil, err
+	}
+	cfg := driver.NewConfig()
+	cfg.User = c.User
+	if cfg.User == "" {
+		cfg.User = os.Getenv("USER")
+	}
+	pw, _, err := c.ResolvePassword()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Passwd = pw
+	switch {
+	case c.Socket != "" && (c.Host == "" || c.Host == "localhost"):
+		cfg.Net, cfg.Addr = "unix", c.Socket
+	default:
+		host := c.Host
+		if host == "" || host == "localhost" {
+			host = "127.0.0.1"
+		}
+		port := c.Port
+		if port == 0 {
+			port = 3306
+		}
+		cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	cfg.Timeout = 10 * time.Second
+	cfg.ParseTime = false
+	cfg.InterpolateParams = false
+	connector, err := driver.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to MySQL server %s: %w", c, err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(4)
+	db.SetConnMaxLifetime(time.Hour)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, classifyConnectError(c, err)
+	}
+	return db, nil
+}
+
+func classifyConnectError(c Conn, err error) error {
+	var me *driver.MySQLError
+	if errors.As(err, &me) && (me.Number == 1045 || me.Number == 1044 || me.Number == 1698) {
+		return &AccessDeniedError{Who: c.String(), Detail: me.Message, err: err}
+	}
+	return fmt.Errorf("connect to MySQL server %s: %w (is the server running and are host/port/socket right?)", c, err)
+}

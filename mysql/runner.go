@@ -1,0 +1,332 @@
+package mysql
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Command describes one child process run by Run. Path and Args are what
+// exec runs; when Conn is set the connection settings and password are
+// written into a private --defaults-extra-file that becomes the first
+// argument, so no secret ever reaches argv.
+type Command struct {
+	Path string   // program path or name (looked up on PATH)
+	Args []string // arguments, without --defaults-extra-file
+
+	// Conn, when non-nil, is written into a 0600 defaults-extra-file (in a
+	// 0700 temp dir removed after the run), in the option groups Groups
+	// (default: "client").
+	Conn   *Conn
+	Groups []string
+	// Options adds settings to the defaults-extra-file per group, e.g.
+	// {"mysqld": {"datadir": "/x"}}. Used for settings that must not be on
+	// argv or that tools read only from option files.
+	Options map[string]map[string]string
+
+	Dir    string    // working directory; empty means the current one
+	Env    []string  // extra environment ("K=V"); PasswordEnv is always removed
+	Stdin  io.Reader // nil means /dev/null
+	Stdout io.Writer // nil means discarded
+
+	// LogPath, when set, receives the complete stderr (created 0600, appended).
+	LogPath string
+	// OnLine is called for every stderr line as it arrives, from the goroutine
+	// draining stderr (so it must not block for long). Lines longer than
+	// MaxLineLen are cut.
+	OnLine func(line string)
+	// TailLines is how many stderr lines to keep for errors (default 40).
+	TailLines int
+}
+
+// MaxLineLen is the longest stderr line kept in memory; longer lines are cut
+// (MariaDB 10.11's client echoes a whole failed statement, megabytes for a
+// bulk INSERT). The log file keeps them in full.
+const MaxLineLen = 2048
+
+// Result is what Run reports about a child that ran.
+type Result struct {
+	ExitCode int
+	Tail     []string // last TailLines lines of stderr
+	Notable  []string // stderr lines that look like errors or warnings (at most 200)
+}
+
+// Run starts the child in its own process group, drains its stderr while it
+// runs (into LogPath, OnLine, a tail buffer), copies its stdout to
+// c.Stdout and feeds c.Stdin to it. When ctx is cancelled the whole group is
+// killed with SIGKILL. Run returns after the child exited and its output was
+// drained.
+//
+// Errors, in order of precedence: a write error of c.Stdout (the child is
+// killed: its output has nowhere to go); ctx's cause when cancelled; an
+// *ExitError with the stderr tail when the child exits non-zero; a read error
+// of c.Stdin (the child is killed); an error when the child exited 0 without
+// reading all of c.Stdin. When the child exits early (e.g. mysql stops at an
+// SQL error) the resulting broken pipe is never reported: the child's own
+// error is. Run does not wait for a Read on c.Stdin that is blocked after the
+// child exited; the caller closes its reader to release its producer.
+func Run(ctx context.Context, c *Command) (*Result, error) {
+	path := c.Path
+	if !strings.ContainsRune(path, '/') {
+		p, err := exec.LookPath(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s not found on PATH: %w", path, ErrToolNotFound)
+		}
+		path = p
+	}
+	name := filepath.Base(c.Path)
+	args := append([]string(nil), c.Args...)
+	if c.Conn != nil || len(c.Options) > 0 {
+		groups := c.Groups
+		if len(groups) == 0 {
+			groups = []string{"client"}
+		}
+		df, err := writeDefaultsFile(c.Conn, groups, c.Options)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		defer df.remove()
+		args = append([]string{"--defaults-extra-file=" + df.Path}, args...)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Dir = c.Dir
+	cmd.Env = childEnv(c.Env)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		if cmd.Process == nil {
+			return nil
+		}
+		// Negative pid: the whole process group (children of the tool too).
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var stdout io.ReadCloser
+	if c.Stdout != nil {
+		if stdout, err = cmd.StdoutPipe(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	var stdin io.WriteCloser
+	if c.Stdin != nil {
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	var logFile *os.File
+	if c.LogPath != "" {
+		logFile, err = os.OpenFile(c.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("%s: open log: %w", name, err)
+		}
+		defer logFile.Close()
+	}
+
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+
+	tail := newRing(c.TailLines)
+	var notable []string
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // stderr: must be drained or the child blocks on a full pipe
+		defer wg.Done()
+		r := bufio.NewReaderSize(stderr, 64<<10)
+		for {
+			line, err := readLine(r, logFile)
+			if line != "" || err == nil {
+				tail.add(line)
+				if isNotable(line) && len(notable) < 200 {
+					notable = append(notable, line)
+				}
+				if c.OnLine != nil {
+					c.OnLine(line)
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	var stdoutErr error
+	if stdout != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := io.Copy(c.Stdout, stdout); err != nil {
+				stdoutErr = err
+				cancel(fmt.Errorf("write output of %s: %w", name, err))
+				io.Copy(io.Discard, stdout)
+			}
+		}()
+	}
+
+	stdinDone := make(chan error, 1)
+	if stdin != nil {
+		go func() {
+			_, err := io.Copy(stdin, c.Stdin)
+			if cerr := stdin.Close(); err == nil && cerr != nil && !errors.Is(cerr, os.ErrClosed) {
+				err = cerr
+			}
+			stdinDone <- err
+		}()
+	}
+
+	wg.Wait()
+	waitErr := cmd.Wait()
+	res := &Result{ExitCode: cmd.ProcessState.ExitCode(), Tail: tail.lines(), Notable: notable}
+
+	var inErr error
+	inFinished := stdin == nil
+	if stdin != nil {
+		// A child that exited 0 has normally read to EOF: our copier is about
+		// to report; give it a moment. A failed child is not waited for.
+		grace := time.After(5 * time.Second)
+		if waitErr != nil || ctx.Err() != nil || stdoutErr != nil {
+			grace = nil
+		}
+		select {
+		case inErr = <-stdinDone:
+			inFinished = true
+		case <-grace:
+		default:
+			if grace != nil {
+				select {
+				case inErr = <-stdinDone:
+					inFinished = true
+				case <-grace:
+				}
+			}
+		}
+	}
+
+	if stdoutErr != nil {
+		return res, fmt.Errorf("write output of %s: %w", name, stdoutErr)
+	}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("%s aborted: %w", name, context.Cause(ctx))
+	}
+	if waitErr != nil {
+		ee := &ExitError{Tool: name, ExitCode: res.ExitCode, Tail: res.Tail, LogPath: c.LogPath}
+		var xe *exec.ExitError
+		if errors.As(waitErr, &xe) {
+			if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				ee.Signal = ws.Signal().String()
+			}
+		} else {
+			return res, fmt.Errorf("wait for %s: %w", name, waitErr)
+		}
+		return res, ee
+	}
+	if inErr != nil && !isPipeClosed(inErr) {
+		return res, fmt.Errorf("read input for %s: %w", name, inErr)
+	}
+	if !inFinished || inErr != nil {
+		return res, &ExitError{Tool: name, Tail: res.Tail, LogPath: c.LogPath,
+			Reason: "exited with status 0 before reading all of its input"}
+	}
+	return res, nil
+}
+
+// childEnv is the environment of a child: ours, without the password
+// variable, plus extra.
+func childEnv(extra []string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, PasswordEnv+"=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+func isPipeClosed(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed) || errors.Is(err, io.ErrClosedPipe)
+}
+
+// readLine reads one line (without newline); the full bytes go to log, the
+// returned string is cut at MaxLineLen.
+func readLine(r *bufio.Reader, log io.Writer) (string, error) {
+	var kept []byte
+	for {
+		frag, err := r.ReadSlice('\n')
+		if log != nil && len(frag) > 0 {
+			log.Write(frag)
+		}
+		if room := MaxLineLen - len(kept); room > 0 {
+			f := frag
+			if len(f) > room {
+				f = f[:room]
+			}
+			kept = append(kept, f...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		s := strings.TrimRight(string(kept), "\r\n")
+		return s, err
+	}
+}
+
+func isNotable(l string) bool {
+	for _, k := range []string{"rror", "denied", "privilege", "Waiting for query", "Unable to obtain",
+		"Retrying read of log", "Was only able to copy", "wrapped around", "mismatch", "ERROR", "FATAL", "arning"} {
+		if strings.Contains(l, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// ring keeps the last n lines.
+type ring struct {
+	mu   sync.Mutex
+	buf  []string
+	next int
+	full bool
+}
+
+func newRing(n int) *ring {
+	if n <= 0 {
+		n = 40
+	}
+	return &ring{buf: make([]string, n)}
+}
+
+func (r *ring) add(s string) {
+	r.mu.Lock()
+	r.buf[r.next] = s
+	r.next = (r.next + 1) % len(r.buf)
+	if r.next == 0 {
+		r.full = true
+	}
+	r.mu.Unlock()
+}
+
+func (r *ring) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.full {
+		return append([]string(nil), r.buf[:r.next]...)
+	}
+	return append(append([]string(nil), r.buf[r.next:]...), r.buf[:r.next]...)
+}

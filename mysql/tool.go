@@ -1,0 +1,167 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strings"
+)
+
+// Engine names a backup program family.
+type Engine string
+
+// Engines. EngineAuto picks by server flavour (see SelectPhysical, SelectLogical).
+const (
+	EngineAuto         Engine = "auto"
+	EngineMariabackup  Engine = "mariabackup"
+	EngineXtrabackup   Engine = "xtrabackup"
+	EngineInnobackupex Engine = "innobackupex"
+	EngineMysqldump    Engine = "mysqldump"
+	EngineMariadbDump  Engine = "mariadb-dump"
+)
+
+// Physical reports whether e copies InnoDB files (xbstream output) rather
+// than writing SQL.
+func (e Engine) Physical() bool {
+	return e == EngineMariabackup || e == EngineXtrabackup || e == EngineInnobackupex
+}
+
+// Tool is a resolved program: which engine and where it is.
+type Tool struct {
+	Engine Engine
+	Path   string // absolute path found on PATH
+}
+
+// toolNames lists the program names tried for each engine, and the Debian
+// package that provides them (for the error message).
+var toolNames = map[Engine]struct {
+	names []string
+	pkg   string
+}{
+	EngineMariabackup:  {[]string{"mariabackup", "mariadb-backup"}, "mariadb-backup"},
+	EngineXtrabackup:   {[]string{"xtrabackup"}, "percona-xtrabackup-80 (or percona-xtrabackup-24 for MySQL 5.7)"},
+	EngineInnobackupex: {[]string{"innobackupex"}, "percona-xtrabackup (2.x)"},
+	EngineMysqldump:    {[]string{"mysqldump"}, "mysql-client"},
+	EngineMariadbDump:  {[]string{"mariadb-dump", "mysqldump"}, "mariadb-client"},
+}
+
+// LookupTool finds the program of engine e on PATH. When none is found the
+// error matches ErrToolNotFound and says which package to install.
+func LookupTool(e Engine) (Tool, error) {
+	tn, ok := toolNames[e]
+	if !ok {
+		return Tool{}, fmt.Errorf("unknown backup engine %q (want auto, mariabackup, xtrabackup, innobackupex, mysqldump or mariadb-dump)", e)
+	}
+	for _, n := range tn.names {
+		if p, err := exec.LookPath(n); err == nil {
+			return Tool{Engine: e, Path: p}, nil
+		}
+	}
+	return Tool{}, fmt.Errorf("%s not found on PATH: install %s: %w", tn.names[0], tn.pkg, ErrToolNotFound)
+}
+
+// PhysicalEngineFor picks the physical engine for a server: mariabackup for
+// MariaDB, innobackupex for MySQL/Percona 5.5 and 5.6, xtrabackup otherwise.
+func PhysicalEngineFor(s *ServerInfo) Engine {
+	switch {
+	case s.Flavor == FlavorMariaDB:
+		return EngineMariabackup
+	case s.Major == 5 && s.Minor < 7:
+		return EngineInnobackupex
+	}
+	return EngineXtrabackup
+}
+
+// LogicalEngineFor picks the dump engine: mariadb-dump for MariaDB,
+// mysqldump otherwise.
+func LogicalEngineFor(s *ServerInfo) Engine {
+	if s.Flavor == FlavorMariaDB {
+		return EngineMariadbDump
+	}
+	return EngineMysqldump
+}
+
+// SelectTool resolves want ("auto", "" or an engine name) for server s. With
+// logical set, auto means the dump tool; otherwise the physical one. A
+// physical engine that does not fit the flavour (xtrabackup on MariaDB,
+// mariabackup on MySQL) is refused, since it would produce a broken backup.
+func SelectTool(want Engine, s *ServerInfo, logical bool) (Tool, error) {
+	e := want
+	if e == "" || e == EngineAuto {
+		if s == nil {
+			return Tool{}, fmt.Errorf("engine auto needs the server probe")
+		}
+		if logical {
+			e = LogicalEngineFor(s)
+		} else {
+			e = PhysicalEngineFor(s)
+		}
+	}
+	if s != nil && e.Physical() {
+		if (s.Flavor == FlavorMariaDB) != (e == EngineMariabackup) {
+			return Tool{}, fmt.Errorf("%s cannot back up %s %s: use %s (or engine auto)",
+				e, s.Flavor, s.Version, PhysicalEngineFor(s))
+		}
+	}
+	return LookupTool(e)
+}
+
+// StreamTool returns the xbstream extractor matching a physical engine:
+// mbstream for mariabackup, xbstream for the Percona tools.
+func StreamTool(e Engine) (string, error) {
+	names, pkg := []string{"xbstream"}, "percona-xtrabackup-80"
+	if e == EngineMariabackup {
+		names, pkg = []string{"mbstream", "mariadb-mbstream"}, "mariadb-backup"
+	}
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found on PATH: install %s: %w", names[0], pkg, ErrToolNotFound)
+}
+
+// ClientTool returns the SQL client for a dump engine: mariadb (else mysql)
+// for MariaDB dumps, mysql otherwise.
+func ClientTool(e Engine) (string, error) {
+	names, pkg := []string{"mysql"}, "mysql-client"
+	if e == EngineMariadbDump || e == EngineMariabackup {
+		names, pkg = []string{"mariadb", "mysql"}, "mariadb-client"
+	}
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found on PATH: install %s: %w", names[0], pkg, ErrToolNotFound)
+}
+
+var reToolVersion = regexp.MustCompile(`(?i)(?:based on MariaDB server|version|Ver|Distrib)\s+(\d+\.\d+\.\d+[-\w.]*)`)
+
+// ToolVersion runs the tool with --version and returns the version it
+// prints (e.g. "10.11.19-MariaDB", "8.0.35-30").
+func ToolVersion(ctx context.Context, t Tool) (string, error) {
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, t.Path, "--version")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s --version: %w", t.Path, err)
+	}
+	return ParseToolVersion(out.String())
+}
+
+// ParseToolVersion extracts the version from a tool's --version output.
+func ParseToolVersion(s string) (string, error) {
+	m := reToolVersion.FindStringSubmatch(s)
+	if m == nil {
+		return "", fmt.Errorf("no version in %q", strings.TrimSpace(firstLine(s)))
+	}
+	return m[1], nil
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
