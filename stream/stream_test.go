@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,7 +82,7 @@ func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:
 // opener serves DecodeParallel from memory and counts open readers.
 type opener struct {
 	data []byte
-	open int
+	open atomic.Int64
 	fail error // returned by Read after failAfter bytes
 	// failAfter < 0: never
 	failAfter int
@@ -92,13 +93,13 @@ type memRC struct {
 	o *opener
 }
 
-func (m *memRC) Close() error { m.o.open--; return nil }
+func (m *memRC) Close() error { m.o.open.Add(-1); return nil }
 
 func (o *opener) Open(ctx context.Context, off int64) (io.ReadCloser, error) {
 	if off < 0 || off > int64(len(o.data)) {
 		return nil, fmt.Errorf("offset %d out of range", off)
 	}
-	o.open++
+	o.open.Add(1)
 	var r io.Reader = bytes.NewReader(o.data[off:])
 	if o.fail != nil {
 		r = io.MultiReader(io.LimitReader(r, int64(o.failAfter)), &errReader{o.fail})
@@ -185,8 +186,8 @@ func TestRoundTrip(t *testing.T) {
 						if pres != dres {
 							t.Fatalf("parallel %d: result %+v, Decode's %+v", par, pres, dres)
 						}
-						if o.open != 0 {
-							t.Fatalf("parallel %d: %d readers left open", par, o.open)
+						if o.open.Load() != 0 {
+							t.Fatalf("parallel %d: %d readers left open", par, o.open.Load())
 						}
 					}
 				})
@@ -389,8 +390,8 @@ func TestCorruption(t *testing.T) {
 					o.Parallel = 2
 					_, err = DecodeParallel(context.Background(), io.Discard, op.Open, int64(len(c.stored)), res.Frames, o)
 					check("DecodeParallel", err)
-					if op.open != 0 {
-						t.Fatalf("%d readers left open", op.open)
+					if op.open.Load() != 0 {
+						t.Fatalf("%d readers left open", op.open.Load())
 					}
 				})
 			}
@@ -440,8 +441,8 @@ func TestSourceAndSinkErrors(t *testing.T) {
 		}
 		op = &opener{data: stored}
 		_, err = DecodeParallel(context.Background(), &failWriter{after: 1, err: errDst}, op.Open, int64(len(stored)), res.Frames, dopts)
-		if !errors.Is(err, errDst) || op.open != 0 {
-			t.Errorf("%s: DecodeParallel with failing dst: %v (open %d)", kind, err, op.open)
+		if !errors.Is(err, errDst) || op.open.Load() != 0 {
+			t.Errorf("%s: DecodeParallel with failing dst: %v (open %d)", kind, err, op.open.Load())
 		}
 		_, err = DecodeParallel(context.Background(), io.Discard, func(context.Context, int64) (io.ReadCloser, error) { return nil, errSrc }, int64(len(stored)), res.Frames, dopts)
 		if !errors.Is(err, errSrc) {
@@ -533,8 +534,8 @@ func TestCancel(t *testing.T) {
 		op := &opener{data: stored}
 		_, err = DecodeParallel(ctx, slowWriter{}, op.Open, int64(len(stored)), res.Frames, dopts)
 		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) || op.open != 0 {
-			t.Errorf("%s: DecodeParallel: %v, %d readers open", kind, err, op.open)
+		if !errors.Is(err, context.DeadlineExceeded) || op.open.Load() != 0 {
+			t.Errorf("%s: DecodeParallel: %v, %d readers open", kind, err, op.open.Load())
 		}
 	}
 	checkNoLeak(t, before)
