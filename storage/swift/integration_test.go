@@ -334,6 +334,25 @@ func TestPermanentErrors(t *testing.T) {
 			t.Logf("%v", err)
 		})
 	}
+	t.Run("segment container deleted", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.SegmentSize = 128 << 10
+		b := newTestBackend(t, cfg)
+		var retries atomic.Int64
+		b.retr.onRetry = func(_ int, err error) {
+			if errors.Is(err, swift.ObjectNotFound) || errors.Is(err, swift.ContainerNotFound) {
+				retries.Add(1) // a 404 retried (other retries, of the cleanup's DELETEs, do not count)
+			}
+		}
+		if err := rawConn(t).ContainerDelete(context.Background(), cfg.Container+SegmentContainerSuffix); err != nil {
+			t.Fatal(err)
+		}
+		_, err := b.Put(context.Background(), "gone", bytes.NewReader(randomBytes(5, 300<<10)))
+		if err == nil || !strings.Contains(err.Error(), "is gone") || retries.Load() != 0 {
+			t.Fatalf("Put after the segment container was deleted: %v (%d 404s retried); want an immediate error saying it is gone", err, retries.Load())
+		}
+		t.Logf("%v", err)
+	})
 	t.Run("max_manifest_segments", func(t *testing.T) {
 		cfg := testConfig(t)
 		p := newFaultProxy(t, cfg.AuthURL, 1)
