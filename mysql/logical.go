@@ -81,6 +81,10 @@ func DumpArgs(o *DumpOptions) ([]string, error) {
 // replication coordinates (they precede any table data).
 const dumpHeadSize = 64 << 10
 
+// dumpTailSize is how much of a dump's end is kept: the trailer, and
+// mariadb-dump 10.11's deferred "-- SET GLOBAL gtid_slave_pos" comment.
+const dumpTailSize = 4 << 10
+
 // dumpWatcher passes the dump through, keeping its head and its last bytes.
 type dumpWatcher struct {
 	w    io.Writer
@@ -93,7 +97,7 @@ func (d *dumpWatcher) Write(p []byte) (int, error) {
 	if room := dumpHeadSize - len(d.head); room > 0 {
 		d.head = append(d.head, p[:min(room, len(p))]...)
 	}
-	const keep = 256
+	const keep = dumpTailSize
 	if len(p) >= keep {
 		d.tail = append(d.tail[:0], p[len(p)-keep:]...)
 	} else {
@@ -141,8 +145,9 @@ func BackupLogical(ctx context.Context, o DumpOptions, w io.Writer) (*DumpResult
 		return nil, &ExitError{Tool: name, Tail: r.Tail, LogPath: o.LogPath,
 			Reason: `the dump does not end with "-- Dump completed": it is truncated`}
 	}
-	res.Binlog, _ = ParseDumpHead(dw.head)
-	res.ToolVersion, _ = ParseToolVersion(string(firstLine(string(dw.head))))
+	res.Binlog, _ = ParseDumpCoordinates(dw.head, dw.tail)
+	h := dw.head[:min(len(dw.head), 1024)]
+	res.ToolVersion, _ = ParseToolVersion(string(h))
 	return res, nil
 }
 
@@ -160,12 +165,13 @@ var (
 	reGTIDPurged   = regexp.MustCompile(`(?s)SET @@GLOBAL\.GTID_PURGED\s*=\s*(?:/\*!80000 '\+'\*/ )?'([^']*)'`)
 )
 
-// ParseDumpHead finds the replication coordinates in the beginning of a
-// dump: "-- CHANGE MASTER TO MASTER_LOG_FILE='f', MASTER_LOG_POS=p;"
+// ParseDumpCoordinates finds the replication coordinates of a dump in its
+// head and tail: "-- CHANGE MASTER TO MASTER_LOG_FILE='f', MASTER_LOG_POS=p;"
 // (CHANGE REPLICATION SOURCE TO ... SOURCE_LOG_FILE on MySQL 8.0.26+), and
-// the GTID from "-- SET GLOBAL gtid_slave_pos='...'" (MariaDB --gtid) or
-// "SET @@GLOBAL.GTID_PURGED='...'" (MySQL, possibly over several lines).
-func ParseDumpHead(head []byte) (BinlogPosition, error) {
+// the GTID from "-- SET GLOBAL gtid_slave_pos='...'" (mariadb-dump --gtid;
+// 10.11 defers it to the end of the dump) or "SET @@GLOBAL.GTID_PURGED=
+// '...'" (mysqldump, possibly over several lines).
+func ParseDumpCoordinates(head, tail []byte) (BinlogPosition, error) {
 	var p BinlogPosition
 	s := string(head)
 	m := reChangeMaster.FindStringSubmatch(s)
@@ -174,10 +180,15 @@ func ParseDumpHead(head []byte) (BinlogPosition, error) {
 	}
 	p.File = m[1]
 	p.Pos, _ = strconv.ParseUint(m[2], 10, 64)
-	if g := reGTIDSlave.FindStringSubmatch(s); g != nil {
-		p.GTID = g[1]
-	} else if g := reGTIDPurged.FindStringSubmatch(s); g != nil {
-		p.GTID = normaliseGTID(g[1])
+	for _, part := range []string{s, string(tail)} {
+		if g := reGTIDSlave.FindStringSubmatch(part); g != nil {
+			p.GTID = g[1]
+			break
+		}
+		if g := reGTIDPurged.FindStringSubmatch(part); g != nil {
+			p.GTID = normaliseGTID(g[1])
+			break
+		}
 	}
 	return p, nil
 }

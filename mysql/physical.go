@@ -255,7 +255,12 @@ func BackupPhysical(ctx context.Context, o PhysicalOptions, w io.Writer) (res *P
 	if runErr != nil {
 		var ee *ExitError
 		if errors.As(runErr, &ee) {
-			return nil, classify(ee, append(r.Notable, r.Tail...))
+			err := classify(ee, append(r.Notable, r.Tail...))
+			var mp *MissingPrivilegesError
+			if errors.As(err, &mp) && mp.User == "" && o.Conn.User != "" {
+				mp.User = "'" + o.Conn.User + "'@'<host>'"
+			}
+			return nil, err
 		}
 		return nil, runErr
 	}

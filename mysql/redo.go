@@ -67,8 +67,8 @@ func (e *RedoWrapError) Error() string {
 
 func size(n int64) string {
 	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	case n >= 1<<10:
@@ -77,9 +77,10 @@ func size(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
+// roundUpMiB rounds up to a multiple of 64 MiB (a value a DBA would set).
 func roundUpMiB(n int64) int64 {
-	const mib = 1 << 20
-	return (n + mib - 1) / mib * mib
+	const unit = 64 << 20
+	return (n + unit - 1) / unit * unit
 }
 
 var (

@@ -91,11 +91,13 @@ server_id() {
 
 port_busy() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# free_port picks a port below the kernel's ephemeral range (32768+ by
+# default), where outgoing client connections could already hold it.
 free_port() {
 	local p tries=0
-	p=$((20000 + $(printf '%s' "$1" | cksum | cut -d' ' -f1) % 20000))
+	p=$((12000 + ($(printf '%s' "$1" | cksum | cut -d' ' -f1) + RANDOM) % 20000))
 	while port_busy "$p"; do
-		p=$((20000 + (p - 20000 + 7919) % 20000))
+		p=$((12000 + (p - 12000 + 7919) % 20000))
 		tries=$((tries + 1))
 		((tries < 200)) || die "no free port found"
 	done
@@ -179,6 +181,13 @@ launch() { # launch NAME DIR [extra...]: start mariadbd and wait until it answer
 			return 0
 		fi
 		if ! kill -0 "$child" 2>/dev/null; then
+			if tail -c +"$((from + 1))" "$dir/error.log" | grep -q 'Address already in use' && ((${LAUNCH_RETRY:-0} < 5)); then
+				log "port $(cat "$dir/port") taken meanwhile: trying another"
+				sed -i "s/^port=.*/port=$(free_port "$name")/" "$dir/my.cnf"
+				sed -n 's/^port=//p' "$dir/my.cnf" >"$dir/port"
+				LAUNCH_RETRY=$((${LAUNCH_RETRY:-0} + 1)) launch "$name" "$dir" "$@"
+				return
+			fi
 			tail -c +"$((from + 1))" "$dir/error.log" | tail -n 30 >&2
 			tail -n 10 "$dir/console.log" >&2
 			die "mariadbd for $name exited during start-up (log: $dir/error.log)"
