@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 	"github.com/mybak/mybak/crypto"
+	"golang.org/x/sync/errgroup"
 )
 
 // Compression kinds.
@@ -166,6 +167,7 @@ func (s *zstdFrames) Reset(w io.Writer) error {
 			zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(s.c.Level)),
 			zstd.WithEncoderConcurrency(s.c.Concurrency),
 			zstd.WithZeroFrames(true), // an empty input is still a valid zstd stream
+			zstd.WithConcurrentBlocks(s.c.Concurrency > 1),
 		)
 		if err != nil {
 			return err
@@ -238,8 +240,17 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// readBufSize is how much Encode reads from src at a time.
-const readBufSize = 256 << 10
+// readBufSize is how much Encode reads from src at a time; readBufs how
+// many such buffers are in flight between reading and compressing.
+const (
+	readBufSize = 256 << 10
+	readBufs    = 4
+)
+
+type rawChunk struct {
+	b        []byte
+	endFrame bool // the last chunk of a frame
+}
 
 // Encode reads src to EOF and writes it compressed (and, if opts.Pass is
 // set, encrypted) to dst, returning sizes, hashes and frame offsets.
@@ -294,14 +305,13 @@ func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOption
 	}()
 
 	rawSHA := sha256.New()
-	buf := make([]byte, readBufSize)
-	var raw, left int64 // left: raw bytes the current frame may still take
+	var raw int64
 	startFrame := func() error {
 		if err := fw.Reset(counted); err != nil {
 			return fmt.Errorf("encode: start %s frame: %w", comp.Kind, err)
 		}
 		res.Frames = append(res.Frames, Frame{Raw: raw, Compressed: counted.n})
-		frameOpen, left = true, frameSize
+		frameOpen = true
 		return nil
 	}
 	closeFrame := func() error {
@@ -314,49 +324,84 @@ func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOption
 	if err := startFrame(); err != nil {
 		return Result{}, err
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return Result{}, fmt.Errorf("encode: %w", err)
-		}
-		n, rerr := src.Read(buf[:min(int64(len(buf)), left)])
-		if n > 0 {
-			if !frameOpen {
-				if err := startFrame(); err != nil {
-					return Result{}, err
-				}
+	// Stage 1 (goroutine): read src and hash it. Stage 2 (goroutine): compress;
+	// the compressor's own goroutines encrypt, hash and write. Buffers cycle
+	// through free and full, so at most readBufs are in use.
+	g, gctx := errgroup.WithContext(ctx)
+	stored.ctx = gctx // a failed stage stops the compressor's writes too
+	free := make(chan []byte, readBufs)
+	full := make(chan rawChunk, readBufs)
+	for i := 0; i < readBufs; i++ {
+		free <- make([]byte, readBufSize)
+	}
+	g.Go(func() error {
+		defer close(full)
+		left := frameSize
+		for {
+			if err := gctx.Err(); err != nil {
+				return err
 			}
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			n, rerr := src.Read(buf[:min(int64(len(buf)), left)])
 			rawSHA.Write(buf[:n])
-			raw += int64(n)
 			left -= int64(n)
-			if _, err := fw.Write(buf[:n]); err != nil {
-				return Result{}, fmt.Errorf("encode: compress: %w", err)
-			}
+			c := rawChunk{b: buf[:n], endFrame: left == 0}
 			if left == 0 {
-				if err := closeFrame(); err != nil {
-					return Result{}, err
-				}
-				left = frameSize // only for the next Read's size
+				left = frameSize
+			}
+			select {
+			case full <- c:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			if rerr == io.EOF {
+				return nil
+			}
+			if rerr != nil {
+				return fmt.Errorf("encode: read source: %w", rerr)
 			}
 		}
-		if rerr == io.EOF {
-			break
+	})
+	g.Go(func() error {
+		for c := range full {
+			if len(c.b) > 0 {
+				if !frameOpen {
+					if err := startFrame(); err != nil {
+						return err
+					}
+				}
+				raw += int64(len(c.b))
+				if _, err := fw.Write(c.b); err != nil {
+					return fmt.Errorf("encode: compress: %w", err)
+				}
+			}
+			free <- c.b[:cap(c.b)]
+			if c.endFrame {
+				if err := closeFrame(); err != nil {
+					return err
+				}
+			}
 		}
-		if rerr != nil {
-			return Result{}, fmt.Errorf("encode: read source: %w", rerr)
+		// Finish here: gctx, which dst writes check, ends with Wait.
+		if frameOpen {
+			if err := closeFrame(); err != nil {
+				return err
+			}
 		}
-	}
-	if frameOpen {
-		if err := closeFrame(); err != nil {
-			return Result{}, err
+		if enc != nil {
+			if err := enc.Close(); err != nil {
+				return fmt.Errorf("encode: finish encryption: %w", err)
+			}
 		}
-	}
-	if enc != nil {
-		if err := enc.Close(); err != nil {
-			return Result{}, fmt.Errorf("encode: finish encryption: %w", err)
-		}
-	}
-	if stored.err != nil { // a compressor may have swallowed it
-		return Result{}, stored.err
+		return stored.err // a compressor may have swallowed it
+	})
+	if err := g.Wait(); err != nil {
+		return Result{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("encode: %w", err)
