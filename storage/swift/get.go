@@ -36,6 +36,7 @@ type CorruptPartError struct {
 	Problem string
 }
 
+// Error names the part and what is wrong with it.
 func (e *CorruptPartError) Error() string {
 	return fmt.Sprintf("part %d (%s, %d bytes, md5 %s): %s", e.Index, e.Part.Name, e.Part.Size, e.Part.MD5, e.Problem)
 }
