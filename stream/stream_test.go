@@ -541,6 +541,67 @@ func TestCancel(t *testing.T) {
 	checkNoLeak(t, before)
 }
 
+// loopReader returns n bytes of data repeated.
+type loopReader struct {
+	data []byte
+	off  int
+	n    int64
+}
+
+func (l *loopReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	c := copy(p, l.data[l.off:])
+	l.off = (l.off + c) % len(l.data)
+	l.n -= int64(c)
+	return c, nil
+}
+
+// TestMemoryBounded encodes and decodes a stream much larger than the
+// memory it may use and checks that the Go heap stayed small.
+func TestMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	data := corpus(8<<20, 9)
+	const size = 512 << 20
+	for _, kind := range []string{Gzip, Zstd} {
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		var out countDiscard
+		peak := uint64(0)
+		done := make(chan struct{})
+		go func() {
+			var m runtime.MemStats
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(20 * time.Millisecond):
+					runtime.ReadMemStats(&m)
+					if m.HeapInuse > peak {
+						peak = m.HeapInuse
+					}
+				}
+			}
+		}()
+		_, err := Encode(context.Background(), &out, &loopReader{data: data, n: size}, EncodeOptions{Compression: Compression{Kind: kind}, Pass: []byte("p")})
+		close(done)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: encoded %d MiB, peak heap in use %d MiB", kind, size>>20, peak>>20)
+		if peak > 100<<20 {
+			t.Errorf("%s: peak heap %d MiB while encoding", kind, peak>>20)
+		}
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	data := corpus(3000, 8)
 	md5 := crypto.LegacyCandidates[0]
