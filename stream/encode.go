@@ -59,6 +59,13 @@ type Compression struct {
 	Concurrency int `json:"concurrency,omitempty"`
 }
 
+// Validate reports whether Encode accepts c (kind, level range, block
+// size, concurrency), so CLI flags can be checked before any work starts.
+func (c Compression) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
 func (c Compression) normalized() (Compression, error) {
 	if c.Kind == "" {
 		c.Kind = Gzip

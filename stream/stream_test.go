@@ -202,6 +202,9 @@ func TestEncodeOptions(t *testing.T) {
 		{Kind: Gzip, Level: 1}, {Kind: Gzip, Level: 9, Concurrency: 1}, {Kind: Zstd, Level: 1}, {Kind: Zstd, Level: 19},
 		{Kind: "", Level: 0}, // gzip default
 	} {
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Validate(%+v): %v", c, err)
+		}
 		stored, res := mustEncode(t, data, EncodeOptions{Compression: c})
 		kind := c.Kind
 		if kind == "" {
@@ -232,6 +235,9 @@ func TestEncodeOptions(t *testing.T) {
 	} {
 		if _, err := Encode(context.Background(), io.Discard, bytes.NewReader(data), bad); err == nil {
 			t.Errorf("Encode accepted %+v", bad)
+		}
+		if bad.Compression != (Compression{}) && bad.Compression.Validate() == nil {
+			t.Errorf("Validate accepted %+v", bad.Compression)
 		}
 	}
 	// Zero KDF with a passphrase means DefaultKDF.
