@@ -204,8 +204,6 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	if err := WriteManifest(ctx, opts.Store, m); err != nil {
 		return nil, err
 	}
-	log.Info("backup complete", "id", id, "raw_bytes", m.RawSize, "stored_bytes", m.StoredSize,
-		"seconds", m.EndTime.Sub(m.StartTime).Seconds())
 	return m, nil
 }
 

@@ -94,7 +94,19 @@ func Catalogue(ctx context.Context, st storage.Backend) ([]Entry, error) {
 		}
 		out = append(out, *e)
 	}
+	// IDs sort by their start second; within a second the manifests' start
+	// times order the backups.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].start().Before(out[j].start()) })
 	return out, nil
+}
+
+// start is when the backup started, as precisely as the entry knows.
+func (e *Entry) start() time.Time {
+	if e.Manifest != nil {
+		return e.Manifest.StartTime
+	}
+	t, _ := IDTime(e.ID)
+	return t
 }
 
 // LoadManifest reads and parses the manifest of backup id.

@@ -22,7 +22,7 @@ func backupCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "engine", Value: "stdin", Usage: "stdin (back up standard input as is)"},
 		&cli.StringFlag{Name: "name", Usage: "a label recorded in the manifest and shown by list"},
 		&cli.StringFlag{Name: "compress", Value: "gzip", Usage: "gzip, zstd or none"},
-		&cli.IntFlag{Name: "compress-level", Usage: "compression level (default: gzip " + fmt.Sprint(stream.DefaultGzipLevel) + ", zstd 3)"},
+		&cli.IntFlag{Name: "compress-level", Usage: "compression level (default: gzip " + fmt.Sprint(stream.DefaultGzipLevel) + ", zstd " + fmt.Sprint(stream.DefaultZstdLevel) + ")"},
 		&cli.StringFlag{Name: "compress-block-size", Value: "1M", Usage: "gzip block size compressed by one core"},
 		&cli.IntFlag{Name: "compress-concurrency", Usage: "cores used for compression (default: all)"},
 		&cli.BoolFlag{Name: "no-encrypt", Usage: "store the backup unencrypted (needed explicitly when no key is configured)"},
@@ -76,6 +76,8 @@ func backupCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			e.log.Info("backup complete", "id", m.ID, "raw_bytes", m.RawSize, "stored_bytes", m.StoredSize,
+				"seconds", m.EndTime.Sub(m.StartTime).Seconds())
 			fmt.Fprintln(e.stdout, m.ID)
 			return nil
 		},
@@ -97,7 +99,7 @@ func encodeOptions(c *cli.Context, e *env) (stream.EncodeOptions, error) {
 		case "gzip":
 			o.Compression.Level = stream.DefaultGzipLevel
 		case "zstd":
-			o.Compression.Level = 3
+			o.Compression.Level = stream.DefaultZstdLevel
 		}
 	}
 	bs, err := parseSize(c.String("compress-block-size"))
@@ -106,8 +108,8 @@ func encodeOptions(c *cli.Context, e *env) (stream.EncodeOptions, error) {
 	}
 	o.Compression.BlockSize = int(bs)
 	o.Compression.Concurrency = c.Int("compress-concurrency")
-	if err := o.Compression.Validate(); err != nil {
-		return o, usageError{err}
+	if o.Compression.Level < 0 || o.Compression.BlockSize < 0 || o.Compression.Concurrency < 0 {
+		return o, usagef("compression level, block size and concurrency must not be negative")
 	}
 
 	pass, err := loadKey(c, e)

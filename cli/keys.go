@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -50,4 +49,3 @@ func loadKey(c *cli.Context, e *env) ([]byte, error) {
 	return nil, nil
 }
 
-func describeKDF(k crypto.KDF) string { return fmt.Sprint(k) }
