@@ -367,6 +367,9 @@ func ParseBinlogInfo(s string) (BinlogPosition, error) {
 		return BinlogPosition{}, fmt.Errorf("binlog info: position %q: %w", f[1], err)
 	}
 	p := BinlogPosition{File: strings.TrimSpace(f[0]), Pos: pos}
+	if p.File == "" {
+		return BinlogPosition{}, fmt.Errorf("binlog info %q: no file name", firstLine(s))
+	}
 	gtid := ""
 	if len(f) > 2 {
 		gtid = strings.Join(f[2:], "")
