@@ -48,4 +48,3 @@ func loadKey(c *cli.Context, e *env) ([]byte, error) {
 	}
 	return nil, nil
 }
-
