@@ -6,6 +6,7 @@ package backup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -103,6 +104,13 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 				"id", id, "err", derr)
 		}
 	}()
+
+	// The marker makes a backup that dies from here on visible to list (as
+	// incomplete) and to prune, even where the store keeps nothing else of
+	// it under its ID (a Swift upload killed before its manifest).
+	if err := writeMarker(ctx, opts.Store, id, start, host, opts); err != nil {
+		return nil, err
+	}
 
 	rawR, rawW := io.Pipe()
 	encR, encW := io.Pipe()
@@ -205,6 +213,24 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// MarkerName is the object, under a backup's ID, written first when a
+// backup starts: who started it, where and when.
+const MarkerName = "started.json"
+
+func writeMarker(ctx context.Context, st storage.Backend, id string, start time.Time, host string, opts Options) error {
+	b, err := json.MarshalIndent(map[string]any{
+		"id": id, "start_time": start.UTC(), "host": host, "pid": os.Getpid(),
+		"engine": opts.Engine.Name(), "mybak_version": opts.Version,
+	}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if _, err := st.Put(ctx, id+"/"+MarkerName, bytesReader(b)); err != nil {
+		return fmt.Errorf("backup %s: write %s to %s: %w", id, MarkerName, st.Location(), err)
+	}
+	return nil
 }
 
 // WriteManifest stores m as the last object of its backup, which makes the

@@ -64,6 +64,12 @@ func newApp(e *env) *cli.App {
 		pruneCommand(e),
 	}
 	for _, c := range cmds {
+		for _, f := range c.Flags {
+			if f.Names()[0] == "storage" {
+				c.Flags = append(c.Flags, swiftFlags()...)
+				break
+			}
+		}
 		c.Flags = append(c.Flags, commonFlags()...)
 		c.OnUsageError = onUsageError
 		c.Before = func(c *cli.Context) error {
