@@ -2,34 +2,42 @@
 # The project's test command (make test; CI runs it through .ci/run).
 # Installs what is missing, starts the real servers the tests need on
 # loopback (OpenStack Swift, MariaDB), runs every Go test with them
-# switched on, and stops the servers again, whatever happens.
+# switched on, and stops the servers it started, whatever happens.
+# Servers that were already running (a developer's) are used and left alone.
 #
-#   scripts/test.sh [go test flags...]      e.g. scripts/test.sh -run Swift ./storage/...
+#   scripts/test.sh [go test flags and packages...]   e.g. scripts/test.sh -run Swift ./storage/...
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 
 gobin=$(scripts/deps.sh)
 export PATH="$gobin:$PATH"
 
-state=${MYBAK_TEST_STATE:-$(mktemp -d /tmp/mybak-test.XXXXXX)}
-export MYBAK_SWIFT_DIR="$state/swift" MYBAK_SANDBOX_DIR="$state/mysql"
+started=()
 cleanup() {
-  testdata/swift-sandbox.sh stop >/dev/null 2>&1 || true
-  for n in $(ls "$MYBAK_SANDBOX_DIR" 2>/dev/null); do
-    [ -f "$MYBAK_SANDBOX_DIR/$n/my.cnf" ] && testdata/mysql-sandbox.sh stop "$n" >/dev/null 2>&1 || true
+  for s in "${started[@]}"; do
+    case $s in
+      swift) testdata/swift-sandbox.sh stop >/dev/null 2>&1 || true ;;
+      mysql:*) testdata/mysql-sandbox.sh stop "${s#mysql:}" >/dev/null 2>&1 || true ;;
+    esac
   done
-  [ -n "${MYBAK_TEST_STATE:-}" ] || rm -rf "$state"
 }
 trap cleanup EXIT
 
-echo "== starting OpenStack Swift on 127.0.0.1" >&2
-testdata/swift-sandbox.sh start >&2
+if ! testdata/swift-sandbox.sh status >/dev/null 2>&1; then
+  echo "== starting OpenStack Swift on 127.0.0.1" >&2
+  started+=(swift)
+  testdata/swift-sandbox.sh start >&2
+fi
 eval "$(testdata/swift-sandbox.sh env)"
-echo "== starting MariaDB on 127.0.0.1" >&2
-testdata/mysql-sandbox.sh start primary >&2
+if ! testdata/mysql-sandbox.sh status primary >/dev/null 2>&1; then
+  echo "== starting MariaDB on 127.0.0.1" >&2
+  started+=(mysql:primary)
+  testdata/mysql-sandbox.sh start primary >&2
+fi
 eval "$(testdata/mysql-sandbox.sh env primary)"
 
+# Tests that need a tool or server fail rather than skip when it is missing.
+export MYBAK_REQUIRE_TOOLS=1
 echo "== go vet" >&2
 go vet ./...
 echo "== go test" >&2
