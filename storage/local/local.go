@@ -172,7 +172,9 @@ func (b *Backend) Put(ctx context.Context, name string, r io.Reader) (storage.Ob
 	if err != nil {
 		return storage.ObjectInfo{}, explain(op+": create temporary file", filepath.Join(b.dir, tempDir), err)
 	}
-	tmpPath := b.path(tmp)
+	// Messages name the store, whose file system a human must fix; the
+	// wrapped cause names the temporary file.
+	tmpPath := b.dir
 	committed := false
 	defer func() {
 		if !committed {

@@ -118,7 +118,7 @@ func checkInfo(t testing.TB, op string, info storage.ObjectInfo, name string, si
 	if info.MD5 != "" && info.MD5 != wantMD5 {
 		t.Errorf("%s(%q): ObjectInfo.MD5 = %q, want %q (MD5 must be empty or correct)", op, name, info.MD5, wantMD5)
 	}
-	if op != "List" && info.ModTime.IsZero() {
+	if op == "Stat" && info.ModTime.IsZero() {
 		t.Errorf("%s(%q): ObjectInfo.ModTime is zero", op, name)
 	}
 	if len(info.Parts) > 0 {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,15 +34,17 @@ type faults struct {
 	deleteNoop       bool // Delete returns nil but keeps the object
 	showTemp         bool // a Put in progress shows NAME.tmp in List
 	leakTemp         bool // a failed Put leaves NAME.tmp behind
+	dropConcurrent   bool // a Put that overlaps another returns nil but stores nothing
 	failEarlyReaders bool // a reader of a replaced object fails (allowed with EarlyReaderMayFail)
 }
 
 // memBackend is an in-memory storage.Backend that follows the contract
 // unless a fault is set.
 type memBackend struct {
-	f    faults
-	mu   sync.Mutex
-	objs map[string]*memObj
+	f        faults
+	inflight atomic.Int32
+	mu       sync.Mutex
+	objs     map[string]*memObj
 }
 
 type memObj struct {
@@ -76,6 +79,16 @@ func (m *memBackend) notFound(op, name string) error {
 func (m *memBackend) Put(ctx context.Context, name string, r io.Reader) (_ storage.ObjectInfo, err error) {
 	if err := m.check(ctx, "put", name); err != nil {
 		return storage.ObjectInfo{}, err
+	}
+	if m.f.dropConcurrent {
+		m.inflight.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		overlapped := m.inflight.Load() > 1
+		defer m.inflight.Add(-1)
+		if overlapped {
+			io.Copy(io.Discard, r)
+			return storage.ObjectInfo{Name: name, ModTime: time.Now()}, nil
+		}
 	}
 	var o *memObj
 	if m.f.inPlace {
@@ -339,6 +352,7 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 		{"Delete keeps object", faults{deleteNoop: true}, false, []string{"Delete", "ConcurrentPutDelete"}, []string{"RoundTrip"}},
 		{"temporary object listed", faults{showTemp: true}, false, []string{"InProgressInvisible"}, []string{"RoundTrip", "CancelPut"}},
 		{"temporary object left after failure", faults{leakTemp: true}, false, []string{"CancelPut", "FailingSource"}, []string{"RoundTrip", "InProgressInvisible"}},
+		{"concurrent Puts lost", faults{dropConcurrent: true}, false, []string{"ConcurrentWriters", "ConcurrentPutDelete"}, []string{"RoundTrip"}},
 		{"early readers fail", faults{failEarlyReaders: true}, false, []string{"ReplaceWhileReading"}, []string{"RoundTrip"}},
 		{"early readers fail, relaxed", faults{failEarlyReaders: true}, true, nil, []string{"ReplaceWhileReading", "ConcurrentWriters"}},
 	} {
