@@ -452,3 +452,13 @@ func TestNoSpace(t *testing.T) {
 	}
 	put(t, b, "small", []byte("fits once the space is back"))
 }
+
+func TestGetNegativeOffset(t *testing.T) {
+	b := newBackend(t)
+	defer b.Close()
+	put(t, b, "x", []byte("x"))
+	if r, err := b.Get(context.Background(), "x", -1); err == nil {
+		r.Close()
+		t.Error("Get with offset -1 succeeded")
+	}
+}
