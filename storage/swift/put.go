@@ -85,7 +85,13 @@ type upload struct {
 
 // segmentObject is the name of segment n in the segment container.
 func (u *upload) segmentObject(n int) string {
-	return fmt.Sprintf("%s/%s/%08d", u.key, u.id, n)
+	return segmentKey(u.key, u.id, n)
+}
+
+// segmentKey is the name, in the segment container, of segment n of the
+// upload uploadID of the object stored as key.
+func segmentKey(key, uploadID string, n int) string {
+	return fmt.Sprintf("%s/%s/%08d", key, uploadID, n)
 }
 
 // buffer is a segment buffer taken from the backend's pool.
@@ -275,11 +281,21 @@ func (u *upload) putSegment(ctx context.Context, n int, seg *buffer) error {
 // the ETag it returns; both mismatches mean damage on the way and are
 // worth a retry, since the bytes are still here.
 func (b *Backend) putHeld(ctx context.Context, container, obj string, data []byte, md5hex string, h swift.Headers) error {
-	hdr := swift.Headers{"Content-Length": strconv.Itoa(len(data))}
+	return b.putSeeker(ctx, container, obj, bytes.NewReader(data), int64(len(data)), md5hex, h)
+}
+
+// putSeeker is one attempt to PUT the size bytes at the start of r, which
+// it rewinds first: the body of every attempt is the same bytes, held in
+// memory (putHeld) or in a file (PutPart).
+func (b *Backend) putSeeker(ctx context.Context, container, obj string, r io.ReadSeeker, size int64, md5hex string, h swift.Headers) error {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("rewind the data: %w", err)
+	}
+	hdr := swift.Headers{"Content-Length": strconv.FormatInt(size, 10)}
 	for k, v := range h {
 		hdr[k] = v
 	}
-	var body io.Reader = bytes.NewReader(data)
+	var body io.Reader = r
 	if b.limiter != nil {
 		body = &limitedReader{ctx: ctx, r: body, l: b.limiter}
 	}
@@ -320,20 +336,30 @@ type manifestEntry struct {
 // commit PUTs the SLO manifest, making the object visible.
 func (u *upload) commit(ctx context.Context, size int64) (storage.ObjectInfo, error) {
 	b := u.b
-	entries := make([]manifestEntry, len(u.parts))
-	for i, p := range u.parts {
+	rx, err := b.putManifest(ctx, u.key, u.parts)
+	if err != nil && !u.committed(ctx) {
+		return storage.ObjectInfo{}, fmt.Errorf("commit the manifest of %d segments to %s/%s: %w", len(u.parts), b.cfg.Container, u.key, err)
+	}
+	return storage.ObjectInfo{Name: u.name, Size: size, ModTime: lastModified(rx), Parts: append([]storage.Part(nil), u.parts...)}, nil
+}
+
+// putManifest PUTs the SLO manifest of parts as key (with retries: the
+// manifest is built in memory).
+func (b *Backend) putManifest(ctx context.Context, key string, parts []storage.Part) (swift.Headers, error) {
+	entries := make([]manifestEntry, len(parts))
+	for i, p := range parts {
 		entries[i] = manifestEntry{Path: "/" + p.Name, Etag: p.MD5, Size: p.Size}
 	}
 	body, err := json.Marshal(entries)
 	if err != nil {
-		return storage.ObjectInfo{}, err
+		return nil, err
 	}
 	var rx swift.Headers
 	err = b.retr.do(ctx, func(ctx context.Context) error {
 		var err error
 		_, rx, err = b.call(ctx, swift.RequestOpts{
 			Container:  b.cfg.Container,
-			ObjectName: u.key,
+			ObjectName: key,
 			Operation:  "PUT",
 			Parameters: url.Values{"multipart-manifest": {"put"}},
 			Headers: swift.Headers{
@@ -345,14 +371,15 @@ func (u *upload) commit(ctx context.Context, size int64) (storage.ObjectInfo, er
 		})
 		return err
 	})
-	if err != nil && !u.committed(ctx) {
-		return storage.ObjectInfo{}, fmt.Errorf("commit the manifest of %d segments to %s/%s: %w", len(entries), b.cfg.Container, u.key, err)
-	}
-	mod := time.Now().UTC()
+	return rx, err
+}
+
+// lastModified is the Last-Modified time of a response, or now.
+func lastModified(rx swift.Headers) time.Time {
 	if t, err := http.ParseTime(rx["Last-Modified"]); err == nil {
-		mod = t
+		return t
 	}
-	return storage.ObjectInfo{Name: u.name, Size: size, ModTime: mod, Parts: append([]storage.Part(nil), u.parts...)}, nil
+	return time.Now().UTC()
 }
 
 // committed reports whether the object's manifest is this Put's, after
@@ -376,7 +403,7 @@ func (u *upload) cleanup(ctx context.Context) {
 	u.mu.Lock()
 	objs := append([]string(nil), u.uploaded...)
 	u.mu.Unlock()
-	u.b.deleteSegments(ctx, u.b.cfg.SegmentContainer, objs)
+	_ = u.b.deleteSegments(ctx, u.b.cfg.SegmentContainer, objs)
 }
 
 // oldSegments returns the segments of the object that this Put is about
@@ -411,23 +438,29 @@ func (u *upload) deleteOld(ctx context.Context, objs []string) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	u.b.deleteSegments(ctx, u.b.cfg.SegmentContainer, objs)
+	_ = u.b.deleteSegments(ctx, u.b.cfg.SegmentContainer, objs)
 }
 
 // deleteSegments deletes objects, a few at a time, ignoring the missing.
-func (b *Backend) deleteSegments(ctx context.Context, container string, objs []string) {
+// It tries them all and returns the failures joined; callers that clean up
+// after a failure ignore them (a leftover segment is garbage, not damage).
+func (b *Backend) deleteSegments(ctx context.Context, container string, objs []string) error {
 	var g errgroup.Group
 	g.SetLimit(b.cfg.UploadParallel)
-	for _, o := range objs {
+	errs := make([]error, len(objs))
+	for i, o := range objs {
 		g.Go(func() error {
 			err := b.retr.do(ctx, func(ctx context.Context) error {
 				return b.conn.ObjectDelete(ctx, container, o)
 			})
-			_ = err // best effort: a leftover segment is garbage, not damage
+			if err != nil && !errors.Is(notFound(err), storage.ErrNotFound) {
+				errs[i] = fmt.Errorf("delete %s/%s: %w", container, o, err)
+			}
 			return nil
 		})
 	}
 	_ = g.Wait()
+	return errors.Join(errs...)
 }
 
 // limitedReader waits for the backend's rate limiter before handing out
