@@ -1,0 +1,315 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/storage"
+)
+
+// ErrNotEmpty is returned (wrapped) when a restore would write over an
+// existing directory, datadir or database and Force was not given.
+var ErrNotEmpty = errors.New("restore target is not empty")
+
+// ErrServerRunning is returned (wrapped) when a server still runs on the
+// datadir a restore would replace; Force does not override it.
+var ErrServerRunning = errors.New("a server is running on the datadir")
+
+// PhysicalOptions configure Physical.
+type PhysicalOptions struct {
+	Options
+	// TargetDir receives the prepared backup. It may be empty when Datadir
+	// is set: the prepared files then live in a staging dir next to the
+	// datadir until they are copied.
+	TargetDir string
+	// Datadir, when set, receives the prepared files with --copy-back (or
+	// --move-back with MoveBack) and is chowned to Owner.
+	Datadir  string
+	MoveBack bool
+	// Owner of the datadir's files; empty: "mysql" when running as root.
+	Owner string
+	// Force replaces a non-empty TargetDir / Datadir (never one a running
+	// server holds).
+	Force     bool
+	UseMemory string // --use-memory for prepare
+	Log       *slog.Logger
+}
+
+// Physical restores a chain of physical backups (full first, as
+// backup.Chain returns it): every backup is decoded from the store and
+// extracted with xbstream/mbstream into its own dir inside a staging dir
+// next to the target, the full backup is prepared (with --apply-log-only /
+// --redo-only while incrementals follow, where the tool needs it), each
+// incremental is applied with --incremental-dir, and only then is the
+// result renamed into TargetDir. With Datadir the prepared backup is copied
+// (or moved) into a second staging dir next to the datadir, chowned, and
+// renamed into place. A restore that fails or is interrupted removes its
+// staging dirs and never leaves a partly filled target or datadir; tool
+// logs of a failed run are kept and named in the error.
+func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest, o PhysicalOptions) (err error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.TargetDir == "" && o.Datadir == "" {
+		return errors.New("physical restore needs a target dir (--target-dir) or a datadir (--copy-back/--move-back --datadir)")
+	}
+	eng, err := checkChain(chain)
+	if err != nil {
+		return err
+	}
+	tool, err := mysql.LookupTool(eng)
+	if err != nil {
+		return err
+	}
+	if _, err := mysql.StreamTool(eng); err != nil {
+		return err
+	}
+	for _, d := range []*string{&o.TargetDir, &o.Datadir} {
+		if *d != "" {
+			if *d, err = filepath.Abs(*d); err != nil {
+				return err
+			}
+		}
+	}
+	if o.TargetDir != "" {
+		if err := checkEmpty(o.TargetDir, "target dir", o.Force); err != nil {
+			return err
+		}
+	}
+	if o.Datadir != "" {
+		if err := CheckDatadir(o.Datadir, o.Force); err != nil {
+			return err
+		}
+	}
+
+	near := o.TargetDir
+	if near == "" {
+		near = o.Datadir
+	}
+	if err := os.MkdirAll(filepath.Dir(near), 0o755); err != nil {
+		return fmt.Errorf("create parent of %s: %w", near, err)
+	}
+	staging, err := os.MkdirTemp(filepath.Dir(near), "."+filepath.Base(near)+".mybak-staging-")
+	if err != nil {
+		return fmt.Errorf("create staging dir next to %s: %w", near, err)
+	}
+	logDir := filepath.Join(staging, "logs")
+	if err := os.Mkdir(logDir, 0o700); err != nil {
+		return err
+	}
+	defer func() {
+		if err == nil {
+			os.RemoveAll(staging)
+			return
+		}
+		// Keep the logs for the error; remove the (large, unusable) data.
+		ents, _ := os.ReadDir(staging)
+		for _, e := range ents {
+			if e.Name() != "logs" {
+				os.RemoveAll(filepath.Join(staging, e.Name()))
+			}
+		}
+		log.Warn("restore failed: tool logs kept", "dir", logDir)
+	}()
+
+	dirs := make([]string, len(chain))
+	for i, m := range chain {
+		dirs[i] = filepath.Join(staging, fmt.Sprintf("%02d-%s", i, m.ID))
+		log.Info("extracting", "id", m.ID, "type", m.Type, "dir", dirs[i])
+		if err := extractOne(ctx, st, m, eng, dirs[i], filepath.Join(logDir, "extract-"+m.ID+".log"), o.Options); err != nil {
+			return err
+		}
+	}
+	prep := func(step string, inc string, more bool) error {
+		log.Info("preparing", "step", step)
+		return mysql.Prepare(ctx, mysql.PrepareOptions{Tool: tool, TargetDir: dirs[0], IncrementalDir: inc,
+			MoreIncrementals: more, UseMemory: o.UseMemory, LogPath: filepath.Join(logDir, "prepare-"+step+".log")})
+	}
+	if err := prep("0-full", "", len(chain) > 1); err != nil {
+		return err
+	}
+	for i := 1; i < len(chain); i++ {
+		if err := prep(fmt.Sprintf("%d-incremental", i), dirs[i], i < len(chain)-1); err != nil {
+			return err
+		}
+	}
+	// The last incremental's prepare rolls back uncommitted transactions on
+	// xtrabackup 8.0 and mariabackup; innobackupex needs a last --apply-log.
+	if len(chain) > 1 && eng == mysql.EngineInnobackupex {
+		if err := prep("final", "", false); err != nil {
+			return err
+		}
+	}
+	prepared := dirs[0]
+	if o.TargetDir != "" {
+		if err := replaceDir(prepared, o.TargetDir); err != nil {
+			return err
+		}
+		prepared = o.TargetDir
+		log.Info("prepared backup in place", "dir", o.TargetDir)
+	}
+	if o.Datadir == "" {
+		return nil
+	}
+	part, err := os.MkdirTemp(filepath.Dir(o.Datadir), "."+filepath.Base(o.Datadir)+".mybak-partial-")
+	if err != nil {
+		return fmt.Errorf("create staging datadir next to %s: %w", o.Datadir, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(part)
+		}
+	}()
+	if err := os.Chmod(part, 0o750); err != nil {
+		return err
+	}
+	mode := "copy-back"
+	if o.MoveBack {
+		mode = "move-back"
+	}
+	log.Info(mode, "from", prepared, "datadir", o.Datadir)
+	if err := mysql.CopyBack(ctx, mysql.CopyBackOptions{Tool: tool, TargetDir: prepared, Datadir: part, Move: o.MoveBack,
+		Owner: o.Owner, LogPath: filepath.Join(logDir, mode+".log")}); err != nil {
+		return err
+	}
+	if err := replaceDir(part, o.Datadir); err != nil {
+		return err
+	}
+	log.Info("datadir restored", "datadir", o.Datadir)
+	return nil
+}
+
+// checkChain checks that chain is a full physical backup followed by its
+// incrementals in order, all of one engine, and returns the engine.
+func checkChain(chain []*backup.Manifest) (mysql.Engine, error) {
+	if len(chain) == 0 {
+		return "", errors.New("empty backup chain")
+	}
+	eng := mysql.Engine(chain[0].Engine.Name)
+	if !eng.Physical() {
+		return "", fmt.Errorf("backup %s was taken with the %s engine, not a physical one: restore it with --to-mysql or --to-stdout",
+			chain[0].ID, chain[0].Engine.Name)
+	}
+	if chain[0].Incremental() {
+		return "", fmt.Errorf("backup chain starts with incremental %s: its full backup is missing", chain[0].ID)
+	}
+	for i := 1; i < len(chain); i++ {
+		m, p := chain[i], chain[i-1]
+		if mysql.Engine(m.Engine.Name) != eng || m.Parent != p.ID || !m.Incremental() {
+			return "", fmt.Errorf("backup chain broken at %s (parent %s, engine %s)", m.ID, m.Parent, m.Engine.Name)
+		}
+		if m.Meta[backup.MetaFromLSN] != p.Meta[backup.MetaToLSN] {
+			return "", fmt.Errorf("backup chain broken: %s starts at LSN %s but its parent %s ends at %s",
+				m.ID, m.Meta[backup.MetaFromLSN], p.ID, p.Meta[backup.MetaToLSN])
+		}
+	}
+	return eng, nil
+}
+
+// extractOne decodes backup m and extracts its xbstream into dir.
+func extractOne(ctx context.Context, st storage.Backend, m *backup.Manifest, eng mysql.Engine, dir, logPath string, opts Options) error {
+	pr, pw := io.Pipe()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		_, err := ToWriter(gctx, st, m, pw, opts)
+		pw.CloseWithError(err)
+		return err
+	})
+	g.Go(func() error {
+		err := mysql.Extract(gctx, eng, pr, dir, logPath)
+		pr.CloseWithError(fmt.Errorf("extract stopped: %w", err))
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("restore %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// checkEmpty refuses a directory that exists and is not empty, unless force.
+func checkEmpty(dir, what string, force bool) error {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check %s %s: %w", what, dir, err)
+	case len(ents) > 0 && !force:
+		return fmt.Errorf("%w: %s %s holds %d entries (e.g. %s): restore into a new or empty directory, or add --force to replace it",
+			ErrNotEmpty, what, dir, len(ents), ents[0].Name())
+	}
+	return nil
+}
+
+// CheckDatadir refuses a datadir a server is running on (whatever force
+// says), and a non-empty one unless force (the Vitess checkNoDB rule: never
+// restore over an existing database by accident).
+func CheckDatadir(dir string, force bool) error {
+	for _, f := range []string{"ibdata1", "aria_log_control"} {
+		if locked(filepath.Join(dir, f)) {
+			return fmt.Errorf("%w: %s is locked by a running server: stop the server before restoring into its datadir",
+				ErrServerRunning, filepath.Join(dir, f))
+		}
+	}
+	if err := checkEmpty(dir, "datadir", force); err != nil {
+		if _, serr := os.Stat(filepath.Join(dir, "mysql")); serr == nil {
+			return fmt.Errorf("%w (it holds a database: %s/mysql exists)", err, dir)
+		}
+		return err
+	}
+	return nil
+}
+
+// locked reports whether some process holds a POSIX lock on path, as
+// InnoDB (ibdata1) and Aria (aria_log_control) do while a server runs.
+func locked(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0, Start: 0, Len: 0}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_GETLK, &lk); err != nil {
+		return false
+	}
+	return lk.Type != syscall.F_UNLCK
+}
+
+// replaceDir renames src to dst. An empty dst is replaced directly; a
+// non-empty one (checked by the caller) is first renamed aside (next to
+// it), then removed once src is in place, so dst is never half-filled.
+func replaceDir(src, dst string) error {
+	err := syscall.Rename(src, dst)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+		if errors.Is(err, syscall.EXDEV) {
+			return fmt.Errorf("move %s into place at %s: %w (%s is a mount point: restore into a new directory below it)", src, dst, err, dst)
+		}
+		return fmt.Errorf("move %s into place at %s: %w", src, dst, err)
+	}
+	old := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".mybak-old-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if err := os.Rename(dst, old); err != nil {
+		return fmt.Errorf("move old %s aside: %w", dst, err)
+	}
+	if err := syscall.Rename(src, dst); err != nil {
+		os.Rename(old, dst)
+		return fmt.Errorf("move %s into place at %s: %w", src, dst, err)
+	}
+	os.RemoveAll(old)
+	return nil
+}
