@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -433,7 +434,22 @@ func pruneCommand(e *env) *cli.Command {
 			if c.Bool("dry-run") {
 				return nil
 			}
-			return backup.Prune(c.Context, st, plan)
+			if err := backup.Prune(c.Context, st, plan); err != nil {
+				return err
+			}
+			// Temporary files of writes killed mid-way (local store).
+			if tr, ok := st.(interface {
+				RemoveStaleTemp(context.Context, time.Duration) (int, error)
+			}); ok {
+				n, err := tr.RemoveStaleTemp(c.Context, c.Duration("grace"))
+				if err != nil {
+					return fmt.Errorf("prune: %w", err)
+				}
+				if n > 0 {
+					e.log.Info("removed temporary files of interrupted writes", "count", n)
+				}
+			}
+			return nil
 		},
 	}
 }
