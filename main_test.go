@@ -307,6 +307,12 @@ func TestListDeletePrune(t *testing.T) {
 	os.WriteFile(filepath.Join(store, leftover, "data.gz.enc"), []byte("partial"), 0o600)
 	old := time.Now().Add(-48 * time.Hour)
 	os.Chtimes(filepath.Join(store, leftover, "data.gz.enc"), old, old)
+	// A temporary file of a write killed by kill -9.
+	staleTemp := filepath.Join(store, ".mybak-tmp", "put-killed")
+	if err := os.WriteFile(staleTemp, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(staleTemp, old, old)
 
 	r := run(t, nil, env, "list", "--json")
 	must(t, r, "list --json")
@@ -347,6 +353,9 @@ func TestListDeletePrune(t *testing.T) {
 		if !strings.HasPrefix(e.Name(), ".") {
 			left = append(left, e.Name())
 		}
+	}
+	if _, err := os.Stat(staleTemp); !os.IsNotExist(err) {
+		t.Errorf("prune left the stale temporary file: %v", err)
 	}
 	if len(left) != 1 || left[0] != ids[2] {
 		t.Errorf("after prune --keep 1 the store holds %v, want [%s]", left, ids[2])
