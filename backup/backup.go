@@ -66,6 +66,19 @@ type Options struct {
 	Now func() time.Time
 	// Version is mybak's version, recorded in the manifest.
 	Version string
+
+	// Layout is LayoutMybak ("") or LayoutTrove (see layout.go): with
+	// LayoutTrove the ID is a UUID, the data object <id>.xbstream.gz[.enc]
+	// or <id>.gz[.enc] (gzip only), no started marker is written, and the
+	// manifest goes beside the data as <id>.mybak.json.
+	Layout string
+	// PutData, when set, stores the data object instead of Store.Put (the
+	// Trove layout names the object's Swift segments its own way).
+	PutData func(ctx context.Context, name string, r io.Reader) (storage.ObjectInfo, error)
+	// BeforeManifest, when set, is called with the complete manifest just
+	// before it is written; its error fails the backup (the Trove layout
+	// sets the data object's metadata headers here).
+	BeforeManifest func(ctx context.Context, m *Manifest) error
 }
 
 // Run takes one backup and returns its manifest. On failure, and on
@@ -82,11 +95,15 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	}
 	start := now()
 	id := NewID(start)
-	host, _ := os.Hostname()
-	dataName := id + "/data" + opts.Engine.Extension() + compressionExt(opts.Encode.Compression.Kind)
-	if opts.Encode.Pass != nil {
-		dataName += ".enc"
+	if opts.Layout == LayoutTrove {
+		id = NewTroveID()
 	}
+	host, _ := os.Hostname()
+	relName, err := dataObjectName(opts.Layout, opts.Engine.Extension(), opts.Encode.Compression.Kind, opts.Encode.Pass != nil)
+	if err != nil {
+		return nil, fmt.Errorf("backup %s: %w", id, err)
+	}
+	dataName := (&Manifest{ID: id, Layout: opts.Layout}).ObjectPath(relName(id))
 	log.Info("backup started", "id", id, "engine", opts.Engine.Name(), "storage", opts.Store.Location())
 
 	defer func() {
@@ -99,7 +116,7 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		if derr := deleteObjects(cctx, opts.Store, id); derr != nil {
+		if derr := deleteLayoutObjects(cctx, opts.Store, opts.Layout, id, dataName); derr != nil {
 			log.Warn("could not remove the objects of the failed backup; `mybak prune` removes them later",
 				"id", id, "err", derr)
 		}
@@ -108,8 +125,10 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	// The marker makes a backup that dies from here on visible to list (as
 	// incomplete) and to prune, even where the store keeps nothing else of
 	// it under its ID (a Swift upload killed before its manifest).
-	if err := writeMarker(ctx, opts.Store, id, start, host, opts); err != nil {
-		return nil, err
+	if opts.Layout == LayoutMybak {
+		if err := writeMarker(ctx, opts.Store, id, start, host, opts); err != nil {
+			return nil, err
+		}
 	}
 
 	rawR, rawW := io.Pipe()
@@ -144,8 +163,12 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		return encW.Close()
 	})
 	g.Go(func() error {
+		put := opts.Store.Put
+		if opts.PutData != nil {
+			put = opts.PutData
+		}
 		var err error
-		info, err = opts.Store.Put(gctx, dataName, encR)
+		info, err = put(gctx, dataName, encR)
 		if err != nil {
 			err = fmt.Errorf("store %s: %w", dataName, err)
 			encR.CloseWithError(err)
@@ -168,6 +191,7 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		FormatVersion: FormatVersion,
 		ID:            id,
 		Label:         opts.Label,
+		Layout:        opts.Layout,
 		StartTime:     start.UTC(),
 		EndTime:       now().UTC(),
 		Host:          host,
@@ -184,10 +208,10 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		StoredSize:   encRes.StoredSize,
 		StoredSHA256: encRes.StoredSHA256,
 		Objects: []Object{{
-			Name:   dataName[len(id)+1:],
+			Name:   relName(id),
 			Size:   encRes.StoredSize,
 			SHA256: encRes.StoredSHA256,
-			MD5:    encRes.StoredMD5,
+			MD5:    info.MD5,
 			Parts:  info.Parts,
 		}},
 		Frames: encRes.Frames,
@@ -208,6 +232,11 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("backup %s: %w", id, err)
+	}
+	if opts.BeforeManifest != nil {
+		if err := opts.BeforeManifest(ctx, m); err != nil {
+			return nil, fmt.Errorf("backup %s: %w", id, err)
+		}
 	}
 	if err := WriteManifest(ctx, opts.Store, m); err != nil {
 		return nil, err
@@ -240,7 +269,7 @@ func WriteManifest(ctx context.Context, st storage.Backend, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	if _, err := st.Put(ctx, m.ID+"/"+ManifestName, bytesReader(b)); err != nil {
+	if _, err := st.Put(ctx, ManifestPath(m.Layout, m.ID), bytesReader(b)); err != nil {
 		return fmt.Errorf("write manifest of %s: %w", m.ID, err)
 	}
 	return nil

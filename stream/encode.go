@@ -2,7 +2,6 @@ package stream
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -123,11 +122,10 @@ type Result struct {
 	// RawSize and RawSHA256 (hex) are of the bytes read from src.
 	RawSize   int64  `json:"raw_size"`
 	RawSHA256 string `json:"raw_sha256"`
-	// StoredSize, StoredSHA256 and StoredMD5 (hex) are of the exact bytes
-	// written to dst.
+	// StoredSize and StoredSHA256 (hex) are of the exact bytes written to
+	// dst. (No MD5: a store that needs one, Swift, computes it per segment.)
 	StoredSize   int64  `json:"stored_size"`
 	StoredSHA256 string `json:"stored_sha256"`
-	StoredMD5    string `json:"stored_md5"`
 	// KDF is the KDF used, zero if not encrypted.
 	KDF crypto.KDF `json:"kdf"`
 	// Frames lists where each gzip member / zstd frame starts; there is
@@ -283,8 +281,8 @@ func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOption
 	if frameSize < 0 {
 		return Result{}, fmt.Errorf("encode: frame size %d: must be >= 0", frameSize)
 	}
-	storedSHA, storedMD5 := sha256.New(), md5.New()
-	stored := &hashWriter{ctx: ctx, w: dst, hashes: []hash.Hash{storedSHA, storedMD5}}
+	storedSHA := sha256.New()
+	stored := &hashWriter{ctx: ctx, w: dst, hashes: []hash.Hash{storedSHA}}
 
 	var enc io.WriteCloser
 	compDst := io.Writer(stored)
@@ -419,6 +417,5 @@ func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOption
 	res.RawSHA256 = hex.EncodeToString(rawSHA.Sum(nil))
 	res.StoredSize = stored.n
 	res.StoredSHA256 = hex.EncodeToString(storedSHA.Sum(nil))
-	res.StoredMD5 = hex.EncodeToString(storedMD5.Sum(nil))
 	return res, nil
 }
