@@ -139,7 +139,7 @@ func (m *Manifest) Validate() error {
 	if m.FormatVersion < 1 {
 		return bad("missing format_version")
 	}
-	if err := ValidateID(m.ID); err != nil {
+	if err := ValidateLayoutID(m.Layout, m.ID); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidManifest, err)
 	}
 	switch m.Type {

@@ -126,7 +126,7 @@ func (r *multiReader) Read(p []byte) (int, error) {
 			if r.idx >= len(r.m.Objects) {
 				return 0, io.EOF
 			}
-			name := r.m.ID + "/" + r.m.Objects[r.idx].Name
+			name := r.m.ObjectPath(r.m.Objects[r.idx].Name)
 			rc, err := r.st.Get(r.ctx, name, r.off)
 			if err != nil {
 				if errors.Is(err, storage.ErrNotFound) {

@@ -23,6 +23,10 @@ type VerifyOptions struct {
 	Options
 	// Deep decodes the whole stream and checks its hashes.
 	Deep bool
+	// Catalogue finds the backup and its parents; nil means mybak's own
+	// layout in the store (MybakCatalogue). When it is an ObjectChecker,
+	// it checks the stored objects.
+	Catalogue Catalogue
 }
 
 // Check is one verified property of a backup.
@@ -78,9 +82,13 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 	rep := &Report{ID: ref, Deep: opts.Deep}
 	defer func() { rep.Duration = time.Since(start); rep.OK = rep.failed() == nil }()
 
-	m, err := backup.Resolve(ctx, st, ref)
+	cat := opts.Catalogue
+	if cat == nil {
+		cat = MybakCatalogue{Store: st}
+	}
+	m, err := cat.Resolve(ctx, ref)
 	if err != nil {
-		if ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
+		if _, mybak := cat.(MybakCatalogue); mybak && ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
 			// Objects without a manifest are damage; nothing at all is not.
 			if n, lerr := countObjects(ctx, st, ref+"/"); lerr == nil && n > 0 {
 				rep.add("manifest", fmt.Errorf("missing: %d object(s) stored without a manifest (an interrupted backup)", n))
@@ -98,14 +106,19 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 	rep.add("manifest", nil)
 
 	for _, o := range m.Objects {
-		name := m.ID + "/" + o.Name
-		rep.add("object "+o.Name, checkObject(ctx, st, name, o))
+		var cerr error
+		if oc, ok := cat.(ObjectChecker); ok {
+			cerr = oc.CheckObject(ctx, m, o)
+		} else {
+			cerr = checkObject(ctx, st, m.ObjectPath(o.Name), o)
+		}
+		rep.add("object "+o.Name, cerr)
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
 		}
 	}
 	if m.Parent != "" {
-		_, perr := backup.Chain(ctx, st, m)
+		_, perr := cat.Chain(ctx, m)
 		rep.add("parent chain", perr)
 	}
 	if opts.Deep && rep.failed() == nil {
