@@ -440,3 +440,18 @@ func (b *Backend) putSLO(ctx context.Context, key string, parts []storage.Part, 
 	}
 	return nil
 }
+
+// ObjectURL returns the URL of object name in the storage URL the backend
+// authenticated for ("<storage URL>/<container>/<object>"): the location
+// Trove records, e.g. as a child's X-Object-Meta-Parent-Location.
+func (b *Backend) ObjectURL(ctx context.Context, name string) (string, error) {
+	if err := check(ctx, "locate", name); err != nil {
+		return "", err
+	}
+	u, err := b.conn.GetStorageUrl(ctx)
+	if err != nil {
+		return "", fmt.Errorf("locate %q: %w", name, err)
+	}
+	p := (&url.URL{Path: b.cfg.Container + "/" + b.key(name)}).EscapedPath()
+	return strings.TrimRight(u, "/") + "/" + p, nil
+}
