@@ -26,6 +26,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	log            *slog.Logger
+	args           []string // the command line, for what follows "--"
 }
 
 // Main runs mybak with args (args[0] is the program name) and returns the
@@ -33,7 +34,7 @@ type env struct {
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, args: args}
 	app := newApp(e)
 	err := app.RunContext(ctx, interspersed(app, args))
 	code := exitCode(err)
@@ -62,6 +63,7 @@ func newApp(e *env) *cli.App {
 		listCommand(e),
 		deleteCommand(e),
 		pruneCommand(e),
+		preflightCommand(e),
 	}
 	for _, c := range cmds {
 		for _, f := range c.Flags {

@@ -20,7 +20,7 @@ import (
 func backupCommand(e *env) *cli.Command {
 	flags := []cli.Flag{
 		storageFlag(),
-		&cli.StringFlag{Name: "engine", Value: "stdin", Usage: "stdin (back up standard input as is)"},
+		&cli.StringFlag{Name: "engine", Value: "stdin", Usage: "stdin (back up standard input as is), or a MySQL engine: " + strings.Join(mysqlEngines, ", ") + " (auto asks the server)"},
 		&cli.StringFlag{Name: "name", Usage: "a label recorded in the manifest and shown by list"},
 		&cli.StringFlag{Name: "compress", Value: "gzip", Usage: "gzip, zstd or none"},
 		&cli.IntFlag{Name: "compress-level", Usage: "compression level (default: gzip " + fmt.Sprint(stream.DefaultGzipLevel) + ", zstd " + fmt.Sprint(stream.DefaultZstdLevel) + ")"},
@@ -35,9 +35,9 @@ func backupCommand(e *env) *cli.Command {
 		Name:      "backup",
 		Usage:     "take a backup; prints its ID alone on standard output",
 		ArgsUsage: " ",
-		Flags:     append(flags, keyFlags()...),
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
+		Flags:     append(append(flags, keyFlags()...), backupMySQLFlags()...),
+		Action: func(c *cli.Context) (err error) {
+			if c.NArg() > 0 && c.String("engine") == "stdin" {
 				return usagef("backup takes no arguments (got %q)", c.Args().First())
 			}
 			enc, err := encodeOptions(c, e)
@@ -45,17 +45,27 @@ func backupCommand(e *env) *cli.Command {
 				return err
 			}
 			var eng backup.Engine
-			switch c.String("engine") {
-			case "stdin":
+			var parent *backup.Manifest
+			switch name := c.String("engine"); {
+			case name == "stdin" && c.Bool("incremental"):
+				return usagef("--incremental needs a physical engine, not stdin")
+			case name == "stdin":
 				eng = backup.StdinEngine{R: e.stdin}
-			default:
-				return usagef("--engine %q: unknown engine (available: stdin)", c.String("engine"))
+			case !isMySQLEngine(name):
+				return usagef("--engine %q: unknown engine (available: stdin, %s)", name, strings.Join(mysqlEngines, ", "))
 			}
 			st, err := openStore(c.Context, c)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			if eng == nil {
+				var finish func(bool)
+				if eng, parent, finish, err = mysqlBackupEngine(c, e, st); err != nil {
+					return err
+				}
+				defer func() { finish(err == nil) }()
+			}
 			total := int64(-1)
 			if f, ok := e.stdin.(*os.File); ok {
 				if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
@@ -66,6 +76,7 @@ func backupCommand(e *env) *cli.Command {
 			m, err := backup.Run(c.Context, backup.Options{
 				Store:       st,
 				Engine:      eng,
+				Parent:      parent,
 				Label:       c.String("name"),
 				Encode:      enc,
 				KeepPartial: c.Bool("keep-partial"),
@@ -166,14 +177,14 @@ func restoreCommand(e *env) *cli.Command {
 		Name:      "restore",
 		Usage:     "restore a backup",
 		ArgsUsage: "ID|latest",
-		Flags:     append(flags, keyFlags()...),
+		Flags:     append(append(flags, keyFlags()...), restoreMySQLFlags()...),
 		Action: func(c *cli.Context) error {
 			ref, err := oneRef(c)
 			if err != nil {
 				return err
 			}
 			if !c.Bool("to-stdout") {
-				return usagef("say where to restore: --to-stdout")
+				return restoreMySQL(c, e, ref)
 			}
 			if isTerminal(e.stdout) {
 				return usagef("standard output is a terminal: redirect it to a file or a pipe")

@@ -164,6 +164,9 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 	if o.Datadir == "" {
 		return nil
 	}
+	if err := os.MkdirAll(filepath.Dir(o.Datadir), 0o755); err != nil {
+		return fmt.Errorf("create parent of %s: %w", o.Datadir, err)
+	}
 	part, err := os.MkdirTemp(filepath.Dir(o.Datadir), "."+filepath.Base(o.Datadir)+".mybak-partial-")
 	if err != nil {
 		return fmt.Errorf("create staging datadir next to %s: %w", o.Datadir, err)

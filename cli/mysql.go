@@ -1,0 +1,325 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/restore"
+	"github.com/mybak/mybak/storage"
+)
+
+// mysqlEngines are the --engine values that talk to a MySQL server.
+var mysqlEngines = []string{"auto", "mariabackup", "xtrabackup", "innobackupex", "mysqldump", "mariadb-dump"}
+
+func isMySQLEngine(name string) bool {
+	for _, e := range mysqlEngines {
+		if e == name {
+			return true
+		}
+	}
+	return false
+}
+
+// connFlags are the options that say how to reach a server. There is no
+// password flag: argv is visible to every user of the host.
+func connFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "host", Usage: "MySQL server host (default: the client defaults, localhost)"},
+		&cli.IntFlag{Name: "port", Usage: "MySQL server TCP port (default 3306)"},
+		&cli.StringFlag{Name: "socket", Usage: "MySQL server Unix socket"},
+		&cli.StringFlag{Name: "user", Usage: "MySQL user"},
+		&cli.StringFlag{Name: "defaults-file", Usage: "a MySQL option file (like ~/.my.cnf) whose [client] section is read"},
+		&cli.StringFlag{Name: "password-file", Usage: "file whose first line is the MySQL password; or set " + mysql.PasswordEnv + " (never a flag: argv is public)"},
+	}
+}
+
+// connFromFlags builds the connection from connFlags.
+func connFromFlags(c *cli.Context) (mysql.Conn, error) {
+	conn := mysql.Conn{Host: c.String("host"), Port: c.Int("port"), Socket: c.String("socket"),
+		User: c.String("user"), DefaultsFile: c.String("defaults-file"), PasswordFile: c.String("password-file")}
+	if conn.Port < 0 || conn.Port > 65535 {
+		return conn, usagef("--port %d: not a TCP port", conn.Port)
+	}
+	for _, f := range []struct{ name, path string }{{"--password-file", conn.PasswordFile}, {"--defaults-file", conn.DefaultsFile}} {
+		if f.path == "" {
+			continue
+		}
+		fi, err := os.Stat(f.path)
+		if err != nil {
+			return conn, usagef("%s: %w", f.name, err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 && f.name == "--password-file" {
+			return conn, usagef("%s %s is readable by group or others: chmod 600 it", f.name, f.path)
+		}
+	}
+	return conn, nil
+}
+
+// backupMySQLFlags are backup's options for the MySQL engines.
+func backupMySQLFlags() []cli.Flag {
+	return append(connFlags(),
+		&cli.BoolFlag{Name: "incremental", Usage: "physical engines: back up only the changes since the parent (--parent)"},
+		&cli.StringFlag{Name: "parent", Value: "latest", Usage: "the parent of an --incremental backup: an ID, or latest (the newest complete backup of the same engine)"},
+		&cli.IntFlag{Name: "parallel", Usage: "physical engines: files copied at once (tool's --parallel)"},
+		&cli.IntFlag{Name: "throttle", Usage: "physical engines: IO operations per second (tool's --throttle; risks a redo log wrap)"},
+		&cli.StringFlag{Name: "use-memory", Usage: "physical engines: tool's --use-memory, e.g. 1G"},
+		&cli.IntFlag{Name: "ftwrl-wait-timeout", Usage: "seconds to wait for long queries before taking the backup lock (tool's --ftwrl-wait-timeout)"},
+		&cli.IntFlag{Name: "lock-wait-timeout", Usage: "xtrabackup 8.0: seconds to wait for the backup lock (--backup-lock-timeout)"},
+		&cli.StringFlag{Name: "work-dir", Usage: "where the backup's temporary state and the tool's log go (default: $TMPDIR)"},
+		&cli.BoolFlag{Name: "preflight", Usage: "run the preflight checks first and do not back up when one fails"},
+	)
+}
+
+// extraArgs returns the arguments after "--" on mybak's command line: they
+// go to the engine's tool verbatim.
+func (e *env) extraArgs(c *cli.Context) ([]string, error) {
+	dash := false
+	for _, a := range e.args {
+		if a == "--" {
+			dash = true
+			break
+		}
+	}
+	if c.NArg() > 0 && !dash {
+		return nil, usagef("%s takes no arguments (got %q); put extra engine arguments after --", c.Command.Name, c.Args().First())
+	}
+	return c.Args().Slice(), nil
+}
+
+// server is a connected, probed server and the tool chosen for it.
+type server struct {
+	conn mysql.Conn
+	db   *sql.DB
+	info *mysql.ServerInfo
+	tool mysql.Tool
+}
+
+// connectAndSelect connects, probes the server and picks the tool for
+// engine (auto: the physical tool for the flavour).
+func connectAndSelect(ctx context.Context, conn mysql.Conn, engine string) (*server, error) {
+	db, err := mysql.Open(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	info, err := mysql.Probe(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("probe %s: %w", conn, err)
+	}
+	e := mysql.Engine(engine)
+	tool, err := mysql.SelectTool(e, info, e == mysql.EngineMysqldump || e == mysql.EngineMariadbDump)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("engine %s for %s %s: %w", engine, info.Flavor, info.Version, err)
+	}
+	return &server{conn: conn, db: db, info: info, tool: tool}, nil
+}
+
+// mysqlBackupEngine builds the engine of a MySQL backup from backup's
+// flags: it connects, picks the tool, resolves the parent of an
+// incremental and creates the temporary state dir. finish(ok) must be
+// called when the backup is over: it closes the connection and removes the
+// state dir after a success (after a failure it is kept, with the tool's log).
+func mysqlBackupEngine(c *cli.Context, e *env, st storage.Backend) (eng backup.Engine, parent *backup.Manifest, finish func(ok bool), err error) {
+	conn, err := connFromFlags(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	extra, err := e.extraArgs(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	name := c.String("engine")
+	if c.Bool("preflight") {
+		rep, err := backup.Preflight(c.Context, preflightOptions(c, conn, name))
+		printPreflight(e.stderr, rep, false)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("not backing up: %w", err)
+		}
+	}
+	srv, err := connectAndSelect(c.Context, conn, name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if c.Bool("incremental") {
+		if !srv.tool.Engine.Physical() {
+			srv.db.Close()
+			return nil, nil, nil, usagef("--incremental needs a physical engine (mariabackup, xtrabackup, innobackupex), not %s", srv.tool.Engine)
+		}
+		if parent, err = resolveParent(c.Context, st, c.String("parent"), srv.tool.Engine); err != nil {
+			srv.db.Close()
+			return nil, nil, nil, err
+		}
+	}
+	e.log.Info("server", "flavor", srv.info.Flavor, "version", srv.info.Version, "engine", srv.tool.Engine, "tool", srv.tool.Path)
+	base := c.String("work-dir")
+	if base == "" {
+		base = os.TempDir()
+	}
+	state, err := os.MkdirTemp(base, "mybak-backup-")
+	if err != nil {
+		srv.db.Close()
+		return nil, nil, nil, fmt.Errorf("create the backup's temporary state dir in %s: %w (set --work-dir)", base, err)
+	}
+	finish = func(ok bool) {
+		srv.db.Close()
+		if ok {
+			os.RemoveAll(state)
+		} else {
+			e.log.Warn("the backup's temporary state and the tool's full log are kept", "dir", state)
+		}
+	}
+	logPath := filepath.Join(state, string(srv.tool.Engine)+".log")
+	onLine := func(l string) { e.log.Debug(string(srv.tool.Engine), "line", l) }
+	if srv.tool.Engine.Physical() {
+		return &backup.PhysicalEngine{Options: mysql.PhysicalOptions{
+			Tool: srv.tool, Conn: conn, DB: srv.db, Server: srv.info,
+			Parallel: c.Int("parallel"), Throttle: c.Int("throttle"), UseMemory: c.String("use-memory"),
+			FTWRLWaitTimeout: c.Int("ftwrl-wait-timeout"), LockWaitTimeout: c.Int("lock-wait-timeout"),
+			ExtraArgs: extra, WorkDir: filepath.Join(state, "work"), LogPath: logPath, OnLine: onLine,
+			Warnf: func(f string, a ...any) { e.log.Warn(fmt.Sprintf(f, a...)) },
+		}}, parent, finish, nil
+	}
+	for _, f := range []string{"parallel", "throttle", "use-memory", "lock-wait-timeout", "ftwrl-wait-timeout"} {
+		if c.IsSet(f) {
+			finish(true)
+			return nil, nil, nil, usagef("--%s applies to physical engines, not %s", f, srv.tool.Engine)
+		}
+	}
+	return &backup.LogicalEngine{Options: mysql.DumpOptions{Tool: srv.tool, Conn: conn, Server: srv.info,
+		ExtraArgs: extra, LogPath: logPath, OnLine: onLine}}, nil, finish, nil
+}
+
+// resolveParent finds the parent of an incremental: an ID, or the newest
+// complete backup taken with engine.
+func resolveParent(ctx context.Context, st storage.Backend, ref string, engine mysql.Engine) (*backup.Manifest, error) {
+	if ref != "latest" {
+		if err := backup.ValidateID(ref); err != nil {
+			return nil, usagef("--parent: %w", err)
+		}
+		m, err := backup.LoadManifest(ctx, st, ref)
+		if err != nil {
+			return nil, fmt.Errorf("parent of the incremental backup: %w", err)
+		}
+		if _, err := backup.ParentLSN(m, string(engine)); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	entries, err := backup.Catalogue(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		m := entries[i].Manifest
+		if entries[i].State == backup.StateComplete && m.Engine.Name == string(engine) {
+			if _, err := backup.ParentLSN(m, string(engine)); err == nil {
+				return m, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: no complete %s backup in %s to be the parent of an incremental: take a full backup first (without --incremental)",
+		backup.ErrNoBackup, engine, st.Location())
+}
+
+// restoreMySQLFlags are restore's options for physical and logical restores.
+func restoreMySQLFlags() []cli.Flag {
+	return append(connFlags(),
+		&cli.StringFlag{Name: "target-dir", Usage: "physical: extract and prepare the backup (and its chain) into this new or empty directory"},
+		&cli.BoolFlag{Name: "copy-back", Usage: "physical: then copy the prepared files into --datadir"},
+		&cli.BoolFlag{Name: "move-back", Usage: "physical: then move the prepared files into --datadir (consumes --target-dir)"},
+		&cli.StringFlag{Name: "datadir", Usage: "physical: the server's (stopped) datadir for --copy-back / --move-back"},
+		&cli.StringFlag{Name: "owner", Usage: "physical: user that owns the restored datadir (default: mysql when run as root)"},
+		&cli.StringFlag{Name: "use-memory", Usage: "physical: the tool's --use-memory for prepare, e.g. 1G"},
+		&cli.BoolFlag{Name: "to-mysql", Usage: "logical: apply the dump with the mysql/mariadb client (connection options as for backup)"},
+		&cli.BoolFlag{Name: "force", Usage: "replace a non-empty --target-dir / --datadir, or apply a dump into a server that holds databases"},
+	)
+}
+
+// restoreMySQL is restore without --to-stdout: a physical restore into
+// --target-dir / --datadir or a logical one --to-mysql.
+func restoreMySQL(c *cli.Context, e *env, ref string) error {
+	physical := c.String("target-dir") != "" || c.Bool("copy-back") || c.Bool("move-back")
+	switch {
+	case physical && c.Bool("to-mysql"):
+		return usagef("--to-mysql restores a logical backup; --target-dir / --copy-back / --move-back a physical one: pick one")
+	case !physical && !c.Bool("to-mysql"):
+		return usagef("say where to restore: --to-stdout, --target-dir DIR [--copy-back|--move-back --datadir DIR] (physical) or --to-mysql (logical)")
+	case c.Bool("copy-back") && c.Bool("move-back"):
+		return usagef("--copy-back and --move-back exclude each other")
+	case (c.Bool("copy-back") || c.Bool("move-back")) && c.String("datadir") == "":
+		return usagef("--copy-back / --move-back need --datadir DIR")
+	case c.String("datadir") != "" && !c.Bool("copy-back") && !c.Bool("move-back"):
+		return usagef("--datadir needs --copy-back or --move-back")
+	case c.Bool("move-back") && c.String("target-dir") == "":
+		// fine: the prepared files live in a staging dir that is consumed
+	}
+	pass, err := loadKey(c, e)
+	if err != nil {
+		return err
+	}
+	var conn mysql.Conn
+	if c.Bool("to-mysql") {
+		if conn, err = connFromFlags(c); err != nil {
+			return err
+		}
+	}
+	st, err := openStore(c.Context, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	m, err := backup.Resolve(c.Context, st, ref)
+	if err != nil {
+		return err
+	}
+	p := newProgress(c.String("progress"), e.stderr, e.log, "restore", -1)
+	defer p.Done()
+	opts := restore.Options{Pass: pass, Parallel: c.Int("parallel"), Progress: p.Add}
+	if c.Bool("to-mysql") {
+		logf, err := os.CreateTemp("", "mybak-restore-"+m.ID+"-*.log")
+		if err != nil {
+			return fmt.Errorf("create the client's log file: %w", err)
+		}
+		logf.Close()
+		e.log.Info("restore started", "id", m.ID, "engine", m.Engine.Name, "to", conn.String())
+		err = restore.ToMySQL(c.Context, st, m, restore.LogicalOptions{Options: opts, Conn: conn, Force: c.Bool("force"),
+			LogPath: logf.Name(), Log: e.log})
+		if err != nil {
+			if fi, serr := os.Stat(logf.Name()); serr == nil && fi.Size() > 0 {
+				e.log.Warn("the SQL client's full log is kept", "file", logf.Name())
+			} else {
+				os.Remove(logf.Name())
+			}
+			return err
+		}
+		os.Remove(logf.Name())
+		e.log.Info("restore complete", "id", m.ID)
+		return nil
+	}
+	chain, err := backup.Chain(c.Context, st, m)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(chain))
+	for i, cm := range chain {
+		ids[i] = cm.ID
+	}
+	e.log.Info("restore started", "id", m.ID, "chain", strings.Join(ids, " -> "))
+	err = restore.Physical(c.Context, st, chain, restore.PhysicalOptions{Options: opts,
+		TargetDir: c.String("target-dir"), Datadir: c.String("datadir"), MoveBack: c.Bool("move-back"),
+		Owner: c.String("owner"), Force: c.Bool("force"), UseMemory: c.String("use-memory"), Log: e.log})
+	if err != nil {
+		return err
+	}
+	e.log.Info("restore complete", "id", m.ID, "target_dir", c.String("target-dir"), "datadir", c.String("datadir"))
+	return nil
+}
