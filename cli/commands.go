@@ -30,6 +30,7 @@ func backupCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "encrypt-kdf", Value: "pbkdf2", Usage: "key derivation: pbkdf2, pbkdf2-sha512, sha256 or md5 (as openssl enc -pbkdf2 / -md)"},
 		&cli.IntFlag{Name: "encrypt-iter", Value: 10000, Usage: "PBKDF2 iterations"},
 		&cli.BoolFlag{Name: "keep-partial", Usage: "keep the objects of a failed backup (it stays incomplete)"},
+		layoutFlag(),
 	}
 	return &cli.Command{
 		Name:      "backup",
@@ -59,6 +60,10 @@ func backupCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
+			withLayout, err := backupLayout(c, e, st, &enc)
+			if err != nil {
+				return err
+			}
 			if eng == nil {
 				var finish func(bool)
 				if eng, parent, finish, err = mysqlBackupEngine(c, e, st); err != nil {
@@ -73,7 +78,7 @@ func backupCommand(e *env) *cli.Command {
 				}
 			}
 			p := newProgress(c.String("progress"), e.stderr, e.log, "backup", total)
-			m, err := backup.Run(c.Context, backup.Options{
+			opts := backup.Options{
 				Store:       st,
 				Engine:      eng,
 				Parent:      parent,
@@ -83,7 +88,9 @@ func backupCommand(e *env) *cli.Command {
 				Progress:    p.Add,
 				Log:         e.log,
 				Version:     Version,
-			})
+			}
+			withLayout(&opts)
+			m, err := backup.Run(c.Context, opts)
 			p.Done()
 			if err != nil {
 				return err
@@ -159,8 +166,12 @@ func oneRef(c *cli.Context) (string, error) {
 		return "", usagef("%s needs one backup ID (or latest)", c.Command.Name)
 	}
 	ref := c.Args().First()
+	layout, err := layoutOf(c)
+	if err != nil {
+		return "", err
+	}
 	if ref != "latest" {
-		if err := backup.ValidateID(ref); err != nil {
+		if err := backup.ValidateLayoutID(layout, ref); err != nil {
 			return "", usageError{err}
 		}
 	}
@@ -172,6 +183,7 @@ func restoreCommand(e *env) *cli.Command {
 		storageFlag(),
 		&cli.BoolFlag{Name: "to-stdout", Usage: "write the backup's original bytes to standard output"},
 		&cli.IntFlag{Name: "parallel", Usage: "pieces decoded at once (default: all cores)"},
+		layoutFlag(),
 	}
 	return &cli.Command{
 		Name:      "restore",
@@ -198,13 +210,17 @@ func restoreCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
-			m, err := backup.Resolve(c.Context, st, ref)
+			cat, rst, err := openCatalogue(c, st)
+			if err != nil {
+				return err
+			}
+			m, err := cat.Resolve(c.Context, ref)
 			if err != nil {
 				return err
 			}
 			e.log.Info("restore started", "id", m.ID, "bytes", m.RawSize)
 			p := newProgress(c.String("progress"), e.stderr, e.log, "restore", m.RawSize)
-			_, err = restore.ToWriter(c.Context, st, m, e.stdout, restore.Options{
+			_, err = restore.ToWriter(c.Context, rst, m, e.stdout, restore.Options{
 				Pass: pass, Parallel: c.Int("parallel"), Progress: p.Add,
 			})
 			p.Done()
@@ -223,6 +239,7 @@ func verifyCommand(e *env) *cli.Command {
 		&cli.BoolFlag{Name: "deep", Usage: "also decrypt, decompress and hash the whole stream"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 		&cli.IntFlag{Name: "parallel", Usage: "pieces decoded at once with --deep (default: all cores)"},
+		layoutFlag(),
 	}
 	return &cli.Command{
 		Name:      "verify",
@@ -243,9 +260,14 @@ func verifyCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
-			rep, err := restore.Verify(c.Context, st, ref, restore.VerifyOptions{
-				Deep:    c.Bool("deep"),
-				Options: restore.Options{Pass: pass, Parallel: c.Int("parallel")},
+			cat, rst, err := openCatalogue(c, st)
+			if err != nil {
+				return err
+			}
+			rep, err := restore.Verify(c.Context, rst, ref, restore.VerifyOptions{
+				Catalogue: cat,
+				Deep:      c.Bool("deep"),
+				Options:   restore.Options{Pass: pass, Parallel: c.Int("parallel")},
 			})
 			if rep != nil && len(rep.Checks) > 0 {
 				if c.Bool("json") {
@@ -301,6 +323,7 @@ func listCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			storageFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			layoutFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -311,7 +334,7 @@ func listCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
-			entries, err := backup.Catalogue(c.Context, st)
+			entries, err := listEntries(c.Context, c, st)
 			if err != nil {
 				return err
 			}

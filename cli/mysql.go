@@ -277,7 +277,13 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 		return err
 	}
 	defer st.Close()
-	m, err := backup.Resolve(c.Context, st, ref)
+	// From here on st reads the backup's objects in its layout (for
+	// Trove, segment by segment).
+	cat, st, err := openCatalogue(c, st)
+	if err != nil {
+		return err
+	}
+	m, err := cat.Resolve(c.Context, ref)
 	if err != nil {
 		return err
 	}
@@ -305,7 +311,7 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 		e.log.Info("restore complete", "id", m.ID)
 		return nil
 	}
-	chain, err := backup.Chain(c.Context, st, m)
+	chain, err := cat.Chain(c.Context, m)
 	if err != nil {
 		return err
 	}
