@@ -79,6 +79,10 @@ type Options struct {
 	// before it is written; its error fails the backup (the Trove layout
 	// sets the data object's metadata headers here).
 	BeforeManifest func(ctx context.Context, m *Manifest) error
+
+	// Spool, when set, spools the encoded stream to local files and
+	// uploads it from there (see SpoolOptions and Resume).
+	Spool *SpoolOptions
 }
 
 // Run takes one backup and returns its manifest. On failure, and on
@@ -106,16 +110,20 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	dataName := (&Manifest{ID: id, Layout: opts.Layout}).ObjectPath(relName(id))
 	log.Info("backup started", "id", id, "engine", opts.Engine.Name(), "storage", opts.Store.Location())
 
+	var sp *spooler
 	defer func() {
 		if err == nil {
 			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if sp != nil && sp.failed(cctx, opts.KeepPartial, log, id) {
+			return // resumable: keep what is stored
 		}
 		if opts.KeepPartial {
 			log.Warn("backup failed; partial objects kept (no manifest: the backup stays incomplete)", "id", id)
 			return
 		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
 		if derr := deleteLayoutObjects(cctx, opts.Store, opts.Layout, id, dataName); derr != nil {
 			log.Warn("could not remove the objects of the failed backup; `mybak prune` removes them later",
 				"id", id, "err", derr)
@@ -127,6 +135,11 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	// it under its ID (a Swift upload killed before its manifest).
 	if opts.Layout == LayoutMybak {
 		if err := writeMarker(ctx, opts.Store, id, start, host, opts); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Spool != nil {
+		if sp, err = startSpool(ctx, opts, id, dataName, log); err != nil {
 			return nil, err
 		}
 	}
@@ -166,6 +179,9 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		put := opts.Store.Put
 		if opts.PutData != nil {
 			put = opts.PutData
+		}
+		if sp != nil {
+			put = sp.put
 		}
 		var err error
 		info, err = put(gctx, dataName, encR)
@@ -233,13 +249,24 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("backup %s: %w", id, err)
 	}
+	if sp != nil {
+		if err := sp.finish(ctx, m); err != nil {
+			return nil, err
+		}
+	}
 	if opts.BeforeManifest != nil {
 		if err := opts.BeforeManifest(ctx, m); err != nil {
 			return nil, fmt.Errorf("backup %s: %w", id, err)
 		}
 	}
 	if err := WriteManifest(ctx, opts.Store, m); err != nil {
+		if sp != nil && sp.resumable {
+			return nil, &ResumableError{ID: id, SpoolDir: sp.opt.Dir, Location: opts.Store.Location(), Err: err}
+		}
 		return nil, err
+	}
+	if sp != nil {
+		sp.done(log)
 	}
 	return m, nil
 }
