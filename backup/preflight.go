@@ -163,7 +163,7 @@ func Preflight(ctx context.Context, o PreflightOptions) (*PreflightReport, error
 	case err != nil:
 		r.add("redo", CheckWarn, "cannot sample the LSN: %v", err)
 	case rate <= 0:
-		r.add("redo", CheckOK, "capacity %s; no redo written in %s", human(s.RedoCapacity), o.Sample)
+		r.add("redo", CheckOK, "capacity %s; no redo written in %s", preflightSize(s.RedoCapacity), o.Sample)
 	default:
 		r.RedoRate = rate
 		window := float64(s.RedoCapacity) / rate
@@ -180,8 +180,8 @@ func Preflight(ctx context.Context, o PreflightOptions) (*PreflightReport, error
 			advice = "; a physical backup fails if it falls this far behind: raise innodb_log_file_size " +
 				"(innodb_redo_log_capacity on MySQL 8.0.30+), avoid --throttle, or back up in a quieter window"
 		}
-		r.add("redo", status, "capacity %s, generated %s/s over %s: the log wraps in %s%s", human(s.RedoCapacity),
-			human(int64(rate)), o.Sample, (time.Duration(window * float64(time.Second))).Round(100*time.Millisecond), advice)
+		r.add("redo", status, "capacity %s, generated %s/s over %s: the log wraps in %s%s", preflightSize(s.RedoCapacity),
+			preflightSize(int64(rate)), o.Sample, (time.Duration(window * float64(time.Second))).Round(100*time.Millisecond), advice)
 	}
 
 	r.DataBytes, err = dataSize(ctx, db)
@@ -201,7 +201,7 @@ func Preflight(ctx context.Context, o PreflightOptions) (*PreflightReport, error
 				status = CheckFail
 			}
 		}
-		r.add("free space", status, "%s %s: %s free, data %s", d.Purpose, d.Path, human(free), human(r.DataBytes))
+		r.add("free space", status, "%s %s: %s free, data %s", d.Purpose, d.Path, preflightSize(free), preflightSize(r.DataBytes))
 	}
 	if !r.OK {
 		var failed []string
@@ -270,7 +270,7 @@ func freeSpace(path string) (int64, error) {
 	}
 }
 
-func human(n int64) string {
+func preflightSize(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
