@@ -63,6 +63,7 @@ func newApp(e *env) *cli.App {
 		listCommand(e),
 		deleteCommand(e),
 		pruneCommand(e),
+		resumeCommand(e),
 		preflightCommand(e),
 	}
 	for _, c := range cmds {

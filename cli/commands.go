@@ -36,8 +36,11 @@ func backupCommand(e *env) *cli.Command {
 		Name:      "backup",
 		Usage:     "take a backup; prints its ID alone on standard output",
 		ArgsUsage: " ",
-		Flags:     append(append(flags, keyFlags()...), backupMySQLFlags()...),
+		Flags:     append(append(append(flags, keyFlags()...), backupMySQLFlags()...), backupSpoolFlags()...),
 		Action: func(c *cli.Context) (err error) {
+			if id := c.String("resume"); id != "" {
+				return resumeBackup(c, e, id)
+			}
 			if c.NArg() > 0 && c.String("engine") == "stdin" {
 				return usagef("backup takes no arguments (got %q)", c.Args().First())
 			}
@@ -90,6 +93,9 @@ func backupCommand(e *env) *cli.Command {
 				Version:     Version,
 			}
 			withLayout(&opts)
+			if opts.Spool, err = spoolOptions(c, st, total); err != nil {
+				return err
+			}
 			m, err := backup.Run(c.Context, opts)
 			p.Done()
 			if err != nil {
