@@ -1,0 +1,643 @@
+package main
+
+// End-to-end tests of the MySQL engines: the mybak binary against real
+// MariaDB servers started by testdata/mysql-sandbox.sh. scripts/test.sh
+// starts the sandbox "primary" and exports its MYBAK_TEST_MYSQL_* variables;
+// the tests start further sandboxes (restore targets, a small-redo server)
+// in the same MYBAK_SANDBOX_DIR and destroy them when they finish. Without
+// MYBAK_TEST_MYSQL=1 they are skipped, and with CI=true they fail.
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mybak/mybak/mysql"
+)
+
+// mysqlTests skips (or, under CI, fails) unless the MySQL tests are on.
+func mysqlTests(t *testing.T) {
+	t.Helper()
+	if os.Getenv("MYBAK_TEST_MYSQL") == "1" && os.Getenv("MYBAK_TEST_MYSQL_PORT") != "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("MySQL end-to-end tests are not configured: run scripts/test.sh, or start a sandbox and " +
+			"eval \"$(testdata/mysql-sandbox.sh env primary)\" (sets MYBAK_TEST_MYSQL=1 and MYBAK_TEST_MYSQL_*)")
+	}
+	t.Skip("set MYBAK_TEST_MYSQL=1 and the MYBAK_TEST_MYSQL_* variables (testdata/mysql-sandbox.sh env NAME) to run the MariaDB end-to-end tests")
+}
+
+// sandbox is one MariaDB server of testdata/mysql-sandbox.sh.
+type sandbox struct {
+	name, socket, datadir string
+	port                  int
+	user, passFile        string
+	admin, adminPassFile  string
+}
+
+func sandboxFromEnv(get func(string) string) *sandbox {
+	port, _ := strconv.Atoi(get("MYBAK_TEST_MYSQL_PORT"))
+	return &sandbox{name: get("MYBAK_TEST_MYSQL_NAME"), socket: get("MYBAK_TEST_MYSQL_SOCKET"),
+		datadir: get("MYBAK_TEST_MYSQL_DATADIR"), port: port,
+		user: get("MYBAK_TEST_MYSQL_USER"), passFile: get("MYBAK_TEST_MYSQL_PASSWORD_FILE"),
+		admin: get("MYBAK_TEST_MYSQL_ADMIN_USER"), adminPassFile: get("MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE")}
+}
+
+// primary is the sandbox scripts/test.sh started.
+func primary(t *testing.T) *sandbox {
+	t.Helper()
+	mysqlTests(t)
+	return sandboxFromEnv(os.Getenv)
+}
+
+func sandboxScript(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("testdata/mysql-sandbox.sh", args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("mysql-sandbox.sh %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String()
+}
+
+// startSandbox starts a fresh sandbox (on datadir when not empty) and
+// destroys it when the test ends.
+func startSandbox(t *testing.T, name, datadir string, extra ...string) *sandbox {
+	t.Helper()
+	exec.Command("testdata/mysql-sandbox.sh", "destroy", name).Run()
+	if datadir != "" {
+		sandboxScript(t, append([]string{"start-datadir", name, datadir}, extra...)...)
+	} else {
+		sandboxScript(t, append([]string{"start", name}, extra...)...)
+	}
+	t.Cleanup(func() { exec.Command("testdata/mysql-sandbox.sh", "destroy", name).Run() })
+	env := map[string]string{}
+	for _, l := range strings.Split(sandboxScript(t, "env", name), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(l, "export "), "="); ok {
+			env[k] = strings.Trim(v, "'")
+		}
+	}
+	return sandboxFromEnv(func(k string) string { return env[k] })
+}
+
+// conn returns mybak's connection flags for the backup user (or the admin).
+func (s *sandbox) conn(admin bool) []string {
+	u, f := s.user, s.passFile
+	if admin {
+		u, f = s.admin, s.adminPassFile
+	}
+	return []string{"--host", "127.0.0.1", "--port", strconv.Itoa(s.port), "--user", u, "--password-file", f}
+}
+
+func (s *sandbox) db(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := mysql.Open(context.Background(), mysql.Conn{Host: "127.0.0.1", Port: s.port, User: s.admin, PasswordFile: s.adminPassFile})
+	if err != nil {
+		t.Fatalf("connect to sandbox %s: %v", s.name, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func (s *sandbox) password(t *testing.T) string {
+	b, err := os.ReadFile(s.passFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func execSQL(t *testing.T, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// checksums returns CHECKSUM TABLE and COUNT(*) of every table of the databases.
+func checksums(t *testing.T, db *sql.DB, dbs ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, d := range dbs {
+		rows, err := db.Query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=? AND TABLE_TYPE='BASE TABLE'", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tables []string
+		for rows.Next() {
+			var n string
+			rows.Scan(&n)
+			tables = append(tables, d+"."+n)
+		}
+		rows.Close()
+		for _, tb := range tables {
+			var name string
+			var sum sql.NullString
+			var n int64
+			if err := db.QueryRow("CHECKSUM TABLE "+tb).Scan(&name, &sum); err != nil {
+				t.Fatalf("checksum %s: %v", tb, err)
+			}
+			db.QueryRow("SELECT COUNT(*) FROM " + tb).Scan(&n)
+			out[tb] = fmt.Sprintf("%s/%d rows", sum.String, n)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no tables in %v", dbs)
+	}
+	return out
+}
+
+func sameChecksums(t *testing.T, want, got map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: restored %q, source %q", k, got[k], v)
+		}
+	}
+}
+
+// seed creates database name with a few tables and rows on db.
+func seed(t *testing.T, db *sql.DB, name string) {
+	t.Helper()
+	execSQL(t, db,
+		"DROP DATABASE IF EXISTS "+name,
+		"CREATE DATABASE "+name,
+		"CREATE TABLE "+name+".items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(64), price DECIMAL(10,2), b VARBINARY(32))",
+		"CREATE TABLE "+name+".notes (id INT PRIMARY KEY, txt TEXT) ENGINE=Aria",
+		"CREATE VIEW "+name+".cheap AS SELECT id, name FROM "+name+".items WHERE price < 10",
+		"INSERT INTO "+name+".items (name, price, b) SELECT CONCAT('item-', seq), seq % 100, UNHEX(SHA2(seq, 256)) FROM "+name+".seq_1_to_20000",
+		"INSERT INTO "+name+".notes VALUES (1, 'quote '' and \\\\ backslash'), (2, 'aria')",
+	)
+}
+
+func manifestOf(t *testing.T, store, id string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(store, id, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func metaOf(t *testing.T, store, id string) map[string]string {
+	out := map[string]string{}
+	for k, v := range manifestOf(t, store, id)["meta"].(map[string]any) {
+		out[k] = v.(string)
+	}
+	return out
+}
+
+// argvWatch samples every process's argv (like ps) until stop is called and
+// fails the test if secret shows up; it returns how many samples saw marker.
+func argvWatch(t *testing.T, secret, marker string) (stop func() int) {
+	done := make(chan struct{})
+	var seen int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			ents, _ := os.ReadDir("/proc")
+			for _, e := range ents {
+				if _, err := strconv.Atoi(e.Name()); err != nil {
+					continue
+				}
+				b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+				if err != nil || len(b) == 0 {
+					continue
+				}
+				if bytes.Contains(b, []byte(secret)) {
+					t.Errorf("password visible on argv of pid %s: %q", e.Name(), bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+				}
+				if bytes.Contains(b, []byte(marker)) {
+					seen++
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int { close(done); wg.Wait(); return seen }
+}
+
+// TestMySQLPhysicalChain: full + two incrementals of the primary (the
+// second with an explicit --parent), encrypted; list shows the chain;
+// deleting the full needs --cascade; restore of the chain with copy-back
+// into a new datadir; a server started on it has the same CHECKSUM TABLE.
+// No argv on the host shows the password meanwhile.
+func TestMySQLPhysicalChain(t *testing.T) {
+	p := primary(t)
+	db := p.db(t)
+	seed(t, db, "e2e_phys")
+	store, work := t.TempDir(), t.TempDir()
+	key := keyFile(t, "physical chain key")
+	backupArgs := append([]string{"backup", "--engine", "auto", "--storage", store, "--encrypt-key-file", key, "--parallel", "2"}, p.conn(false)...)
+
+	stop := argvWatch(t, p.password(t), "--stream=xbstream")
+	r := run(t, nil, nil, backupArgs...)
+	must(t, r, "full backup")
+	full := strings.TrimSpace(r.stdout)
+	execSQL(t, db, "INSERT INTO e2e_phys.items (name, price) SELECT CONCAT('inc1-', seq), 3 FROM e2e_phys.seq_1_to_3000",
+		"UPDATE e2e_phys.items SET price = price + 1 WHERE id % 7 = 0")
+	r = run(t, nil, nil, append(backupArgs, "--incremental")...)
+	must(t, r, "incremental 1")
+	inc1 := strings.TrimSpace(r.stdout)
+	execSQL(t, db, "DELETE FROM e2e_phys.items WHERE id % 11 = 0", "INSERT INTO e2e_phys.notes VALUES (3, 'inc2')")
+	r = run(t, nil, nil, append(backupArgs, "--incremental", "--parent", inc1)...)
+	must(t, r, "incremental 2")
+	inc2 := strings.TrimSpace(r.stdout)
+	if seen := stop(); seen == 0 {
+		t.Log("argv sampling never caught mariabackup running")
+	}
+	want := checksums(t, db, "e2e_phys")
+
+	fm, m1, m2 := metaOf(t, store, full), metaOf(t, store, inc1), metaOf(t, store, inc2)
+	for _, k := range []string{"tool", "tool_version", "backup_type", "from_lsn", "to_lsn", "binlog_file", "binlog_pos", "gtid", "server_flavor"} {
+		if fm[k] == "" {
+			t.Errorf("full backup's manifest lacks meta %q: %v", k, fm)
+		}
+	}
+	if fm["backup_type"] != "full-backuped" || m1["backup_type"] != "incremental" || m1["from_lsn"] != fm["to_lsn"] || m2["from_lsn"] != m1["to_lsn"] {
+		t.Errorf("LSN chain: full %v, inc1 %v, inc2 %v", fm, m1, m2)
+	}
+	if mf := manifestOf(t, store, inc2); mf["parent"] != inc1 || mf["type"] != "incremental" {
+		t.Errorf("inc2 manifest: parent %v type %v", mf["parent"], mf["type"])
+	}
+	if mf := manifestOf(t, store, full); mf["engine"].(map[string]any)["name"] != "mariabackup" ||
+		!strings.Contains(fmt.Sprint(mf["engine"].(map[string]any)["server_version"]), "MariaDB") {
+		t.Errorf("full manifest engine: %v", mf["engine"])
+	}
+
+	r = run(t, nil, nil, "list", "--storage", store)
+	must(t, r, "list")
+	if !strings.Contains(r.stdout, "incremental of "+full) || !strings.Contains(r.stdout, "incremental of "+inc1) {
+		t.Errorf("list does not show the chain:\n%s", r.stdout)
+	}
+	r = run(t, nil, nil, "delete", "--storage", store, full)
+	if r.code != 1 || !strings.Contains(r.stderr, "--cascade") {
+		t.Errorf("delete of a parent without --cascade: exit %d\n%s", r.code, r.stderr)
+	}
+	must(t, run(t, nil, nil, "verify", "--deep", "--storage", store, "--encrypt-key-file", key, inc2), "verify")
+
+	target, datadir := filepath.Join(work, "prepared"), filepath.Join(work, "restored", "data")
+	r = run(t, nil, nil, "restore", inc2, "--storage", store, "--encrypt-key-file", key, "--target-dir", target, "--copy-back", "--datadir", datadir)
+	must(t, r, "restore chain")
+	for _, s := range []string{"extracting", full, inc1, inc2, "datadir restored"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("restore log lacks %q", s)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(datadir, "ibdata1")); err != nil {
+		t.Fatal(err)
+	} else if st := fi.Sys().(*syscall.Stat_t); os.Geteuid() == 0 && st.Uid == 0 {
+		t.Error("restored files are owned by root, not the server's user")
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(work, "*", ".*mybak-*"))
+	more, _ := filepath.Glob(filepath.Join(work, ".*mybak-*"))
+	if len(leftovers)+len(more) > 0 {
+		t.Errorf("staging dirs left behind: %v %v", leftovers, more)
+	}
+
+	// Refusals: a non-empty target, a datadir a server runs on.
+	r = run(t, nil, nil, "restore", inc2, "--storage", store, "--encrypt-key-file", key, "--target-dir", target)
+	if r.code != 1 || !strings.Contains(r.stderr, "not empty") || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("restore into a non-empty target: exit %d\n%s", r.code, r.stderr)
+	}
+	rs := startSandbox(t, "e2e-phys-restored", datadir)
+	sameChecksums(t, want, checksums(t, rs.db(t), "e2e_phys"))
+	r = run(t, nil, nil, "restore", inc2, "--storage", store, "--encrypt-key-file", key, "--target-dir", filepath.Join(work, "t2"),
+		"--copy-back", "--datadir", datadir, "--force")
+	if r.code != 1 || !strings.Contains(r.stderr, "running server") {
+		t.Errorf("restore over a running server's datadir: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(work, "t2")); err == nil {
+		t.Error("a refused restore created its target dir")
+	}
+}
+
+// TestMySQLLogical: mysqldump engine, binlog coordinates in the manifest,
+// --to-stdout ends with the trailer, --to-mysql into an empty server gives
+// the same checksums, and a second --to-mysql is refused.
+func TestMySQLLogical(t *testing.T) {
+	p := primary(t)
+	db := p.db(t)
+	seed(t, db, "e2e_logical")
+	store := t.TempDir()
+	key := keyFile(t, "logical key")
+	stop := argvWatch(t, p.password(t), "--single-transaction")
+	r := run(t, nil, nil, append([]string{"backup", "--engine", "mysqldump", "--storage", store, "--encrypt-key-file", key, "--compress", "zstd"}, p.conn(false)...)...)
+	stop()
+	must(t, r, "logical backup")
+	id := strings.TrimSpace(r.stdout)
+	want := checksums(t, db, "e2e_logical")
+	meta := metaOf(t, store, id)
+	if meta["binlog_file"] == "" || meta["binlog_pos"] == "" || meta["gtid"] == "" || meta["tool"] != "mysqldump" {
+		t.Errorf("logical meta: %v", meta)
+	}
+	r = run(t, nil, nil, "restore", id, "--storage", store, "--encrypt-key-file", key, "--to-stdout")
+	must(t, r, "restore --to-stdout")
+	if !strings.Contains(r.stdout[max(0, len(r.stdout)-200):], "-- Dump completed") || !strings.Contains(r.stdout, "e2e_logical") {
+		t.Errorf("--to-stdout is not the dump (ends %q)", r.stdout[max(0, len(r.stdout)-200):])
+	}
+
+	target := startSandbox(t, "e2e-logical", "")
+	r = run(t, nil, nil, append([]string{"restore", id, "--storage", store, "--encrypt-key-file", key, "--to-mysql"}, target.conn(true)...)...)
+	must(t, r, "restore --to-mysql")
+	sameChecksums(t, want, checksums(t, target.db(t), "e2e_logical"))
+	r = run(t, nil, nil, append([]string{"restore", id, "--storage", store, "--encrypt-key-file", key, "--to-mysql"}, target.conn(true)...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "already holds the database(s)") {
+		t.Errorf("second --to-mysql: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestMySQLBackupUnderLoad: a physical backup while sysbench writes; the
+// restored server's tables hold exactly table-size rows (oltp_write_only
+// deletes and re-inserts within one transaction) and pass CHECK TABLE.
+func TestMySQLBackupUnderLoad(t *testing.T) {
+	p := primary(t)
+	db := p.db(t)
+	execSQL(t, db, "DROP DATABASE IF EXISTS e2e_sb", "CREATE DATABASE e2e_sb")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sb := sysbench(t, p, "e2e_sb", "--tables=2", "--table-size=20000")
+	if out, err := sb(ctx, "--threads=2", "prepare").CombinedOutput(); err != nil {
+		t.Fatalf("sysbench prepare: %v\n%s", err, out)
+	}
+	lctx, stopLoad := context.WithCancel(ctx)
+	load := sb(lctx, "--threads=4", "--time=120", "run")
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stopLoad(); load.Wait() }()
+	time.Sleep(2 * time.Second)
+
+	store, work := t.TempDir(), t.TempDir()
+	r := run(t, nil, nil, append([]string{"backup", "--engine", "mariabackup", "--storage", store, "--no-encrypt"}, p.conn(false)...)...)
+	must(t, r, "backup under load")
+	id := strings.TrimSpace(r.stdout)
+	stopLoad()
+	datadir := filepath.Join(work, "data")
+	must(t, run(t, nil, nil, "restore", id, "--storage", store, "--move-back", "--datadir", datadir), "restore --move-back")
+	rs := startSandbox(t, "e2e-load-restored", datadir)
+	rdb := rs.db(t)
+	for _, tb := range []string{"e2e_sb.sbtest1", "e2e_sb.sbtest2"} {
+		var n int
+		if err := rdb.QueryRow("SELECT COUNT(*) FROM " + tb).Scan(&n); err != nil || n != 20000 {
+			t.Errorf("%s: %d rows (%v), want 20000", tb, n, err)
+		}
+		var tbl, op, typ, msg string
+		if err := rdb.QueryRow("CHECK TABLE "+tb).Scan(&tbl, &op, &typ, &msg); err != nil || msg != "OK" {
+			t.Errorf("CHECK TABLE %s: %s %v", tb, msg, err)
+		}
+	}
+}
+
+// sysbench returns a command maker for sysbench oltp_write_only against s.
+// (sysbench takes the password on argv; this is test load against a
+// throwaway server, not a mybak code path, so the argv watch is not on.)
+func sysbench(t *testing.T, s *sandbox, dbName string, opts ...string) func(ctx context.Context, args ...string) *exec.Cmd {
+	t.Helper()
+	if _, err := exec.LookPath("sysbench"); err != nil {
+		t.Fatal("sysbench not on PATH: apt-get install sysbench")
+	}
+	pw, err := os.ReadFile(s.adminPassFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(ctx context.Context, args ...string) *exec.Cmd {
+		base := append([]string{"oltp_write_only", "--db-driver=mysql", "--mysql-socket=" + s.socket, "--mysql-db=" + dbName,
+			"--mysql-user=" + s.admin, "--mysql-password=" + strings.TrimSpace(string(pw))}, opts...)
+		return exec.CommandContext(ctx, "sysbench", append(base, args...)...)
+	}
+}
+
+// TestMySQLFailures reproduces the known failures for real and checks the
+// message the user sees.
+func TestMySQLFailures(t *testing.T) {
+	p := primary(t)
+	db := p.db(t)
+	store := t.TempDir()
+	noComplete := func(t *testing.T) {
+		t.Helper()
+		r := run(t, nil, nil, "list", "--storage", store, "--json")
+		if strings.Contains(r.stdout, `"complete"`) {
+			t.Errorf("a failed backup left a complete backup:\n%s", r.stdout)
+		}
+	}
+
+	t.Run("wrong password", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "pw")
+		os.WriteFile(bad, []byte("not-the-password\n"), 0o600)
+		for _, eng := range []string{"auto", "mysqldump"} {
+			r := run(t, nil, nil, "backup", "--engine", eng, "--storage", store, "--no-encrypt", "--host", "127.0.0.1",
+				"--port", strconv.Itoa(p.port), "--user", p.user, "--password-file", bad)
+			if r.code != 1 || !strings.Contains(r.stderr, "access denied") || !strings.Contains(r.stderr, "check the user and password") {
+				t.Errorf("%s: exit %d\n%s", eng, r.code, r.stderr)
+			}
+			if strings.Contains(r.stderr, "not-the-password") {
+				t.Error("the password is in the error message")
+			}
+		}
+		// MYSQL_PWD works and is not passed on (the backup succeeds with it).
+		r := run(t, nil, []string{"MYSQL_PWD=" + p.password(t)}, "backup", "--engine", "mysqldump", "--storage", t.TempDir(), "--no-encrypt",
+			"--host", "127.0.0.1", "--port", strconv.Itoa(p.port), "--user", p.user)
+		must(t, r, "backup with MYSQL_PWD")
+		noComplete(t)
+	})
+
+	t.Run("missing privilege", func(t *testing.T) {
+		pw := filepath.Join(t.TempDir(), "pw")
+		os.WriteFile(pw, []byte("weak-pass-e2e\n"), 0o600)
+		execSQL(t, db, "CREATE OR REPLACE USER 'e2e_weak'@'127.0.0.1' IDENTIFIED BY 'weak-pass-e2e'",
+			"GRANT PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO 'e2e_weak'@'127.0.0.1'")
+		conn := []string{"--host", "127.0.0.1", "--port", strconv.Itoa(p.port), "--user", "e2e_weak", "--password-file", pw}
+		r := run(t, nil, nil, append([]string{"backup", "--engine", "auto", "--storage", store, "--no-encrypt"}, conn...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "RELOAD") || !strings.Contains(r.stderr, "GRANT") {
+			t.Errorf("backup: exit %d\n%s", r.code, r.stderr)
+		}
+		r = run(t, nil, nil, append([]string{"preflight", "--sample", "1s"}, conn...)...)
+		if r.code != 1 || !regexp.MustCompile(`privileges\s+FAIL.*RELOAD`).MatchString(r.stdout) {
+			t.Errorf("preflight: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		r = run(t, nil, nil, append([]string{"backup", "--preflight", "--engine", "auto", "--storage", store, "--no-encrypt"}, conn...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "not backing up") || r.stdout != "" {
+			t.Errorf("backup --preflight: exit %d\n%s", r.code, r.stderr)
+		}
+		noComplete(t)
+	})
+
+	t.Run("child killed", func(t *testing.T) {
+		cmd := exec.Command(mybakBin, append([]string{"backup", "--engine", "mariabackup", "--storage", store, "--no-encrypt", "--throttle", "2"}, p.conn(false)...)...)
+		cmd.Env = cleanEnv()
+		var se bytes.Buffer
+		cmd.Stderr = &se
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		killed := false
+		for i := 0; i < 300 && !killed; i++ {
+			time.Sleep(20 * time.Millisecond)
+			ents, _ := os.ReadDir("/proc")
+			for _, e := range ents {
+				b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+				if err != nil {
+					continue
+				}
+				f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+				if len(f) > 1 && f[1] == strconv.Itoa(cmd.Process.Pid) && strings.Contains(string(b), "(mariabackup)") {
+					pid, _ := strconv.Atoi(e.Name())
+					syscall.Kill(pid, syscall.SIGKILL)
+					killed = true
+				}
+			}
+		}
+		err := cmd.Wait()
+		if !killed {
+			t.Fatalf("never saw mariabackup running (backup: %v)\n%s", err, se.String())
+		}
+		if err == nil || !strings.Contains(se.String(), "killed by") {
+			t.Errorf("backup with its tool killed: %v\n%s", err, se.String())
+		}
+		if !strings.Contains(se.String(), "full log") {
+			t.Errorf("the error does not point to the tool's log:\n%s", se.String())
+		}
+		noComplete(t)
+	})
+
+	// A dump cut on a statement boundary, stored as is: the trailer check
+	// stops it before the held-back tail is applied.
+	t.Run("truncated dump", func(t *testing.T) {
+		seed(t, db, "e2e_trunc")
+		st := t.TempDir()
+		r := run(t, nil, nil, append([]string{"backup", "--engine", "mysqldump", "--storage", st, "--no-encrypt"}, p.conn(false)...)...)
+		must(t, r, "dump")
+		id := strings.TrimSpace(r.stdout)
+		r = run(t, nil, nil, "restore", id, "--storage", st, "--to-stdout")
+		must(t, r, "to-stdout")
+		dump := r.stdout
+		cut := strings.LastIndex(dump[:len(dump)*2/3], ";\n") + 2
+		r = run(t, strings.NewReader(dump[:cut]), nil, "backup", "--engine", "stdin", "--storage", st, "--no-encrypt")
+		must(t, r, "store the cut dump")
+		target := startSandbox(t, "e2e-trunc", "")
+		r = run(t, nil, nil, append([]string{"restore", strings.TrimSpace(r.stdout), "--storage", st, "--to-mysql"}, target.conn(true)...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "Dump completed") || !strings.Contains(r.stderr, "PARTIAL") || !strings.Contains(r.stderr, "lines") {
+			t.Errorf("cut dump: exit %d\n%s", r.code, r.stderr)
+		}
+		// The stored object of the real dump cut short: caught by the
+		// manifest before anything is applied (exit 3: damaged backup).
+		obj, _ := filepath.Glob(filepath.Join(st, id, "data*"))
+		fi, _ := os.Stat(obj[0])
+		os.Truncate(obj[0], fi.Size()/2)
+		target2 := startSandbox(t, "e2e-trunc2", "")
+		r = run(t, nil, nil, append([]string{"restore", id, "--storage", st, "--to-mysql"}, target2.conn(true)...)...)
+		if r.code != 3 || !strings.Contains(r.stderr, "nothing was applied") {
+			t.Errorf("truncated object: exit %d\n%s", r.code, r.stderr)
+		}
+		var n int
+		target2.db(t).QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME='e2e_trunc'").Scan(&n)
+		if n != 0 {
+			t.Error("the truncated backup was applied")
+		}
+	})
+
+	t.Run("SQL error in dump", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("CREATE DATABASE e2e_sqlerr;\nCREATE TABLE e2e_sqlerr.t (id INT PRIMARY KEY, v TEXT);\n")
+		b.WriteString("INSERT INTO e2e_sqlerr.t VALUES (1, 'ok');\nINSERT INTO e2e_sqlerr.t VALUES (2, 'broken' ;\n")
+		for i := 0; i < 20000; i++ {
+			fmt.Fprintf(&b, "INSERT INTO e2e_sqlerr.t VALUES (%d, '%s');\n", i+10, strings.Repeat("x", 500))
+		}
+		b.WriteString("-- Dump completed on 2026-01-01\n")
+		st := t.TempDir()
+		r := run(t, strings.NewReader(b.String()), nil, "backup", "--engine", "stdin", "--storage", st, "--no-encrypt")
+		must(t, r, "store the dump")
+		target := startSandbox(t, "e2e-sqlerr", "")
+		r = run(t, nil, nil, append([]string{"restore", "latest", "--storage", st, "--to-mysql"}, target.conn(true)...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "ERROR 1064") || !strings.Contains(r.stderr, "at line 4") ||
+			strings.Contains(r.stderr, "broken pipe") || !strings.Contains(r.stderr, "PARTIAL") {
+			t.Errorf("SQL error: exit %d\n%s", r.code, r.stderr)
+		}
+	})
+}
+
+// TestMySQLRedoWrap: 4 MiB of redo, sysbench oltp_write_only with 8
+// threads, mariabackup --throttle=1: mybak must fail within a minute with
+// the redo advice, and preflight must flag the redo headroom.
+// MYBAK_TEST_MYSQL_REDO=0 leaves it out.
+func TestMySQLRedoWrap(t *testing.T) {
+	mysqlTests(t)
+	if os.Getenv("MYBAK_TEST_MYSQL_REDO") == "0" {
+		t.Skip("MYBAK_TEST_MYSQL_REDO=0")
+	}
+	s := startSandbox(t, "e2e-redo", "", "--innodb-log-file-size=4M")
+	execSQL(t, s.db(t), "CREATE DATABASE sbtest")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sb := sysbench(t, s, "sbtest", "--tables=4", "--table-size=20000")
+	if out, err := sb(ctx, "--threads=2", "prepare").CombinedOutput(); err != nil {
+		t.Fatalf("sysbench prepare: %v\n%s", err, out)
+	}
+	lctx, stopLoad := context.WithCancel(ctx)
+	load := sb(lctx, "--threads=8", "--time=150", "run")
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stopLoad(); load.Wait() }()
+	time.Sleep(2 * time.Second)
+
+	r := run(t, nil, nil, append([]string{"preflight", "--sample", "2s", "--json"}, s.conn(false)...)...)
+	var rep struct {
+		OK     bool `json:"ok"`
+		Checks []struct{ Name, Status, Detail string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("preflight --json: %v\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	redoFailed := false
+	for _, c := range rep.Checks {
+		redoFailed = redoFailed || (c.Name == "redo" && c.Status == "fail")
+	}
+	if r.code != 1 || rep.OK || !redoFailed {
+		t.Errorf("preflight under load with 4 MiB redo: exit %d %+v", r.code, rep)
+	}
+
+	store := t.TempDir()
+	start := time.Now()
+	r = run(t, nil, nil, append([]string{"backup", "--engine", "auto", "--storage", store, "--no-encrypt", "--throttle=1"}, s.conn(false)...)...)
+	took := time.Since(start)
+	t.Logf("backup failed after %s:\n%s", took.Round(time.Millisecond), r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, "redo log wrapped") {
+		t.Fatalf("want a redo wrap failure, got exit %d", r.code)
+	}
+	for _, want := range []string{"innodb_log_file_size", "--throttle", "quieter window"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("advice lacks %q", want)
+		}
+	}
+	if took > time.Minute {
+		t.Errorf("detection took %s, want under a minute", took)
+	}
+}
