@@ -152,12 +152,25 @@ func (c *Catalogue) Entries(ctx context.Context) ([]backup.Entry, error) {
 	}
 	sort.Slice(out, func(i, j int) bool {
 		ti, tj := entryTime(out[i]), entryTime(out[j])
-		if !ti.Equal(tj) {
+		switch {
+		case !ti.Equal(tj):
 			return ti.Before(tj)
+		case parentOf(out[j]) == out[i].ID:
+			return true
+		case parentOf(out[i]) == out[j].ID:
+			return false
 		}
 		return out[i].ID < out[j].ID
 	})
 	return out, nil
+}
+
+// parentOf is the ID of the entry's parent, if it has one.
+func parentOf(e backup.Entry) string {
+	if e.Manifest != nil {
+		return e.Manifest.Parent
+	}
+	return ""
 }
 
 // entryTime is when a backup was made, as far as the entry knows.
@@ -223,6 +236,10 @@ func (c *Catalogue) manifest(ctx context.Context, eo *entryObjects, parts bool) 
 	}
 	if err != nil {
 		return nil, err
+	}
+	if !eo.data.ModTime.IsZero() {
+		// The listing's time has microseconds, a HEAD's only seconds.
+		ro.ModTime = eo.data.ModTime
 	}
 	if eo.manifest {
 		if m, err := c.ownManifest(ctx, eo, ro); err == nil {
