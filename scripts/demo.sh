@@ -1,43 +1,100 @@
 #!/usr/bin/env bash
-# make demo: the main job on the embedded default store, start to finish.
-# Generates a key file and a sample file, backs the file up with the stdin
-# engine into a local store, lists, verifies (fast and deep), restores it and
-# compares it with the original. Everything lives in a throwaway directory.
+# make demo: mybak's main jobs, start to finish, on throwaway servers.
+# Starts a MariaDB sandbox on 127.0.0.1 with a little data, backs it up
+# (physical full + incremental, and logical) into a local store, lists and
+# verifies, restores the physical chain into a second server and the dump
+# into a third, and compares row counts and CHECKSUM TABLE with the source.
+# A short stdin round trip comes first. Everything it starts is stopped and
+# everything it creates lives in one throwaway directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 export PATH="$(scripts/deps.sh):$PATH"
 make -s build
-mybak=$PWD/mybak
+mybak=$root/mybak
 work=$(mktemp -d /tmp/mybak-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+export MYBAK_SANDBOX_DIR=$work/sandbox
+sandboxes=()
+cleanup() {
+  for n in "${sandboxes[@]}"; do testdata/mysql-sandbox.sh stop "$n" >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
-say "a key file (0600) and 64 MiB of sample data"
+say "a key file (0600); a quick stdin round trip"
 (umask 077 && head -c 32 /dev/urandom | base64 >"$work/key")
-python3 - "$work/data" <<'PY'
-import os, sys, random
-random.seed(1)
-with open(sys.argv[1], "wb") as f:
-    for i in range(1 << 16):
-        if i % 16 == 0:
-            f.write(os.urandom(1024))
-        else:
-            f.write((b"INSERT INTO t VALUES (%d,'row %d');\n" % (i, i * 7)).ljust(1024, b"\0"))
-PY
-store="$work/store"
-say "mybak backup --engine stdin --storage $store --encrypt-key-file key"
-id=$("$mybak" backup --engine stdin --storage "$store" --encrypt-key-file "$work/key" --name demo <"$work/data")
-echo "backup ID: $id" >&2
-say "mybak list"
-"$mybak" list --storage "$store" >&2
-say "mybak verify --deep $id"
-"$mybak" verify --deep --storage "$store" --encrypt-key-file "$work/key" "$id" >&2
-say "mybak restore --to-stdout latest | cmp"
-"$mybak" restore --storage "$store" --encrypt-key-file "$work/key" latest --to-stdout >"$work/restored"
-cmp "$work/data" "$work/restored"
-echo "restored bytes are identical to the original ($(stat -c %s "$work/data") bytes)" >&2
-say "the stored object is what openssl enc and gzip read"
-obj=$(ls "$store/$id"/data*)
+export MYBAK_ENCRYPT_KEY_FILE=$work/key MYBAK_STORAGE=$work/store
+head -c 8M /dev/urandom | base64 >"$work/data"
+id=$("$mybak" backup --engine stdin --name demo-stdin <"$work/data")
+"$mybak" restore "$id" --to-stdout | cmp - "$work/data"
+obj=$(ls "$work/store/$id"/data*)
 openssl enc -d -aes-256-cbc -pbkdf2 -pass "file:$work/key" -in "$obj" | gzip -d | cmp - "$work/data"
-echo "openssl enc -d -aes-256-cbc -pbkdf2 | gzip -d: identical" >&2
+echo "restored bytes identical; openssl enc -d | gzip -d reads the stored object too" >&2
+
+start() { # start NAME [start|start-datadir DIR]: a sandbox; sets port/socket vars
+  local name=$1
+  shift
+  sandboxes+=("$name")
+  testdata/mysql-sandbox.sh "${@:-start}" >&2
+  eval "$(testdata/mysql-sandbox.sh env "$name")"
+}
+sql() { # sql PORT QUERY: as the sandbox admin (password through MYSQL_PWD, never argv)
+  MYSQL_PWD=$(cat "$MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE") mariadb --defaults-file=/dev/null -h127.0.0.1 -P"$1" \
+    -u"$MYBAK_TEST_MYSQL_ADMIN_USER" -N -B -e "$2"
+}
+fingerprint() { # fingerprint PORT: row count and CHECKSUM TABLE of the demo tables
+  local t
+  for t in shop.items shop.orders shop.notes; do
+    printf '%s rows=%s %s\n' "$t" "$(sql "$1" "SELECT COUNT(*) FROM $t")" "$(sql "$1" "CHECKSUM TABLE $t" | cut -f2)"
+  done
+}
+
+say "a throwaway MariaDB with a little data"
+start demo-src start demo-src
+src=$MYBAK_TEST_MYSQL_PORT
+conn=(--host 127.0.0.1 --port "$src" --user "$MYBAK_TEST_MYSQL_USER" --password-file "$MYBAK_TEST_MYSQL_PASSWORD_FILE")
+sql "$src" "CREATE DATABASE shop;
+CREATE TABLE shop.items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(64), price DECIMAL(10,2));
+CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item INT, qty INT, at DATETIME);
+CREATE TABLE shop.notes (id INT PRIMARY KEY, txt TEXT) ENGINE=Aria;
+INSERT INTO shop.items (name, price) SELECT CONCAT('item-', seq), seq % 100 FROM shop.seq_1_to_50000;
+INSERT INTO shop.orders (item, qty, at) SELECT seq % 50000 + 1, seq % 7, NOW() FROM shop.seq_1_to_100000;
+INSERT INTO shop.notes VALUES (1, 'an Aria table'), (2, 'quote '' and backslash \\\\');"
+
+say "preflight: engine, privileges, binlog/GTID, blocking queries, redo headroom, free space"
+run "$mybak" preflight "${conn[@]}" --sample 2s
+
+say "physical backups: full, then an incremental after more writes"
+full=$(run "$mybak" backup --engine auto "${conn[@]}" --name demo-full --log-level warn)
+sql "$src" "INSERT INTO shop.orders (item, qty, at) SELECT seq, 1, NOW() FROM shop.seq_1_to_20000;
+UPDATE shop.items SET price = price + 1 WHERE id % 3 = 0; DELETE FROM shop.notes WHERE id = 2;"
+inc=$(run "$mybak" backup --engine auto --incremental "${conn[@]}" --name demo-inc --log-level warn)
+say "logical backup (mariadb-dump)"
+dump=$(run "$mybak" backup --engine mariadb-dump "${conn[@]}" --name demo-dump --log-level warn)
+fingerprint "$src" >"$work/source.txt"
+
+say "list and verify --deep"
+run "$mybak" list >&2
+for b in "$full" "$inc" "$dump"; do run "$mybak" verify --deep "$b" >&2; done
+echo "manifest of the incremental (engine metadata):" >&2
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(json.dumps({"type": m["type"], "parent": m["parent"], "meta": m["meta"]}, indent=1))' \
+  "$work/store/$inc/manifest.json" >&2
+
+say "restore the physical chain (full + incremental) into a new datadir; start a second server on it"
+run "$mybak" restore "$inc" --target-dir "$work/prepared" --copy-back --datadir "$work/restored/data" --log-level warn
+start demo-phys start-datadir demo-phys "$work/restored/data"
+fingerprint "$MYBAK_TEST_MYSQL_PORT" >"$work/physical.txt"
+
+say "restore the dump --to-mysql into a third, empty server"
+start demo-logical start demo-logical
+run "$mybak" restore "$dump" --to-mysql --host 127.0.0.1 --port "$MYBAK_TEST_MYSQL_PORT" \
+  --user "$MYBAK_TEST_MYSQL_ADMIN_USER" --password-file "$MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE" --log-level warn
+fingerprint "$MYBAK_TEST_MYSQL_PORT" >"$work/logical.txt"
+
+say "compare row counts and CHECKSUM TABLE with the source"
+cat "$work/source.txt" >&2
+diff "$work/source.txt" "$work/physical.txt" && echo "physical restore: identical" >&2
+diff "$work/source.txt" "$work/logical.txt" && echo "logical restore: identical" >&2
 say "demo passed"
