@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/mybak/mybak/cli.Version=$(VERSION)
 GOENV = PATH="$$(scripts/deps.sh):$$PATH"
 
-.PHONY: all build test demo bench fuzz deps clean
+.PHONY: all build test demo bench bench-mysql fuzz deps clean
 
 all: build
 
@@ -22,6 +22,11 @@ demo:
 
 bench:
 	scripts/bench.sh
+
+# MariaDB physical backup/restore against the Trove pipeline (~1 GiB sysbench
+# database; a few minutes). Also run by `BENCH_MYSQL=1 make bench`.
+bench-mysql:
+	scripts/bench-mysql.sh
 
 # A short run of every fuzz target (FUZZTIME=30s make fuzz for longer).
 fuzz:

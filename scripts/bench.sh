@@ -87,3 +87,9 @@ ratios (higher is better for mybak; target in brackets)
 peak RSS (MiB) [< 200]
   mybak backup gzip: $(mib "$(cat "$work/mybak_gzip.rss")")   zstd: $(mib "$(cat "$work/mybak_zstd.rss")")   restore: $(mib "$(cat "$work/mybak_restore.rss")")${big_rss:+   backup of ${rssx}x the corpus: $big_rss}
 TXT
+
+# The MariaDB section is opt-in: it loads a ~1 GiB database first.
+if [ "${BENCH_MYSQL:-0}" = 1 ]; then
+  echo
+  scripts/bench-mysql.sh
+fi
