@@ -468,6 +468,13 @@ func TestMySQLFailures(t *testing.T) {
 		noComplete(t)
 	})
 
+	t.Run("tool missing", func(t *testing.T) {
+		r := run(t, nil, []string{"PATH=" + t.TempDir()}, append([]string{"backup", "--engine", "auto", "--storage", store, "--no-encrypt"}, p.conn(false)...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "mariabackup not found on PATH: install mariadb-backup") {
+			t.Errorf("exit %d\n%s", r.code, r.stderr)
+		}
+	})
+
 	t.Run("missing privilege", func(t *testing.T) {
 		pw := filepath.Join(t.TempDir(), "pw")
 		os.WriteFile(pw, []byte("weak-pass-e2e\n"), 0o600)
@@ -639,5 +646,42 @@ func TestMySQLRedoWrap(t *testing.T) {
 	}
 	if took > time.Minute {
 		t.Errorf("detection took %s, want under a minute", took)
+	}
+}
+
+// TestMySQLUsage: flag combinations of the MySQL engines that are refused
+// before anything connects (exit 2). Needs no server.
+func TestMySQLUsage(t *testing.T) {
+	store := t.TempDir()
+	open := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(open, []byte("secret\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"restore", "latest", "--copy-back"}, "--datadir"},
+		{[]string{"restore", "latest", "--datadir", "/x"}, "--copy-back"},
+		{[]string{"restore", "latest", "--copy-back", "--move-back", "--datadir", "/x"}, "exclude"},
+		{[]string{"restore", "latest", "--to-mysql", "--target-dir", "/x"}, "pick one"},
+		{[]string{"restore", "latest"}, "--to-mysql"},
+		{[]string{"backup", "--engine", "stdin", "--incremental"}, "physical engine"},
+		{[]string{"backup", "--engine", "percona"}, "unknown engine"},
+		{[]string{"backup", "--engine", "auto", "--password-file", open}, "chmod 600"},
+		{[]string{"backup", "--engine", "auto", "stray"}, "after --"},
+		{[]string{"backup", "--engine", "auto", "--password", "x"}, "password"},
+		{[]string{"preflight", "--engine", "stdin"}, "--engine"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := run(t, nil, nil, append(tc.args, "--storage", store, "--no-encrypt")...)
+			if tc.args[0] != "backup" {
+				r = run(t, nil, nil, append(tc.args, "--storage", store)...)
+			}
+			if tc.args[0] == "preflight" {
+				r = run(t, nil, nil, tc.args...)
+			}
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d, want 2 with %q:\n%s", r.code, tc.want, r.stderr)
+			}
+		})
 	}
 }
