@@ -496,6 +496,29 @@ func TestMySQLFailures(t *testing.T) {
 		noComplete(t)
 	})
 
+	t.Run("backup lock blocked", func(t *testing.T) {
+		execSQL(t, db, "CREATE DATABASE IF NOT EXISTS e2e_ftwrl", "CREATE TABLE IF NOT EXISTS e2e_ftwrl.t (id INT) ENGINE=Aria",
+			"INSERT INTO e2e_ftwrl.t VALUES (1)")
+		go db.Exec("SELECT SLEEP(20) FROM e2e_ftwrl.t")
+		defer func() {
+			var id int64
+			if db.QueryRow("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(20) FROM e2e_ftwrl%' LIMIT 1").Scan(&id) == nil {
+				db.Exec(fmt.Sprintf("KILL QUERY %d", id))
+			}
+		}()
+		time.Sleep(1500 * time.Millisecond)
+		r := run(t, nil, nil, append([]string{"preflight", "--sample", "1s", "--long-query", "1s"}, p.conn(false)...)...)
+		if r.code != 1 || !regexp.MustCompile(`long queries\s+FAIL.*SLEEP\(20\)`).MatchString(r.stdout) {
+			t.Errorf("preflight: exit %d\n%s", r.code, r.stdout)
+		}
+		r = run(t, nil, nil, append([]string{"backup", "--engine", "auto", "--storage", store, "--no-encrypt", "--ftwrl-wait-timeout", "2"}, p.conn(false)...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "could not take its backup lock") || !strings.Contains(r.stderr, "SLEEP(20)") ||
+			!strings.Contains(r.stderr, "--ftwrl-wait-timeout") {
+			t.Errorf("backup: exit %d\n%s", r.code, r.stderr)
+		}
+		noComplete(t)
+	})
+
 	t.Run("child killed", func(t *testing.T) {
 		cmd := exec.Command(mybakBin, append([]string{"backup", "--engine", "mariabackup", "--storage", store, "--no-encrypt", "--throttle", "2"}, p.conn(false)...)...)
 		cmd.Env = cleanEnv()

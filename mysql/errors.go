@@ -121,7 +121,7 @@ func (e *LockTimeoutError) Error() string {
 		msg += "blocking: " + strings.Join(e.Queries, "; ") + "; "
 	}
 	return msg + "run the backup in a quieter window, end those queries, or raise --ftwrl-wait-timeout " +
-		"(see the processlist: mybak's probe lists long-running queries)"
+		"(`mybak preflight` lists the long-running queries)"
 }
 
 // Unwrap returns the underlying ExitError.
