@@ -380,4 +380,8 @@ func TestTroveBackupReadByOpenSSL(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "gzip") {
 		t.Errorf("backup --layout trove --compress zstd: exit %d %q", r.code, r.stderr)
 	}
+	r = run(t, strings.NewReader("x"), env, "backup", "--layout", "trove", "--spool-dir", t.TempDir())
+	if r.code != 2 || !strings.Contains(r.stderr, "--spool-dir") {
+		t.Errorf("backup --layout trove --spool-dir: exit %d %q", r.code, r.stderr)
+	}
 }

@@ -99,6 +99,10 @@ func backupLayout(c *cli.Context, e *env, st storage.Backend, enc *stream.Encode
 	if c.Bool("incremental") {
 		return nil, usagef("--layout trove: incremental backups are not supported yet; take full ones")
 	}
+	if c.String("spool-dir") != "" {
+		// The spool uploads mybak's own segments; Trove's need <id>_%08d.
+		return nil, usagef("--layout trove cannot be combined with --spool-dir yet")
+	}
 	if enc.Pass != nil && !c.IsSet("encrypt-kdf") {
 		enc.KDF = troveKDF
 	}
