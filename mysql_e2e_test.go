@@ -326,6 +326,39 @@ func TestMySQLPhysicalChain(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "not empty") || !strings.Contains(r.stderr, "--force") {
 		t.Errorf("restore into a non-empty target: exit %d\n%s", r.code, r.stderr)
 	}
+	// An interrupted copy-back leaves no datadir (only its staging dir
+	// while it runs, removed on the signal).
+	idir := filepath.Join(work, "interrupted", "data")
+	cmd := exec.Command(mybakBin, "restore", inc2, "--storage", store, "--encrypt-key-file", key, "--copy-back", "--datadir", idir)
+	cmd.Env = cleanEnv()
+	var se bytes.Buffer
+	cmd.Stderr = &se
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	signalled := false
+	for i := 0; i < 6000 && !signalled; i++ {
+		if m, _ := filepath.Glob(filepath.Join(work, "interrupted", ".data.mybak-partial-*")); len(m) > 0 {
+			cmd.Process.Signal(syscall.SIGTERM)
+			signalled = true
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	err := cmd.Wait()
+	if !signalled {
+		t.Logf("copy-back finished before it could be interrupted: %v", err)
+	} else {
+		if err == nil {
+			t.Error("an interrupted restore exited 0")
+		}
+		if _, serr := os.Stat(idir); serr == nil {
+			t.Errorf("an interrupted restore left a datadir:\n%s", se.String())
+		}
+		if m, _ := filepath.Glob(filepath.Join(work, "interrupted", ".data.mybak-partial-*")); len(m) > 0 {
+			t.Errorf("an interrupted restore left its staging datadir %v", m)
+		}
+	}
+
 	rs := startSandbox(t, "e2e-phys-restored", datadir)
 	sameChecksums(t, want, checksums(t, rs.db(t), "e2e_phys"))
 	r = run(t, nil, nil, "restore", inc2, "--storage", store, "--encrypt-key-file", key, "--target-dir", filepath.Join(work, "t2"),
@@ -515,6 +548,15 @@ func TestMySQLFailures(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.stderr, "could not take its backup lock") || !strings.Contains(r.stderr, "SLEEP(20)") ||
 			!strings.Contains(r.stderr, "--ftwrl-wait-timeout") {
 			t.Errorf("backup: exit %d\n%s", r.code, r.stderr)
+		}
+		noComplete(t)
+	})
+
+	t.Run("extra args reach the tool", func(t *testing.T) {
+		r := run(t, nil, nil, append(append([]string{"backup", "--engine", "auto", "--storage", store, "--no-encrypt"}, p.conn(false)...),
+			"--", "--no-such-option-xyz")...)
+		if r.code != 1 || !strings.Contains(r.stderr, "no-such-option-xyz") || !strings.Contains(r.stderr, "full log") {
+			t.Errorf("exit %d\n%s", r.code, r.stderr)
 		}
 		noComplete(t)
 	})
