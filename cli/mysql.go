@@ -259,8 +259,6 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 		return usagef("--copy-back / --move-back need --datadir DIR")
 	case c.String("datadir") != "" && !c.Bool("copy-back") && !c.Bool("move-back"):
 		return usagef("--datadir needs --copy-back or --move-back")
-	case c.Bool("move-back") && c.String("target-dir") == "":
-		// fine: the prepared files live in a staging dir that is consumed
 	}
 	pass, err := loadKey(c, e)
 	if err != nil {

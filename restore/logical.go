@@ -182,21 +182,16 @@ func clientEngine(eng mysql.Engine) mysql.Engine {
 
 // checkObjects compares the stored objects' sizes with the manifest.
 func checkObjects(ctx context.Context, st storage.Backend, m *backup.Manifest) error {
-	sizes := map[string]int64{}
-	if err := st.List(ctx, m.ID+"/", func(oi storage.ObjectInfo) error {
-		sizes[oi.Name] = oi.Size
-		return nil
-	}); err != nil {
-		return fmt.Errorf("list objects of %s: %w", m.ID, err)
-	}
 	for _, o := range m.Objects {
-		n, ok := sizes[m.ID+"/"+o.Name]
-		if !ok {
+		oi, err := st.Stat(ctx, m.ObjectPath(o.Name))
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
 			return fmt.Errorf("restore %s: %w: object %s is missing; nothing was applied", m.ID, ErrDamaged, o.Name)
-		}
-		if n != o.Size {
+		case err != nil:
+			return fmt.Errorf("restore %s: %w", m.ID, err)
+		case oi.Size != o.Size:
 			return fmt.Errorf("restore %s: %w: object %s holds %d bytes, the manifest says %d (truncated?); nothing was applied",
-				m.ID, ErrDamaged, o.Name, n, o.Size)
+				m.ID, ErrDamaged, o.Name, oi.Size, o.Size)
 		}
 	}
 	return nil
