@@ -75,7 +75,7 @@ func backupCommand(e *env) *cli.Command {
 				defer func() { finish(err == nil) }()
 			}
 			total := int64(-1)
-			if f, ok := e.stdin.(*os.File); ok {
+			if f, ok := e.stdin.(*os.File); ok && c.String("engine") == "stdin" {
 				if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 					total = fi.Size()
 				}
