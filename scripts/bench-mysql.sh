@@ -5,6 +5,7 @@
 #
 #   backup:  mariabackup --backup --stream=xbstream | gzip | openssl enc -aes-256-cbc > file   (Trove)
 #            mybak backup --engine mariabackup (gzip, encrypted, local store)                   target <= 0.6x Trove
+#            the same with --compress zstd (for comparison)
 #            mariabackup --backup --stream=xbstream > /dev/null                                  (the tool alone: mybak's overhead)
 #   restore: openssl enc -d | gzip -d | mbstream -x, then mariabackup --prepare                 (Trove)
 #            mybak restore ID --target-dir DIR (extract + prepare)
@@ -73,6 +74,8 @@ measure trove "mariabackup --defaults-extra-file='$work/client.cnf' --backup --s
 measure mybak "'$mybak' backup --engine mariabackup --storage '$work/store' --encrypt-key-file \$KEYFILE --host 127.0.0.1 --port $port --user '$MYBAK_TEST_MYSQL_USER' --password-file '$MYBAK_TEST_MYSQL_PASSWORD_FILE' --progress never --log-level warn >'$work/id'"
 id=$(cat "$work/id")
 obj=$(ls "$work/store/$id"/data*)
+measure mybak_zstd "'$mybak' backup --engine mariabackup --compress zstd --storage '$work/store' --encrypt-key-file \$KEYFILE --host 127.0.0.1 --port $port --user '$MYBAK_TEST_MYSQL_USER' --password-file '$MYBAK_TEST_MYSQL_PASSWORD_FILE' --progress never --log-level warn >'$work/id.zstd'"
+zobj=$(ls "$work/store/$(cat "$work/id.zstd")"/data*)
 
 echo "restore:" >&2
 tdir=$(tmpd)
@@ -83,8 +86,9 @@ printf '\nmybak bench (MariaDB physical): sbtest %s bytes in tables, datadir %s 
   "$dbbytes" "$datadir_bytes" "$cores" "$(date -u +%FT%TZ)"
 printf '%-66s %9s %9s %14s %9s\n' "backup" "seconds" "MiB/s" "output bytes" "peak RSS"
 printf '%-66s %9s %9s %14s %8sM\n' "mariabackup --stream=xbstream > /dev/null (the tool alone)" "$(sec raw)" "$(mbps raw)" "-" "$(($(cat "$work/raw.rss") / 1024))"
-printf '%-66s %9s %9s %14s %8sM\n' "Trove: mariabackup | gzip | openssl enc -aes-256-cbc" "$(sec trove)" "$(mbps trove)" "$(stat -c %s "$work/trove.xbstream.gz.enc")" "-"
+printf '%-66s %9s %9s %14s %9s\n' "Trove: mariabackup | gzip | openssl enc -aes-256-cbc" "$(sec trove)" "$(mbps trove)" "$(stat -c %s "$work/trove.xbstream.gz.enc")" "-"
 printf '%-66s %9s %9s %14s %8sM\n' "mybak backup --engine mariabackup (gzip, encrypted, local)" "$(sec mybak)" "$(mbps mybak)" "$(stat -c %s "$obj")" "$(($(cat "$work/mybak.rss") / 1024))"
+printf '%-66s %9s %9s %14s %8sM\n' "mybak backup --engine mariabackup --compress zstd (encrypted)" "$(sec mybak_zstd)" "$(mbps mybak_zstd)" "$(stat -c %s "$zobj")" "$(($(cat "$work/mybak_zstd.rss") / 1024))"
 printf '\n%-66s %9s\n' "restore (decode + extract + prepare)" "seconds"
 printf '%-66s %9s\n' "Trove: openssl enc -d | gzip -d | mbstream -x; mariabackup --prepare" "$(sec trove_restore)"
 printf '%-66s %9s\n' "mybak restore --target-dir" "$(sec mybak_restore)"
@@ -92,6 +96,7 @@ cat <<TXT
 
 ratios (mybak time / other time; lower is better for mybak; target in brackets)
   backup vs Trove pipeline:       $(ratio mybak trove)x  [<= 0.6]
+  backup zstd vs Trove pipeline:  $(ratio mybak_zstd trove)x
   backup vs the tool alone:       $(ratio mybak raw)x  (overhead of compressing, encrypting, hashing and storing: $(awk -v a="$(sec mybak)" -v b="$(sec raw)" 'BEGIN{printf "%+.0f%%", (a/b-1)*100}'))
   restore vs Trove pipeline:      $(ratio mybak_restore trove_restore)x
 TXT
