@@ -367,6 +367,7 @@ func TestSpoolKilledDuringStream(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "cannot be resumed") || !strings.Contains(r.stderr, "--discard") {
 		t.Fatalf("resume of a cut stream: exit %d\n%s", r.code, r.stderr)
 	}
+	t.Logf("resume of a cut stream says: %s", lastLine(r.stderr))
 	if len(segments(t, container, id)) == 0 {
 		t.Fatal("no uploaded segments to discard: the test did not test it")
 	}
@@ -412,6 +413,7 @@ func TestSpoolNetworkDown(t *testing.T) {
 	}
 	id := ids[0]
 	want := fmt.Sprintf("mybak resume %s --spool-dir %s --storage %s", id, spool, store)
+	t.Logf("the failed backup says: %s", lastLine(r.stderr))
 	if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "503") {
 		t.Fatalf("the error does not say what failed and %q:\n%s", want, r.stderr)
 	}

@@ -619,7 +619,9 @@ func Open(dir, id string, st Store, opts Options) (*Spool, error) {
 	s.parts = js.parts
 	s.uploaded = make([]storage.Part, len(js.parts))
 	s.ended = js.ended
-	s.size = js.size
+	for _, p := range js.parts {
+		s.size += p.Size
+	}
 	s.resumed = true
 	return s, nil
 }
