@@ -712,6 +712,9 @@ func TestMySQLRedoWrap(t *testing.T) {
 	if took > time.Minute {
 		t.Errorf("detection took %s, want under a minute", took)
 	}
+	if out, _ := exec.Command("pgrep", "-f", "mybak-backup-.*--throttle=1").Output(); len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("mariabackup still running after mybak exited: %s", out)
+	}
 }
 
 // TestMySQLUsage: flag combinations of the MySQL engines that are refused
