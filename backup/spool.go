@@ -62,6 +62,7 @@ type spooler struct {
 	sp  *spool.Spool
 	opt *SpoolOptions
 	loc string
+	log *slog.Logger
 	// resumable is set once the pending manifest is saved: from then on
 	// a failure keeps everything for Resume.
 	resumable bool
@@ -85,7 +86,7 @@ func startSpool(ctx context.Context, opts Options, id, dataName string, log *slo
 		return nil, fmt.Errorf("backup %s: %w", id, err)
 	}
 	log.Info("spooling the stream, uploading concurrently", "id", id, "spool", sp.Dir())
-	return &spooler{sp: sp, opt: opts.Spool, loc: opts.Store.Location()}, nil
+	return &spooler{sp: sp, opt: opts.Spool, loc: opts.Store.Location(), log: log}, nil
 }
 
 // put stores the stream in the spool (uploads run in the background).
@@ -109,6 +110,8 @@ func (s *spooler) finish(ctx context.Context, m *Manifest) error {
 		return fmt.Errorf("backup %s: %w", m.ID, err)
 	}
 	s.resumable = true
+	s.log.Info("stream complete in the spool; waiting for the uploads", "id", m.ID,
+		"stored_bytes", m.StoredSize, "seconds", m.EndTime.Sub(m.StartTime).Seconds())
 	info, err := s.sp.Finish(ctx)
 	if err != nil {
 		return &ResumableError{ID: m.ID, SpoolDir: s.opt.Dir, Location: s.loc, Err: err}
