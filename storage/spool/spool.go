@@ -310,6 +310,11 @@ func (s *Spool) writePart(n int, r io.Reader, buf []byte) (int64, string, error)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		// The journal will say the file exists: make its name durable
+		// first.
+		err = syncDir(s.dir)
+	}
 	if err != nil {
 		if isNoSpace(err) {
 			err = fmt.Errorf("%w: %w", ErrNoSpace, err)
