@@ -21,6 +21,15 @@
 // reupload") cannot. Retries live in one place (retry.go): which statuses
 // and errors are transient (classify, retryableStatus) and the backoff.
 //
+// # Parts
+//
+// parts.go exposes the segments to a caller that keeps them itself
+// (storage/spool keeps them in files, so that an upload can be finished by
+// another process): PutPart, StatPart and CommitParts use the same names,
+// retries, ETag checks and SLO manifest as Put. SweepUncommitted deletes
+// the segments of uploads that were killed before their commit (prune
+// calls it).
+//
 // # Memory
 //
 // A Put holds at most UploadParallel+1 segment buffers; when all are busy
