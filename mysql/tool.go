@@ -146,6 +146,7 @@ func ToolVersion(ctx context.Context, t Tool) (string, error) {
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, t.Path, "--version")
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = childEnv(nil) // no MYSQL_PWD for a child that needs no password
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("%s --version: %w", t.Path, err)
 	}
