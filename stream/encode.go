@@ -300,7 +300,21 @@ func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOption
 	counted := &countWriter{w: compDst}
 	fw := newFrameWriter(comp)
 	frameOpen := false
+	var zp *zstdParallel
+	var zframes []Frame // written by zp's writer goroutine until zp is closed
+	if comp.Kind == Zstd {
+		// Independent frames compressed on all cores; see zstdParallel.
+		zp, err = newZstdParallel(comp, counted, func() int64 { return counted.n },
+			func(raw int64) bool { return raw%frameSize == 0 },
+			func(raw, compressed int64) { zframes = append(zframes, Frame{Raw: raw, Compressed: compressed}) })
+		if err != nil {
+			return Result{}, fmt.Errorf("encode: start zstd: %w", err)
+		}
+	}
 	defer func() {
+		if zp != nil {
+			zp.Abort() // a no-op unless something returned early
+		}
 		if frameOpen {
 			// Error path: stop the compressor's goroutines. Writes to dst
 			// fail from now on (h.err or ctx), so this does not block.
@@ -328,8 +342,10 @@ func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOption
 		}
 		return nil
 	}
-	if err := startFrame(); err != nil {
-		return Result{}, err
+	if zp == nil {
+		if err := startFrame(); err != nil {
+			return Result{}, err
+		}
 	}
 	// Stage 1 (goroutine): read src and hash it. Stage 2 (goroutine): compress;
 	// the compressor's own goroutines encrypt, hash and write. Buffers cycle
@@ -374,8 +390,30 @@ func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOption
 			}
 		}
 	})
-	g.Go(func() error {
+	g.Go(func() (err error) {
+		if zp != nil {
+			defer func() {
+				if err != nil {
+					// Stop the workers and the writer before Encode returns:
+					// they touch stored and zframes.
+					zp.Abort()
+				}
+			}()
+		}
 		for c := range full {
+			if zp != nil {
+				raw += int64(len(c.b))
+				if err := zp.Write(gctx, c.b); err != nil {
+					return fmt.Errorf("encode: compress: %w", err)
+				}
+				free <- c.b[:cap(c.b)]
+				if c.endFrame {
+					if err := zp.Cut(gctx); err != nil {
+						return fmt.Errorf("encode: compress: %w", err)
+					}
+				}
+				continue
+			}
 			if len(c.b) > 0 {
 				if !frameOpen {
 					if err := startFrame(); err != nil {
@@ -395,6 +433,12 @@ func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOption
 			}
 		}
 		// Finish here: gctx, which dst writes check, ends with Wait.
+		if zp != nil {
+			if err := zp.Close(gctx); err != nil {
+				return fmt.Errorf("encode: finish zstd: %w", err)
+			}
+			res.Frames = zframes
+		}
 		if frameOpen {
 			if err := closeFrame(); err != nil {
 				return err

@@ -93,6 +93,13 @@ func DecodeParallel(ctx context.Context, dst io.Writer, open OpenFunc, storedSiz
 	}
 
 	encrypted := opts.Pass != nil
+	if !encrypted {
+		// Without this, frames after the first would fail on ciphertext
+		// with a decompressor's error before the first frame says why.
+		if err := checkNotEncrypted(ctx, open); err != nil {
+			return res, fmt.Errorf("decode: %w", err)
+		}
+	}
 	var key, iv0 []byte
 	if encrypted {
 		if res.KDF, key, iv0, err = parallelKey(ctx, open, opts); err != nil {
@@ -506,4 +513,23 @@ func (in *rangeIn) flush() error {
 		return nil
 	}
 	return in.d.send(in.j, chunk{b: b, n: in.n, stored: true})
+}
+
+// checkNotEncrypted returns ErrNeedPass when the stream starts with the
+// OpenSSL header.
+func checkNotEncrypted(ctx context.Context, open OpenFunc) error {
+	rc, err := open(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("open backup data: %w", err)
+	}
+	defer rc.Close()
+	head := make([]byte, 8)
+	n, err := io.ReadFull(rc, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return fmt.Errorf("read backup data: %w", err)
+	}
+	if n == 8 && string(head) == "Salted__" {
+		return ErrNeedPass
+	}
+	return nil
 }
