@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/mybak/mybak/ops"
 )
 
 // Version is mybak's version, set at build time with
@@ -27,6 +29,8 @@ type env struct {
 	stdout, stderr io.Writer
 	log            *slog.Logger
 	args           []string // the command line, for what follows "--"
+	// run collects what the metrics file reports of the current command.
+	run *ops.Run
 }
 
 // Main runs mybak with args (args[0] is the program name) and returns the
@@ -73,6 +77,13 @@ func newApp(e *env) *cli.App {
 				break
 			}
 		}
+		switch c.Name {
+		case "backup":
+			c.Flags = append(append(c.Flags, metricsFlag()), lockFlags()...)
+		case "verify":
+			c.Flags = append(c.Flags, metricsFlag())
+		}
+		withOps(c, e)
 		c.Flags = append(c.Flags, commonFlags()...)
 		c.OnUsageError = onUsageError
 		c.Before = func(c *cli.Context) error {

@@ -103,6 +103,8 @@ func backupCommand(e *env) *cli.Command {
 			}
 			e.log.Info("backup complete", "id", m.ID, "raw_bytes", m.RawSize, "stored_bytes", m.StoredSize,
 				"seconds", m.EndTime.Sub(m.StartTime).Seconds())
+			e.run.Engine = m.Engine.Name
+			e.run.Values = map[string]float64{"raw_bytes": float64(m.RawSize), "stored_bytes": float64(m.StoredSize)}
 			fmt.Fprintln(e.stdout, m.ID)
 			return nil
 		},
@@ -296,6 +298,12 @@ func verifyCommand(e *env) *cli.Command {
 			}
 			if err == nil {
 				e.log.Info("backup verified", "id", rep.ID, "deep", rep.Deep, "seconds", rep.Duration.Seconds())
+			}
+			if rep != nil {
+				if rep.Deep {
+					e.run.Command = "verify-deep"
+				}
+				e.run.Values = map[string]float64{"damaged": map[bool]float64{true: 0, false: 1}[rep.OK]}
 			}
 			return err
 		},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mybak/mybak/ops"
 	"github.com/mybak/mybak/restore"
 )
 
@@ -14,7 +15,7 @@ const (
 	ExitFailure = 1 // the operation failed
 	ExitUsage   = 2 // bad command line, flags or configuration
 	ExitDamaged = 3 // verify found damage
-	ExitLocked  = 4 // another run holds the lock (reserved)
+	ExitLocked  = 4 // another run of the same job holds its lock
 	ExitSignal  = 130
 )
 
@@ -38,6 +39,8 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, restore.ErrDamaged):
 		return ExitDamaged
+	case errors.Is(err, ops.ErrLocked):
+		return ExitLocked
 	case errors.Is(err, context.Canceled):
 		return ExitSignal
 	}
