@@ -12,6 +12,7 @@ import (
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/storage"
+	"github.com/mybak/mybak/xbstream"
 )
 
 // ErrDamaged is returned (wrapped) by Verify when a backup fails a check.
@@ -21,8 +22,13 @@ var ErrDamaged = errors.New("backup is damaged")
 // VerifyOptions configure Verify.
 type VerifyOptions struct {
 	Options
-	// Deep decodes the whole stream and checks its hashes.
+	// Deep decodes the whole stream and checks its hashes and content:
+	// the CRC-32 of every xbstream chunk (physical engines), the trailer
+	// of a dump (logical engines); a stdin backup is recognised by its
+	// first bytes.
 	Deep bool
+	// List, with Deep, puts the xbstream's files in Report.Files.
+	List bool
 	// Catalogue finds the backup and its parents; nil means mybak's own
 	// layout in the store (MybakCatalogue). When it is an ObjectChecker,
 	// it checks the stored objects.
@@ -43,6 +49,11 @@ type Report struct {
 	OK       bool          `json:"ok"`
 	Checks   []Check       `json:"checks"`
 	Duration time.Duration `json:"duration_ns"`
+	// Content is what a deep verify found in the stream: "xbstream",
+	// "dump" or "" (not recognised, or not deep).
+	Content string `json:"content,omitempty"`
+	// Files lists the xbstream's files (VerifyOptions.List).
+	Files []xbstream.File `json:"files,omitempty"`
 }
 
 func (r *Report) add(name string, err error) bool {
@@ -71,7 +82,9 @@ func (r *Report) failed() error {
 // Verify checks backup ref (an ID or "latest") without restoring it: the
 // manifest is present and valid, and every stored object is present with
 // the recorded size and hash. With Deep, the whole stream is also
-// decrypted, decompressed and hashed against the manifest.
+// decrypted, decompressed and hashed against the manifest, once, while its
+// content is checked (see VerifyOptions.Deep): a damaged xbstream chunk is
+// reported with its file.
 //
 // The report lists every check. The error wraps ErrDamaged when a check
 // failed, backup.ErrNoBackup when ref names nothing at all, and is some
@@ -122,11 +135,9 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 		rep.add("parent chain", perr)
 	}
 	if opts.Deep && rep.failed() == nil {
-		_, derr := ToWriter(ctx, st, m, io.Discard, opts.Options)
-		if derr != nil && !isDamage(derr) {
-			return rep, derr
+		if err := deepVerify(ctx, st, m, opts, rep); err != nil {
+			return rep, err
 		}
-		rep.add("decode and hash the stream", derr)
 	}
 	return rep, rep.failed()
 }

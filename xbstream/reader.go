@@ -59,10 +59,13 @@ var (
 	ErrFormat = errors.New("not a valid xbstream chunk")
 )
 
+// errMore counts the damage Scan does not describe one by one.
+var errMore = errors.New("damaged")
+
 // Damaged reports whether err says the stream is damaged (as opposed to an
 // error of the underlying reader).
 func Damaged(err error) bool {
-	return errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrFormat)
+	return errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrFormat) || errors.Is(err, errMore)
 }
 
 // SparseEntry is one entry of a sparse chunk's map: skip Skip bytes of the

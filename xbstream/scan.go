@@ -155,7 +155,7 @@ func Scan(ctx context.Context, r io.Reader) (*Summary, error) {
 		}
 	}
 	if s.Damaged > len(damage) {
-		damage = append(damage, fmt.Errorf("and %d more damaged chunks", s.Damaged-len(damage)))
+		damage = append(damage, fmt.Errorf("%w: and %d more damaged chunks", errMore, s.Damaged-len(damage)))
 	}
 	if final != nil {
 		damage = append([]error{fmt.Errorf("scan xbstream at offset %d: %w", s.Bytes, final)}, damage...)
