@@ -244,7 +244,8 @@ func restoreCommand(e *env) *cli.Command {
 func verifyCommand(e *env) *cli.Command {
 	flags := []cli.Flag{
 		storageFlag(),
-		&cli.BoolFlag{Name: "deep", Usage: "also decrypt, decompress and hash the whole stream"},
+		&cli.BoolFlag{Name: "deep", Usage: "also decrypt, decompress and hash the whole stream, and check its content (xbstream chunk CRCs, dump trailer)"},
+		&cli.BoolFlag{Name: "list", Usage: "with --deep: list the files of a physical backup (path, size)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 		&cli.IntFlag{Name: "parallel", Usage: "pieces decoded at once with --deep (default: all cores)"},
 		layoutFlag(),
@@ -258,6 +259,9 @@ func verifyCommand(e *env) *cli.Command {
 			ref, err := oneRef(c)
 			if err != nil {
 				return err
+			}
+			if c.Bool("list") && !c.Bool("deep") {
+				return usagef("--list needs --deep: the files are read from the decoded stream")
 			}
 			pass, err := loadKey(c, e)
 			if err != nil {
@@ -275,6 +279,7 @@ func verifyCommand(e *env) *cli.Command {
 			rep, err := restore.Verify(c.Context, rst, ref, restore.VerifyOptions{
 				Catalogue: cat,
 				Deep:      c.Bool("deep"),
+				List:      c.Bool("list"),
 				Options:   restore.Options{Pass: pass, Parallel: c.Int("parallel")},
 			})
 			if rep != nil && len(rep.Checks) > 0 {
@@ -294,6 +299,7 @@ func verifyCommand(e *env) *cli.Command {
 						}
 						fmt.Fprintln(e.stdout)
 					}
+					printFiles(e, rep, c.Bool("list"))
 				}
 			}
 			if err == nil {
