@@ -243,6 +243,40 @@ func argvWatch(t *testing.T, secret, marker string) (stop func() int) {
 	return func() int { close(done); wg.Wait(); return seen }
 }
 
+// environWatch samples the environment of every process but mybak's own
+// until stop is called, and returns how many contained needle.
+func environWatch(t *testing.T, needle string) (stop func() int) {
+	done := make(chan struct{})
+	var seen int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			ents, _ := os.ReadDir("/proc")
+			for _, e := range ents {
+				if _, err := strconv.Atoi(e.Name()); err != nil {
+					continue
+				}
+				if exe, _ := os.Readlink("/proc/" + e.Name() + "/exe"); exe == mybakBin {
+					continue
+				}
+				if b, err := os.ReadFile("/proc/" + e.Name() + "/environ"); err == nil && bytes.Contains(b, []byte(needle)) {
+					cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+					t.Logf("pid %s has it: %q", e.Name(), bytes.ReplaceAll(cmd, []byte{0}, []byte{' '}))
+					seen++
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int { close(done); wg.Wait(); return seen }
+}
+
 // TestMySQLPhysicalChain: full + two incrementals of the primary (the
 // second with an explicit --parent), encrypted; list shows the chain;
 // deleting the full needs --cascade; restore of the chain with copy-back
@@ -411,6 +445,7 @@ func TestMySQLLogical(t *testing.T) {
 // deletes and re-inserts within one transaction) and pass CHECK TABLE.
 func TestMySQLBackupUnderLoad(t *testing.T) {
 	p := primary(t)
+	heavyLoadLock(t)
 	db := p.db(t)
 	execSQL(t, db, "DROP DATABASE IF EXISTS e2e_sb", "CREATE DATABASE e2e_sb")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -494,10 +529,19 @@ func TestMySQLFailures(t *testing.T) {
 				t.Error("the password is in the error message")
 			}
 		}
-		// MYSQL_PWD works and is not passed on (the backup succeeds with it).
-		r := run(t, nil, []string{"MYSQL_PWD=" + p.password(t)}, "backup", "--engine", "mysqldump", "--storage", t.TempDir(), "--no-encrypt",
-			"--host", "127.0.0.1", "--port", strconv.Itoa(p.port), "--user", p.user)
-		must(t, r, "backup with MYSQL_PWD")
+		// MYSQL_PWD works, and reaches no child: neither its argv nor its
+		// environment (only mybak's own).
+		stop := argvWatch(t, p.password(t), "--single-transaction")
+		stopEnv := environWatch(t, "MYSQL_PWD="+p.password(t))
+		for _, eng := range []string{"mysqldump", "auto"} {
+			r := run(t, nil, []string{"MYSQL_PWD=" + p.password(t)}, "backup", "--engine", eng, "--storage", t.TempDir(), "--no-encrypt",
+				"--host", "127.0.0.1", "--port", strconv.Itoa(p.port), "--user", p.user)
+			must(t, r, "backup with MYSQL_PWD")
+		}
+		stop()
+		if n := stopEnv(); n > 0 {
+			t.Errorf("MYSQL_PWD reached %d child process(es)", n)
+		}
 		noComplete(t)
 	})
 
@@ -664,6 +708,7 @@ func TestMySQLRedoWrap(t *testing.T) {
 	if os.Getenv("MYBAK_TEST_MYSQL_REDO") == "0" {
 		t.Skip("MYBAK_TEST_MYSQL_REDO=0")
 	}
+	heavyLoadLock(t)
 	s := startSandbox(t, "e2e-redo", "", "--innodb-log-file-size=4M")
 	execSQL(t, s.db(t), "CREATE DATABASE sbtest")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -673,11 +718,15 @@ func TestMySQLRedoWrap(t *testing.T) {
 		t.Fatalf("sysbench prepare: %v\n%s", err, out)
 	}
 	lctx, stopLoad := context.WithCancel(ctx)
-	load := sb(lctx, "--threads=8", "--time=150", "run")
+	load := sb(lctx, "--threads=8", "--time=150", "--report-interval=5", "run")
+	var loadOut bytes.Buffer
+	load.Stdout, load.Stderr = &loadOut, &loadOut
 	if err := load.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { stopLoad(); load.Wait() }()
+	loadDone := make(chan struct{})
+	go func() { load.Wait(); close(loadDone) }()
+	defer func() { stopLoad(); <-loadDone }()
 	time.Sleep(2 * time.Second)
 
 	r := run(t, nil, nil, append([]string{"preflight", "--sample", "2s", "--json"}, s.conn(false)...)...)
@@ -698,9 +747,22 @@ func TestMySQLRedoWrap(t *testing.T) {
 
 	store := t.TempDir()
 	start := time.Now()
-	r = run(t, nil, nil, append([]string{"backup", "--engine", "auto", "--storage", store, "--no-encrypt", "--throttle=1"}, s.conn(false)...)...)
+	// Bounded: without a wrap, --throttle=1 copies for minutes.
+	bctx, bcancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer bcancel()
+	cmd := exec.CommandContext(bctx, mybakBin, append([]string{"backup", "--engine", "auto", "--storage", store, "--no-encrypt", "--throttle=1"}, s.conn(false)...)...)
+	cmd.Env = cleanEnv()
+	var se bytes.Buffer
+	cmd.Stderr = &se
+	cmd.Run()
+	r = result{stderr: se.String(), code: cmd.ProcessState.ExitCode()}
 	took := time.Since(start)
 	t.Logf("backup failed after %s:\n%s", took.Round(time.Millisecond), r.stderr)
+	select {
+	case <-loadDone:
+		t.Logf("sysbench ended before the backup did:\n%s", loadOut.String())
+	default:
+	}
 	if r.code != 1 || !strings.Contains(r.stderr, "redo log wrapped") {
 		t.Fatalf("want a redo wrap failure, got exit %d", r.code)
 	}
@@ -752,4 +814,20 @@ func TestMySQLUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// heavyLoadLock serialises the redo-wrap reproductions of this package and
+// of the mysql package (go test runs packages in parallel): two sysbench
+// loads at once on a 2-core runner slow both servers so much that neither
+// redo log wraps. It holds an flock on a file in the temp dir until the
+// test ends.
+func heavyLoadLock(t *testing.T) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "mybak-test-redo-wrap.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 }

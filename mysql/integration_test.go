@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -318,6 +319,7 @@ func TestIntegrationRedoWrap(t *testing.T) {
 	if _, err := exec.LookPath("sysbench"); err != nil {
 		t.Fatal("sysbench not on PATH: apt-get install sysbench")
 	}
+	heavyLoadLock(t)
 	s := startSandbox(t, "redo", "", "--innodb-log-file-size=4M")
 	defer stopSandbox(t, "redo")
 	ctx := ctxT(t, 3*time.Minute)
@@ -376,4 +378,20 @@ func TestIntegrationRedoWrap(t *testing.T) {
 	if strings.TrimSpace(string(out)) != "" {
 		t.Errorf("mariabackup still running: %s", out)
 	}
+}
+
+// heavyLoadLock serialises the redo-wrap reproductions of this package and
+// of mybak's end-to-end tests (go test runs packages in parallel): two
+// sysbench loads at once on a 2-core runner slow both servers so much that
+// neither redo log wraps. It holds an flock on a file in the temp dir until
+// the test ends.
+func heavyLoadLock(t *testing.T) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "mybak-test-redo-wrap.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 }
