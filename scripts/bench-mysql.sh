@@ -31,6 +31,7 @@ trap cleanup EXIT
 export KEYFILE=$work/key
 
 echo "starting a MariaDB sandbox and loading ~${gb} GiB with sysbench..." >&2
+testdata/mysql-sandbox.sh stop bench >/dev/null 2>&1 || true
 testdata/mysql-sandbox.sh start bench --innodb-buffer-pool-size=512M --innodb-log-file-size=512M >&2
 eval "$(testdata/mysql-sandbox.sh env bench)"
 port=$MYBAK_TEST_MYSQL_PORT
@@ -43,10 +44,13 @@ port=$MYBAK_TEST_MYSQL_PORT
 mariadb --defaults-extra-file="$work/admin.cnf" -e "CREATE DATABASE IF NOT EXISTS sbtest"
 rows=$(awk -v g="$gb" 'BEGIN{printf "%d", g*1024/240*1000000/8}')
 # sysbench wants the password as an option: it only runs against this
-# throwaway sandbox.
-sysbench oltp_write_only --db-driver=mysql --mysql-socket="$MYBAK_TEST_MYSQL_SOCKET" \
-  --mysql-user="$MYBAK_TEST_MYSQL_ADMIN_USER" --mysql-password="$(cat "$MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE")" \
-  --tables=8 --table-size="$rows" --threads="$cores" prepare >"$work/sysbench.log"
+# throwaway sandbox. A kept BENCH_DIR keeps its database: no second load.
+if [ -z "$(mariadb --defaults-extra-file="$work/admin.cnf" -N -B -e "SHOW TABLES FROM sbtest LIKE 'sbtest8'")" ]; then
+  sysbench oltp_write_only --db-driver=mysql --mysql-socket="$MYBAK_TEST_MYSQL_SOCKET" \
+    --mysql-user="$MYBAK_TEST_MYSQL_ADMIN_USER" --mysql-password="$(cat "$MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE")" \
+    --tables=8 --table-size="$rows" --threads="$cores" prepare >"$work/sysbench.log"
+fi
+rm -rf "$work/store" "$work/restored" "$work"/tmp.* "$work"/*.enc
 dbbytes=$(mariadb --defaults-extra-file="$work/admin.cnf" -N -B -e \
   "SELECT SUM(DATA_LENGTH+INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA='sbtest'")
 datadir_bytes=$(du -sb "$MYBAK_TEST_MYSQL_DATADIR" | cut -f1)
