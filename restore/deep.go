@@ -37,19 +37,26 @@ func contentKind(m *backup.Manifest) string {
 }
 
 // sniff recognises an xbstream or a mysqldump/mariadb-dump dump by its
-// first bytes ("" when it is neither).
+// first bytes ("" when it is neither). MariaDB's dump tools since 10.5.25,
+// 10.6.18 and 10.11.8 put a "/*M!999999\- enable the sandbox mode */"
+// line before the "-- MariaDB dump" header.
 func sniff(head []byte) string {
-	switch {
-	case bytes.HasPrefix(head, []byte(xbstream.Magic)):
+	if bytes.HasPrefix(head, []byte(xbstream.Magic)) {
 		return contentXbstream
-	case bytes.HasPrefix(head, []byte("-- MySQL dump ")), bytes.HasPrefix(head, []byte("-- MariaDB dump ")):
+	}
+	if bytes.HasPrefix(head, []byte("/*M!999999")) {
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			head = head[i+1:]
+		}
+	}
+	if bytes.HasPrefix(head, []byte("-- MySQL dump ")) || bytes.HasPrefix(head, []byte("-- MariaDB dump ")) {
 		return contentDump
 	}
 	return ""
 }
 
 // sniffLen is how many first bytes sniff looks at.
-const sniffLen = 16
+const sniffLen = 256
 
 // contentChecker is the io.Writer a deep verify decodes into: it checks the
 // stream's content as it passes, so the backup is downloaded and decoded

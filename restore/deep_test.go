@@ -68,6 +68,7 @@ func TestDeepVerifyContent(t *testing.T) {
 		{"dump", "mariadb-dump", dump, "zstd", nil, true, "dump", nil},
 		{"dump without trailer", "mysqldump", cut, "zstd", []byte("k"), false, "dump", []string{`does not end with "-- Dump completed"`}},
 		{"stdin dump without trailer", "stdin", cut, "gzip", nil, false, "dump", []string{"-- Dump completed"}},
+		{"stdin sandbox-mode dump without trailer", "stdin", append([]byte("/*M!999999\\- enable the sandbox mode */ \n"), cut...), "gzip", nil, false, "dump", []string{"-- Dump completed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
