@@ -101,7 +101,8 @@ func newApp(e *env) *cli.App {
 		Description: "Backups stream through parallel gzip (or zstd) and OpenSSL-compatible AES-256-CBC\n" +
 			"encryption into a local directory or OpenStack Swift. Every flag can also be set with\n" +
 			"the environment variable MYBAK_<FLAG> (e.g. MYBAK_STORAGE) or in the YAML file given\n" +
-			"by --config. Exit codes: 0 ok, 1 failure, 2 usage, 3 verify found damage.",
+			"by --config. Exit codes: 0 ok, 1 failure, 2 usage, 3 verify found damage,\n" +
+			"4 another run of the same backup job holds its lock.",
 		Commands:             cmds,
 		Reader:               e.stdin,
 		Writer:               e.stdout,

@@ -13,8 +13,8 @@ import (
 // backupSpoolFlags are the backup command's flags for spooling.
 func backupSpoolFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "spool-dir", Usage: "write the encoded stream to segment files in DIR first (at the engine's speed) and upload them from there; a killed or failed upload can then be finished with `mybak resume` (Swift stores only; needs free space for the backup)"},
-		&cli.StringFlag{Name: "resume", Usage: "finish the spooled backup `ID` (in --spool-dir) instead of taking a new one: the same as `mybak resume ID`"},
+		&cli.StringFlag{Name: "spool-dir", Usage: "write the encoded stream to segment files in `DIR` first (at the engine's speed) and upload them from there; a killed or failed upload can then be finished with mybak resume (Swift stores only; needs free space for the backup)"},
+		&cli.StringFlag{Name: "resume", Usage: "finish the spooled backup `ID` (in --spool-dir) instead of taking a new one: the same as mybak resume ID"},
 	}
 }
 
