@@ -38,6 +38,9 @@ type PhysicalEngine struct {
 	// from the parent. Options.LogPath should be set: it keeps the tool's
 	// whole stderr, and errors point to it.
 	Options mysql.PhysicalOptions
+	// RowCounts, when set, counts the tables' rows after the backup (see
+	// MetaRowCounts).
+	RowCounts RowCountOptions
 }
 
 // Name implements Engine: the tool family (mariabackup, xtrabackup, ...).
@@ -91,6 +94,7 @@ func (e *PhysicalEngine) Run(ctx context.Context, w io.Writer, parent *Manifest)
 	}
 	addVersionMeta(meta, res.ToolVersion, o.Server)
 	addBinlogMeta(meta, res.Binlog)
+	recordRowCounts(ctx, e.RowCounts, o.DB, o.Conn, o.Server, res.Binlog, meta)
 	sv := res.ServerVersion
 	if sv == "" && o.Server != nil {
 		sv = o.Server.Version
@@ -102,6 +106,9 @@ func (e *PhysicalEngine) Run(ctx context.Context, w io.Writer, parent *Manifest)
 // dump must end with its "-- Dump completed" trailer.
 type LogicalEngine struct {
 	Options mysql.DumpOptions
+	// RowCounts, when set, counts the tables' rows after the dump (see
+	// MetaRowCounts).
+	RowCounts RowCountOptions
 }
 
 // Name implements Engine (mysqldump or mariadb-dump).
@@ -122,6 +129,7 @@ func (e *LogicalEngine) Run(ctx context.Context, w io.Writer, parent *Manifest) 
 	meta := map[string]string{MetaTool: string(res.Engine)}
 	addVersionMeta(meta, res.ToolVersion, e.Options.Server)
 	addBinlogMeta(meta, res.Binlog)
+	recordRowCounts(ctx, e.RowCounts, nil, e.Options.Conn, e.Options.Server, res.Binlog, meta)
 	var sv string
 	if e.Options.Server != nil {
 		sv = e.Options.Server.Version

@@ -75,7 +75,23 @@ func backupMySQLFlags() []cli.Flag {
 		&cli.IntFlag{Name: "lock-wait-timeout", Usage: "xtrabackup 8.0: seconds to wait for the backup lock (--backup-lock-timeout)"},
 		&cli.StringFlag{Name: "work-dir", Usage: "where the backup's temporary state and the tool's log go (default: $TMPDIR)"},
 		&cli.BoolFlag{Name: "preflight", Usage: "run the preflight checks first and do not back up when one fails"},
+		&cli.StringFlag{Name: "row-counts", Value: backup.RowCountsAuto, Usage: "after the backup, record each table's row count in the manifest for restore drills: auto (tables up to --row-count-max rows, within --row-count-budget), exact (every table) or off"},
+		&cli.Int64Flag{Name: "row-count-max", Value: backup.DefaultRowCountMax, Usage: "--row-counts auto: skip tables whose information_schema estimate is above this many rows"},
+		&cli.DurationFlag{Name: "row-count-budget", Value: backup.DefaultRowCountBudget, Usage: "--row-counts auto: stop counting (and skip the remaining tables) after this long"},
 	)
+}
+
+// rowCountOptions reads --row-counts, --row-count-max and --row-count-budget.
+func rowCountOptions(c *cli.Context, e *env) (backup.RowCountOptions, error) {
+	mode, err := backup.ParseRowCountMode(c.String("row-counts"))
+	if err != nil {
+		return backup.RowCountOptions{}, usagef("--row-counts: %w", err)
+	}
+	if c.Int64("row-count-max") < 1 || c.Duration("row-count-budget") <= 0 {
+		return backup.RowCountOptions{}, usagef("--row-count-max and --row-count-budget must be positive")
+	}
+	return backup.RowCountOptions{Mode: mode, MaxRows: c.Int64("row-count-max"), Budget: c.Duration("row-count-budget"),
+		Warnf: func(f string, a ...any) { e.log.Warn(fmt.Sprintf(f, a...)) }}, nil
 }
 
 // extraArgs returns the arguments after "--" on mybak's command line: they
@@ -138,6 +154,10 @@ func mysqlBackupEngine(c *cli.Context, e *env, st storage.Backend) (eng backup.E
 		return nil, nil, nil, err
 	}
 	name := c.String("engine")
+	rows, err := rowCountOptions(c, e)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if c.Bool("preflight") {
 		rep, err := backup.Preflight(c.Context, preflightOptions(c, conn, name))
 		printPreflight(e.stderr, rep, false)
@@ -186,7 +206,7 @@ func mysqlBackupEngine(c *cli.Context, e *env, st storage.Backend) (eng backup.E
 			FTWRLWaitTimeout: c.Int("ftwrl-wait-timeout"), LockWaitTimeout: c.Int("lock-wait-timeout"),
 			ExtraArgs: extra, WorkDir: filepath.Join(state, "work"), LogPath: logPath, OnLine: onLine,
 			Warnf: func(f string, a ...any) { e.log.Warn(fmt.Sprintf(f, a...)) },
-		}}, parent, finish, nil
+		}, RowCounts: rows}, parent, finish, nil
 	}
 	for _, f := range []string{"parallel", "throttle", "use-memory", "lock-wait-timeout", "ftwrl-wait-timeout"} {
 		if c.IsSet(f) {
@@ -195,7 +215,7 @@ func mysqlBackupEngine(c *cli.Context, e *env, st storage.Backend) (eng backup.E
 		}
 	}
 	return &backup.LogicalEngine{Options: mysql.DumpOptions{Tool: srv.tool, Conn: conn, Server: srv.info,
-		ExtraArgs: extra, LogPath: logPath, OnLine: onLine}}, nil, finish, nil
+		ExtraArgs: extra, LogPath: logPath, OnLine: onLine}, RowCounts: rows}, nil, finish, nil
 }
 
 // resolveParent finds the parent of an incremental: an ID, or the newest
