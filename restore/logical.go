@@ -28,6 +28,10 @@ type LogicalOptions struct {
 	Force bool
 	// LogPath keeps the client's whole stderr.
 	LogPath string
+	// NoBinlog applies the dump with sql_log_bin=0 (needs SUPER / BINLOG
+	// ADMIN): a replica being built must not binlog the dump as its own
+	// transactions, whose GTIDs would conflict with the primary's.
+	NoBinlog bool
 	Log     *slog.Logger
 }
 
@@ -88,10 +92,6 @@ func UserDatabases(ctx context.Context, db *sql.DB) ([]string, error) {
 // never a broken pipe. Errors after the first byte was sent are
 // *AppliedError, saying how much was sent.
 func ToMySQL(ctx context.Context, st storage.Backend, m *backup.Manifest, o LogicalOptions) error {
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	eng := mysql.Engine(m.Engine.Name)
 	if eng.Physical() {
 		return fmt.Errorf("backup %s is a physical %s backup: restore it with --target-dir DIR (and --copy-back --datadir)", m.ID, eng)
@@ -104,6 +104,25 @@ func ToMySQL(ctx context.Context, st storage.Backend, m *backup.Manifest, o Logi
 	}
 	if err := checkObjects(ctx, st, m); err != nil {
 		return err
+	}
+	return ApplySQL(ctx, m.ID, eng, func(ctx context.Context, w io.Writer) error {
+		_, err := ToWriter(ctx, st, m, w, o.Options)
+		return err
+	}, o)
+}
+
+// ApplySQL streams the SQL that produce writes into the mysql / mariadb
+// client connected by o.Conn, with ToMySQL's safeguards: a server holding
+// user databases is refused unless Force; the last bytes are held back
+// until produce returned nil and the SQL ends with the dump trailer, and on
+// any failure the client is killed before it sees them. name names the
+// dump in messages, eng is the engine that made it (it picks the client).
+// With NoBinlog the session runs SET SESSION sql_log_bin=0 first. Errors
+// after the first byte was sent are *AppliedError.
+func ApplySQL(ctx context.Context, name string, eng mysql.Engine, produce func(ctx context.Context, w io.Writer) error, o LogicalOptions) error {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	db, err := mysql.Open(ctx, o.Conn)
 	if err != nil {
@@ -129,9 +148,15 @@ func ToMySQL(ctx context.Context, st storage.Backend, m *backup.Manifest, o Logi
 	hw := &holdWriter{w: pw}
 	decodeErr := make(chan error, 1)
 	go func() {
-		_, err := ToWriter(cctx, st, m, hw, o.Options)
+		var err error
+		if o.NoBinlog {
+			_, err = pw.Write([]byte("SET SESSION sql_log_bin=0;\n"))
+		}
+		if err == nil {
+			err = produce(cctx, hw)
+		}
 		if err == nil && !mysql.DumpComplete(hw.held) {
-			err = fmt.Errorf("backup %s: %w", m.ID, ErrTruncatedDump)
+			err = fmt.Errorf("backup %s: %w", name, ErrTruncatedDump)
 		}
 		if err == nil {
 			err = hw.flush()
@@ -146,11 +171,11 @@ func ToMySQL(ctx context.Context, st storage.Backend, m *backup.Manifest, o Logi
 		}
 		decodeErr <- err
 	}()
-	log.Info("applying dump", "id", m.ID, "client", client, "server", o.Conn.String())
+	log.Info("applying dump", "id", name, "client", client, "server", o.Conn.String())
 	applyErr := mysql.ApplyDump(cctx, mysql.ApplyOptions{Client: client, Engine: eng, Conn: o.Conn, LogPath: o.LogPath}, pr)
 	pr.CloseWithError(errors.New("the SQL client stopped"))
 	derr := <-decodeErr
-	applied := &AppliedError{ID: m.ID, Bytes: hw.sent, Lines: hw.lines}
+	applied := &AppliedError{ID: name, Bytes: hw.sent, Lines: hw.lines}
 	switch {
 	case derr != nil && (applyErr == nil || errors.Is(applyErr, context.Canceled) || strings.Contains(applyErr.Error(), "aborted")):
 		applied.Err = derr

@@ -58,17 +58,65 @@ type PhysicalOptions struct {
 // renamed into place. A restore that fails or is interrupted removes its
 // staging dirs and never leaves a partly filled target or datadir; tool
 // logs of a failed run are kept and named in the error.
-func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest, o PhysicalOptions) (err error) {
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if o.TargetDir == "" && o.Datadir == "" {
-		return errors.New("physical restore needs a target dir (--target-dir) or a datadir (--copy-back/--move-back --datadir)")
-	}
+func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest, o PhysicalOptions) error {
+	o.defaults()
 	eng, err := checkChain(chain)
 	if err != nil {
 		return err
+	}
+	ids := make([]string, len(chain))
+	for i, m := range chain {
+		ids[i] = m.ID
+	}
+	return physical(ctx, eng, ids, func(ctx context.Context, i int, dir, logPath string) error {
+		m := chain[i]
+		o.Log.Info("extracting", "id", m.ID, "type", m.Type, "dir", dir)
+		return extractOne(ctx, st, m, eng, dir, logPath, o.Options)
+	}, o)
+}
+
+// PhysicalFromWire restores the full physical backup a wire stream carries
+// (`mybak backup --to-stdout`) like Physical restores a chain of one: the
+// stream is decoded into xbstream/mbstream -x as it arrives, and prepared
+// only once its manifest's hashes matched. It returns that manifest.
+func PhysicalFromWire(ctx context.Context, wr *backup.WireReader, o PhysicalOptions) (*backup.Manifest, error) {
+	o.defaults()
+	h := wr.Header
+	eng := mysql.Engine(h.Engine)
+	if !eng.Physical() {
+		return nil, fmt.Errorf("the stream holds a %s backup, not a physical one", h.Engine)
+	}
+	if h.Type != "full" {
+		return nil, fmt.Errorf("the stream holds a %s backup, not a full one", h.Type)
+	}
+	var m *backup.Manifest
+	err := physical(ctx, eng, []string{h.ID}, func(ctx context.Context, _ int, dir, logPath string) error {
+		o.Log.Info("extracting", "id", h.ID, "from", "standard input", "dir", dir)
+		pr, pw := io.Pipe()
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error {
+			var err error
+			m, err = DecodeWire(gctx, wr, pw, o.Options)
+			pw.CloseWithError(err)
+			return err
+		})
+		g.Go(func() error {
+			err := mysql.Extract(gctx, eng, pr, dir, logPath)
+			pr.CloseWithError(fmt.Errorf("extract stopped: %w", err))
+			return err
+		})
+		return g.Wait()
+	}, o)
+	return m, err
+}
+
+// physical is the common part of Physical and PhysicalFromWire: extract
+// each of ids (full first) with extract, prepare, copy back.
+func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(ctx context.Context, i int, dir, logPath string) error, o PhysicalOptions) (err error) {
+	o.defaults()
+	log := o.Log
+	if o.TargetDir == "" && o.Datadir == "" {
+		return errors.New("physical restore needs a target dir (--target-dir) or a datadir (--copy-back/--move-back --datadir)")
 	}
 	tool, err := mysql.LookupTool(eng)
 	if err != nil {
@@ -125,11 +173,10 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 		log.Warn("restore failed: tool logs kept", "dir", logDir)
 	}()
 
-	dirs := make([]string, len(chain))
-	for i, m := range chain {
-		dirs[i] = filepath.Join(staging, fmt.Sprintf("%02d-%s", i, m.ID))
-		log.Info("extracting", "id", m.ID, "type", m.Type, "dir", dirs[i])
-		if err := extractOne(ctx, st, m, eng, dirs[i], filepath.Join(logDir, "extract-"+m.ID+".log"), o.Options); err != nil {
+	dirs := make([]string, len(ids))
+	for i, id := range ids {
+		dirs[i] = filepath.Join(staging, fmt.Sprintf("%02d-%s", i, id))
+		if err := extract(ctx, i, dirs[i], filepath.Join(logDir, "extract-"+id+".log")); err != nil {
 			return err
 		}
 	}
@@ -138,17 +185,17 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 		return mysql.Prepare(ctx, mysql.PrepareOptions{Tool: tool, TargetDir: dirs[0], IncrementalDir: inc,
 			MoreIncrementals: more, UseMemory: o.UseMemory, LogPath: filepath.Join(logDir, "prepare-"+step+".log")})
 	}
-	if err := prep("0-full", "", len(chain) > 1); err != nil {
+	if err := prep("0-full", "", len(ids) > 1); err != nil {
 		return err
 	}
-	for i := 1; i < len(chain); i++ {
-		if err := prep(fmt.Sprintf("%d-incremental", i), dirs[i], i < len(chain)-1); err != nil {
+	for i := 1; i < len(ids); i++ {
+		if err := prep(fmt.Sprintf("%d-incremental", i), dirs[i], i < len(ids)-1); err != nil {
 			return err
 		}
 	}
 	// The last incremental's prepare rolls back uncommitted transactions on
 	// xtrabackup 8.0 and mariabackup; innobackupex needs a last --apply-log.
-	if len(chain) > 1 && eng == mysql.EngineInnobackupex {
+	if len(ids) > 1 && eng == mysql.EngineInnobackupex {
 		if err := prep("final", "", false); err != nil {
 			return err
 		}
@@ -193,6 +240,12 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 	}
 	log.Info("datadir restored", "datadir", o.Datadir)
 	return nil
+}
+
+func (o *PhysicalOptions) defaults() {
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 }
 
 // checkChain checks that chain is a full physical backup followed by its
