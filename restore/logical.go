@@ -32,7 +32,7 @@ type LogicalOptions struct {
 	// ADMIN): a replica being built must not binlog the dump as its own
 	// transactions, whose GTIDs would conflict with the primary's.
 	NoBinlog bool
-	Log     *slog.Logger
+	Log      *slog.Logger
 }
 
 // AppliedError is a failure of a logical restore after part of the dump
