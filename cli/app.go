@@ -69,6 +69,7 @@ func newApp(e *env) *cli.App {
 		pruneCommand(e),
 		resumeCommand(e),
 		preflightCommand(e),
+		makeReplicaCommand(e),
 	}
 	for _, c := range cmds {
 		for _, f := range c.Flags {

@@ -30,6 +30,7 @@ func backupCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "encrypt-kdf", Value: "pbkdf2", Usage: "key derivation: pbkdf2, pbkdf2-sha512, sha256 or md5 (as openssl enc -pbkdf2 / -md)"},
 		&cli.IntFlag{Name: "encrypt-iter", Value: 10000, Usage: "PBKDF2 iterations"},
 		&cli.BoolFlag{Name: "keep-partial", Usage: "keep the objects of a failed backup (it stays incomplete)"},
+		&cli.BoolFlag{Name: "to-stdout", Usage: "write the backup (encoded, with its manifest in-band) to standard output instead of a store, for make-replica --from-stdin"},
 		layoutFlag(),
 	}
 	return &cli.Command{
@@ -40,6 +41,9 @@ func backupCommand(e *env) *cli.Command {
 		Action: func(c *cli.Context) (err error) {
 			if id := c.String("resume"); id != "" {
 				return resumeBackup(c, e, id)
+			}
+			if c.Bool("to-stdout") {
+				return backupToStdout(c, e)
 			}
 			if c.NArg() > 0 && c.String("engine") == "stdin" {
 				return usagef("backup takes no arguments (got %q)", c.Args().First())
@@ -252,15 +256,15 @@ func verifyCommand(e *env) *cli.Command {
 	}
 	return &cli.Command{
 		Name:      "verify",
-		Usage:     "check a backup without restoring it (exit 3 when damaged)",
+		Usage:     "check a backup without restoring it, or with --drill by restoring it into a throwaway server (exit 3 when damaged)",
 		ArgsUsage: "ID|latest",
-		Flags:     append(flags, keyFlags()...),
+		Flags:     append(append(flags, keyFlags()...), drillFlags()...),
 		Action: func(c *cli.Context) error {
 			ref, err := oneRef(c)
 			if err != nil {
 				return err
 			}
-			if c.Bool("list") && !c.Bool("deep") {
+			if c.Bool("list") && !c.Bool("deep") && !c.Bool("drill") {
 				return usagef("--list needs --deep: the files are read from the decoded stream")
 			}
 			pass, err := loadKey(c, e)
@@ -275,6 +279,14 @@ func verifyCommand(e *env) *cli.Command {
 			cat, rst, err := openCatalogue(c, st)
 			if err != nil {
 				return err
+			}
+			if c.Bool("drill") {
+				return runDrill(c, e, ref, rst, cat, pass)
+			}
+			for _, f := range []string{"keep", "scratch-dir", "mysqld", "start-timeout", "use-memory"} {
+				if c.IsSet(f) {
+					return usagef("--%s needs --drill", f)
+				}
 			}
 			rep, err := restore.Verify(c.Context, rst, ref, restore.VerifyOptions{
 				Catalogue: cat,

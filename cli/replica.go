@@ -1,0 +1,363 @@
+package cli
+
+// make-replica, and backup --to-stdout (the wire stream make-replica
+// --from-stdin reads).
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/replica"
+	"github.com/mybak/mybak/restore"
+)
+
+// replPasswordEnv holds the replication password itself (never a flag).
+const replPasswordEnv = "MYBAK_REPLICATION_PASSWORD"
+
+// backupToStdout is `backup --to-stdout`: the backup in the wire format
+// (backup/wire.go) on standard output, no store.
+func backupToStdout(c *cli.Context, e *env) (err error) {
+	switch {
+	case c.String("storage") != "":
+		return usagef("--to-stdout writes the backup to standard output: drop --storage")
+	case c.Bool("incremental"):
+		return usagef("--to-stdout streams full backups only: drop --incremental")
+	case c.String("spool-dir") != "":
+		return usagef("--to-stdout does not spool: drop --spool-dir")
+	case c.String("layout") != "mybak" && c.String("layout") != "":
+		return usagef("--to-stdout writes mybak's own stream format: drop --layout")
+	case isTerminal(e.stdout):
+		return usagef("standard output is a terminal: pipe it into `mybak make-replica --from-stdin` (or a file)")
+	}
+	enc, err := encodeOptions(c, e)
+	if err != nil {
+		return err
+	}
+	var eng backup.Engine
+	switch name := c.String("engine"); {
+	case name == "stdin":
+		eng = backup.StdinEngine{R: e.stdin}
+	case !isMySQLEngine(name):
+		return usagef("--engine %q: unknown engine (available: stdin, %s)", name, strings.Join(mysqlEngines, ", "))
+	default:
+		var finish func(bool)
+		if eng, _, finish, err = mysqlBackupEngine(c, e, nil); err != nil {
+			return err
+		}
+		defer func() { finish(err == nil) }()
+	}
+	p := newProgress(c.String("progress"), e.stderr, e.log, "backup", -1)
+	m, err := backup.RunToWriter(c.Context, e.stdout, backup.Options{Engine: eng, Label: c.String("name"),
+		Encode: enc, Progress: p.Add, Log: e.log, Version: Version})
+	p.Done()
+	if err != nil {
+		return err
+	}
+	e.log.Info("backup streamed", "id", m.ID, "raw_bytes", m.RawSize, "stored_bytes", m.StoredSize,
+		"seconds", m.EndTime.Sub(m.StartTime).Seconds())
+	e.run.Engine = m.Engine.Name
+	return nil
+}
+
+func makeReplicaCommand(e *env) *cli.Command {
+	flags := []cli.Flag{
+		storageFlag(),
+		&cli.StringFlag{Name: "backup", Usage: "the stored backup to build the replica from: an ID or latest (with --storage); a physical chain is restored whole"},
+		&cli.BoolFlag{Name: "from-stdin", Usage: "read the backup from standard input, as mybak backup --to-stdout writes it (e.g. over ssh from the primary)"},
+		&cli.BoolFlag{Name: "fresh", Usage: "dump the primary now (--engine mysqldump|mariadb-dump) straight into the running replica, no store"},
+		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "with --fresh: mysqldump, mariadb-dump, or auto (the primary's own dump tool)"},
+		&cli.StringFlag{Name: "datadir", Usage: "physical backups: the replica's datadir (new or empty; no server may run on it)"},
+		&cli.BoolFlag{Name: "force", Usage: "replace a non-empty --datadir, or apply a dump into a replica that holds databases"},
+		&cli.StringFlag{Name: "owner", Usage: "physical: user that owns the restored datadir (default: mysql when run as root)"},
+		&cli.StringFlag{Name: "use-memory", Usage: "physical: the tool's --use-memory for prepare, e.g. 1G"},
+		&cli.IntFlag{Name: "parallel", Usage: "pieces decoded at once (default: all cores)"},
+		&cli.StringFlag{Name: "start-cmd", Usage: "shell command that starts the replica's server after a physical restore (gets MYBAK_DATADIR), e.g. 'systemctl start mariadb'; without it mybak waits for you to start it"},
+		&cli.DurationFlag{Name: "start-timeout", Value: 10 * time.Minute, Usage: "how long to wait for the replica's server to answer after the restore"},
+		&cli.DurationFlag{Name: "wait-timeout", Value: 30 * time.Minute, Usage: "how long to wait for the replica to catch up with the primary's position at start"},
+		&cli.StringFlag{Name: "primary-host", Usage: "the primary's address as the replica reaches it (required)"},
+		&cli.IntFlag{Name: "primary-port", Value: 3306, Usage: "the primary's port"},
+		&cli.StringFlag{Name: "primary-user", Usage: "a privileged user on the primary, for --fresh (backup privileges) and --create-user (CREATE USER, GRANT OPTION)"},
+		&cli.StringFlag{Name: "primary-password-file", Usage: "file whose first line is --primary-user's password (0600)"},
+		&cli.StringFlag{Name: "replication-user", Usage: "the user the replica replicates as (required)"},
+		&cli.StringFlag{Name: "replication-password-file", Usage: "file whose first line is the replication password (0600); or set " + replPasswordEnv},
+		&cli.BoolFlag{Name: "create-user", Usage: "create the replication user on the primary (REPLICATION SLAVE only) unless it exists"},
+		&cli.StringFlag{Name: "replication-user-host", Value: "%", Usage: "with --create-user: the host part of the replication account"},
+		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+		layoutFlag(),
+	}
+	return &cli.Command{
+		Name:  "make-replica",
+		Usage: "turn an empty server into a running replica of a primary, from a backup",
+		Description: "Sources: --backup ID|latest --storage STORE; --from-stdin (ssh primary mybak backup --engine auto --to-stdout ... |);\n" +
+			"--fresh --engine mysqldump. Physical backups are restored into --datadir and the server started with\n" +
+			"--start-cmd (or by you); dumps are applied into the running replica. Replication is positioned at the\n" +
+			"backup's GTID (or binlog file and position) and mybak waits until the replica caught up.",
+		ArgsUsage: " ",
+		Flags:     append(append(flags, keyFlags()...), connFlags()...),
+		Action: func(c *cli.Context) error {
+			return makeReplica(c, e)
+		},
+	}
+}
+
+// secretFile reads the first line of a 0600 file.
+func secretFile(flag, path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", usagef("--%s: %w", flag, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", usagef("--%s %s is readable by group or others: chmod 600 it", flag, path)
+	}
+	pw, _, err := mysql.Conn{PasswordFile: path}.ResolvePassword()
+	if err != nil {
+		return "", usagef("--%s: %w", flag, err)
+	}
+	return pw, nil
+}
+
+func makeReplica(c *cli.Context, e *env) error {
+	if c.NArg() > 0 {
+		return usagef("make-replica takes no arguments (got %q)", c.Args().First())
+	}
+	nsrc := 0
+	for _, f := range []string{"backup", "from-stdin", "fresh"} {
+		if c.IsSet(f) && (f != "backup" || c.String(f) != "") {
+			nsrc++
+		}
+	}
+	if nsrc != 1 {
+		return usagef("say where the data comes from, once: --backup ID|latest --storage STORE, --from-stdin, or --fresh")
+	}
+	if c.String("primary-host") == "" || c.String("replication-user") == "" {
+		return usagef("--primary-host and --replication-user are required (the replica connects to the primary as that user)")
+	}
+	envPW, hasEnv := os.LookupEnv(replPasswordEnv)
+	os.Unsetenv(replPasswordEnv)
+	var replPW string
+	switch f := c.String("replication-password-file"); {
+	case f != "" && hasEnv:
+		return usagef("both --replication-password-file and %s are set: keep one", replPasswordEnv)
+	case f != "":
+		var err error
+		if replPW, err = secretFile("replication-password-file", f); err != nil {
+			return err
+		}
+	case hasEnv:
+		replPW = envPW
+	default:
+		return usagef("the replication password is needed: --replication-password-file FILE or %s", replPasswordEnv)
+	}
+	conn, err := connFromFlags(c)
+	if err != nil {
+		return err
+	}
+	var primaryConn *mysql.Conn
+	if u := c.String("primary-user"); u != "" {
+		pc := mysql.Conn{Host: c.String("primary-host"), Port: c.Int("primary-port"), User: u}
+		if f := c.String("primary-password-file"); f != "" {
+			if pc.Password, err = secretFile("primary-password-file", f); err != nil {
+				return err
+			}
+		}
+		primaryConn = &pc
+	} else if c.Bool("fresh") || c.Bool("create-user") {
+		return usagef("--fresh and --create-user need --primary-user (and --primary-password-file)")
+	}
+	pass, err := loadKey(c, e)
+	if err != nil {
+		return err
+	}
+
+	work, err := os.MkdirTemp("", "mybak-replica-")
+	if err != nil {
+		return fmt.Errorf("create a temporary dir for the tools' logs: %w", err)
+	}
+	keep := false
+	defer func() {
+		if keep {
+			e.log.Warn("the tools' logs are kept", "dir", work)
+		} else {
+			os.RemoveAll(work)
+		}
+	}()
+	p := newProgress(c.String("progress"), e.stderr, e.log, "restore", -1)
+	defer p.Done()
+	ropts := restore.Options{Pass: pass, Parallel: c.Int("parallel"), Progress: p.Add}
+	phys := restore.PhysicalOptions{Options: ropts, Datadir: c.String("datadir"), Owner: c.String("owner"),
+		Force: c.Bool("force"), UseMemory: c.String("use-memory"), Log: e.log}
+	logical := restore.LogicalOptions{Options: ropts, Conn: conn, Force: c.Bool("force"),
+		LogPath: filepath.Join(work, "client.log"), Log: e.log}
+	o := replica.Options{
+		Replica: conn,
+		Primary: replica.Primary{Host: c.String("primary-host"), Port: c.Int("primary-port"),
+			User: c.String("replication-user"), Password: replPW},
+		PrimaryConn:  primaryConn,
+		CreateUser:   c.Bool("create-user"),
+		UserHost:     c.String("replication-user-host"),
+		Datadir:      c.String("datadir"),
+		StartCmd:     c.String("start-cmd"),
+		StartTimeout: c.Duration("start-timeout"),
+		StartLogPath: filepath.Join(work, "start-cmd.log"),
+		WaitTimeout:  c.Duration("wait-timeout"),
+		Log:          e.log,
+	}
+	var physical bool
+	switch {
+	case c.Bool("from-stdin"):
+		if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
+			return usagef("--from-stdin: standard input is a terminal: pipe `mybak backup --to-stdout` into it")
+		}
+		wr, err := backup.NewWireReader(e.stdin)
+		if err != nil {
+			return err
+		}
+		e.log.Info("backup stream", "id", wr.Header.ID, "engine", wr.Header.Engine)
+		physical = mysql.Engine(wr.Header.Engine).Physical()
+		o.Fill = replica.FromWire(wr, phys, logical)
+	case c.Bool("fresh"):
+		name := c.String("engine")
+		if name != "auto" && name != string(mysql.EngineMysqldump) && name != string(mysql.EngineMariadbDump) {
+			return usagef("--fresh --engine %s: a physical engine must run on the primary's host: "+
+				"ssh PRIMARY mybak backup --engine %s --to-stdout ... | mybak make-replica --from-stdin ...", name, name)
+		}
+		db, err := mysql.Open(c.Context, *primaryConn)
+		if err != nil {
+			return fmt.Errorf("connect to the primary: %w", err)
+		}
+		info, err := mysql.Probe(c.Context, db)
+		db.Close()
+		if err != nil {
+			return fmt.Errorf("probe the primary %s: %w", primaryConn, err)
+		}
+		eng := mysql.Engine(name)
+		if name == "auto" {
+			eng = mysql.LogicalEngineFor(info)
+		}
+		tool, err := mysql.SelectTool(eng, info, true)
+		if err != nil {
+			return fmt.Errorf("engine %s for %s %s: %w", eng, info.Flavor, info.Version, err)
+		}
+		e.log.Info("dumping the primary into the replica", "primary", primaryConn.String(), "tool", tool.Path)
+		o.Fill = replica.FromDump(mysql.DumpOptions{Tool: tool, Conn: *primaryConn, Server: info,
+			LogPath: filepath.Join(work, "dump.log")}, logical)
+	default:
+		st, err := openStore(c.Context, c)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		cat, rst, err := openCatalogue(c, st)
+		if err != nil {
+			return err
+		}
+		m, err := cat.Resolve(c.Context, c.String("backup"))
+		if err != nil {
+			return err
+		}
+		chain := []*backup.Manifest{m}
+		if physical = mysql.Engine(m.Engine.Name).Physical(); physical {
+			if chain, err = cat.Chain(c.Context, m); err != nil {
+				return err
+			}
+		}
+		ids := make([]string, len(chain))
+		for i, cm := range chain {
+			ids[i] = cm.ID
+		}
+		e.log.Info("backup", "id", m.ID, "engine", m.Engine.Name, "chain", strings.Join(ids, " -> "))
+		o.Fill = replica.FromChain(rst, chain, phys, logical)
+	}
+	if physical {
+		if o.Datadir == "" {
+			return usagef("a physical backup is restored into the replica's datadir: give --datadir DIR")
+		}
+		if err := restore.CheckDatadir(o.Datadir, c.Bool("force")); err != nil {
+			return err
+		}
+	}
+	o.Physical = physical
+	o.OnStatus = func(s replica.Status) {
+		e.log.Debug("replica status", "io", s.IORunning, "sql", s.SQLRunning, "lag", s.SecondsBehind, "gtid", s.GTIDExecuted)
+	}
+	res, err := replica.Make(c.Context, o)
+	p.Done()
+	if res != nil {
+		printReplica(e.stdout, res, c.Bool("json"), err)
+	}
+	if err != nil {
+		keep = true
+		return err
+	}
+	e.log.Info("replica running and caught up", "primary", res.Primary, "seconds", res.Seconds)
+	return nil
+}
+
+// printReplica prints make-replica's result as a table or JSON.
+func printReplica(w io.Writer, r *replica.Result, asJSON bool, err error) {
+	if asJSON {
+		out := struct {
+			*replica.Result
+			OK    bool   `json:"ok"`
+			Error string `json:"error,omitempty"`
+		}{Result: r, OK: err == nil}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(out)
+		return
+	}
+	s := r.Status
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	lag := "-"
+	if s.SecondsBehind != nil {
+		lag = fmt.Sprintf("%d s", *s.SecondsBehind)
+	}
+	pos := func(p replica.Position) string {
+		if p.GTID != "" {
+			return "GTID " + p.GTID
+		}
+		return fmt.Sprintf("%s:%d", p.File, p.Pos)
+	}
+	rows := [][2]string{
+		{"replica", r.Replica + " (" + r.Dialect + ")"},
+		{"primary", r.Primary},
+		{"started at", pos(r.Position)},
+		{"IO thread", dash(s.IORunning) + " " + s.IOState},
+		{"SQL thread", dash(s.SQLRunning)},
+		{"lag", lag},
+		{"using GTID", dash(s.UsingGTID)},
+		{"GTID received", dash(s.GTIDReceived)},
+		{"GTID executed", dash(s.GTIDExecuted)},
+		{"primary binlog read", fmt.Sprintf("%s:%d", dash(s.ReadFile), s.ReadPos)},
+		{"primary binlog executed", fmt.Sprintf("%s:%d", dash(s.ExecFile), s.ExecPos)},
+		{"last IO error", errText(s.LastIOErrno, s.LastIOError)},
+		{"last SQL error", errText(s.LastSQLErrno, s.LastSQLError)},
+	}
+	if r.Target != nil {
+		rows = append(rows[:3], append([][2]string{{"caught up to", pos(*r.Target)}}, rows[3:]...)...)
+	}
+	for _, row := range rows {
+		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
+	}
+	tw.Flush()
+}
+
+func errText(n int, s string) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d: %s", n, s)
+}
