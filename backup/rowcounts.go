@@ -142,7 +142,7 @@ func recordRowCounts(ctx context.Context, o RowCountOptions, db *sql.DB, conn my
 // exactness decides whether counts taken at snapshot s are the rows of a
 // backup whose consistent point is at.
 func exactness(rc mysql.RowCounts, at mysql.BinlogPosition) (bool, string) {
-	s := rc.Snapshot
+	s := mysql.BinlogPosition{File: rc.SnapshotFile, Pos: rc.SnapshotPos}
 	switch {
 	case at.File == "" || s.File == "":
 		return false, "no binary log position to compare the counting snapshot with the backup's: counts are approximate"

@@ -39,15 +39,17 @@ type TableSkip struct {
 // (schemas other than SystemSchemas) that it counted, in one consistent
 // snapshot, and the binary log position of that snapshot.
 type RowCounts struct {
-	// Snapshot is the binlog position the counts belong to: on MariaDB the
-	// snapshot's own (binlog_snapshot_file/pos); on MySQL the position of
-	// SHOW MASTER STATUS, which was the same before and after the counts
-	// (else SnapshotMoved). Empty without a binary log.
-	Snapshot      BinlogPosition `json:"snapshot"`
-	SnapshotMoved bool           `json:"snapshot_moved,omitempty"`
-	Tables        []TableCount   `json:"tables"`
-	Skipped       []TableSkip    `json:"skipped,omitempty"`
-	Seconds       float64        `json:"seconds"`
+	// SnapshotFile and SnapshotPos are the binlog position the counts
+	// belong to: on MariaDB the snapshot's own (binlog_snapshot_file and
+	// _position); on MySQL the position of SHOW MASTER STATUS, which was the
+	// same before and after the counts (else SnapshotMoved). Empty without
+	// a binary log.
+	SnapshotFile  string       `json:"snapshot_file,omitempty"`
+	SnapshotPos   uint64       `json:"snapshot_pos,omitempty"`
+	SnapshotMoved bool         `json:"snapshot_moved,omitempty"`
+	Tables        []TableCount `json:"tables"`
+	Skipped       []TableSkip  `json:"skipped,omitempty"`
+	Seconds       float64      `json:"seconds"`
 }
 
 // RowCountOptions configure CountRows.
@@ -94,8 +96,8 @@ func CountRows(ctx context.Context, db *sql.DB, o RowCountOptions) (*RowCounts, 
 			return nil, fmt.Errorf("count rows: read the snapshot's binlog position: %w", err)
 		}
 		if f := st["binlog_snapshot_file"]; f != "" {
-			pos, _ := strconv.ParseUint(st["binlog_snapshot_position"], 10, 64)
-			rc.Snapshot = BinlogPosition{File: f, Pos: pos}
+			rc.SnapshotFile = f
+			rc.SnapshotPos, _ = strconv.ParseUint(st["binlog_snapshot_position"], 10, 64)
 		}
 	}
 	tables, err := listTables(ctx, conn)
@@ -144,7 +146,7 @@ func CountRows(ctx context.Context, db *sql.DB, o RowCountOptions) (*RowCounts, 
 	}
 	if o.Flavor != FlavorMariaDB {
 		after, _ := masterStatus(ctx, conn)
-		rc.Snapshot = after
+		rc.SnapshotFile, rc.SnapshotPos = after.File, after.Pos
 		rc.SnapshotMoved = before != after
 	}
 	rc.Seconds = time.Since(start).Seconds()
