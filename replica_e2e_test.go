@@ -240,3 +240,36 @@ func TestMakeReplica(t *testing.T) {
 		t.Errorf("primary down: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestMakeReplicaUsage: refusals that need no server, and a stream that is
+// not mybak's on --from-stdin.
+func TestMakeReplicaUsage(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("x\n"), 0o600)
+	base := []string{"make-replica", "--primary-host", "127.0.0.1", "--replication-user", "r", "--replication-password-file", pw}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		stdin string
+		code  int
+		want  string
+	}{
+		{"no source", base, "", 2, "say where the data comes from"},
+		{"two sources", append(base, "--fresh", "--from-stdin"), "", 2, "once"},
+		{"no primary", []string{"make-replica", "--fresh"}, "", 2, "--primary-host and --replication-user"},
+		{"no password", []string{"make-replica", "--fresh", "--primary-host", "h", "--replication-user", "r"}, "", 2, "MYBAK_REPLICATION_PASSWORD"},
+		{"fresh physical", append(base, "--fresh", "--engine", "mariabackup", "--primary-user", "u"), "", 2, "--to-stdout ... | mybak make-replica --from-stdin"},
+		{"fresh without primary user", append(base, "--fresh"), "", 2, "--primary-user"},
+		{"foreign stdin", append(base, "--from-stdin"), "-- MySQL dump\n", 1, "does not start with"},
+		{"empty stdin", append(base, "--from-stdin"), "", 1, "standard input is empty"},
+		{"to-stdout with storage", []string{"backup", "--to-stdout", "--storage", t.TempDir(), "--no-encrypt"}, "x", 2, "drop --storage"},
+		{"to-stdout incremental", []string{"backup", "--to-stdout", "--incremental", "--no-encrypt"}, "x", 2, "drop --incremental"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, strings.NewReader(tc.stdin), nil, tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d (want %d)\n%s", r.code, tc.code, r.stderr)
+			}
+		})
+	}
+}
