@@ -9,6 +9,9 @@
 #            mariabackup --backup --stream=xbstream > /dev/null                                  (the tool alone: mybak's overhead)
 #   restore: openssl enc -d | gzip -d | mbstream -x, then mariabackup --prepare                 (Trove)
 #            mybak restore ID --target-dir DIR (extract + prepare)
+#   replica: by hand: openssl enc -d | gzip -d | mbstream -x, mariabackup --prepare, --copy-back,
+#            chown, start the server, SET GLOBAL gtid_slave_pos + CHANGE MASTER + START SLAVE
+#            mybak make-replica --backup ID (the same steps, until the replica runs and caught up)
 #
 #   BENCH_MYSQL_GB=1     database size in GiB (sysbench tables of ~240 MiB per million rows)
 #   BENCH_DIR=DIR        keep the work there (default: a temp dir, removed at the end)
@@ -24,6 +27,8 @@ mkdir -p "$work"
 export MYBAK_SANDBOX_DIR=$work/sandbox
 cleanup() {
   testdata/mysql-sandbox.sh stop bench >/dev/null 2>&1 || true
+  testdata/mysql-sandbox.sh destroy bench-replica >/dev/null 2>&1 || true
+  testdata/mysql-sandbox.sh destroy bench-manual >/dev/null 2>&1 || true
   [ -n "${BENCH_DIR:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,7 +55,7 @@ if [ -z "$(mariadb --defaults-extra-file="$work/admin.cnf" -N -B -e "SHOW TABLES
     --mysql-user="$MYBAK_TEST_MYSQL_ADMIN_USER" --mysql-password="$(cat "$MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE")" \
     --tables=8 --table-size="$rows" --threads="$cores" prepare >"$work/sysbench.log"
 fi
-rm -rf "$work/store" "$work/restored" "$work"/tmp.* "$work"/*.enc
+rm -rf "$work/store" "$work/restored" "$work"/tmp.* "$work"/*.enc "$work/replica" "$work/manual"
 dbbytes=$(mariadb --defaults-extra-file="$work/admin.cnf" -N -B -e \
   "SELECT SUM(DATA_LENGTH+INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA='sbtest'")
 datadir_bytes=$(du -sb "$MYBAK_TEST_MYSQL_DATADIR" | cut -f1)
@@ -86,6 +91,32 @@ tdir=$(tmpd)
 measure trove_restore "openssl enc -d -aes-256-cbc -pass file:\$KEYFILE <'$work/trove.xbstream.gz.enc' | gzip -d | mbstream -x -C '$tdir' && mariabackup --prepare --target-dir='$tdir' 2>'$work/prepare.log'"
 measure mybak_restore "'$mybak' restore '$id' --storage '$work/store' --encrypt-key-file \$KEYFILE --target-dir '$work/restored' --progress never --log-level warn"
 
+echo "replica:" >&2
+replpw=$MYBAK_SANDBOX_DIR/credentials/mybak_repl.password
+testdata/mysql-sandbox.sh destroy bench-manual >/dev/null 2>&1 || true
+testdata/mysql-sandbox.sh destroy bench-replica >/dev/null 2>&1 || true
+mkdir -p "$work/manual"
+# By hand; the replication password reaches the client on stdin, not argv.
+cat >"$work/manual.sh" <<SH
+set -euo pipefail
+t=\$(mktemp -d '$work/tmp.XXXXXX')
+openssl enc -d -aes-256-cbc -pass file:\$KEYFILE <'$work/trove.xbstream.gz.enc' | gzip -d | mbstream -x -C "\$t"
+mariabackup --prepare --target-dir="\$t" 2>'$work/manual-prepare.log'
+mariabackup --copy-back --target-dir="\$t" --datadir='$work/manual/data' 2>'$work/manual-copy.log'
+chown -R mysql: '$work/manual/data' 2>/dev/null || true
+testdata/mysql-sandbox.sh start-datadir bench-manual '$work/manual/data' 2>/dev/null
+gtid=\$(cut -f3 "\$t/mariadb_backup_binlog_info" 2>/dev/null || cut -f3 "\$t/xtrabackup_binlog_info")
+mariadb --defaults-file=/dev/null --protocol=socket --socket='$MYBAK_SANDBOX_DIR/bench-manual/mysqld.sock' -uroot <<SQL
+SET GLOBAL gtid_slave_pos='\$gtid';
+CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$port, MASTER_USER='mybak_repl', MASTER_PASSWORD='\$(cat '$replpw')', MASTER_USE_GTID=slave_pos;
+START SLAVE;
+SQL
+SH
+measure manual_replica "bash '$work/manual.sh'"
+measure mybak_replica "'$mybak' make-replica --backup '$id' --storage '$work/store' --encrypt-key-file \$KEYFILE --datadir '$work/replica/data' --start-cmd 'testdata/mysql-sandbox.sh start-datadir bench-replica \"\$MYBAK_DATADIR\" 2>/dev/null' --socket '$MYBAK_SANDBOX_DIR/bench-replica/mysqld.sock' --user '$MYBAK_TEST_MYSQL_ADMIN_USER' --password-file '$MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE' --primary-host 127.0.0.1 --primary-port $port --replication-user mybak_repl --replication-password-file '$replpw' --progress never --log-level warn >'$work/replica.out'"
+testdata/mysql-sandbox.sh destroy bench-manual >/dev/null 2>&1 || true
+testdata/mysql-sandbox.sh destroy bench-replica >/dev/null 2>&1 || true
+
 printf '\nmybak bench (MariaDB physical): sbtest %s bytes in tables, datadir %s bytes, %d cores, %s\n\n' \
   "$dbbytes" "$datadir_bytes" "$cores" "$(date -u +%FT%TZ)"
 printf '%-66s %9s %9s %14s %9s\n' "backup" "seconds" "MiB/s" "output bytes" "peak RSS"
@@ -96,6 +127,9 @@ printf '%-66s %9s %9s %14s %8sM\n' "mybak backup --engine mariabackup --compress
 printf '\n%-66s %9s\n' "restore (decode + extract + prepare)" "seconds"
 printf '%-66s %9s\n' "Trove: openssl enc -d | gzip -d | mbstream -x; mariabackup --prepare" "$(sec trove_restore)"
 printf '%-66s %9s\n' "mybak restore --target-dir" "$(sec mybak_restore)"
+printf '\n%-66s %9s\n' "replica from the stored backup (restore, start, replication running)" "seconds"
+printf '%-66s %9s\n' "by hand: openssl|gzip|mbstream, prepare, copy-back, start, CHANGE MASTER" "$(sec manual_replica)"
+printf '%-66s %9s\n' "mybak make-replica --backup ID (and waits until caught up)" "$(sec mybak_replica)"
 cat <<TXT
 
 ratios (mybak time / other time; lower is better for mybak; target in brackets)
@@ -103,4 +137,5 @@ ratios (mybak time / other time; lower is better for mybak; target in brackets)
   backup zstd vs Trove pipeline:  $(ratio mybak_zstd trove)x
   backup vs the tool alone:       $(ratio mybak raw)x  (overhead of compressing, encrypting, hashing and storing: $(awk -v a="$(sec mybak)" -v b="$(sec raw)" 'BEGIN{printf "%+.0f%%", (a/b-1)*100}'))
   restore vs Trove pipeline:      $(ratio mybak_restore trove_restore)x
+  make-replica vs by hand:        $(ratio mybak_replica manual_replica)x
 TXT
