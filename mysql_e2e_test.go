@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -296,7 +297,7 @@ func TestMySQLPhysicalChain(t *testing.T) {
 	full := strings.TrimSpace(r.stdout)
 	execSQL(t, db, "INSERT INTO e2e_phys.items (name, price) SELECT CONCAT('inc1-', seq), 3 FROM e2e_phys.seq_1_to_3000",
 		"UPDATE e2e_phys.items SET price = price + 1 WHERE id % 7 = 0")
-	r = run(t, nil, nil, append(backupArgs, "--incremental")...)
+	r = run(t, nil, nil, append(backupArgs, "--incremental", "--use-memory", "64M")...)
 	must(t, r, "incremental 1")
 	inc1 := strings.TrimSpace(r.stdout)
 	execSQL(t, db, "DELETE FROM e2e_phys.items WHERE id % 11 = 0", "INSERT INTO e2e_phys.notes VALUES (3, 'inc2')")
@@ -393,6 +394,34 @@ func TestMySQLPhysicalChain(t *testing.T) {
 		}
 	}
 
+	// --force replaces a non-empty target (here with the same prepared
+	// backup, with prepare's --use-memory).
+	os.WriteFile(filepath.Join(target, "stale-file"), []byte("x"), 0o644)
+	r = run(t, nil, nil, "restore", inc2, "--storage", store, "--encrypt-key-file", key, "--target-dir", target, "--force", "--use-memory", "64M")
+	must(t, r, "restore --force")
+	if _, err := os.Stat(filepath.Join(target, "stale-file")); err == nil {
+		t.Error("--force kept the old content of the target")
+	}
+	if _, err := os.Stat(filepath.Join(target, "ibdata1")); err != nil {
+		t.Errorf("--force: %v", err)
+	}
+	// --copy-back without --target-dir (prepared in a staging dir) and --owner.
+	if os.Geteuid() == 0 {
+		owned := filepath.Join(work, "owned", "data")
+		must(t, run(t, nil, nil, "restore", full, "--storage", store, "--encrypt-key-file", key, "--copy-back", "--datadir", owned, "--owner", "nobody"),
+			"restore --owner")
+		fi, err := os.Stat(filepath.Join(owned, "ibdata1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := user.Lookup("nobody"); fmt.Sprint(fi.Sys().(*syscall.Stat_t).Uid) != u.Uid {
+			t.Errorf("--owner nobody: files owned by uid %d", fi.Sys().(*syscall.Stat_t).Uid)
+		}
+		if m, _ := filepath.Glob(filepath.Join(work, "owned", ".*")); len(m) > 0 {
+			t.Errorf("staging left behind: %v", m)
+		}
+	}
+
 	rs := startSandbox(t, "e2e-phys-restored", datadir)
 	sameChecksums(t, want, checksums(t, rs.db(t), "e2e_phys"))
 	r = run(t, nil, nil, "restore", inc2, "--storage", store, "--encrypt-key-file", key, "--target-dir", filepath.Join(work, "t2"),
@@ -415,7 +444,8 @@ func TestMySQLLogical(t *testing.T) {
 	store := t.TempDir()
 	key := keyFile(t, "logical key")
 	stop := argvWatch(t, p.password(t), "--single-transaction")
-	r := run(t, nil, nil, append([]string{"backup", "--engine", "mysqldump", "--storage", store, "--encrypt-key-file", key, "--compress", "zstd"}, p.conn(false)...)...)
+	r := run(t, nil, nil, "backup", "--engine", "mysqldump", "--storage", store, "--encrypt-key-file", key, "--compress", "zstd",
+		"--socket", p.socket, "--user", p.user, "--password-file", p.passFile)
 	stop()
 	must(t, r, "logical backup")
 	id := strings.TrimSpace(r.stdout)
@@ -431,8 +461,12 @@ func TestMySQLLogical(t *testing.T) {
 	}
 
 	target := startSandbox(t, "e2e-logical", "")
-	r = run(t, nil, nil, append([]string{"restore", id, "--storage", store, "--encrypt-key-file", key, "--to-mysql"}, target.conn(true)...)...)
-	must(t, r, "restore --to-mysql")
+	cnf := filepath.Join(t.TempDir(), "my.cnf")
+	apw, _ := os.ReadFile(target.adminPassFile)
+	os.WriteFile(cnf, []byte(fmt.Sprintf("[client]\nhost=127.0.0.1\nport=%d\nuser=%s\npassword=\"%s\"\n", target.port, target.admin,
+		strings.TrimSpace(string(apw)))), 0o600)
+	r = run(t, nil, nil, "restore", id, "--storage", store, "--encrypt-key-file", key, "--to-mysql", "--defaults-file", cnf)
+	must(t, r, "restore --to-mysql --defaults-file")
 	sameChecksums(t, want, checksums(t, target.db(t), "e2e_logical"))
 	r = run(t, nil, nil, append([]string{"restore", id, "--storage", store, "--encrypt-key-file", key, "--to-mysql"}, target.conn(true)...)...)
 	if r.code != 1 || !strings.Contains(r.stderr, "already holds the database(s)") {
@@ -861,4 +895,63 @@ func heavyLoadLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
+}
+
+// TestMySQLPreflight: the report's checks and flags: free space of a local
+// store, restore target and datadir; --min-redo-window fails the redo check
+// while the server writes; --json.
+func TestMySQLPreflight(t *testing.T) {
+	p := primary(t)
+	db := p.db(t)
+	execSQL(t, db, "CREATE DATABASE IF NOT EXISTS e2e_pre", "CREATE TABLE IF NOT EXISTS e2e_pre.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(100))")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				db.Exec("INSERT INTO e2e_pre.t (v) SELECT REPEAT('x', 100) FROM e2e_pre.seq_1_to_200")
+			}
+		}
+	}()
+	dir := t.TempDir()
+	r := run(t, nil, nil, append([]string{"preflight", "--json", "--sample", "2s", "--min-redo-window", "100000h",
+		"--storage", filepath.Join(dir, "store"), "--target-dir", filepath.Join(dir, "t"), "--datadir", filepath.Join(dir, "d"),
+		"--work-dir", dir, "--engine", "mariabackup"}, p.conn(false)...)...)
+	close(stop)
+	<-done
+	var rep struct {
+		OK          bool    `json:"ok"`
+		Engine      string  `json:"engine"`
+		RedoRate    float64 `json:"redo_bytes_per_second"`
+		RedoWindow  float64 `json:"redo_seconds_to_wrap"`
+		Checks      []struct{ Name, Status, Detail string }
+		DataBytes   int64  `json:"data_bytes"`
+		ToolVersion string `json:"tool_version"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("preflight --json: %v\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	if r.code != 1 || rep.OK || rep.Engine != "mariabackup" || rep.RedoRate <= 0 || rep.RedoWindow <= 0 || rep.DataBytes <= 0 || rep.ToolVersion == "" {
+		t.Errorf("exit %d, report %+v", r.code, rep)
+	}
+	want := map[string]bool{"temp state/spool " + dir: false, "local store": false, "restore target": false, "restore datadir": false}
+	for _, c := range rep.Checks {
+		if c.Name == "redo" && c.Status != "fail" {
+			t.Errorf("redo check with --min-redo-window 100000h: %+v", c)
+		}
+		for k := range want {
+			if c.Name == "free space" && strings.Contains(c.Detail, k) {
+				want[k] = true
+			}
+		}
+	}
+	for k, seen := range want {
+		if !seen {
+			t.Errorf("no free space line for %q: %+v", k, rep.Checks)
+		}
+	}
 }
