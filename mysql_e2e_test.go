@@ -630,6 +630,13 @@ func TestMySQLFailures(t *testing.T) {
 		noComplete(t)
 	})
 
+	t.Run("lock wait timeout on mariabackup", func(t *testing.T) {
+		r := run(t, nil, nil, append([]string{"backup", "--engine", "auto", "--storage", store, "--no-encrypt", "--lock-wait-timeout", "5"}, p.conn(false)...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "use --ftwrl-wait-timeout") {
+			t.Errorf("exit %d\n%s", r.code, r.stderr)
+		}
+	})
+
 	t.Run("extra args reach the tool", func(t *testing.T) {
 		r := run(t, nil, nil, append(append([]string{"backup", "--engine", "auto", "--storage", store, "--no-encrypt"}, p.conn(false)...),
 			"--", "--no-such-option-xyz")...)

@@ -199,6 +199,10 @@ func mysqlBackupEngine(c *cli.Context, e *env, st storage.Backend) (eng backup.E
 	}
 	logPath := filepath.Join(state, string(srv.tool.Engine)+".log")
 	onLine := func(l string) { e.log.Debug(string(srv.tool.Engine), "line", l) }
+	if c.IsSet("lock-wait-timeout") && srv.tool.Engine != mysql.EngineXtrabackup {
+		finish(true)
+		return nil, nil, nil, usagef("--lock-wait-timeout is xtrabackup 8.0's --backup-lock-timeout; %s has none: use --ftwrl-wait-timeout", srv.tool.Engine)
+	}
 	if srv.tool.Engine.Physical() {
 		return &backup.PhysicalEngine{Options: mysql.PhysicalOptions{
 			Tool: srv.tool, Conn: conn, DB: srv.db, Server: srv.info,
