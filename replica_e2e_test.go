@@ -10,6 +10,8 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,11 +160,42 @@ func TestMakeReplica(t *testing.T) {
 
 	// 2. A chained third server from the replica's own stream.
 	a := append([]string{"backup", "--engine", "auto", "--to-stdout", "--encrypt-key-file", key}, rs.conn(true)...)
+	// Without --start-cmd mybak waits for someone to start the server: the
+	// test does, once the datadir is in place.
+	chainDir := filepath.Join(work, "chain", "data")
 	b := append(replicaArgs(rs, "repl-chain", replPassFile), "--from-stdin", "--encrypt-key-file", key,
-		"--datadir", filepath.Join(work, "chain", "data"), "--json")
+		"--datadir", chainDir, "--json")
+	for i, arg := range b {
+		if arg == "--start-cmd" {
+			b = append(b[:i:i], b[i+2:]...)
+			break
+		}
+	}
+	started := make(chan error, 1)
+	go func() {
+		for i := 0; i < 1200; i++ {
+			if _, err := os.Stat(filepath.Join(chainDir, "ibdata1")); err == nil {
+				time.Sleep(200 * time.Millisecond)
+				out, err := exec.Command("testdata/mysql-sandbox.sh", "start-datadir", "repl-chain", chainDir).CombinedOutput()
+				if err != nil {
+					err = fmt.Errorf("%v: %s", err, out)
+				}
+				started <- err
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		started <- errors.New("the chain datadir never appeared")
+	}()
 	stop = argvWatch(t, secret, "make-replica")
 	ra, rb := pipeRun(t, a, b)
 	stop()
+	if err := <-started; err != nil {
+		t.Fatalf("start the chained replica: %v", err)
+	}
+	if !strings.Contains(rb.stderr, "start its server now") {
+		t.Errorf("make-replica did not say it waits for the server:\n%s", rb.stderr)
+	}
 	must(t, ra, "backup --to-stdout of the replica")
 	must(t, rb, "make-replica --from-stdin")
 	var js struct {
