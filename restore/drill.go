@@ -462,7 +462,16 @@ func Drill(ctx context.Context, st storage.Backend, ref string, o DrillOptions) 
 			if err != nil {
 				return StepFailed, err.Error(), restoreErr(err, damaged)
 			}
-			return StepOK, fmt.Sprintf("%d bytes of SQL applied", m.RawSize), nil
+			// The dump wrote the grant tables; load them as a restart
+			// would (views check their definers), and give the drill's
+			// user back, for --keep.
+			for _, q := range append([]string{"FLUSH PRIVILEGES"}, srv.userSQL()...) {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					err = fmt.Errorf("reload the restored grant tables: %w", err)
+					return StepFailed, err.Error(), damaged()
+				}
+			}
+			return StepOK, fmt.Sprintf("%d bytes of SQL applied, grant tables reloaded", m.RawSize), nil
 		}); err != nil {
 			return rep, err
 		}

@@ -127,6 +127,19 @@ func (s *scratchServer) conn() mysql.Conn {
 	return mysql.Conn{Host: "127.0.0.1", Port: s.port, User: drillUser, Password: s.password}
 }
 
+// userSQL creates drillUser (for localhost and 127.0.0.1) with the
+// password, and all privileges.
+func (s *scratchServer) userSQL() []string {
+	q := func(h string) string { return "'" + drillUser + "'@'" + h + "'" }
+	return []string{
+		fmt.Sprintf("DROP USER IF EXISTS %s, %s", q("localhost"), q("127.0.0.1")),
+		fmt.Sprintf("CREATE USER %s IDENTIFIED BY '%s'", q("localhost"), s.password),
+		fmt.Sprintf("CREATE USER %s IDENTIFIED BY '%s'", q("127.0.0.1"), s.password),
+		fmt.Sprintf("GRANT ALL PRIVILEGES ON *.* TO %s WITH GRANT OPTION", q("localhost")),
+		fmt.Sprintf("GRANT ALL PRIVILEGES ON *.* TO %s WITH GRANT OPTION", q("127.0.0.1")),
+	}
+}
+
 // freePort picks a free TCP port on 127.0.0.1 below the ephemeral range
 // (where client connections could take it meanwhile).
 func freePort() (int, error) {
@@ -180,10 +193,7 @@ func (s *scratchServer) startOnce(ctx context.Context, timeout time.Duration) er
 	if err := os.WriteFile(s.passFile, []byte(s.password+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write the scratch server's password file: %w", err)
 	}
-	q := func(h string) string { return "'" + drillUser + "'@'" + h + "'" }
-	initSQL := fmt.Sprintf("DROP USER IF EXISTS %[1]s, %[2]s;\nCREATE USER %[1]s IDENTIFIED BY '%[3]s';\n"+
-		"CREATE USER %[2]s IDENTIFIED BY '%[3]s';\nGRANT ALL PRIVILEGES ON *.* TO %[1]s WITH GRANT OPTION;\n"+
-		"GRANT ALL PRIVILEGES ON *.* TO %[2]s WITH GRANT OPTION;\n", q("localhost"), q("127.0.0.1"), s.password)
+	initSQL := strings.Join(s.userSQL(), ";\n") + ";\n"
 	initFile := filepath.Join(s.dir, "init.sql")
 	if err := os.WriteFile(initFile, []byte(initSQL), 0o600); err != nil {
 		return fmt.Errorf("write the scratch server's init file: %w", err)
