@@ -93,11 +93,24 @@ func scratchParent(t *testing.T) string {
 	return d
 }
 
+// assertEmpty checks that no scratch dir is left in dir; the logs of a
+// failed drill (mybak-drill-logs-*) are kept and removed here.
 func assertEmpty(t *testing.T, dir string) {
 	t.Helper()
-	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
-		t.Errorf("scratch dir left in %s: %s", dir, ents[0].Name())
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "mybak-drill-logs-") {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+			continue
+		}
+		t.Errorf("scratch dir left in %s: %s", dir, e.Name())
 	}
+}
+
+// keptLogs returns the files kept by a failed drill in dir.
+func keptLogs(dir string) []string {
+	m, _ := filepath.Glob(filepath.Join(dir, "mybak-drill-logs-*", "*"))
+	return m
 }
 
 // serversUnder returns the pids of processes whose argv mentions dir.
@@ -278,6 +291,9 @@ func TestMySQLDrill(t *testing.T) {
 			t.Errorf("drill of the mis-parented incremental: exit %d, restore step %s\n%s", r.code, rep.step("restore"), r.stderr)
 		}
 		t.Logf("restore step: %s", rep.step("restore"))
+		if kept := fmt.Sprint(keptLogs(scratch)); !strings.Contains(kept, "logs") {
+			t.Errorf("the failed drill kept no tool logs: %s", kept)
+		}
 		assertEmpty(t, scratch)
 	})
 
@@ -374,17 +390,20 @@ func TestMySQLDrill(t *testing.T) {
 		dump := strings.TrimSpace(r.stdout)
 		r = drill(store, "--keep", dump)
 		rep := parseDrill(t, r)
+		if k := rep.Kept; k != nil {
+			// Stopped as the report says, by its pid.
+			defer func() {
+				syscall.Kill(k.PID, syscall.SIGTERM)
+				for i := 0; i < 600 && syscall.Kill(k.PID, 0) == nil; i++ {
+					time.Sleep(100 * time.Millisecond)
+				}
+				os.RemoveAll(k.ScratchDir)
+			}()
+		}
 		if r.code != 0 || !rep.OK || rep.Kind != "logical" || rep.Kept == nil {
 			t.Fatalf("logical drill: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
 		k := rep.Kept
-		defer func() {
-			syscall.Kill(k.PID, syscall.SIGTERM)
-			for i := 0; i < 600 && syscall.Kill(k.PID, 0) == nil; i++ {
-				time.Sleep(100 * time.Millisecond)
-			}
-			os.RemoveAll(k.ScratchDir)
-		}()
 		res, rows, _ := rep.table("drill_db", "items")
 		if rows == nil || *rows != items || !strings.HasPrefix(res, "ok") {
 			t.Errorf("items in the dump's drill: %s %v, want %d", res, rows, items)

@@ -371,6 +371,11 @@ func Drill(ctx context.Context, st storage.Backend, ref string, o DrillOptions) 
 				return StepOK, fmt.Sprintf("pid %d", srv.pid), nil
 			})
 		}
+		if (err != nil || rep.failed() != nil) && ctx.Err() == nil {
+			if dir := keepLogs(scratch, parent); dir != "" {
+				log.Warn("the drill failed: its logs (tool logs, the scratch server's error log) are kept", "dir", dir)
+			}
+		}
 		if err := os.RemoveAll(scratch); err != nil {
 			log.Warn("could not remove the scratch dir", "dir", scratch, "err", err)
 		}
@@ -520,6 +525,29 @@ func ctxOr(ctx context.Context, damaged func() error) error {
 		return ctx.Err()
 	}
 	return damaged()
+}
+
+// keepLogs moves the logs of a failed drill out of its scratch dir (the
+// restore's tool logs, the SQL client's, the scratch server's error log)
+// into a new mybak-drill-logs-* dir in parent, and returns it ("" when
+// there was nothing to keep).
+func keepLogs(scratch, parent string) string {
+	var logs []string
+	for _, pat := range []string{"logs", ".*mybak-staging-*/logs", "run/error.log"} {
+		m, _ := filepath.Glob(filepath.Join(scratch, pat))
+		logs = append(logs, m...)
+	}
+	if len(logs) == 0 {
+		return ""
+	}
+	dir, err := os.MkdirTemp(parent, "mybak-drill-logs-")
+	if err != nil {
+		return ""
+	}
+	for i, l := range logs {
+		os.Rename(l, filepath.Join(dir, fmt.Sprintf("%d-%s", i, filepath.Base(l))))
+	}
+	return dir
 }
 
 // searchable checks that the server's user can reach dir: every ancestor
