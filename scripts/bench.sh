@@ -5,6 +5,10 @@
 #   BENCH_SIZE=512M   corpus size (default 512M)
 #   BENCH_RSS_X=4     the peak-RSS check is repeated on a corpus this many times larger (0: skip)
 #   BENCH_DIR=DIR     where the corpus and outputs go (default: a temp dir, removed at the end)
+#   BENCH_SWIFT=0     skip the Swift section (scripts/bench-swift.sh: its own Swift in a
+#                     network namespace, 2 GiB uploads and downloads; needs root; its
+#                     BENCH_SWIFT_* settings are described there)
+#   BENCH_MYSQL=1     add the MariaDB section (scripts/bench-mysql.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$(scripts/deps.sh bench):$PATH"
@@ -87,6 +91,13 @@ ratios (higher is better for mybak; target in brackets)
 peak RSS (MiB) [< 200]
   mybak backup gzip: $(mib "$(cat "$work/mybak_gzip.rss")")   zstd: $(mib "$(cat "$work/mybak_zstd.rss")")   restore: $(mib "$(cat "$work/mybak_restore.rss")")${big_rss:+   backup of ${rssx}x the corpus: $big_rss}
 TXT
+
+# The Swift section: mybak against swift upload / swift download on loopback
+# (and with emulated latency where the kernel has netem).
+if [ "${BENCH_SWIFT:-1}" = 1 ]; then
+  echo
+  BENCH_DIR=${BENCH_DIR:+$BENCH_DIR/swift} scripts/bench-swift.sh
+fi
 
 # The MariaDB section is opt-in: it loads a ~1 GiB database first.
 if [ "${BENCH_MYSQL:-0}" = 1 ]; then

@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# The Swift part of `make bench` (scripts/bench.sh runs it; BENCH_SWIFT=0
+# skips it): mybak against the swift CLI on a Swift of its own, in the same
+# run, with the ratios and the memory bounds. Prints a table on stdout.
+#
+# Everything runs in a network namespace of this script's own (ip netns), so
+# the Swift it starts (testdata/swift-sandbox.sh, state under the work dir)
+# neither collides with a sandbox of the tests on 127.0.0.1 nor shares its
+# /etc/swift/swift.conf: the servers see a private copy bind-mounted over
+# /etc/swift inside the namespace's mount namespace. Nothing outside the
+# namespace and the work dir is touched; the trap stops every server and
+# deletes the namespace on exit.
+#
+# The stream: a generated corpus (scripts/gencorpus) piped into
+# `mybak backup --compress none`, so the corpus size is what crosses the
+# wire (plus 16 bytes of header and the padding). The baseline uploads the
+# same encoded bytes from a file: mybak's object for that corpus, written to
+# a local store.
+#
+#   loopback   mybak backup (SEGMENT segments, PARALLEL in flight) vs
+#              swift upload --use-slo --segment-size SEGMENT --segment-threads PARALLEL,
+#              mybak restore --to-stdout vs swift download -o -;
+#              peak RSS of both bounded by (PARALLEL+2) x SEGMENT + 64 MiB,
+#              also on a stream RSS_X times larger (the corpus piped RSS_X times)
+#   wan        the same namespace with `tc qdisc add dev lo root netem delay DELAY`
+#              (a 2 x DELAY round trip between every client and server):
+#              mybak with PARALLEL segments in flight vs one at a time (Trove),
+#              and vs swift upload / swift download. Skipped, saying so, when
+#              the kernel has no netem.
+#
+#   BENCH_SWIFT_SIZE=2G        stream size (default 2G)
+#   BENCH_SWIFT_RSS_X=4        the RSS check on a stream this many times larger (0: skip)
+#   BENCH_SWIFT_SEGMENT=64M    segment size
+#   BENCH_SWIFT_PARALLEL=4     segments in flight
+#   BENCH_SWIFT_DELAY=10ms     one-way delay of the wan mode (0: skip the mode)
+#   BENCH_SWIFT_RUNS=1         runs of each timed transfer; the fastest counts
+#   BENCH_DIR=DIR              work dir (default: a temp dir under /tmp, removed at the end)
+# Needs root (ip netns, mount), iproute2, tc, and about 5 x SIZE free in the work dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$(scripts/deps.sh bench):$PATH"
+
+size=${BENCH_SWIFT_SIZE:-2G}
+rssx=${BENCH_SWIFT_RSS_X:-4}
+seg=${BENCH_SWIFT_SEGMENT:-64M}
+par=${BENCH_SWIFT_PARALLEL:-4}
+delay=${BENCH_SWIFT_DELAY:-10ms}
+runs=${BENCH_SWIFT_RUNS:-1}
+# The wan mode's qdisc; overridable only to try the mode's plumbing on a
+# kernel without netem (e.g. "tbf rate 10gbit burst 16mb latency 100ms").
+qdisc=${BENCH_SWIFT_QDISC:-netem delay $delay limit 100000}
+ns=mybak-bench-$$
+
+bytes_of() { # 2G -> bytes (binary suffixes, as mybak and the swift CLI read them)
+  local v=${1^^}
+  case $v in
+  *K) echo $((${v%K} << 10)) ;;
+  *M) echo $((${v%M} << 20)) ;;
+  *G) echo $((${v%G} << 30)) ;;
+  *) echo "$v" ;;
+  esac
+}
+skip() { printf '\nSwift bench: SKIPPED: %s\n' "$*"; exit 0; }
+
+[ "$(id -u)" -eq 0 ] || skip "needs root for its network namespace (ip netns add); run make bench as root"
+command -v ip >/dev/null && command -v tc >/dev/null || skip "needs ip and tc (Debian: apt-get install iproute2)"
+
+make -s build
+mybak=$PWD/mybak
+sandbox=$PWD/testdata/swift-sandbox.sh
+testdata/swift-sandbox.sh env >/dev/null # fails early on a broken script
+# Swift packages: the sandbox installs them when missing (outside the namespace).
+command -v swift-proxy-server >/dev/null && command -v swift >/dev/null || scripts/deps.sh >/dev/null
+
+work=${BENCH_DIR:-$(mktemp -d /tmp/mybak-bench-swift.XXXXXX)}
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+seg_bytes=$(bytes_of "$seg")
+# The corpus and its encoded copy, and in Swift two objects or the RSS_X run's one.
+want=$(($(bytes_of "$size") * (2 + (rssx > 2 ? rssx : 2)) + (1 << 30)))
+free=$(($(df --output=avail -k "$work" | tail -1) * 1024))
+if [ "$free" -lt "$want" ]; then
+  [ -n "${BENCH_DIR:-}" ] || rmdir "$work" 2>/dev/null || true
+  skip "needs $((want >> 20)) MiB free in $work (corpus, its encoded copy, what Swift stores), has $((free >> 20)) MiB; set BENCH_DIR or a smaller BENCH_SWIFT_SIZE"
+fi
+
+export MYBAK_SWIFT_DIR=$work/swift
+cleanup() {
+  set +e
+  "$sandbox" stop >/dev/null 2>&1
+  if ip netns list | grep -qw "$ns"; then
+    # Anything of ours still in the namespace (only we start processes there).
+    local p
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
+    sleep 0.5
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    ip netns del "$ns"
+  fi
+  [ -n "${BENCH_DIR:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns add "$ns"
+nsx() { ip netns exec "$ns" "$@"; }
+nsx ip link set lo up
+
+(umask 077 && echo "bench passphrase" >"$work/key")
+export KEYFILE=$work/key
+mkdir -p "$work/etc-swift"
+[ -d /etc/swift ] || mkdir -p /etc/swift # the mount point (swift-sandbox.sh creates it too)
+echo "starting Swift in network namespace $ns (state in $MYBAK_SWIFT_DIR)..." >&2
+# ip netns exec gives the command its own mount namespace (slave of the
+# host's), so this bind mount is seen by the servers it starts and by
+# nothing outside.
+nsx bash -c 'mount --bind "$1" /etc/swift && exec "$2" start' _ "$work/etc-swift" "$sandbox"
+eval "$("$sandbox" env)"
+export ST_AUTH ST_USER ST_KEY
+
+echo "generating a $size corpus..." >&2
+go run ./scripts/gencorpus -size "$size" >"$work/corpus"
+bytes=$(stat -c %s "$work/corpus")
+# The baseline's bytes: the same corpus encoded as mybak encodes it.
+"$mybak" backup --engine stdin --storage "$work/store" --compress none --encrypt-key-file "$KEYFILE" \
+  --progress never --log-level warn <"$work/corpus" >"$work/enc.id"
+mv "$work/store/$(cat "$work/enc.id")"/data* "$work/enc"
+rm -rf "$work/store"
+enc_bytes=$(stat -c %s "$work/enc")
+
+common="--storage swift://bench --encrypt-key-file \$KEYFILE --segment-size $seg --progress never --log-level warn"
+# measure NAME CMD: runs CMD (bash) in the namespace under GNU time, RUNS
+# times; records the fastest run's seconds, its CPU seconds (user+sys of
+# everything CMD ran) and the largest peak RSS (KiB, of the largest process)
+# in $work/NAME.{sec,cpu,rss}. CLEAN (bash) runs before each run when set.
+# With LIMIT set (seconds), a run still going after LIMIT is killed and
+# recorded as taking LIMIT (NAME.killed: the figures are bounds).
+CLEAN="" LIMIT=""
+measure() {
+  local name=$1 cmd=$2 i sec rss usr sys best="" cpu="" maxrss=0 rc to=()
+  rm -f "$work/$name.killed"
+  [ -z "$LIMIT" ] || to=(timeout -k 5 "$LIMIT")
+  for i in $(seq "$runs"); do
+    [ -z "$CLEAN" ] || nsx bash -c "$CLEAN"
+    cat "$work/corpus" "$work/enc" >/dev/null # the same warm page cache for everyone
+    rc=0
+    /usr/bin/time -f '%e %M %U %S' -o "$work/$name.time" "${to[@]}" ip netns exec "$ns" bash -c "set -o pipefail; $cmd" || rc=$?
+    read -r sec rss usr sys < <(tail -n 1 "$work/$name.time")
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && [ -n "$LIMIT" ]; then
+      echo "  $name: killed after ${LIMIT}s" >&2
+      touch "$work/$name.killed"
+      sec=$LIMIT
+    elif [ "$rc" -ne 0 ]; then
+      echo "bench-swift: $name failed (exit $rc): $cmd" >&2
+      exit 1
+    fi
+    if [ -z "$best" ] || awk -v a="$sec" -v b="$best" 'BEGIN{exit !(a<b)}'; then
+      best=$sec cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN{printf "%.1f", u+s}')
+    fi
+    [ "$rss" -gt "$maxrss" ] && maxrss=$rss
+    echo "  $name: ${sec}s, CPU ${usr}+${sys}s, peak RSS $((rss >> 10)) MiB" >&2
+  done
+  echo "$best" >"$work/$name.sec"
+  echo "$cpu" >"$work/$name.cpu"
+  echo "$maxrss" >"$work/$name.rss"
+}
+wipe() { nsx swift delete --all >/dev/null 2>&1 || true; }
+ids=() # mybak's backups in the current mode, by name
+up_mybak() { # NAME PARALLEL
+  CLEAN="swift delete bench >/dev/null 2>&1; swift delete bench_segments >/dev/null 2>&1; true"
+  measure "$1" "cat '$work/corpus' | '$mybak' backup --engine stdin $common --compress none --upload-parallel $2 >'$work/$1.id'"
+  CLEAN=""
+}
+up_swift() { # NAME
+  CLEAN="swift delete base >/dev/null 2>&1; swift delete base_segments >/dev/null 2>&1; true"
+  measure "$1" "swift upload --use-slo --segment-size $seg --segment-threads $par --object-name enc base '$work/enc' >/dev/null"
+  CLEAN=""
+}
+down_mybak() { # NAME PARALLEL ID [restore flags]
+  measure "$1" "'$mybak' restore $common --upload-parallel $2 ${4:-} '$3' --to-stdout >/dev/null"
+}
+down_swift() { # NAME
+  measure "$1" "swift download base enc -o - >/dev/null"
+}
+sec() { cat "$work/$1.sec"; }
+killed() { [ -e "$work/$1.killed" ]; }
+# bytes of NAME's stream: the RSS_X runs move RSS_X times more
+nbytes() { case $1 in *_big) echo $((enc_bytes * rssx)) ;; *) echo "$enc_bytes" ;; esac; }
+mibs() { awk -v b="$(nbytes "$1")" -v s="$(sec "$1")" 'BEGIN{printf "%.0f", b/1048576/s}'; }
+mb() { awk -v b="$(nbytes "$1")" -v s="$(sec "$1")" 'BEGIN{printf "%.0f", b/1e6/s}'; }
+# ratio A B: how many times faster A is than B ("<" when A was killed)
+ratio() { printf '%s%s' "$(killed "$1" && echo '<')" "$(awk -v a="$(sec "$1")" -v b="$(sec "$2")" 'BEGIN{printf "%.2f", b/a}')"; }
+verdict() { awk -v r="${1#<}" -v t="$2" 'BEGIN{print (r+0 >= t+0) ? "PASS" : "FAIL"}'; }
+row() {
+  local k=""
+  killed "$2" && k="<"
+  printf '  %-62s %8s %7s %6s %7s %8s\n' "$1" "$(killed "$2" && echo '>')$(sec "$2")" "$k$(mibs "$2")" "$k$(mb "$2")" \
+    "$(cat "$work/$2.cpu")" "$(($(cat "$work/$2.rss") >> 10))"
+}
+header() { printf '  %-62s %8s %7s %6s %7s %8s\n' "$1" seconds "MiB/s" "MB/s" "CPU s" "RSS MiB"; }
+rss_limit_kib=$((((par + 2) * seg_bytes + (64 << 20)) >> 10))
+rss_check() { # NAME LABEL
+  local r
+  r=$(cat "$work/$1.rss")
+  printf '  %-50s %5d MiB  [<= %d MiB] %s\n' "$2" $((r >> 10)) $((rss_limit_kib >> 10)) \
+    "$([ "$r" -le "$rss_limit_kib" ] && echo PASS || echo FAIL)"
+}
+
+# ---- loopback -----------------------------------------------------------
+echo "loopback (namespace lo, no delay):" >&2
+wipe
+up_mybak lo_up_mybak "$par"
+up_swift lo_up_swift
+down_swift lo_down_swift
+down_mybak lo_down_mybak_p1 "$par" "$(cat "$work/lo_up_mybak.id")" "--parallel 1"
+# The default restore (frames decoded in parallel) is bounded: it has been
+# many times slower than swift download from Swift, and a bench that never
+# ends reports nothing.
+LIMIT=$(awk -v s="$(sec lo_down_swift)" 'BEGIN{l=int(s*6)+1; print (l < 60) ? 60 : l}')
+down_mybak lo_down_mybak "$par" "$(cat "$work/lo_up_mybak.id")"
+LIMIT=""
+if [ "$rssx" -gt 0 ]; then
+  echo "peak RSS on a ${rssx}x larger stream (the corpus piped ${rssx} times):" >&2
+  wipe
+  measure lo_up_big "for i in \$(seq $rssx); do cat '$work/corpus'; done | '$mybak' backup --engine stdin $common --compress none --upload-parallel $par >'$work/big.id'"
+  down_mybak lo_down_big "$par" "$(cat "$work/big.id")" "--parallel 1"
+  wipe
+fi
+
+# ---- wan (netem) ----------------------------------------------------------
+wan=""
+if [ "$delay" = 0 ]; then
+  wan="skipped (BENCH_SWIFT_DELAY=0)"
+elif ! err=$(nsx tc qdisc add dev lo root $qdisc 2>&1); then
+  wan="SKIPPED: this kernel has no netem qdisc (tc: ${err//$'\n'/ }; needs CONFIG_NET_SCH_NETEM / modprobe sch_netem)"
+  echo "wan mode $wan" >&2
+else
+  echo "wan (namespace lo: tc qdisc add dev lo root $qdisc):" >&2
+  wipe
+  up_mybak wan_up_1 1
+  up_mybak wan_up_n "$par"
+  up_swift wan_up_swift
+  down_mybak wan_down_n "$par" "$(cat "$work/wan_up_n.id")" "--parallel 1"
+  down_mybak wan_down_1 1 "$(cat "$work/wan_up_n.id")" "--parallel 1"
+  down_swift wan_down_swift
+  nsx tc qdisc del dev lo root
+  wipe
+fi
+
+# ---- report -------------------------------------------------------------
+printf '\nmybak Swift bench: %s stream (%d bytes; %d encoded), --compress none, %s segments, %d in flight, %d cores, load %s, %s\n' \
+  "$size" "$bytes" "$enc_bytes" "$seg" "$par" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(date -u +%FT%TZ)"
+printf 'Swift %s (single node, workers=0) in network namespace %s; fastest of %d run(s)\n\n' \
+  "$(dpkg-query -W -f='${Version}' swift 2>/dev/null || echo ?)" "$ns" "$runs"
+echo "loopback"
+header "upload"
+row "cat corpus | mybak backup --compress none --upload-parallel $par" lo_up_mybak
+row "swift upload --use-slo -S $seg --segment-threads $par (file)" lo_up_swift
+header "download"
+row "mybak restore --to-stdout --upload-parallel $par" lo_down_mybak
+row "mybak restore --to-stdout --upload-parallel $par --parallel 1" lo_down_mybak_p1
+row "swift download -o -" lo_down_swift
+[ "$rssx" -gt 0 ] && row "mybak backup, ${rssx}x stream" lo_up_big && row "mybak restore --parallel 1, ${rssx}x stream" lo_down_big
+up=$(ratio lo_up_mybak lo_up_swift)
+down=$(ratio lo_down_mybak lo_down_swift)
+down1=$(ratio lo_down_mybak_p1 lo_down_swift)
+cat <<TXT
+
+  upload   mybak / swift upload:                  ${up}x  [>= 0.95] $(verdict "$up" 0.95)
+  download mybak / swift download:                ${down}x  [>= 0.95] $(verdict "$down" 0.95)
+  download mybak --parallel 1 / swift download:   ${down1}x  [>= 0.95] $(verdict "$down1" 0.95)
+peak RSS of mybak
+TXT
+rss_check lo_up_mybak "backup, $size stream"
+rss_check lo_down_mybak "restore, $size stream"
+rss_check lo_down_mybak_p1 "restore --parallel 1, $size stream"
+if [ "$rssx" -gt 0 ]; then
+  rss_check lo_up_big "backup, ${rssx}x stream"
+  rss_check lo_down_big "restore --parallel 1, ${rssx}x stream"
+fi
+if killed lo_down_mybak; then
+  echo "  (the default restore was killed after $(sec lo_down_mybak)s: the ratio and MiB/s are upper bounds, the RSS a lower one)"
+fi
+echo
+if [ -n "$wan" ]; then
+  echo "wan (netem $delay each way): $wan"
+else
+  rtt="a round trip of twice the delay"
+  [ -n "${BENCH_SWIFT_QDISC:-}" ] || rtt="$(awk -v d="${delay%ms}" 'BEGIN{print 2*d}') ms round trip"
+  echo "wan (tc qdisc add dev lo root $qdisc, in the namespace: $rtt)"
+  header "upload"
+  row "mybak backup --upload-parallel 1 (one segment at a time, Trove)" wan_up_1
+  row "mybak backup --upload-parallel $par" wan_up_n
+  row "swift upload --use-slo -S $seg --segment-threads $par (file)" wan_up_swift
+  header "download"
+  row "mybak restore --parallel 1 --upload-parallel 1" wan_down_1
+  row "mybak restore --parallel 1 --upload-parallel $par" wan_down_n
+  row "swift download -o -" wan_down_swift
+  wu=$(ratio wan_up_n wan_up_1)
+  wd=$(ratio wan_down_n wan_down_1)
+  cat <<TXT
+
+  upload   $par in flight / 1:           ${wu}x  [>= 2.5] $(verdict "$wu" 2.5)
+  download $par ahead / 1:               ${wd}x  [>= 2.5] $(verdict "$wd" 2.5)
+  upload   mybak / swift upload:    $(ratio wan_up_n wan_up_swift)x
+  download mybak / swift download:  $(ratio wan_down_n wan_down_swift)x
+TXT
+  rss_check wan_up_n "backup, $size stream"
+  rss_check wan_down_n "restore, $size stream"
+fi
