@@ -61,7 +61,14 @@ func sandboxFromEnv(get func(string) string) *sandbox {
 func primary(t *testing.T) *sandbox {
 	t.Helper()
 	mysqlTests(t)
+	privateTmp(t)
 	return sandboxFromEnv(os.Getenv)
+}
+
+// privateTmp points TMPDIR (inherited by mybak through run) at the test's
+// temp dir, so the state dirs that failed backups keep are removed with it.
+func privateTmp(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
 }
 
 func sandboxScript(t *testing.T, args ...string) string {
@@ -750,6 +757,7 @@ func TestMySQLRedoWrap(t *testing.T) {
 		t.Skip("MYBAK_TEST_MYSQL_REDO=0")
 	}
 	heavyLoadLock(t)
+	privateTmp(t)
 	s := startSandbox(t, "e2e-redo", "", "--innodb-log-file-size=4M")
 	execSQL(t, s.db(t), "CREATE DATABASE sbtest")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
