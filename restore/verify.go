@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/xbstream"
 )
@@ -131,7 +132,12 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 		}
 	}
 	if m.Parent != "" {
-		_, perr := cat.Chain(ctx, m)
+		chain, perr := cat.Chain(ctx, m)
+		if perr == nil && mysql.Engine(m.Engine.Name).Physical() {
+			// The LSNs must line up: an incremental taken from another
+			// parent would fail in prepare, or worse, apply wrongly.
+			_, perr = checkChain(chain)
+		}
 		rep.add("parent chain", perr)
 	}
 	if opts.Deep && rep.failed() == nil {

@@ -1,0 +1,54 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/storage/local"
+	"github.com/mybak/mybak/stream"
+)
+
+// lsnEngine stands in for a physical engine: it writes a few bytes and
+// reports the LSNs it is told to.
+type lsnEngine struct{ from, to string }
+
+func (lsnEngine) Name() string      { return "mariabackup" }
+func (lsnEngine) Extension() string { return ".xbstream" }
+func (e lsnEngine) Run(ctx context.Context, w io.Writer, parent *backup.Manifest) (backup.EngineResult, error) {
+	_, err := io.WriteString(w, "not really an xbstream")
+	return backup.EngineResult{Incremental: parent != nil,
+		Meta: map[string]string{backup.MetaFromLSN: e.from, backup.MetaToLSN: e.to}}, err
+}
+
+// TestVerifyChainLSNs: an incremental whose from_lsn is not its parent's
+// to_lsn is damage that the fast verify reports, before any restore.
+func TestVerifyChainLSNs(t *testing.T) {
+	ctx := context.Background()
+	st, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	take := func(e lsnEngine, parent *backup.Manifest) *backup.Manifest {
+		t.Helper()
+		m, err := backup.Run(ctx, backup.Options{Store: st, Engine: e, Parent: parent,
+			Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: "gzip"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	full := take(lsnEngine{"0", "1000"}, nil)
+	good := take(lsnEngine{"1000", "2000"}, full)
+	bad := take(lsnEngine{"1500", "2500"}, good) // taken from some other parent
+	if _, err := Verify(ctx, st, good.ID, VerifyOptions{}); err != nil {
+		t.Fatalf("verify of a consistent chain: %v", err)
+	}
+	rep, err := Verify(ctx, st, bad.ID, VerifyOptions{})
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "starts at LSN 1500") || rep.OK {
+		t.Fatalf("verify of an incremental that does not continue its parent: %v", err)
+	}
+}
