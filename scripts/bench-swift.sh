@@ -176,10 +176,12 @@ up_swift() { # NAME
   CLEAN=""
 }
 down_mybak() { # NAME PARALLEL ID [restore flags]
-  measure "$1" "'$mybak' restore $common --upload-parallel $2 ${4:-} '$3' --to-stdout >/dev/null"
+  # exec: mybak itself gets LIMIT's signal, stops cleanly and is reaped
+  # by timeout, so GNU time still sees its CPU and peak RSS.
+  measure "$1" "exec '$mybak' restore $common --upload-parallel $2 ${4:-} '$3' --to-stdout >/dev/null"
 }
 down_swift() { # NAME
-  measure "$1" "swift download base enc -o - >/dev/null"
+  measure "$1" "exec swift download base enc -o - >/dev/null"
 }
 sec() { cat "$work/$1.sec"; }
 killed() { [ -e "$work/$1.killed" ]; }
