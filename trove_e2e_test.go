@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/mybak/mybak/xbstream"
 )
 
 // troveSwift talks to the sandbox the way Trove's code and an operator do.
@@ -170,9 +172,14 @@ func (s *troveSwift) makeTroveBackup(t *testing.T, orig, key string, b troveBack
 
 func TestTroveRestoreVerifyList(t *testing.T) {
 	s := newTroveSwift(t)
-	data := troveData(3<<20 + 4321)
+	// Trove's physical backups hold an xbstream, its logical ones a dump:
+	// verify --deep checks both, so the test data must be what they claim.
+	data := troveXbstream(t, 3<<20+4321)
 	orig := filepath.Join(t.TempDir(), "orig")
 	os.WriteFile(orig, data, 0o600)
+	dump := troveDump(3<<20 + 17)
+	origDump := filepath.Join(t.TempDir(), "dump")
+	os.WriteFile(origDump, dump, 0o600)
 	key := keyFile(t, "the user's own key")
 	env := append(swiftEnv(), "MYBAK_STORAGE=swift://"+s.container, "MYBAK_LAYOUT=trove", "MYBAK_ENCRYPT_KEY_FILE="+key)
 
@@ -185,14 +192,15 @@ func TestTroveRestoreVerifyList(t *testing.T) {
 	s.makeTroveBackup(t, orig, key, incr)
 	// Before 2015: a DLO, and no metadata on multi-segment backups.
 	dlo := troveBackup{id: "1a2b3c4d-0000-4000-8000-00000000d10a", ext: ".gz.enc", md: "-md sha512 -pbkdf2 -iter 10000", kind: "dlo"}
-	s.makeTroveBackup(t, orig, key, dlo)
+	s.makeTroveBackup(t, origDump, key, dlo)
+	smallDump := troveDump(100000)
 	small := filepath.Join(t.TempDir(), "small")
-	os.WriteFile(small, data[:100000], 0o600)
+	os.WriteFile(small, smallDump, 0o600)
 	single := troveBackup{id: "5e6f7a8b-1111-4222-8333-444455556666", ext: ".gz.enc", md: "-md md5", kind: "single",
 		meta: map[string]string{"Datastore": "mysql"}}
 	s.makeTroveBackup(t, small, key, single)
 
-	want := map[string][]byte{full.id: data, incr.id: data, dlo.id: data, single.id: data[:100000]}
+	want := map[string][]byte{full.id: data, incr.id: data, dlo.id: dump, single.id: smallDump}
 	for _, b := range []troveBackup{full, incr, dlo, single} {
 		t.Run("restore "+b.kind+" "+b.md, func(t *testing.T) {
 			r := run(t, nil, env, "restore", "--storage", "swift://"+s.container, b.id, "--to-stdout")
@@ -299,6 +307,24 @@ func troveData(n int) []byte {
 	b := corpus(n)
 	rand.Read(b[len(b)/4:])
 	return b
+}
+
+// troveXbstream returns an xbstream of about n bytes (one file of
+// troveData), as xtrabackup --stream=xbstream would write it.
+func troveXbstream(t *testing.T, n int) []byte {
+	var b bytes.Buffer
+	if _, err := xbstream.NewWriter(&b).WriteFile("ibdata1", bytes.NewReader(troveData(n))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// troveDump returns about n bytes shaped like a mysqldump: a header, rows
+// and the trailer a complete dump ends with.
+func troveDump(n int) []byte {
+	b := []byte("-- MySQL dump 10.13  Distrib 5.7.29, for Linux (x86_64)\n")
+	b = append(b, troveData(n)...)
+	return append(b, "\n-- Dump completed on 2020-05-01 10:00:00\n"...)
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$`)
