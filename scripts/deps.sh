@@ -11,7 +11,7 @@ want_go="$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$(dirname "$0")/../go.mod")"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-pkgs=(ca-certificates curl unzip git make gcc openssl gzip pigz procps iproute2
+pkgs=(ca-certificates curl unzip git make gcc openssl gzip pigz zstd procps iproute2
   mariadb-server mariadb-client mariadb-backup sysbench
   swift swift-proxy swift-account swift-container swift-object python3-swiftclient memcached)
 [ "${1:-}" = bench ] && pkgs+=(hyperfine time)
