@@ -53,8 +53,6 @@ type Options struct {
 	// Parent, when set, is the backup an incremental applies onto.
 	Parent *Manifest
 	Encode stream.EncodeOptions
-	// Cipher names the encryption in the manifest when Encode.Pass is set.
-	Cipher string
 	// KeepPartial keeps the objects of a failed backup for inspection
 	// (they stay incomplete: no manifest is written).
 	KeepPartial bool
@@ -144,32 +142,15 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		}
 	}
 
-	rawR, rawW := io.Pipe()
 	encR, encW := io.Pipe()
 	g, gctx := errgroup.WithContext(ctx)
 	var engRes EngineResult
 	var encRes stream.Result
 	var info storage.ObjectInfo
 	g.Go(func() error {
-		var w io.Writer = rawW
-		if opts.Progress != nil {
-			w = &progressWriter{w: rawW, fn: opts.Progress}
-		}
 		var err error
-		engRes, err = opts.Engine.Run(gctx, w, opts.Parent)
+		engRes, encRes, err = produce(gctx, opts, opts.Parent, encW)
 		if err != nil {
-			err = fmt.Errorf("%s engine: %w", opts.Engine.Name(), err)
-			rawW.CloseWithError(err)
-			return err
-		}
-		return rawW.Close()
-	})
-	g.Go(func() error {
-		var err error
-		encRes, err = stream.Encode(gctx, encW, rawR, opts.Encode)
-		if err != nil {
-			err = fmt.Errorf("encode: %w", err)
-			rawR.CloseWithError(err)
 			encW.CloseWithError(err)
 			return err
 		}
@@ -203,43 +184,9 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 			id, info.Size, dataName, encRes.StoredSize)
 	}
 
-	m = &Manifest{
-		FormatVersion: FormatVersion,
-		ID:            id,
-		Label:         opts.Label,
-		Layout:        opts.Layout,
-		StartTime:     start.UTC(),
-		EndTime:       now().UTC(),
-		Host:          host,
-		MybakVersion:  opts.Version,
-		Engine: EngineInfo{
-			Name:          opts.Engine.Name(),
-			Version:       engRes.Version,
-			ServerVersion: engRes.ServerVersion,
-		},
-		Type:         "full",
-		Compression:  Compression{Kind: opts.Encode.Compression.Kind, Level: opts.Encode.Compression.Level},
-		RawSize:      encRes.RawSize,
-		RawSHA256:    encRes.RawSHA256,
-		StoredSize:   encRes.StoredSize,
-		StoredSHA256: encRes.StoredSHA256,
-		Objects: []Object{{
-			Name:   relName(id),
-			Size:   encRes.StoredSize,
-			SHA256: encRes.StoredSHA256,
-			MD5:    info.MD5,
-			Parts:  info.Parts,
-		}},
-		Frames: encRes.Frames,
-		Meta:   engRes.Meta,
-	}
-	if m.Compression.Kind == "none" {
-		m.Compression.Level = 0
-	}
-	if opts.Encode.Pass != nil {
-		kdf := opts.Encode.KDF
-		m.Encryption = &Encryption{Cipher: "aes-256-cbc", KDF: &kdf}
-	}
+	m = newManifest(opts, id, start, now(), host, relName(id), engRes, encRes)
+	m.Layout = opts.Layout
+	m.Objects[0].MD5, m.Objects[0].Parts = info.MD5, info.Parts
 	if engRes.Incremental {
 		if opts.Parent == nil {
 			return nil, errors.New("engine reported an incremental backup without a parent")
@@ -269,6 +216,91 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		sp.done(log)
 	}
 	return m, nil
+}
+
+// produce runs the engine and encodes its stream into dst: the engine
+// writes into a pipe that stream.Encode reads. It returns when both are
+// done, with the first error of either; dst is not closed.
+func produce(ctx context.Context, opts Options, parent *Manifest, dst io.Writer) (EngineResult, stream.Result, error) {
+	rawR, rawW := io.Pipe()
+	g, gctx := errgroup.WithContext(ctx)
+	var engRes EngineResult
+	var encRes stream.Result
+	g.Go(func() error {
+		var w io.Writer = rawW
+		if opts.Progress != nil {
+			w = &progressWriter{w: rawW, fn: opts.Progress}
+		}
+		var err error
+		engRes, err = opts.Engine.Run(gctx, w, parent)
+		if err != nil {
+			err = fmt.Errorf("%s engine: %w", opts.Engine.Name(), err)
+			rawW.CloseWithError(err)
+			return err
+		}
+		return rawW.Close()
+	})
+	g.Go(func() error {
+		var err error
+		encRes, err = stream.Encode(gctx, dst, rawR, opts.Encode)
+		if err != nil {
+			err = fmt.Errorf("encode: %w", err)
+			rawR.CloseWithError(err)
+			return err
+		}
+		return nil
+	})
+	err := g.Wait()
+	return engRes, encRes, err
+}
+
+// newManifest describes a full backup of one data object from what the
+// engine and the encoder reported.
+func newManifest(opts Options, id string, start, end time.Time, host, object string, engRes EngineResult, encRes stream.Result) *Manifest {
+	m := &Manifest{
+		FormatVersion: FormatVersion,
+		ID:            id,
+		Label:         opts.Label,
+		StartTime:     start.UTC(),
+		EndTime:       end.UTC(),
+		Host:          host,
+		MybakVersion:  opts.Version,
+		Engine: EngineInfo{
+			Name:          opts.Engine.Name(),
+			Version:       engRes.Version,
+			ServerVersion: engRes.ServerVersion,
+		},
+		Type:         "full",
+		Compression:  opts.compression(),
+		Encryption:   opts.encryption(),
+		RawSize:      encRes.RawSize,
+		RawSHA256:    encRes.RawSHA256,
+		StoredSize:   encRes.StoredSize,
+		StoredSHA256: encRes.StoredSHA256,
+		Objects:      []Object{{Name: object, Size: encRes.StoredSize, SHA256: encRes.StoredSHA256}},
+		Frames:       encRes.Frames,
+		Meta:         engRes.Meta,
+	}
+	return m
+}
+
+// compression is what the manifest records of opts' compression.
+func (opts Options) compression() Compression {
+	c := Compression{Kind: opts.Encode.Compression.Kind, Level: opts.Encode.Compression.Level}
+	if c.Kind == "none" {
+		c.Level = 0
+	}
+	return c
+}
+
+// encryption is what the manifest records of opts' encryption (never the
+// key), or nil.
+func (opts Options) encryption() *Encryption {
+	if opts.Encode.Pass == nil {
+		return nil
+	}
+	kdf := opts.Encode.KDF
+	return &Encryption{Cipher: "aes-256-cbc", KDF: &kdf}
 }
 
 // MarkerName is the object, under a backup's ID, written first when a

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/storage/spool"
 )
@@ -169,7 +170,7 @@ func Resume(ctx context.Context, st storage.Backend, spoolDir, id string, opts s
 	pending, perr := sp.Pending()
 	if !sp.Complete() || perr != nil {
 		return nil, spool.Stats{}, fmt.Errorf("resume %s: %w: mybak stopped before the backup's stream was complete (%s spooled), and the rest of the stream is gone; take a new backup, and remove this one with `mybak resume %s --discard --spool-dir %s --storage %s` (`mybak prune` also removes its stored leftovers once they are older than --grace)",
-			id, ErrNotResumable, spooledSize(sp.Size()), id, spoolDir, st.Location())
+			id, ErrNotResumable, units.Bytes(sp.Size()), id, spoolDir, st.Location())
 	}
 	m, err := ParseManifest(pending)
 	if err != nil || m.ID != id || len(m.Objects) != 1 || m.ObjectPath(m.Objects[0].Name) != sp.Object() {
@@ -218,19 +219,4 @@ func Discard(ctx context.Context, st storage.Backend, spoolDir, id string) error
 		return fmt.Errorf("discard %s: %w", id, err)
 	}
 	return nil
-}
-
-// spooledSize formats a byte count for the messages of a spool (binary
-// units).
-func spooledSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

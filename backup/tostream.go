@@ -8,10 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"time"
-
-	"golang.org/x/sync/errgroup"
-
-	"github.com/mybak/mybak/stream"
 )
 
 // ErrStreamIncremental is returned by RunToWriter for an incremental
@@ -46,80 +42,25 @@ func RunToWriter(ctx context.Context, w io.Writer, opts Options) (*Manifest, err
 	if err != nil {
 		return nil, fmt.Errorf("backup %s: %w", id, err)
 	}
-	comp := Compression{Kind: opts.Encode.Compression.Kind, Level: opts.Encode.Compression.Level}
-	if comp.Kind == "none" {
-		comp.Level = 0
-	}
-	var enc *Encryption
-	if opts.Encode.Pass != nil {
-		kdf := opts.Encode.KDF
-		enc = &Encryption{Cipher: "aes-256-cbc", KDF: &kdf}
-	}
 	ww, err := newWireWriter(w, &WireHeader{FormatVersion: FormatVersion, ID: id, Engine: opts.Engine.Name(),
-		Type: "full", Compression: comp, Encryption: enc})
+		Type: "full", Compression: opts.compression(), Encryption: opts.encryption()})
 	if err != nil {
 		return nil, err
 	}
 	log.Info("backup started", "id", id, "engine", opts.Engine.Name(), "to", "standard output")
 
-	rawR, rawW := io.Pipe()
-	g, gctx := errgroup.WithContext(ctx)
-	var engRes EngineResult
-	var encRes stream.Result
-	g.Go(func() error {
-		var w io.Writer = rawW
-		if opts.Progress != nil {
-			w = &progressWriter{w: rawW, fn: opts.Progress}
-		}
-		var err error
-		engRes, err = opts.Engine.Run(gctx, w, nil)
-		if err != nil {
-			err = fmt.Errorf("%s engine: %w", opts.Engine.Name(), err)
-			rawW.CloseWithError(err)
-			return err
-		}
-		return rawW.Close()
-	})
-	g.Go(func() error {
-		var err error
-		encRes, err = stream.Encode(gctx, ww, rawR, opts.Encode)
-		if err != nil {
-			err = fmt.Errorf("encode: %w", err)
-			rawR.CloseWithError(err)
-			return err
-		}
-		return nil
-	})
+	engRes, encRes, err := produce(ctx, opts, nil, ww)
 	fail := func(err error) (*Manifest, error) {
 		ww.fail(err)
 		return nil, err
 	}
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		if ctx.Err() != nil {
 			return fail(fmt.Errorf("backup %s interrupted: %w", id, context.Cause(ctx)))
 		}
 		return fail(fmt.Errorf("backup %s failed: %w", id, err))
 	}
-	m := &Manifest{
-		FormatVersion: FormatVersion,
-		ID:            id,
-		Label:         opts.Label,
-		StartTime:     start.UTC(),
-		EndTime:       now().UTC(),
-		Host:          host,
-		MybakVersion:  opts.Version,
-		Engine:        EngineInfo{Name: opts.Engine.Name(), Version: engRes.Version, ServerVersion: engRes.ServerVersion},
-		Type:          "full",
-		Compression:   comp,
-		Encryption:    enc,
-		RawSize:       encRes.RawSize,
-		RawSHA256:     encRes.RawSHA256,
-		StoredSize:    encRes.StoredSize,
-		StoredSHA256:  encRes.StoredSHA256,
-		Objects:       []Object{{Name: relName(id), Size: encRes.StoredSize, SHA256: encRes.StoredSHA256}},
-		Frames:        encRes.Frames,
-		Meta:          engRes.Meta,
-	}
+	m := newManifest(opts, id, start, now(), host, relName(id), engRes, encRes)
 	if err := m.Validate(); err != nil {
 		return fail(fmt.Errorf("backup %s: %w", id, err))
 	}

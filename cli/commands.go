@@ -13,6 +13,7 @@ import (
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/crypto"
+	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/stream"
 )
@@ -402,7 +403,7 @@ func listCommand(e *env) *cli.Command {
 				}
 				raw, dur := "-", "-"
 				if it.State == backup.StateComplete {
-					raw = formatSize(it.RawBytes)
+					raw = units.Bytes(it.RawBytes)
 					dur = time.Duration(it.Seconds * float64(time.Second)).Round(time.Second).String()
 				}
 				state := it.State
@@ -411,7 +412,7 @@ func listCommand(e *env) *cli.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID,
 					it.Start.Local().Format("2006-01-02 15:04:05"), dash(it.Engine), dash(typ), raw,
-					formatSize(it.StoredBytes), dur, state, it.Label)
+					units.Bytes(it.StoredBytes), dur, state, it.Label)
 			}
 			return tw.Flush()
 		},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
@@ -117,7 +118,7 @@ func printDrill(e *env, rep *restore.DrillReport) {
 		verdict = "FAILED"
 	}
 	fmt.Fprintf(w, "%s in %s: backup %s stored, %s raw, %s restored\n", verdict, rep.Duration.Round(time.Millisecond),
-		formatSize(rep.StoredBytes), formatSize(rep.RawBytes), formatSize(rep.DatadirBytes))
+		units.Bytes(rep.StoredBytes), units.Bytes(rep.RawBytes), units.Bytes(rep.DatadirBytes))
 	if k := rep.Kept; k != nil {
 		fmt.Fprintf(w, "\nThe scratch server is still running (--keep), pid %d, datadir %s.\n  connect: %s\n  stop:    %s\n",
 			k.PID, k.Datadir, k.Connect, k.Stop)

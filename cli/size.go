@@ -39,17 +39,3 @@ func parseSize(s string) (int64, error) {
 	}
 	return v * mult, nil
 }
-
-// formatSize prints a byte count for humans (binary units).
-func formatSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/storage"
 )
 
@@ -227,7 +228,7 @@ func (s *Spool) checkSpace(path string, need int64, what string) error {
 	}
 	if free-s.opts.Reserve < need {
 		return fmt.Errorf("%w: spool dir %s has %s free, %s %s (plus a reserve of %s): free some space, use another --spool-dir, or back up without --spool-dir",
-			ErrNoSpace, path, human(free), what, human(need), human(s.opts.Reserve))
+			ErrNoSpace, path, units.Bytes(free), what, units.Bytes(need), units.Bytes(s.opts.Reserve))
 	}
 	return nil
 }
@@ -253,7 +254,7 @@ func (s *Spool) Consume(ctx context.Context, r io.Reader) (int64, error) {
 			return total, fmt.Errorf("spool: the stream needs more than %d parts of %d bytes (the store's limit): raise the segment size", s.st.MaxParts(), partSize)
 		}
 		if err := s.checkSpace(s.dir, partSize, "the next segment needs"); err != nil {
-			return total, fmt.Errorf("spool segment %d after %s: %w", n, human(total), err)
+			return total, fmt.Errorf("spool segment %d after %s: %w", n, units.Bytes(total), err)
 		}
 		size, sum, err := s.writePart(n, r, buf)
 		total += size
@@ -659,18 +660,4 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
-}
-
-// human formats a byte count (binary units).
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
