@@ -20,11 +20,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mybak/mybak/internal/proctest"
 	"github.com/mybak/mybak/mysql"
 )
 
@@ -215,76 +215,6 @@ func metaOf(t *testing.T, store, id string) map[string]string {
 	return out
 }
 
-// argvWatch samples every process's argv (like ps) until stop is called and
-// fails the test if secret shows up; it returns how many samples saw marker.
-func argvWatch(t *testing.T, secret, marker string) (stop func() int) {
-	done := make(chan struct{})
-	var seen int
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			ents, _ := os.ReadDir("/proc")
-			for _, e := range ents {
-				if _, err := strconv.Atoi(e.Name()); err != nil {
-					continue
-				}
-				b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-				if err != nil || len(b) == 0 {
-					continue
-				}
-				if bytes.Contains(b, []byte(secret)) {
-					t.Errorf("password visible on argv of pid %s: %q", e.Name(), bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
-				}
-				if bytes.Contains(b, []byte(marker)) {
-					seen++
-				}
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}()
-	return func() int { close(done); wg.Wait(); return seen }
-}
-
-// environWatch samples the environment of every process but mybak's own
-// until stop is called, and returns how many contained needle.
-func environWatch(t *testing.T, needle string) (stop func() int) {
-	done := make(chan struct{})
-	var seen int
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			ents, _ := os.ReadDir("/proc")
-			for _, e := range ents {
-				if _, err := strconv.Atoi(e.Name()); err != nil {
-					continue
-				}
-				if exe, _ := os.Readlink("/proc/" + e.Name() + "/exe"); exe == mybakBin {
-					continue
-				}
-				if b, err := os.ReadFile("/proc/" + e.Name() + "/environ"); err == nil && bytes.Contains(b, []byte(needle)) {
-					cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-					t.Logf("pid %s has it: %q", e.Name(), bytes.ReplaceAll(cmd, []byte{0}, []byte{' '}))
-					seen++
-				}
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}()
-	return func() int { close(done); wg.Wait(); return seen }
-}
-
 // TestMySQLPhysicalChain: full + two incrementals of the primary (the
 // second with an explicit --parent), encrypted; list shows the chain;
 // deleting the full needs --cascade; restore of the chain with copy-back
@@ -298,7 +228,7 @@ func TestMySQLPhysicalChain(t *testing.T) {
 	key := keyFile(t, "physical chain key")
 	backupArgs := append([]string{"backup", "--engine", "auto", "--storage", store, "--encrypt-key-file", key, "--parallel", "2"}, p.conn(false)...)
 
-	stop := argvWatch(t, p.password(t), "--stream=xbstream")
+	stop := proctest.ArgvWatch(t, p.password(t), "--stream=xbstream")
 	r := run(t, nil, nil, backupArgs...)
 	must(t, r, "full backup")
 	full := strings.TrimSpace(r.stdout)
@@ -450,7 +380,7 @@ func TestMySQLLogical(t *testing.T) {
 	seed(t, db, "e2e_logical")
 	store := t.TempDir()
 	key := keyFile(t, "logical key")
-	stop := argvWatch(t, p.password(t), "--single-transaction")
+	stop := proctest.ArgvWatch(t, p.password(t), "--single-transaction")
 	r := run(t, nil, nil, "backup", "--engine", "mysqldump", "--storage", store, "--encrypt-key-file", key, "--compress", "zstd",
 		"--socket", p.socket, "--user", p.user, "--password-file", p.passFile)
 	stop()
@@ -572,8 +502,8 @@ func TestMySQLFailures(t *testing.T) {
 		}
 		// MYSQL_PWD works, and reaches no child: neither its argv nor its
 		// environment (only mybak's own).
-		stop := argvWatch(t, p.password(t), "--single-transaction")
-		stopEnv := environWatch(t, "MYSQL_PWD="+p.password(t))
+		stop := proctest.ArgvWatch(t, p.password(t), "--single-transaction")
+		stopEnv := proctest.EnvironWatch(t, "MYSQL_PWD="+p.password(t), mybakBin)
 		for _, eng := range []string{"mysqldump", "auto"} {
 			r := run(t, nil, []string{"MYSQL_PWD=" + p.password(t)}, "backup", "--engine", eng, "--storage", t.TempDir(), "--no-encrypt",
 				"--host", "127.0.0.1", "--port", strconv.Itoa(p.port), "--user", p.user)

@@ -227,43 +227,6 @@ func sameChecksums(t *testing.T, want, got map[string]string) {
 	}
 }
 
-// argvWatch samples every process's argv (like ps) until stop is called and
-// fails the test if secret shows up. It returns how many argv lists
-// contained marker, to prove the sampling saw the tool.
-func argvWatch(t *testing.T, secret, marker string) (stop func() int) {
-	done := make(chan struct{})
-	var seen int
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			ents, _ := os.ReadDir("/proc")
-			for _, e := range ents {
-				if _, err := strconv.Atoi(e.Name()); err != nil {
-					continue
-				}
-				b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-				if err != nil || len(b) == 0 {
-					continue
-				}
-				if bytes.Contains(b, []byte(secret)) {
-					t.Errorf("password visible on argv of pid %s: %q", e.Name(), bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
-				}
-				if bytes.Contains(b, []byte(marker)) {
-					seen++
-				}
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
-	return func() int { close(done); wg.Wait(); return seen }
-}
-
 func ctxT(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
