@@ -85,8 +85,10 @@ if [ "$free" -lt "$want" ]; then
 fi
 
 export MYBAK_SWIFT_DIR=$work/swift
+timed="" # the pid of the GNU time of the command being measured
 cleanup() {
   set +e
+  [ -z "$timed" ] || kill -TERM "$timed" 2>/dev/null
   "$sandbox" stop >/dev/null 2>&1
   if ip netns list | grep -qw "$ns"; then
     # Anything of ours still in the namespace (only we start processes there).
@@ -143,7 +145,12 @@ measure() {
     [ -z "$CLEAN" ] || nsx bash -c "$CLEAN"
     cat "$work/corpus" "$work/enc" >/dev/null # the same warm page cache for everyone
     rc=0
-    /usr/bin/time -f '%e %M %U %S' -o "$work/$name.time" "${to[@]}" ip netns exec "$ns" bash -c "set -o pipefail; $cmd" || rc=$?
+    # In the background and waited for, so that a signal runs the trap
+    # (cleanup) at once rather than after the command.
+    /usr/bin/time -f '%e %M %U %S' -o "$work/$name.time" "${to[@]}" ip netns exec "$ns" bash -c "set -o pipefail; $cmd" &
+    timed=$!
+    wait "$timed" || rc=$?
+    timed=""
     read -r sec rss usr sys < <(tail -n 1 "$work/$name.time")
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && [ -n "$LIMIT" ]; then
       echo "  $name: killed after ${LIMIT}s" >&2
