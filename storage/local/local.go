@@ -183,7 +183,7 @@ func (b *Backend) Put(ctx context.Context, name string, r io.Reader) (storage.Ob
 		}
 	}()
 
-	n, err := copyChunks(ctx, f, r)
+	n, err := copyChunks(ctx, &writeback{f: f}, r)
 	var we *writeError
 	switch {
 	case errors.As(err, &we):
