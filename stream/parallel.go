@@ -29,7 +29,7 @@ const (
 	// to the writer.
 	chunkSize = 256 << 10
 	// maxChunksPerFrame bounds how far a worker may run ahead of the
-	// writer: at most Parallel x 16 MiB of decoded data is held.
+	// writer: at most 2 x Parallel x 16 MiB of decoded data is held.
 	maxChunksPerFrame = 64
 )
 
@@ -65,7 +65,7 @@ type pjob struct {
 // open(ctx, 0). An inconsistent frame table (not starting at {0, 0}, not
 // increasing, beyond storedSize) is ErrCorrupt.
 //
-// Memory: at most Parallel frames are in flight, each holding at most 16
+// Memory: at most 2 x Parallel frames are in flight, each holding at most 16
 // MiB of decoded data waiting for dst, plus one decompressor each. On the
 // first error (or cancellation) all workers stop and every reader is
 // closed; dst may hold part of the data, as with Decode.
@@ -112,8 +112,8 @@ func DecodeParallel(ctx context.Context, dst io.Writer, open OpenFunc, storedSiz
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	sem := make(chan struct{}, parallel)
-	order := make(chan *pjob, parallel)
+	sem := make(chan struct{}, 2*parallel) // frames in flight: workers run a frame ahead of the writer
+	order := make(chan *pjob, 2*parallel)
 	work := make(chan *pjob)
 	g.Go(func() error { // dispatcher
 		defer close(order)
@@ -124,7 +124,7 @@ func DecodeParallel(ctx context.Context, dst io.Writer, open OpenFunc, storedSiz
 			case <-gctx.Done():
 				return gctx.Err()
 			}
-			order <- j // cannot block: at most parallel jobs are unwritten
+			order <- j // cannot block: at most 2*parallel jobs are unwritten
 			select {
 			case work <- j:
 			case <-gctx.Done():
