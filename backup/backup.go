@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mybak/mybak/crypto"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/stream"
 )
@@ -300,6 +301,9 @@ func (opts Options) encryption() *Encryption {
 		return nil
 	}
 	kdf := opts.Encode.KDF
+	if kdf == (crypto.KDF{}) {
+		kdf = crypto.DefaultKDF // what stream.Encode uses then
+	}
 	return &Encryption{Cipher: "aes-256-cbc", KDF: &kdf}
 }
 

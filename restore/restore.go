@@ -22,7 +22,9 @@ var ErrNeedKey = errors.New("the backup is encrypted and no key is configured: g
 type Options struct {
 	// Pass is the encryption passphrase (nil when none is configured).
 	Pass []byte
-	// Parallel is how many frames are decoded at once (0: all cores).
+	// Parallel is how many frames are decoded at once (0: all cores) when
+	// the store reads ranges cheaply (storage.CheapRanges); other stores
+	// are read once, in order, with their own read-ahead.
 	Parallel int
 	// Progress, when set, is called with the count of raw bytes written.
 	Progress func(n int64)
@@ -65,7 +67,7 @@ func ToWriter(ctx context.Context, st storage.Backend, m *backup.Manifest, w io.
 	}
 	open := objectsOpener(st, m)
 	var res stream.DecodeResult
-	if len(m.Frames) > 1 {
+	if _, cheap := st.(storage.CheapRanges); cheap && len(m.Frames) > 1 && opts.Parallel != 1 {
 		res, err = stream.DecodeParallel(ctx, w, open, m.StoredSize, m.Frames, d)
 	} else {
 		var rc io.ReadCloser

@@ -97,6 +97,18 @@ type Backend interface {
 	Close() error
 }
 
+// CheapRanges is implemented by backends whose Get at an offset costs
+// only the bytes read (a local file): many concurrent reads of small
+// ranges cost no more than one read of the whole object. Parallel restore
+// reads frames by range only from such backends; from others (Swift, whose
+// Get downloads and checks whole segments and reads ahead) it reads the
+// object once, in order.
+type CheapRanges interface {
+	Backend
+	// CheapRanges is a marker; it does nothing.
+	CheapRanges()
+}
+
 // ValidateName rejects object names that could escape the backend's
 // namespace or that a backend cannot store: empty names, absolute paths,
 // "." or ".." elements, empty elements, backslashes and control characters.

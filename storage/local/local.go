@@ -45,7 +45,10 @@ type Backend struct {
 	root *os.Root
 }
 
-var _ storage.Backend = (*Backend)(nil)
+var (
+	_ storage.Backend     = (*Backend)(nil)
+	_ storage.CheapRanges = (*Backend)(nil)
+)
 
 // New opens the directory dir as a store, creating it (mode 0700, with its
 // parents) when it does not exist. The caller must Close the Backend.
@@ -210,6 +213,10 @@ func (b *Backend) Put(ctx context.Context, name string, r io.Reader) (storage.Ob
 	committed = true
 	return storage.ObjectInfo{Name: name, Size: n, ModTime: fi.ModTime()}, nil
 }
+
+// CheapRanges marks the local store as one where ranged reads cost only
+// what they read (see storage.CheapRanges).
+func (b *Backend) CheapRanges() {}
 
 // createTemp creates a new temporary file in tempDir, recreating tempDir
 // if someone removed it.
