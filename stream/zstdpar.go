@@ -52,7 +52,7 @@ func newZstdParallel(c Compression, w io.Writer, offset func() int64, record fun
 	onFrame func(raw, compressed int64)) (*zstdParallel, error) {
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(c.Level)),
-		zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderConcurrency(max(c.Concurrency, 1)), // EncodeAll takes one of these encoders per call
 		zstd.WithZeroFrames(true),
 		zstd.WithWindowSize(zstdChunkSize))
 	if err != nil {
