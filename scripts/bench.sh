@@ -57,6 +57,7 @@ echo "restore pipelines:" >&2
 measure gunzip_pipe "openssl enc -d -aes-256-cbc -pass file:\$KEYFILE <'$work/out.gzip' | gzip -d >/dev/null"
 measure mybak_restore "'$mybak' restore --storage '$work/store' --encrypt-key-file \$KEYFILE --progress never --log-level warn $(cat "$work/id.gzip") --to-stdout >/dev/null"
 measure mybak_restore_zstd "'$mybak' restore --storage '$work/store' --encrypt-key-file \$KEYFILE --progress never --log-level warn $(cat "$work/id.zstd") --to-stdout >/dev/null"
+measure mybak_verify "'$mybak' verify --deep --storage '$work/store' --encrypt-key-file \$KEYFILE --progress never --log-level warn $(cat "$work/id.gzip") >/dev/null"
 
 big_rss=""
 if [ "$rssx" -gt 0 ]; then
@@ -76,7 +77,8 @@ for row in "gzip -6 | openssl enc:gzip_pipe:$work/out.gzip" "pigz -p$cores -6 | 
     "$(awk -v a="$(sz "$out")" -v b="$gz_size" 'BEGIN{print a/b}')"
 done
 printf '\n%-44s %9s %9s\n' "restore (decrypt + decompress)" "seconds" "MiB/s"
-for row in "openssl enc -d | gzip -d:gunzip_pipe" "mybak restore --to-stdout (gzip):mybak_restore" "mybak restore --to-stdout (zstd):mybak_restore_zstd"; do
+for row in "openssl enc -d | gzip -d:gunzip_pipe" "mybak restore --to-stdout (gzip):mybak_restore" "mybak restore --to-stdout (zstd):mybak_restore_zstd" \
+  "mybak verify --deep (gzip):mybak_verify"; do
   IFS=: read -r label name <<<"$row"
   printf '%-44s %9s %9s\n' "$label" "$(cat "$work/$name.sec")" "$(mbps "$name")"
 done
@@ -87,6 +89,7 @@ ratios (higher is better for mybak; target in brackets)
   backup gzip vs pigz pipeline:     $(ratio mybak_gzip pigz_pipe)x  [>= 1.5]
   backup zstd vs gzip pipeline:     $(ratio mybak_zstd gzip_pipe)x  [>= 5, smaller output]
   restore vs openssl -d | gzip -d:  $(ratio mybak_restore gunzip_pipe)x  [>= 1.5]
+  verify --deep vs restore pipeline: $(ratio mybak_verify gunzip_pipe)x  (vs mybak restore: $(ratio mybak_verify mybak_restore)x)
   compressed size mybak/gzip -6:    $(awk -v a="$(sz "$gz_obj")" -v b="$gz_size" 'BEGIN{printf "%.3f", a/b}')  [within 2%]
 peak RSS (MiB) [< 200]
   mybak backup gzip: $(mib "$(cat "$work/mybak_gzip.rss")")   zstd: $(mib "$(cat "$work/mybak_zstd.rss")")   restore: $(mib "$(cat "$work/mybak_restore.rss")")${big_rss:+   backup of ${rssx}x the corpus: $big_rss}
