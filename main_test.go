@@ -525,3 +525,18 @@ func TestOpenSSLInterop(t *testing.T) {
 		})
 	}
 }
+
+// TestStdinTerminal: the stdin engine refuses a terminal as its input (it
+// would wait for typing) with a usage error that says what to do.
+func TestStdinTerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) not installed")
+	}
+	cmd := exec.Command("script", "-qec", mybakBin+" backup --no-encrypt --storage "+t.TempDir(), "/dev/null")
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "standard input, which is a terminal") {
+		t.Fatalf("backup with a terminal as stdin: %v\n%s", err, out)
+	}
+}

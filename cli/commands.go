@@ -58,6 +58,8 @@ func backupCommand(e *env) *cli.Command {
 			switch name := c.String("engine"); {
 			case name == "stdin" && c.Bool("incremental"):
 				return usagef("--incremental needs a physical engine, not stdin")
+			case name == "stdin" && isTerminalReader(e.stdin):
+				return usagef("--engine stdin backs up standard input, which is a terminal: pipe or redirect the data (mybak backup < dump.sql), or choose a MySQL --engine")
 			case name == "stdin":
 				eng = backup.StdinEngine{R: e.stdin}
 			case !isMySQLEngine(name):

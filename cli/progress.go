@@ -34,6 +34,12 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// isTerminalReader reports whether r is a terminal.
+func isTerminalReader(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // newProgress starts reporting. mode is auto, always or never; total is the
 // expected byte count, or -1 when unknown.
 func newProgress(mode string, stderr io.Writer, log *slog.Logger, what string, total int64) *progress {
