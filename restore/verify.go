@@ -81,8 +81,9 @@ func (r *Report) failed() error {
 }
 
 // Verify checks backup ref (an ID or "latest") without restoring it: the
-// manifest is present and valid, and every stored object is present with
-// the recorded size and hash. With Deep, the whole stream is also
+// manifest is present and valid, and every stored object, of the backup
+// and of the backups its chain needs, is present with the recorded size and
+// hash. With Deep, the whole stream is also
 // decrypted, decompressed and hashed against the manifest, once, while its
 // content is checked (see VerifyOptions.Deep): a damaged xbstream chunk is
 // reported with its file.
@@ -119,17 +120,23 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 	rep.ID = m.ID
 	rep.add("manifest", nil)
 
-	for _, o := range m.Objects {
-		var cerr error
-		if oc, ok := cat.(ObjectChecker); ok {
-			cerr = oc.CheckObject(ctx, m, o)
-		} else {
-			cerr = checkObject(ctx, st, m.ObjectPath(o.Name), o)
+	checkObjects := func(b *backup.Manifest, prefix string) error {
+		for _, o := range b.Objects {
+			var cerr error
+			if oc, ok := cat.(ObjectChecker); ok {
+				cerr = oc.CheckObject(ctx, b, o)
+			} else {
+				cerr = checkObject(ctx, st, b.ObjectPath(o.Name), o)
+			}
+			rep.add("object "+prefix+o.Name, cerr)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
-		rep.add("object "+o.Name, cerr)
-		if ctx.Err() != nil {
-			return rep, ctx.Err()
-		}
+		return nil
+	}
+	if err := checkObjects(m, ""); err != nil {
+		return rep, err
 	}
 	if m.Parent != "" {
 		chain, perr := cat.Chain(ctx, m)
@@ -139,6 +146,15 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 			_, perr = checkChain(chain)
 		}
 		rep.add("parent chain", perr)
+		// Restoring an incremental needs every backup before it: their
+		// objects are checked too.
+		if perr == nil {
+			for _, p := range chain[:len(chain)-1] {
+				if err := checkObjects(p, p.ID+"/"); err != nil {
+					return rep, err
+				}
+			}
+		}
 	}
 	if opts.Deep && rep.failed() == nil {
 		if err := deepVerify(ctx, st, m, opts, rep); err != nil {

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -50,5 +51,23 @@ func TestVerifyChainLSNs(t *testing.T) {
 	rep, err := Verify(ctx, st, bad.ID, VerifyOptions{})
 	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "starts at LSN 1500") || rep.OK {
 		t.Fatalf("verify of an incremental that does not continue its parent: %v", err)
+	}
+
+	// A damaged object of the full backup is damage of every incremental
+	// that needs it.
+	obj := full.ObjectPath(full.Objects[0].Name)
+	rc, err := st.Get(ctx, obj, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	b[len(b)/2] ^= 1
+	if _, err := st.Put(ctx, obj, bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Verify(ctx, st, good.ID, VerifyOptions{})
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "object "+full.ID+"/") || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("verify of an incremental whose full backup is damaged: %v", err)
 	}
 }
