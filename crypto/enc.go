@@ -34,13 +34,13 @@ var magic = []byte("Salted__")
 // bufSize is how much ciphertext readers and writers encrypt or decrypt
 // with one CryptBlocks call and pass to one Read or Write of the
 // underlying stream. A multiple of aes.BlockSize.
-const bufSize = 64 << 10
+const bufSize = 1 << 20
 
 // NewWriter returns a writer that encrypts what is written to it into w in
 // the `openssl enc -aes-256-cbc -salt` format, with a fresh random salt and
 // the key and IV derived from pass with kdf.
 //
-// Output is buffered (up to 64 KiB) and written to w in large pieces; the
+// Output is buffered (up to 1 MiB) and written to w in large pieces; the
 // first piece begins with the header. Close pads and writes the last block
 // and everything still buffered; it does not close w. After an error from w,
 // every later Write and Close returns that error. The writer must not be used

@@ -406,7 +406,15 @@ func TestCorruption(t *testing.T) {
 }
 
 func TestSourceAndSinkErrors(t *testing.T) {
+	// Some incompressible bytes, so that the stored stream takes several
+	// writes to dst (the encryptor writes up to 1 MiB at a time).
 	data := corpus(30*testFrame, 5)
+	noise := make([]byte, 4<<20)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range noise {
+		noise[i] = byte(rng.Uint32())
+	}
+	data = append(data, noise...)
 	errSrc := errors.New("source broke")
 	errDst := errors.New("disk full")
 	for _, kind := range []string{Gzip, Zstd, None} {
