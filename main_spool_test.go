@@ -27,22 +27,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mybak/mybak/internal/testenv"
+
 	"github.com/ncw/swift/v2"
 )
-
-// requireSwiftE2E skips (or, under CI=true, fails) when the Swift sandbox
-// is not configured, as storage/swift's tests do.
-func requireSwiftE2E(t *testing.T) {
-	t.Helper()
-	if os.Getenv("MYBAK_TEST_SWIFT") == "1" || os.Getenv("ST_AUTH") != "" {
-		return
-	}
-	msg := "Swift tests not configured: run testdata/swift-sandbox.sh start && eval \"$(testdata/swift-sandbox.sh env)\""
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + " (CI=true: not skipping)")
-	}
-	t.Skip(msg)
-}
 
 // swiftConn is a direct connection to the sandbox, for looking at what is
 // stored.
@@ -59,7 +47,7 @@ func swiftConn(t *testing.T) *swift.Connection {
 // container) when the test ends.
 func testContainer(t *testing.T) string {
 	t.Helper()
-	requireSwiftE2E(t)
+	testenv.NeedSwift(t)
 	var b [4]byte
 	rand.Read(b[:])
 	name := fmt.Sprintf("mybak-e2e-%x", b)

@@ -24,21 +24,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mybak/mybak/internal/proctest"
+	"github.com/mybak/mybak/internal/testenv"
 	"github.com/mybak/mybak/mysql"
 )
 
 // mysqlTests skips (or, under CI, fails) unless the MySQL tests are on.
 func mysqlTests(t *testing.T) {
 	t.Helper()
-	if os.Getenv("MYBAK_TEST_MYSQL") == "1" && os.Getenv("MYBAK_TEST_MYSQL_PORT") != "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("MySQL end-to-end tests are not configured: run scripts/test.sh, or start a sandbox and " +
+	testenv.Need(t, os.Getenv("MYBAK_TEST_MYSQL") == "1" && os.Getenv("MYBAK_TEST_MYSQL_PORT") != "",
+		"MySQL end-to-end tests are not configured: run scripts/test.sh, or start a sandbox and "+
 			"eval \"$(testdata/mysql-sandbox.sh env primary)\" (sets MYBAK_TEST_MYSQL=1 and MYBAK_TEST_MYSQL_*)")
-	}
-	t.Skip("set MYBAK_TEST_MYSQL=1 and the MYBAK_TEST_MYSQL_* variables (testdata/mysql-sandbox.sh env NAME) to run the MariaDB end-to-end tests")
 }
 
 // sandbox is one MariaDB server of testdata/mysql-sandbox.sh.
@@ -228,7 +223,7 @@ func TestMySQLPhysicalChain(t *testing.T) {
 	key := keyFile(t, "physical chain key")
 	backupArgs := append([]string{"backup", "--engine", "auto", "--storage", store, "--encrypt-key-file", key, "--parallel", "2"}, p.conn(false)...)
 
-	stop := proctest.ArgvWatch(t, p.password(t), "--stream=xbstream")
+	stop := testenv.ArgvWatch(t, p.password(t), "--stream=xbstream")
 	r := run(t, nil, nil, backupArgs...)
 	must(t, r, "full backup")
 	full := strings.TrimSpace(r.stdout)
@@ -380,7 +375,7 @@ func TestMySQLLogical(t *testing.T) {
 	seed(t, db, "e2e_logical")
 	store := t.TempDir()
 	key := keyFile(t, "logical key")
-	stop := proctest.ArgvWatch(t, p.password(t), "--single-transaction")
+	stop := testenv.ArgvWatch(t, p.password(t), "--single-transaction")
 	r := run(t, nil, nil, "backup", "--engine", "mysqldump", "--storage", store, "--encrypt-key-file", key, "--compress", "zstd",
 		"--socket", p.socket, "--user", p.user, "--password-file", p.passFile)
 	stop()
@@ -502,8 +497,8 @@ func TestMySQLFailures(t *testing.T) {
 		}
 		// MYSQL_PWD works, and reaches no child: neither its argv nor its
 		// environment (only mybak's own).
-		stop := proctest.ArgvWatch(t, p.password(t), "--single-transaction")
-		stopEnv := proctest.EnvironWatch(t, "MYSQL_PWD="+p.password(t), mybakBin)
+		stop := testenv.ArgvWatch(t, p.password(t), "--single-transaction")
+		stopEnv := testenv.EnvironWatch(t, "MYSQL_PWD="+p.password(t), mybakBin)
 		for _, eng := range []string{"mysqldump", "auto"} {
 			r := run(t, nil, []string{"MYSQL_PWD=" + p.password(t)}, "backup", "--engine", eng, "--storage", t.TempDir(), "--no-encrypt",
 				"--host", "127.0.0.1", "--port", strconv.Itoa(p.port), "--user", p.user)

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mybak/mybak/internal/proctest"
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 func sandboxBase() string {
@@ -138,7 +138,7 @@ func TestMakeReplica(t *testing.T) {
 	})
 
 	// 1. From the stored chain.
-	stop := proctest.ArgvWatch(t, secret, "make-replica")
+	stop := testenv.ArgvWatch(t, secret, "make-replica")
 	r := run(t, nil, nil, append(replicaArgs(p, "repl-replica", replPassFile), "--backup", "latest", "--storage", store,
 		"--encrypt-key-file", key, "--datadir", filepath.Join(work, "replica", "data"), "--log-level", "debug")...)
 	stop()
@@ -189,7 +189,7 @@ func TestMakeReplica(t *testing.T) {
 		}
 		started <- errors.New("the chain datadir never appeared")
 	}()
-	stop = proctest.ArgvWatch(t, secret, "make-replica")
+	stop = testenv.ArgvWatch(t, secret, "make-replica")
 	ra, rb := pipeRun(t, a, b)
 	stop()
 	if err := <-started; err != nil {
@@ -220,8 +220,8 @@ func TestMakeReplica(t *testing.T) {
 	// user whose password comes from the environment.
 	ldb := startSandbox(t, "repl-logical", "")
 	envPW := "n3w'repl\\pw"
-	stop = proctest.ArgvWatch(t, envPW, "make-replica")
-	stopEnv := proctest.EnvironWatch(t, "MYBAK_REPLICATION_PASSWORD=", mybakBin)
+	stop = testenv.ArgvWatch(t, envPW, "make-replica")
+	stopEnv := testenv.EnvironWatch(t, "MYBAK_REPLICATION_PASSWORD=", mybakBin)
 	fr := run(t, nil, []string{"MYBAK_REPLICATION_PASSWORD=" + envPW}, "make-replica", "--fresh", "--engine", "mariadb-dump",
 		"--host", "127.0.0.1", "--port", strconv.Itoa(ldb.port), "--user", p.admin, "--password-file", p.adminPassFile,
 		"--primary-host", "127.0.0.1", "--primary-port", strconv.Itoa(p.port), "--primary-user", p.admin,

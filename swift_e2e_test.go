@@ -7,21 +7,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-)
 
-// needSwift skips a test that needs the Swift sandbox unless it is
-// configured (scripts/test.sh starts it); with CI=true it fails instead.
-func needSwift(t *testing.T) {
-	t.Helper()
-	if os.Getenv("ST_AUTH") != "" {
-		return
-	}
-	msg := "needs OpenStack Swift: run testdata/swift-sandbox.sh start and eval \"$(testdata/swift-sandbox.sh env)\""
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + " (CI=true: not skipping)")
-	}
-	t.Skip(msg)
-}
+	"github.com/mybak/mybak/internal/testenv"
+)
 
 // swiftEnv passes the Swift credentials of the test environment.
 func swiftEnv() []string {
@@ -33,7 +21,7 @@ func swiftEnv() []string {
 }
 
 func TestSwiftBackupRestoreVerify(t *testing.T) {
-	needSwift(t)
+	testenv.NeedSwift(t)
 	container := fmt.Sprintf("e2e-%d", os.Getpid())
 	store := "swift://" + container + "/nightly"
 	env := append(swiftEnv(), "MYBAK_ENCRYPT_KEY=swift pass", "MYBAK_STORAGE="+store, "MYBAK_SEGMENT_SIZE=1M")

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mybak/mybak/internal/testenv"
+
 	"github.com/mybak/mybak/xbstream"
 )
 
@@ -34,7 +36,7 @@ type troveSwift struct {
 
 func newTroveSwift(t *testing.T) *troveSwift {
 	t.Helper()
-	needSwift(t)
+	testenv.NeedSwift(t)
 	for _, tool := range []string{"swift", "openssl", "gzip", "split"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is required for this test: %v", tool, err)

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mybak/mybak/internal/proctest"
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 func TestIntegrationProbe(t *testing.T) {
@@ -103,7 +103,7 @@ func TestIntegrationPhysicalRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		stop := proctest.ArgvWatch(t, s.password(t), "--stream=xbstream")
+		stop := testenv.ArgvWatch(t, s.password(t), "--stream=xbstream")
 		var lines int
 		res, err := BackupPhysical(ctx, PhysicalOptions{Tool: tool, Conn: s.conn(), IncrementalLSN: incLSN, Parallel: 2,
 			LogPath: filepath.Join(work, name+".log"), OnLine: func(string) { lines++ }, Warnf: logf(t)}, f)
@@ -190,7 +190,7 @@ func TestIntegrationLogicalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := proctest.ArgvWatch(t, s.password(t), "--single-transaction")
+	stop := testenv.ArgvWatch(t, s.password(t), "--single-transaction")
 	res, err := BackupLogical(ctx, DumpOptions{Tool: tool, Conn: s.socketConn()}, f)
 	stop()
 	f.Close()

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 // Integration tests run against real MariaDB servers started with
@@ -45,13 +47,8 @@ func sandboxScript() string {
 // integration skips (or, under CI, fails) unless integration tests are on.
 func integration(t *testing.T) {
 	t.Helper()
-	if os.Getenv("MYBAK_TEST_MYSQL") == "1" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("MySQL integration tests are not configured: set MYBAK_TEST_MYSQL=1 (servers come from testdata/mysql-sandbox.sh; needs mariadb-server, mariadb-client, mariadb-backup, sysbench)")
-	}
-	t.Skip("set MYBAK_TEST_MYSQL=1 to run the MariaDB integration tests")
+	testenv.Need(t, os.Getenv("MYBAK_TEST_MYSQL") == "1",
+		"MySQL integration tests are not configured: set MYBAK_TEST_MYSQL=1 (servers come from testdata/mysql-sandbox.sh; needs mariadb-server, mariadb-client, mariadb-backup, sysbench)")
 }
 
 type sandbox struct {

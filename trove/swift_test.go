@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/mybak/mybak/internal/testenv"
 
 	ncw "github.com/ncw/swift/v2"
 
@@ -19,25 +20,10 @@ import (
 	"github.com/mybak/mybak/stream"
 )
 
-// These tests run against the Swift sandbox (testdata/swift-sandbox.sh),
-// switched on like storage/swift's by MYBAK_TEST_SWIFT=1 or ST_AUTH; with
-// CI=true a missing configuration fails them.
-func requireSwift(t *testing.T) {
-	t.Helper()
-	if os.Getenv("MYBAK_TEST_SWIFT") == "1" || os.Getenv("ST_AUTH") != "" {
-		return
-	}
-	msg := "Swift integration tests not configured: run testdata/swift-sandbox.sh start && eval \"$(testdata/swift-sandbox.sh env)\""
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + " (CI=true: not skipping)")
-	}
-	t.Skip(msg)
-}
-
 // testStore opens a Swift store on a fresh container, removed at the end.
 func testStore(t *testing.T) *swift.Backend {
 	t.Helper()
-	requireSwift(t)
+	testenv.NeedSwift(t)
 	cfg, err := swift.ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/mybak/mybak/internal/testenv"
 
 	"github.com/ncw/swift/v2"
 
@@ -25,25 +26,11 @@ import (
 // missing configuration fails the tests instead of skipping them, so that
 // CI cannot pass without having talked to Swift.
 
-// swiftEnabled reports whether the integration tests are configured, and
-// fails or skips t when they are not.
-func requireSwift(t *testing.T) {
-	t.Helper()
-	if os.Getenv("MYBAK_TEST_SWIFT") == "1" || os.Getenv("ST_AUTH") != "" {
-		return
-	}
-	msg := "Swift integration tests not configured: run testdata/swift-sandbox.sh start && eval \"$(testdata/swift-sandbox.sh env)\""
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + " (CI=true: not skipping)")
-	}
-	t.Skip(msg)
-}
-
 // testConfig returns a Config for a fresh container (removed with its
 // segment container when the test ends), small segments and fast retries.
 func testConfig(t *testing.T) Config {
 	t.Helper()
-	requireSwift(t)
+	testenv.NeedSwift(t)
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +105,7 @@ func segmentNames(t *testing.T, cfg Config) []string {
 }
 
 func TestConformance(t *testing.T) {
-	requireSwift(t)
+	testenv.NeedSwift(t)
 	storagetest.RunOptions(t, func(t *testing.T) storage.Backend {
 		cfg := testConfig(t)
 		return newTestBackend(t, cfg)

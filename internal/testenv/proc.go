@@ -1,6 +1,7 @@
-// Package proctest watches the host's processes during a test, as `ps`
-// would, to prove that no secret reaches a command line or an environment.
-package proctest
+package testenv
+
+// The watchers sample the host's processes during a test, as `ps` would,
+// to prove that no secret reaches a command line or an environment.
 
 import (
 	"bytes"
