@@ -143,6 +143,10 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		}
 	}
 
+	if _, ok := opts.Store.(storage.ChecksParts); ok && opts.PutData == nil {
+		// The store checks every part by its MD5 (see storage.ChecksParts).
+		opts.Encode.NoStoredHash = true
+	}
 	encR, encW := io.Pipe()
 	g, gctx := errgroup.WithContext(ctx)
 	var engRes EngineResult

@@ -38,6 +38,7 @@ type env struct {
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer startProfile(stderr)()
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, args: args}
 	app := newApp(e)
 	err := app.RunContext(ctx, interspersed(app, args))

@@ -115,6 +115,10 @@ type EncodeOptions struct {
 	// or zstd frame (0 = DefaultFrameSize). Ignored for None, whose frames
 	// are recorded at the same raw offsets (they are trivially independent).
 	FrameSize int64
+	// NoStoredHash leaves Result.StoredSHA256 empty instead of hashing
+	// every byte written to dst: for a dst that checks what it stores by
+	// other means (see storage.ChecksParts).
+	NoStoredHash bool
 }
 
 // Result describes what Encode wrote.
@@ -124,6 +128,7 @@ type Result struct {
 	RawSHA256 string `json:"raw_sha256"`
 	// StoredSize and StoredSHA256 (hex) are of the exact bytes written to
 	// dst. (No MD5: a store that needs one, Swift, computes it per segment.)
+	// StoredSHA256 is empty with EncodeOptions.NoStoredHash.
 	StoredSize   int64  `json:"stored_size"`
 	StoredSHA256 string `json:"stored_sha256"`
 	// KDF is the KDF used, zero if not encrypted.
@@ -281,8 +286,12 @@ func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOption
 	if frameSize < 0 {
 		return Result{}, fmt.Errorf("encode: frame size %d: must be >= 0", frameSize)
 	}
-	storedSHA := sha256.New()
-	stored := &hashWriter{ctx: ctx, w: dst, hashes: []hash.Hash{storedSHA}}
+	stored := &hashWriter{ctx: ctx, w: dst}
+	var storedSHA hash.Hash
+	if !opts.NoStoredHash {
+		storedSHA = sha256.New()
+		stored.hashes = []hash.Hash{storedSHA}
+	}
 
 	var enc io.WriteCloser
 	compDst := io.Writer(stored)
@@ -460,6 +469,8 @@ func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOption
 	res.RawSize = raw
 	res.RawSHA256 = hex.EncodeToString(rawSHA.Sum(nil))
 	res.StoredSize = stored.n
-	res.StoredSHA256 = hex.EncodeToString(storedSHA.Sum(nil))
+	if storedSHA != nil {
+		res.StoredSHA256 = hex.EncodeToString(storedSHA.Sum(nil))
+	}
 	return res, nil
 }

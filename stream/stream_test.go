@@ -651,3 +651,28 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodeNoStoredHash: the same bytes, the raw hash, no stored hash.
+func TestEncodeNoStoredHash(t *testing.T) {
+	in := make([]byte, 1<<20+7)
+	for i := range in {
+		in[i] = byte(rand.IntN(256))
+	}
+	var with, without bytes.Buffer
+	opts := EncodeOptions{Compression: Compression{Kind: None}}
+	r1, err := Encode(context.Background(), &with, bytes.NewReader(in), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.NoStoredHash = true
+	r2, err := Encode(context.Background(), &without, bytes.NewReader(in), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.StoredSHA256 != "" || r1.StoredSHA256 != sha(with.Bytes()) {
+		t.Errorf("stored sha256: with %q, without %q", r1.StoredSHA256, r2.StoredSHA256)
+	}
+	if r2.RawSHA256 != sha(in) || r2.StoredSize != int64(without.Len()) || !bytes.Equal(with.Bytes(), without.Bytes()) {
+		t.Errorf("NoStoredHash changed the output or the raw hash: %+v", r2)
+	}
+}

@@ -24,7 +24,13 @@ import (
 	"github.com/mybak/mybak/storage"
 )
 
-var _ storage.Backend = (*Backend)(nil)
+var _ storage.ChecksParts = (*Backend)(nil)
+
+// ChecksParts marks Swift as a store that checks every segment (or plain
+// object) by its MD5: Put sends it as ETag and checks the ETag returned,
+// Get checks it before the bytes go further, StatParts compares the
+// recorded MD5s with Swift's (see storage.ChecksParts).
+func (b *Backend) ChecksParts() {}
 
 // Backend stores objects in an OpenStack Swift container. Create it with
 // New. It is safe for concurrent use.
