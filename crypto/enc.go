@@ -62,11 +62,11 @@ func newWriterSalt(w io.Writer, pass []byte, kdf KDF, salt []byte) (*writer, err
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(key)
+	mode, err := newCBCEncrypter(key, iv)
 	if err != nil {
 		return nil, err
 	}
-	ew := &writer{w: w, mode: cipher.NewCBCEncrypter(block, iv), buf: make([]byte, bufSize)}
+	ew := &writer{w: w, mode: mode, buf: make([]byte, bufSize)}
 	copy(ew.buf, magic)
 	copy(ew.buf[len(magic):], salt)
 	ew.n, ew.enc = HeaderSize, HeaderSize
