@@ -461,11 +461,7 @@ func (r *segmentReader) fetch(i int) segResult {
 	}
 	var res segResult
 	if p.Size <= r.b.cfg.SegmentSize {
-		bp, _ := r.b.pool.Get().(*[]byte)
-		if bp == nil || int64(cap(*bp)) < r.b.cfg.SegmentSize {
-			s := make([]byte, r.b.cfg.SegmentSize)
-			bp = &s
-		}
+		bp := r.b.pool.get()
 		res.buf = bp
 		res.data = (*bp)[:p.Size]
 	} else {
@@ -530,7 +526,7 @@ func (r *segmentReader) Read(p []byte) (int, error) {
 
 func (r *segmentReader) release(res *segResult) {
 	if res.buf != nil {
-		r.b.pool.Put(res.buf)
+		r.b.pool.put(res.buf)
 		res.buf = nil
 	}
 	<-r.sem

@@ -108,11 +108,7 @@ func (u *upload) getBuffer(ctx context.Context) (*buffer, error) {
 		return nil, ctx.Err()
 	}
 	b := u.b
-	p, _ := b.pool.Get().(*[]byte)
-	if p == nil || int64(cap(*p)) < b.cfg.SegmentSize {
-		s := make([]byte, b.cfg.SegmentSize)
-		p = &s
-	}
+	p := b.pool.get()
 	n := b.inUse.Add(1)
 	for {
 		m := b.maxInUse.Load()
@@ -128,7 +124,7 @@ func (u *upload) putBuffer(buf *buffer) {
 		return
 	}
 	u.b.inUse.Add(-1)
-	u.b.pool.Put(buf.p)
+	u.b.pool.put(buf.p)
 	buf.p = nil
 	<-u.bufSem
 }

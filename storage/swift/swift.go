@@ -14,7 +14,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,7 +41,7 @@ type Backend struct {
 	// limiter caps the upload rate (nil: no limit).
 	limiter *rate.Limiter
 	// pool recycles segment buffers (*[]byte of cap cfg.SegmentSize).
-	pool sync.Pool
+	pool *segPool
 	// inUse and maxInUse count segment buffers held, for tests that
 	// check the memory bound.
 	inUse, maxInUse atomic.Int64
@@ -102,7 +101,8 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		// Pre-authenticated: nothing to re-authenticate with.
 		conn.Auth = staticAuth{storageURL: cfg.StorageURL, token: cfg.AuthToken}
 	}
-	b := &Backend{cfg: cfg, conn: conn}
+	// A Put holds UploadParallel+1 buffers, a Get UploadParallel.
+	b := &Backend{cfg: cfg, conn: conn, pool: &segPool{size: cfg.SegmentSize, max: cfg.UploadParallel + 1}}
 	b.retr = &retrier{
 		maxRetries: cfg.MaxRetries,
 		base:       cfg.RetryBaseWait,
@@ -249,6 +249,7 @@ func (b *Backend) Location() string { return Location(b.cfg.Container, b.cfg.Pre
 // Close releases idle connections. It does not wait for operations in
 // progress.
 func (b *Backend) Close() error {
+	b.pool.drop()
 	if t, ok := b.conn.Transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
