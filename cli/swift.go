@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/urfave/cli/v2"
 
@@ -82,7 +81,7 @@ func openSwift(ctx context.Context, c *cli.Context, loc string) (storage.Backend
 	}
 	b, err := swift.New(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", loc, err)
+		return nil, err // says "open swift://...: "
 	}
 	return b, nil
 }

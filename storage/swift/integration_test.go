@@ -428,3 +428,23 @@ func TestResumeGet(t *testing.T) {
 		t.Error("no download was broken: the test did not test resuming")
 	}
 }
+
+// TestWrongCredentialsFailAtOnce: a 401 from the auth endpoint is wrong
+// credentials, not an expired token: no retries, and a hint.
+func TestWrongCredentialsFailAtOnce(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Key = "not-the-key"
+	cfg.MaxRetries = 5
+	cfg.RetryBaseWait = time.Second // five retries would take over 15 s
+	start := time.Now()
+	_, err := New(context.Background(), cfg)
+	if err == nil {
+		t.Fatal("New with a wrong key succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v: the refusal was retried", d)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "credentials were refused") || strings.Contains(msg, "gave up") {
+		t.Errorf("error %q: want the hint about credentials, no retries", msg)
+	}
+}

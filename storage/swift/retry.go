@@ -61,10 +61,35 @@ type transientError struct{ err error }
 func (e *transientError) Error() string { return e.err.Error() }
 func (e *transientError) Unwrap() error { return e.err }
 
+// permanentError marks an error that no retry can mend although classify
+// would retry its status: a 401 from the authentication endpoint itself
+// means wrong credentials, not an expired token.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// authenticate is conn.Authenticate for the retrier: transport errors and
+// 5xx are retried; a refusal of the credentials (401, 403) is not.
+func authenticate(conn *swift.Connection) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		err := conn.Authenticate(ctx)
+		var se *swift.Error
+		if errors.As(err, &se) && (se.StatusCode == 401 || se.StatusCode == 403) {
+			return &permanentError{fmt.Errorf("%w (the credentials were refused: check ST_USER/ST_KEY, or OS_USERNAME/OS_PASSWORD/OS_PROJECT_NAME and the domains, or --swift-user/--swift-key-file)", err)}
+		}
+		return err
+	}
+}
+
 // classify decides whether err, returned by a request, is worth a retry.
 // It is only ever applied to requests whose body can be sent again: a
 // segment held whole in memory, a manifest, or a request with no body.
 func classify(err error) verdict {
+	var pe *permanentError
+	if errors.As(err, &pe) {
+		return permanent
+	}
 	var te *transientError
 	if errors.As(err, &te) {
 		return retry

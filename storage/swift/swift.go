@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		b.limiter = rate.NewLimiter(rate.Limit(cfg.LimitRate), int(min(cfg.LimitRate, rateBurst)))
 	}
 	if !conn.Authenticated() {
-		if err := b.retr.do(ctx, conn.Authenticate); err != nil {
+		if err := b.retr.do(ctx, authenticate(conn)); err != nil {
 			return nil, fmt.Errorf("open %s: authenticate at %s as %q: %w", loc, cfg.AuthURL, cfg.User, err)
 		}
 	}
