@@ -540,3 +540,21 @@ func TestStdinTerminal(t *testing.T) {
 		t.Fatalf("backup with a terminal as stdin: %v\n%s", err, out)
 	}
 }
+
+// TestReadCommandsCreateNoStore: a mistyped --storage is an error for the
+// commands that only read or delete, and leaves nothing behind.
+func TestReadCommandsCreateNoStore(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "typo")
+	env := []string{"MYBAK_ENCRYPT_KEY=k", "MYBAK_STORAGE=" + missing}
+	for _, args := range [][]string{{"list"}, {"restore", "latest", "--to-stdout"}, {"verify", "latest"}, {"prune", "--keep", "1"}} {
+		r := run(t, nil, env, args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "no such directory") {
+			t.Errorf("%v: exit %d, %q", args, r.code, r.stderr)
+		}
+		if _, err := os.Stat(missing); !os.IsNotExist(err) {
+			t.Fatalf("%v created %s", args, missing)
+		}
+	}
+	must(t, run(t, strings.NewReader("x"), env, "backup"), "backup")
+	must(t, run(t, nil, env, "list"), "list after backup")
+}

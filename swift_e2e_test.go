@@ -80,3 +80,31 @@ func TestSwiftBackupRestoreVerify(t *testing.T) {
 		t.Fatalf("restore of a damaged segment: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+// TestSwiftReadCommandsCreateNoContainer: list/restore/verify of a
+// container that does not exist say so and create nothing; backup creates
+// it.
+func TestSwiftReadCommandsCreateNoContainer(t *testing.T) {
+	testenv.NeedSwift(t)
+	container := fmt.Sprintf("e2e-typo-%d", os.Getpid())
+	swiftCLI := func(args ...string) (string, error) {
+		out, err := exec.Command("swift", append([]string{"--auth", os.Getenv("ST_AUTH"), "--user", os.Getenv("ST_USER"), "--key", os.Getenv("ST_KEY")}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() {
+		swiftCLI("delete", container)
+		swiftCLI("delete", container+"_segments")
+	})
+	env := append(swiftEnv(), "MYBAK_ENCRYPT_KEY=k", "MYBAK_STORAGE=swift://"+container)
+	for _, args := range [][]string{{"list"}, {"restore", "latest", "--to-stdout"}, {"verify", "latest"}} {
+		r := run(t, nil, env, args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "no container") {
+			t.Errorf("%v: exit %d, %q", args, r.code, r.stderr)
+		}
+	}
+	if out, _ := swiftCLI("list"); strings.Contains(out, container) {
+		t.Fatalf("read commands created containers:\n%s", out)
+	}
+	must(t, run(t, strings.NewReader("x"), env, "backup"), "backup")
+	must(t, run(t, nil, env, "list"), "list after backup")
+}

@@ -25,7 +25,7 @@ func openStore(ctx context.Context, c *cli.Context) (storage.Backend, error) {
 	}
 	scheme, rest, hasScheme := strings.Cut(loc, "://")
 	if !hasScheme {
-		return localStore(loc)
+		return localStore(c, loc)
 	}
 	switch scheme {
 	case "file":
@@ -33,7 +33,7 @@ func openStore(ctx context.Context, c *cli.Context) (storage.Backend, error) {
 		if err != nil || (u.Host != "" && u.Host != "localhost") || u.Path == "" {
 			return nil, usagef("--storage %q: a file URL must look like file:///path", loc)
 		}
-		return localStore(u.Path)
+		return localStore(c, u.Path)
 	case "swift":
 		_ = rest
 		return openSwift(ctx, c, loc)
@@ -41,8 +41,20 @@ func openStore(ctx context.Context, c *cli.Context) (storage.Backend, error) {
 	return nil, usagef("--storage %q: unknown scheme %q (use a directory, file:///path or swift://container[/prefix])", loc, scheme)
 }
 
-func localStore(dir string) (storage.Backend, error) {
-	b, err := local.New(dir)
+// createsStore reports whether c's command may create the store (its
+// directory, its Swift containers): only commands that write a backup.
+// The others open what exists, so that a mistyped --storage is an error,
+// not a new empty store.
+func createsStore(c *cli.Context) bool {
+	return c.Command.Name == "backup" || c.Command.Name == "resume"
+}
+
+func localStore(c *cli.Context, dir string) (storage.Backend, error) {
+	open := local.Open
+	if createsStore(c) {
+		open = local.New
+	}
+	b, err := open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open local store: %w", err)
 	}

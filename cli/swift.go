@@ -76,6 +76,9 @@ func openSwift(ctx context.Context, c *cli.Context, loc string) (storage.Backend
 	if c.Command.Name == "backup" {
 		cfg.KeepPartial = c.Bool("keep-partial")
 	}
+	// Only commands that write a backup create the containers.
+	cfg.NoCreate = !createsStore(c)
+
 	if cfg.AuthURL == "" && cfg.StorageURL == "" {
 		return nil, usagef("--storage %s: no Swift credentials: set ST_AUTH/ST_USER/ST_KEY or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD (or --swift-auth-url, --swift-user, --swift-key-file)", loc)
 	}

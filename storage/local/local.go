@@ -75,6 +75,35 @@ func New(dir string) (*Backend, error) {
 	return b, nil
 }
 
+// Open opens an existing store for reading (and deleting): unlike New it
+// creates nothing, so a mistyped path is an error rather than a new empty
+// store, and a store on a read-only mount (a snapshot, an NFS export) can
+// be restored from. Writes still work where the directory is writable.
+func Open(dir string) (*Backend, error) {
+	if dir == "" {
+		return nil, errors.New("open local storage: empty directory name")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open local storage %s: %w", dir, err)
+	}
+	fi, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open local storage %s: no such directory (check the path; backup creates it)", abs)
+	}
+	if err != nil {
+		return nil, explain(fmt.Sprintf("open local storage %s", abs), abs, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("open local storage %s: not a directory", abs)
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, explain(fmt.Sprintf("open local storage %s", abs), abs, err)
+	}
+	return &Backend{dir: abs, root: root}, nil
+}
+
 // Location returns the absolute path of the directory.
 func (b *Backend) Location() string { return b.dir }
 

@@ -462,3 +462,46 @@ func TestGetNegativeOffset(t *testing.T) {
 		t.Error("Get with offset -1 succeeded")
 	}
 }
+
+// TestOpenCreatesNothing: Open is for reading an existing store.
+func TestOpenCreatesNothing(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "typo")
+	if _, err := local.Open(missing); err == nil || !strings.Contains(err.Error(), "no such directory") {
+		t.Errorf("Open of a missing directory: %v", err)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("Open created %s", missing)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	if _, err := local.Open(file); err == nil {
+		t.Error("Open of a regular file succeeded")
+	}
+	dir := t.TempDir()
+	w, err := local.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Put(context.Background(), "a/b", strings.NewReader("data")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	os.RemoveAll(filepath.Join(dir, ".mybak-tmp"))
+	r, err := local.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rc, err := r.Get(context.Background(), "a/b", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "data" {
+		t.Errorf("read %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".mybak-tmp")); !os.IsNotExist(err) {
+		t.Error("Open created the temporary directory")
+	}
+}

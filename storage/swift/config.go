@@ -64,6 +64,12 @@ type Config struct {
 	StorageURL string
 	AuthToken  string `json:"-"`
 
+	// NoCreate opens an existing container only: New fails when it is
+	// missing instead of creating it and its segment container. For
+	// commands that only read or delete, so that a mistyped --storage
+	// says so instead of leaving empty containers behind.
+	NoCreate bool
+
 	// CAFile is a PEM file of CA certificates trusted in addition to the
 	// system's (OS_CACERT).
 	CAFile string

@@ -120,6 +120,22 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := b.readLimits(ctx); err != nil {
 		return nil, fmt.Errorf("open %s: %w", loc, err)
 	}
+	if cfg.NoCreate {
+		// Only the container must exist: its segment container may not
+		// (no backup there was larger than a segment, or Trove's layout).
+		err := b.retr.do(ctx, func(ctx context.Context) error {
+			_, _, err := b.conn.Container(ctx, cfg.Container)
+			return err
+		})
+		if errors.Is(err, swift.ContainerNotFound) {
+			return nil, fmt.Errorf("open %s: there is no container %q in this account (check --storage and the credentials' project; backup creates it)",
+				loc, cfg.Container)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open %s: check container %q: %w", loc, cfg.Container, err)
+		}
+		return b, nil
+	}
 	for _, c := range []string{cfg.Container, cfg.SegmentContainer} {
 		if err := b.ensureContainer(ctx, c); err != nil {
 			return nil, fmt.Errorf("open %s: %w", loc, err)
