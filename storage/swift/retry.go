@@ -242,6 +242,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 // explain adds what a human should do to the permanent errors that need
 // one.
 func explain(err error) error {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		verifyErr *tls.CertificateVerificationError
+		hostname  x509.HostnameError
+	)
+	switch {
+	case errors.As(err, &hostname):
+		return fmt.Errorf("%w (the TLS certificate is not for this host name: check the auth / storage URL)", err)
+	case errors.As(err, &unknownCA), errors.As(err, &verifyErr):
+		return fmt.Errorf("%w (the TLS certificate is not signed by a CA this machine trusts: give the CA with --swift-ca-file or OS_CACERT, or --insecure for a test cloud)", err)
+	}
 	var se *swift.Error
 	if !errors.As(err, &se) {
 		return err
