@@ -12,8 +12,9 @@
 #   swift-object-server       127.0.0.1:$OBJECT_PORT
 #   swift-container-server    127.0.0.1:$CONTAINER_PORT
 #   swift-account-server      127.0.0.1:$ACCOUNT_PORT
-#   swift-proxy-server        127.0.0.1:$PROXY_PORT        client_timeout=$MYBAK_SWIFT_CLIENT_TIMEOUT (default 60)
-#   swift-proxy-server        127.0.0.1:$SHORT_PROXY_PORT  client_timeout=$MYBAK_SWIFT_SHORT_CLIENT_TIMEOUT (default 2)
+#   swift-proxy-server        $BIND_IP:$PROXY_PORT        client_timeout=$MYBAK_SWIFT_CLIENT_TIMEOUT (default 60)
+#   swift-proxy-server        $BIND_IP:$SHORT_PROXY_PORT  client_timeout=$MYBAK_SWIFT_SHORT_CLIENT_TIMEOUT (default 2)
+# ($BIND_IP is 127.0.0.1 unless MYBAK_SWIFT_BIND_IP says otherwise.)
 # The second proxy shares the rings and servers; it exists so that a test can
 # reproduce "408 Request Timeout" for a request body that trickles in (the
 # failure that killed Trove's uploads) without slowing every other test.
@@ -28,6 +29,14 @@
 #   MYBAK_SWIFT_SHORT_CLIENT_TIMEOUT client_timeout of the short proxy (default 2)
 #   MYBAK_SWIFT_MAX_FILE_SIZE        [swift-constraints] max_file_size (default 5 GiB)
 #   MYBAK_SWIFT_SLO_MAX_SEGMENTS     [filter:slo] max_manifest_segments (default 1000)
+#   MYBAK_SWIFT_BIND_IP              the IPv4 address the two proxies listen on and
+#                                    the printed URLs name (default 127.0.0.1); it
+#                                    must be an address of this host (or network
+#                                    namespace) when `start` runs. The object,
+#                                    container and account servers and memcached
+#                                    stay on 127.0.0.1, behind the proxy, as in a
+#                                    cluster. scripts/bench-swift.sh uses it to put
+#                                    a delayed link between its clients and the proxy.
 #
 # Swift (Debian 12: 2.30) reads /etc/swift/swift.conf whatever swift_dir says
 # (hash path suffix, constraints, storage policies), so `start` writes that
@@ -45,6 +54,7 @@ CLIENT_TIMEOUT=${MYBAK_SWIFT_CLIENT_TIMEOUT:-60}
 SHORT_CLIENT_TIMEOUT=${MYBAK_SWIFT_SHORT_CLIENT_TIMEOUT:-2}
 MAX_FILE_SIZE=${MYBAK_SWIFT_MAX_FILE_SIZE:-5368709122}
 SLO_MAX_SEGMENTS=${MYBAK_SWIFT_SLO_MAX_SEGMENTS:-1000}
+BIND_IP=${MYBAK_SWIFT_BIND_IP:-127.0.0.1}
 ETC_SWIFT_CONF=/etc/swift/swift.conf
 MARKER="# written by mybak testdata/swift-sandbox.sh"
 RUN="$DIR/run"
@@ -52,8 +62,8 @@ LOG="$DIR/log"
 CONF="$DIR/etc"
 SERVICES=(memcached object container account proxy proxy-short)
 
-ST_AUTH_URL="http://127.0.0.1:$PROXY_PORT/auth/v1.0"
-SHORT_AUTH_URL="http://127.0.0.1:$SHORT_PROXY_PORT/auth/v1.0"
+ST_AUTH_URL="http://$BIND_IP:$PROXY_PORT/auth/v1.0"
+SHORT_AUTH_URL="http://$BIND_IP:$SHORT_PROXY_PORT/auth/v1.0"
 
 log() { echo "swift-sandbox: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -188,7 +198,9 @@ EOF
 		proxy-short) port=$SHORT_PROXY_PORT ct=$SHORT_CLIENT_TIMEOUT ;;
 		esac
 		{
-			echo "${common//%NAME%/$variant-server}"
+			# (tempauth names the storage URL after the Host the client asked.)
+			local pcommon=${common/bind_ip = 127.0.0.1/bind_ip = $BIND_IP}
+			echo "${pcommon//%NAME%/$variant-server}"
 			echo "bind_port = $port"
 			echo "client_timeout = $ct"
 			cat <<EOF
@@ -337,7 +349,11 @@ do_start() {
 }
 
 settings() {
-	echo "port=$PROXY_PORT ct=$CLIENT_TIMEOUT sct=$SHORT_CLIENT_TIMEOUT mfs=$MAX_FILE_SIZE slo=$SLO_MAX_SEGMENTS"
+	# The address only when not the default: a default sandbox keeps the
+	# settings it had, so one that is running is not restarted for it.
+	local ip=""
+	[ "$BIND_IP" = 127.0.0.1 ] || ip=" ip=$BIND_IP"
+	echo "port=$PROXY_PORT ct=$CLIENT_TIMEOUT sct=$SHORT_CLIENT_TIMEOUT mfs=$MAX_FILE_SIZE slo=$SLO_MAX_SEGMENTS$ip"
 }
 
 do_stop() {
