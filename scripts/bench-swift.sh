@@ -7,9 +7,10 @@
 # the Swift it starts (testdata/swift-sandbox.sh, state under the work dir)
 # neither collides with a sandbox of the tests on 127.0.0.1 nor shares its
 # /etc/swift/swift.conf: the servers see a private copy bind-mounted over
-# /etc/swift inside the namespace's mount namespace. Nothing outside the
-# namespace and the work dir is touched; the trap stops every server and
-# deletes the namespace on exit.
+# /etc/swift inside the namespace's mount namespace. The wan mode's delay wire
+# adds a second namespace for the clients. Nothing outside the namespaces and
+# the work dir is touched; the trap stops every server and the wire and
+# deletes the namespaces on exit.
 #
 # The stream: a generated corpus (scripts/gencorpus) piped into
 # `mybak backup --compress none`, so the corpus size is what crosses the
@@ -22,20 +23,31 @@
 #              mybak restore --to-stdout vs swift download -o -;
 #              peak RSS of both bounded by (PARALLEL+2) x SEGMENT + 64 MiB,
 #              also on a stream RSS_X times larger (the corpus piped RSS_X times)
-#   wan        the same namespace with `tc qdisc add dev lo root netem delay DELAY`
-#              (a 2 x DELAY round trip between every client and server):
-#              mybak with PARALLEL segments in flight vs one at a time (Trove),
-#              and vs swift upload / swift download. Skipped, saying so, when
-#              the kernel has no netem.
+#   wan        mybak with PARALLEL segments in flight vs one at a time (Trove),
+#              and vs swift upload / swift download, over an emulated WAN:
+#              netem  the same namespace with `tc qdisc add dev lo root netem
+#                     delay DELAY`: a 2 x DELAY round trip on every hop, the
+#                     proxy's to its object servers too;
+#              wire   where the kernel has no netem: a userspace delay wire
+#                     (scripts/netdelay: two TUN devices, MTU 1500 with TSO,
+#                     every packet held DELAY) between a client namespace
+#                     (10.77.0.2) and the proxy (10.77.0.1, MYBAK_SWIFT_BIND_IP),
+#                     whose hops to the object servers stay on loopback, as in
+#                     a cluster reached over a WAN.
+#              The report names the emulation and the round trip measured
+#              (curl's TCP connect time to the proxy, median of 5).
 #
 #   BENCH_SWIFT_SIZE=2G        stream size (default 2G)
 #   BENCH_SWIFT_RSS_X=4        the RSS check on a stream this many times larger (0: skip)
 #   BENCH_SWIFT_SEGMENT=64M    segment size
 #   BENCH_SWIFT_PARALLEL=4     segments in flight
 #   BENCH_SWIFT_DELAY=10ms     one-way delay of the wan mode (0: skip the mode)
+#   BENCH_SWIFT_WAN=auto       the wan mode's emulation: netem where the kernel has it,
+#                              else the wire; netem or wire to insist on one
 #   BENCH_SWIFT_RUNS=1         runs of each timed transfer; the fastest counts
 #   BENCH_DIR=DIR              work dir (default: a temp dir under /tmp, removed at the end)
-# Needs root (ip netns, mount), iproute2, tc, and about 5 x SIZE free in the work dir.
+# Needs root (ip netns, mount), iproute2, tc, curl, and about 5 x SIZE free in
+# the work dir; the wire needs /dev/net/tun (CONFIG_TUN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$(scripts/deps.sh bench):$PATH"
@@ -49,7 +61,12 @@ runs=${BENCH_SWIFT_RUNS:-1}
 # The wan mode's qdisc; overridable only to try the mode's plumbing on a
 # kernel without netem (e.g. "tbf rate 10gbit burst 16mb latency 100ms").
 qdisc=${BENCH_SWIFT_QDISC:-netem delay $delay limit 100000}
-ns=mybak-bench-$$
+wan_want=${BENCH_SWIFT_WAN:-auto}
+ns=mybak-bench-$$ # Swift's, and the clients' but on the wire
+cns=$ns-client    # the clients' on the wire
+# The wire's two ends: a TUN device in each namespace, a /30 between them.
+wire_dev_s=mbd$$s wire_dev_c=mbd$$c
+wire_ip_s=10.77.0.1 wire_ip_c=10.77.0.2
 
 bytes_of() { # 2G -> bytes (binary suffixes, as mybak and the swift CLI read them)
   local v=${1^^}
@@ -61,6 +78,11 @@ bytes_of() { # 2G -> bytes (binary suffixes, as mybak and the swift CLI read the
   esac
 }
 skip() { printf '\nSwift bench: SKIPPED: %s\n' "$*"; exit 0; }
+case $wan_want in auto | netem | wire) ;; *)
+  echo "bench-swift: BENCH_SWIFT_WAN=$wan_want: want auto, netem or wire" >&2
+  exit 2
+  ;;
+esac
 
 [ "$(id -u)" -eq 0 ] || skip "needs root for its network namespace (ip netns add); run make bench as root"
 command -v ip >/dev/null && command -v tc >/dev/null || skip "needs ip and tc (Debian: apt-get install iproute2)"
@@ -85,19 +107,36 @@ if [ "$free" -lt "$want" ]; then
 fi
 
 export MYBAK_SWIFT_DIR=$work/swift
+# mybak's job locks name the job (backup to swift://bench), not the Swift:
+# private ones, so that another run of this bench is not "the same job".
+export MYBAK_LOCK_DIR=$work/lock
+mkdir -p "$MYBAK_LOCK_DIR"
 timed="" # the pid of the GNU time of the command being measured
+wire=""  # the pid of the delay wire (scripts/netdelay)
+has_ns() { ip netns list | cut -d' ' -f1 | grep -qxF "$1"; }
 cleanup() {
   set +e
   [ -z "$timed" ] || kill -TERM "$timed" 2>/dev/null
   "$sandbox" stop >/dev/null 2>&1
-  if ip netns list | grep -qw "$ns"; then
+  local n p i
+  for n in "$ns" "$cns"; do
+    has_ns "$n" || continue
     # Anything of ours still in the namespace (only we start processes there).
-    local p
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.5
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    ip netns del "$ns"
+    for p in $(ip netns pids "$n" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
+  done
+  sleep 0.5
+  for n in "$ns" "$cns"; do
+    has_ns "$n" || continue
+    for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+  done
+  if [ -n "$wire" ]; then # it runs outside; its devices go with it
+    kill -TERM "$wire" 2>/dev/null
+    for i in $(seq 50); do kill -0 "$wire" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$wire" 2>/dev/null
   fi
+  for n in "$ns" "$cns"; do
+    has_ns "$n" && ip netns del "$n"
+  done
   [ -n "${BENCH_DIR:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -106,6 +145,58 @@ trap 'exit 130' INT TERM
 ip netns add "$ns"
 nsx() { ip netns exec "$ns" "$@"; }
 nsx ip link set lo up
+
+# ---- the wan mode's emulation, chosen before Swift starts (the wire puts the
+# proxy on an address of its own)
+wan=""   # why the wan mode is skipped, when it is
+emul=""  # netem or wire
+no_netem=""
+if [ "$delay" = 0 ]; then
+  wan="skipped (BENCH_SWIFT_DELAY=0)"
+elif [ "$wan_want" != wire ] && no_netem=$(nsx tc qdisc add dev lo root $qdisc 2>&1); then
+  nsx tc qdisc del dev lo root # it works; the mode adds it after the loopback runs
+  emul=netem
+else
+  [ "$wan_want" = wire ] || # (else not tried)
+    no_netem="this kernel has no netem qdisc (tc: ${no_netem//$'\n'/ }; needs CONFIG_NET_SCH_NETEM / modprobe sch_netem)"
+  if [ "$wan_want" = netem ]; then
+    wan="SKIPPED: $no_netem"
+  elif [ ! -c /dev/net/tun ]; then
+    wan="SKIPPED: ${no_netem:+$no_netem, and }no /dev/net/tun for the userspace delay wire (CONFIG_TUN)"
+  else
+    emul=wire
+  fi
+fi
+[ -z "$wan" ] || echo "wan mode $wan" >&2
+if [ "$emul" = wire ]; then
+  echo "wan mode: userspace TUN delay wire ($delay each way) between namespaces $cns and $ns${no_netem:+ ($no_netem)}" >&2
+  go build -o "$work/netdelay" ./scripts/netdelay
+  ip netns add "$cns"
+  ip -n "$cns" link set lo up
+  "$work/netdelay" -a "$wire_dev_s" -b "$wire_dev_c" -delay "$delay" >"$work/netdelay.out" 2>"$work/netdelay.log" &
+  wire=$!
+  for i in $(seq 100); do
+    grep -q ready "$work/netdelay.out" && break
+    if ! kill -0 "$wire" 2>/dev/null || [ "$i" = 100 ]; then
+      echo "bench-swift: the delay wire did not start:" >&2
+      cat "$work/netdelay.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  # The devices' MTU stays 1500, as on an Ethernet WAN: TCP's segments and
+  # windows are the real ones, and TSO carries them through the wire 64 KiB
+  # at a time (see scripts/netdelay).
+  ip link set "$wire_dev_s" netns "$ns"
+  ip link set "$wire_dev_c" netns "$cns"
+  ip -n "$ns" addr add "$wire_ip_s/30" dev "$wire_dev_s"
+  ip -n "$cns" addr add "$wire_ip_c/30" dev "$wire_dev_c"
+  ip -n "$ns" link set "$wire_dev_s" txqueuelen 1000 up
+  ip -n "$cns" link set "$wire_dev_c" txqueuelen 1000 up
+  # The proxy listens on the wire's address; the loopback mode's clients in
+  # its namespace reach that address over lo, the wan mode's only by the wire.
+  export MYBAK_SWIFT_BIND_IP=$wire_ip_s
+fi
 
 (umask 077 && echo "bench passphrase" >"$work/key")
 export KEYFILE=$work/key
@@ -130,7 +221,7 @@ rm -rf "$work/store"
 enc_bytes=$(stat -c %s "$work/enc")
 
 common="--storage swift://bench --encrypt-key-file \$KEYFILE --segment-size $seg --progress never --log-level warn"
-# measure NAME CMD: runs CMD (bash) in the namespace under GNU time, RUNS
+# measure NAME CMD: runs CMD (bash) in the namespace $at under GNU time, RUNS
 # times; records the fastest run's seconds, its CPU seconds (user+sys of
 # everything CMD ran) and the largest peak RSS (KiB, of the largest process)
 # in $work/NAME.{sec,cpu,rss}. CLEAN (bash) runs before each run when set.
@@ -147,7 +238,7 @@ measure() {
     rc=0
     # In the background and waited for, so that a signal runs the trap
     # (cleanup) at once rather than after the command.
-    /usr/bin/time -f '%e %M %U %S' -o "$work/$name.time" "${to[@]}" ip netns exec "$ns" bash -c "set -o pipefail; $cmd" &
+    /usr/bin/time -f '%e %M %U %S' -o "$work/$name.time" "${to[@]}" ip netns exec "$at" bash -c "set -o pipefail; $cmd" &
     timed=$!
     wait "$timed" || rc=$?
     timed=""
@@ -170,7 +261,16 @@ measure() {
   echo "$cpu" >"$work/$name.cpu"
   echo "$maxrss" >"$work/$name.rss"
 }
+at=$ns # where the clients run (measure)
 wipe() { nsx swift delete --all >/dev/null 2>&1 || true; }
+# rtt NETNS: the round trip from NETNS to the proxy, measured: the median of
+# 5 TCP connects (curl's time_connect: SYN to SYN-ACK), in ms.
+rtt() {
+  local i
+  for i in 1 2 3 4 5; do
+    ip netns exec "$1" curl -s -o /dev/null -w '%{time_connect}\n' "${ST_AUTH%/auth/*}/healthcheck"
+  done | sort -n | awk '{t[NR]=$1} END{printf "%.1f", t[3]*1000}'
+}
 ids=() # mybak's backups in the current mode, by name
 up_mybak() { # NAME PARALLEL
   CLEAN="swift delete bench >/dev/null 2>&1; swift delete bench_segments >/dev/null 2>&1; true"
@@ -215,7 +315,8 @@ rss_check() { # NAME LABEL
 }
 
 # ---- loopback -----------------------------------------------------------
-echo "loopback (namespace lo, no delay):" >&2
+lo_rtt=$(rtt "$ns")
+echo "loopback (namespace lo, no delay; round trip ${lo_rtt} ms):" >&2
 wipe
 up_mybak lo_up_mybak "$par"
 up_swift lo_up_swift
@@ -235,15 +336,19 @@ if [ "$rssx" -gt 0 ]; then
   wipe
 fi
 
-# ---- wan (netem) ----------------------------------------------------------
-wan=""
-if [ "$delay" = 0 ]; then
-  wan="skipped (BENCH_SWIFT_DELAY=0)"
-elif ! err=$(nsx tc qdisc add dev lo root $qdisc 2>&1); then
-  wan="SKIPPED: this kernel has no netem qdisc (tc: ${err//$'\n'/ }; needs CONFIG_NET_SCH_NETEM / modprobe sch_netem)"
-  echo "wan mode $wan" >&2
-else
-  echo "wan (namespace lo: tc qdisc add dev lo root $qdisc):" >&2
+# ---- wan (netem, or the delay wire) -------------------------------------
+if [ -n "$emul" ]; then
+  if [ "$emul" = netem ]; then
+    nsx tc qdisc add dev lo root $qdisc
+    wan_rtt=$(rtt "$ns")
+    emul_desc="netem delay $delay on lo (every hop): tc qdisc add dev lo root $qdisc"
+    [ -z "${BENCH_SWIFT_QDISC:-}" ] || emul_desc="BENCH_SWIFT_QDISC on lo (every hop): tc qdisc add dev lo root $qdisc"
+  else
+    at=$cns
+    wan_rtt=$(rtt "$cns")
+    emul_desc="userspace TUN delay wire (scripts/netdelay), client<->proxy only, $delay each way; proxy<->object servers on loopback"
+  fi
+  echo "wan ($emul_desc; round trip ${wan_rtt} ms):" >&2
   wipe
   up_mybak wan_up_1 1
   up_mybak wan_up_n "$par"
@@ -251,7 +356,8 @@ else
   down_mybak wan_down_n "$par" "$(cat "$work/wan_up_n.id")" "--parallel 1"
   down_mybak wan_down_1 1 "$(cat "$work/wan_up_n.id")" "--parallel 1"
   down_swift wan_down_swift
-  nsx tc qdisc del dev lo root
+  [ "$emul" = wire ] || nsx tc qdisc del dev lo root
+  at=$ns
   wipe
 fi
 
@@ -260,7 +366,7 @@ printf '\nmybak Swift bench: %s stream (%d bytes; %d encoded), --compress none, 
   "$size" "$bytes" "$enc_bytes" "$seg" "$par" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(date -u +%FT%TZ)"
 printf 'Swift %s (single node, workers=0) in network namespace %s; fastest of %d run(s)\n\n' \
   "$(dpkg-query -W -f='${Version}' swift 2>/dev/null || echo ?)" "$ns" "$runs"
-echo "loopback"
+echo "loopback (round trip ${lo_rtt} ms measured)"
 header "upload"
 row "cat corpus | mybak backup --compress none --upload-parallel $par" lo_up_mybak
 row "swift upload --use-slo -S $seg --segment-threads $par (file)" lo_up_swift
@@ -291,11 +397,17 @@ if killed lo_down_mybak; then
 fi
 echo
 if [ -n "$wan" ]; then
-  echo "wan (netem $delay each way): $wan"
+  echo "wan ($delay each way): $wan"
 else
-  rtt="a round trip of twice the delay"
-  [ -n "${BENCH_SWIFT_QDISC:-}" ] || rtt="$(awk -v d="${delay%ms}" 'BEGIN{print 2*d}') ms round trip"
-  echo "wan (tc qdisc add dev lo root $qdisc, in the namespace: $rtt)"
+  echo "wan: $emul_desc"
+  [ -z "$no_netem" ] || echo "  (the wire because $no_netem)"
+  echo "  round trip client->proxy measured: ${wan_rtt} ms (median of 5 TCP connects)"
+  if [ "$emul" = wire ]; then
+    read -ra st <"/proc/$wire/stat" # utime and stime: fields 14 and 15, in clock ticks
+    printf '  (the wire used %s s user, %s s system CPU over all runs; the system time includes\n   the receiving TCP stack, which runs in its writes)\n' \
+      "$(awk -v t="${st[13]}" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t/hz}')" \
+      "$(awk -v t="${st[14]}" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t/hz}')"
+  fi
   header "upload"
   row "mybak backup --upload-parallel 1 (one segment at a time, Trove)" wan_up_1
   row "mybak backup --upload-parallel $par" wan_up_n
@@ -312,6 +424,7 @@ else
   download $par ahead / 1:               ${wd}x  [>= 2.5] $(verdict "$wd" 2.5)
   upload   mybak / swift upload:    $(ratio wan_up_n wan_up_swift)x
   download mybak / swift download:  $(ratio wan_down_n wan_down_swift)x
+  (for scale, loopback / wan with 1 in flight: upload $(ratio lo_up_mybak wan_up_1)x, download $(ratio lo_down_mybak_p1 wan_down_1)x)
 TXT
   rss_check wan_up_n "backup, $size stream"
   rss_check wan_down_n "restore, $size stream"
