@@ -283,6 +283,17 @@ func (c *Catalogue) ownManifest(ctx context.Context, eo *entryObjects, ro swift.
 	return m, nil
 }
 
+// MadeByTrove reports whether m was synthesized from a Trove data object's
+// name and headers (a backup Trove made, or one whose mybak manifest is
+// missing or does not match the object) rather than read from the manifest
+// mybak wrote beside it. mybak records the SHA-256 of the original stream
+// in every manifest it writes; a synthesized one has none. Its engine is
+// then the datastore's tool family as the Datastore header says:
+// mariabackup for MariaDB, xtrabackup otherwise (see synthesize).
+func MadeByTrove(m *backup.Manifest) bool {
+	return m.Layout == backup.LayoutTrove && m.RawSHA256 == ""
+}
+
 // synthesize builds the manifest of a backup Trove made from its name and
 // headers. Nothing records the original's size or hash, nor the KDF.
 func synthesize(n Name, object string, ro swift.RawObject) (*backup.Manifest, error) {

@@ -116,6 +116,10 @@ func TestWriterIncrementalChain(t *testing.T) {
 	if fro.Meta[MetaLsn] != "1000" || fro.Meta[MetaParentLocation] != "" {
 		t.Errorf("full backup's metadata: %v", fro.Meta)
 	}
+	// mybak's manifest of the incremental records them too, for Chain.
+	if incr.Meta[ManifestMetaParentLocation] != loc || incr.Meta[ManifestMetaParentChecksum] != fro.ETag {
+		t.Errorf("incremental's manifest meta: %v", incr.Meta)
+	}
 
 	check := func(t *testing.T, ownManifests bool) {
 		cat := NewCatalogue(sw)
@@ -129,6 +133,11 @@ func TestWriterIncrementalChain(t *testing.T) {
 		}
 		if got := entries[0].Manifest.RawSHA256 != ""; got != ownManifests {
 			t.Errorf("full backup read from mybak's manifest: %v, want %v", got, ownManifests)
+		}
+		for _, e := range entries {
+			if MadeByTrove(e.Manifest) == ownManifests {
+				t.Errorf("MadeByTrove(%s) = %v with mybak's manifests %v", e.ID, !ownManifests, ownManifests)
+			}
 		}
 		m, err := cat.Resolve(ctx, incr.ID)
 		if err != nil {

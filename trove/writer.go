@@ -43,8 +43,12 @@ func (w *Writer) PutData(ctx context.Context, name string, r io.Reader) (storage
 }
 
 // BeforeManifest sets the data object's metadata as Trove does: Lsn (the
-// engine's to_lsn), Parent-Location and Parent-Checksum for an
-// incremental, Datastore and Datastore-Version when the engine knows them.
+// engine's to_lsn), Parent-Location (the parent's URL) and
+// Parent-Checksum (its ETag) for an incremental, Datastore and
+// Datastore-Version when the engine knows them. For an incremental it also
+// records the parent's location and checksum in m.Meta
+// (ManifestMetaParentLocation, ManifestMetaParentChecksum), so the
+// manifest written after it holds them.
 func (w *Writer) BeforeManifest(ctx context.Context, m *backup.Manifest) error {
 	meta := Metadata(m)
 	if m.Parent != "" {
@@ -62,6 +66,13 @@ func (w *Writer) BeforeManifest(ctx context.Context, m *backup.Manifest) error {
 			return fmt.Errorf("parent of %s: %w", m.ID, err)
 		}
 		meta["Parent-Checksum"] = ro.ETag
+		// mybak's manifest records them too, so that Catalogue.Chain
+		// checks the parent's checksum as it does for Trove's own
+		// incrementals (the parent replaced after the child was taken).
+		if m.Meta == nil {
+			m.Meta = map[string]string{}
+		}
+		m.Meta[ManifestMetaParentLocation], m.Meta[ManifestMetaParentChecksum] = loc, ro.ETag
 	}
 	if len(meta) == 0 {
 		return nil
