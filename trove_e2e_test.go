@@ -36,6 +36,13 @@ type troveSwift struct {
 
 func newTroveSwift(t *testing.T) *troveSwift {
 	t.Helper()
+	return newTroveSwiftIn(t, fmt.Sprintf("database_backups-%d", os.Getpid()))
+}
+
+// newTroveSwiftIn creates container (removed, with what it holds, when
+// the test ends).
+func newTroveSwiftIn(t *testing.T, container string) *troveSwift {
+	t.Helper()
 	testenv.NeedSwift(t)
 	for _, tool := range []string{"swift", "openssl", "gzip", "split"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -50,7 +57,7 @@ func newTroveSwift(t *testing.T) *troveSwift {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	s := &troveSwift{t: t, container: fmt.Sprintf("database_backups-%d", os.Getpid()),
+	s := &troveSwift{t: t, container: container,
 		storageURL: resp.Header.Get("X-Storage-Url"), token: resp.Header.Get("X-Auth-Token")}
 	if s.token == "" {
 		t.Fatalf("auth at %s: %s", os.Getenv("ST_AUTH"), resp.Status)
@@ -118,6 +125,7 @@ type troveBackup struct {
 	md      string // openssl enc options selecting the KDF
 	kind    string // "slo", "dlo" or "single"
 	meta    map[string]string
+	segSize int // bytes per segment; 0: 1 MiB
 }
 
 func (b troveBackup) object() string { return b.id + b.ext }
@@ -130,6 +138,20 @@ func (s *troveSwift) makeTroveBackup(t *testing.T, orig, key string, b troveBack
 	dir := t.TempDir()
 	enc := filepath.Join(dir, "stream")
 	sh(t, fmt.Sprintf("gzip -c %s | openssl enc -aes-256-cbc -salt %s -pass file:%s > %s", orig, b.md, key, enc))
+	return s.uploadTroveBackup(t, enc, b)
+}
+
+// uploadTroveBackup stores enc, an encoded stream in a directory of its
+// own, as Trove's swift storage did: cut into segments <id>_%08d uploaded
+// with the swift CLI and joined with a manifest, or copied to the
+// object's name when b.kind is "single". It returns the ETag of the result.
+func (s *troveSwift) uploadTroveBackup(t *testing.T, enc string, b troveBackup) string {
+	t.Helper()
+	dir := filepath.Dir(enc)
+	segSize := b.segSize
+	if segSize == 0 {
+		segSize = 1 << 20
+	}
 	hdr := map[string]string{}
 	for k, v := range b.meta {
 		hdr["X-Object-Meta-"+k] = v
@@ -142,7 +164,7 @@ func (s *troveSwift) makeTroveBackup(t *testing.T, orig, key string, b troveBack
 		}
 		return strings.Trim(s.http("HEAD", b.object(), nil, nil).Get("Etag"), `"`)
 	}
-	sh(t, fmt.Sprintf("cd %s && split -b 1048576 -d -a 8 stream %s_", dir, b.id))
+	sh(t, fmt.Sprintf("cd %s && split -b %d -d -a 8 %s %s_", dir, segSize, filepath.Base(enc), b.id))
 	segs, _ := filepath.Glob(filepath.Join(dir, b.id+"_*"))
 	sort.Strings(segs)
 	if len(segs) < 2 {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -14,6 +16,7 @@ import (
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
+	"github.com/mybak/mybak/trove"
 )
 
 // mysqlEngines are the --engine values that talk to a MySQL server.
@@ -174,7 +177,7 @@ func mysqlBackupEngine(c *cli.Context, e *env, st storage.Backend) (eng backup.E
 			srv.db.Close()
 			return nil, nil, nil, usagef("--incremental needs a physical engine (mariabackup, xtrabackup, innobackupex), not %s", srv.tool.Engine)
 		}
-		if parent, err = resolveParent(c.Context, st, c.String("parent"), srv.tool.Engine); err != nil {
+		if parent, err = resolveParent(c, e, st, srv); err != nil {
 			srv.db.Close()
 			return nil, nil, nil, err
 		}
@@ -222,36 +225,142 @@ func mysqlBackupEngine(c *cli.Context, e *env, st storage.Backend) (eng backup.E
 		ExtraArgs: extra, LogPath: logPath, OnLine: onLine}, RowCounts: rows}, nil, finish, nil
 }
 
-// resolveParent finds the parent of an incremental: an ID, or the newest
-// complete backup taken with engine.
-func resolveParent(ctx context.Context, st storage.Backend, ref string, engine mysql.Engine) (*backup.Manifest, error) {
-	if ref != "latest" {
-		if err := backup.ValidateID(ref); err != nil {
-			return nil, usagef("--parent: %w", err)
-		}
-		m, err := backup.LoadManifest(ctx, st, ref)
-		if err != nil {
-			return nil, fmt.Errorf("parent of the incremental backup: %w", err)
-		}
-		if _, err := backup.ParentLSN(m, string(engine)); err != nil {
-			return nil, err
-		}
-		return m, nil
-	}
-	entries, err := backup.Catalogue(ctx, st)
+// resolveParent finds the parent of an incremental taken from srv:
+// --parent ID, or latest: the newest complete backup taken with srv's
+// engine that can be a parent (parentProblem). It looks in the store's
+// layout: in Trove's, through the Trove catalogue, so the parent may be a
+// backup Trove made. Newer backups of the engine that latest passes over
+// are logged with the reason. A parent that cannot be one is an error
+// matching backup.ErrBadParent; none at all, backup.ErrNoBackup.
+func resolveParent(c *cli.Context, e *env, st storage.Backend, srv *server) (*backup.Manifest, error) {
+	ctx, ref, engine := c.Context, c.String("parent"), srv.tool.Engine
+	layout, err := layoutOf(c)
 	if err != nil {
 		return nil, err
 	}
+	if ref != "latest" {
+		if err := backup.ValidateLayoutID(layout, ref); err != nil {
+			return nil, usagef("--parent: %w", err)
+		}
+		var m *backup.Manifest
+		if layout == backup.LayoutTrove {
+			var sw trove.Swift
+			if sw, err = troveSwift(st); err != nil {
+				return nil, err
+			}
+			m, err = trove.NewCatalogue(sw).Resolve(ctx, ref)
+		} else {
+			m, err = backup.LoadManifest(ctx, st, ref)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parent of the incremental backup: %w", err)
+		}
+		if why := parentProblem(m, srv); why != "" {
+			return nil, fmt.Errorf("%w: %s: take a full backup first (without --incremental), or name another --parent", backup.ErrBadParent, why)
+		}
+		logParent(e, m)
+		return m, nil
+	}
+	entries, err := listEntries(ctx, c, st)
+	if err != nil {
+		return nil, err
+	}
+	var passed []string
+	other := "" // why the newest physical backup of another engine cannot be the parent
 	for i := len(entries) - 1; i >= 0; i-- {
 		m := entries[i].Manifest
-		if entries[i].State == backup.StateComplete && m.Engine.Name == string(engine) {
-			if _, err := backup.ParentLSN(m, string(engine)); err == nil {
-				return m, nil
-			}
+		if entries[i].State != backup.StateComplete {
+			continue
 		}
+		if m.Engine.Name != string(engine) {
+			if other == "" && mysql.Engine(m.Engine.Name).Physical() {
+				other = parentProblem(m, srv)
+			}
+			continue
+		}
+		if why := parentProblem(m, srv); why != "" {
+			passed = append(passed, why)
+			continue
+		}
+		for _, why := range passed {
+			e.log.Warn("passed over a newer backup that cannot be the parent", "why", why)
+		}
+		logParent(e, m)
+		return m, nil
 	}
-	return nil, fmt.Errorf("%w: no complete %s backup in %s to be the parent of an incremental: take a full backup first (without --incremental)",
-		backup.ErrNoBackup, engine, st.Location())
+	note := ""
+	switch {
+	case len(passed) > 0:
+		note = " (passed over: " + strings.Join(passed, "; ") + ")"
+	case other != "":
+		note = " (the newest physical backup there: " + other + ")"
+	}
+	return nil, fmt.Errorf("%w: no complete %s backup in %s can be the parent of an incremental%s: take a full backup first (without --incremental)",
+		backup.ErrNoBackup, engine, st.Location(), note)
+}
+
+// logParent says which backup the incremental applies onto.
+func logParent(e *env, m *backup.Manifest) {
+	by := "mybak"
+	if trove.MadeByTrove(m) {
+		by = "trove"
+	}
+	e.log.Info("parent", "id", m.ID, "made_by", by, "to_lsn", m.Meta[backup.MetaToLSN])
+}
+
+var reMajorMinor = regexp.MustCompile(`(\d+)\.(\d+)`)
+
+// parentProblem says why m cannot be the parent of an incremental taken
+// from srv now, or returns "". A parent is a physical backup of srv's
+// engine with an LSN (backup.ParentLSN; a backup Trove made has its engine
+// from its Datastore header and its LSN from X-Object-Meta-Lsn), not
+// beyond the server's current LSN (the tools take an "incremental" from
+// any LSN, and one from another server's holds the wrong pages), and of
+// the server's major.minor version where both are known (a full backup
+// from before an upgrade, or from another server, is not prepared with
+// this server's increments).
+func parentProblem(m *backup.Manifest, srv *server) string {
+	engine := srv.tool.Engine
+	what := m.ID
+	byTrove := trove.MadeByTrove(m)
+	if byTrove {
+		ds := "no datastore recorded"
+		if d := strings.TrimSpace(m.Meta[trove.ManifestMetaDatastore] + " " + m.Meta[trove.ManifestMetaDatastoreVersion]); d != "" {
+			ds = "datastore " + d
+		}
+		what = fmt.Sprintf("Trove backup %s (%s)", m.ID, ds)
+	}
+	physical := mysql.Engine(m.Engine.Name).Physical()
+	switch {
+	case byTrove && physical && m.Meta[backup.MetaToLSN] == "" &&
+		(m.Engine.Name == string(engine) || m.Meta[trove.ManifestMetaDatastore] == ""):
+		// Without its metadata (older Trove releases left it off
+		// backups of more than one segment) the engine is a guess:
+		// what rules the backup out is the missing LSN.
+		return what + " has no X-Object-Meta-Lsn, the LSN an incremental starts from " +
+			"(older Trove releases did not record it on backups of more than one segment)"
+	case !physical:
+		return fmt.Sprintf("%s is a logical (%s) backup, not a physical %s one", what, m.Engine.Name, engine)
+	case byTrove && m.Engine.Name != string(engine):
+		return fmt.Sprintf("%s was made with %s (mybak takes the tool from the Datastore Trove recorded: mariabackup for MariaDB, xtrabackup otherwise), "+
+			"not with %s, which %s %s needs", what, m.Engine.Name, engine, srv.info.Flavor, srv.info.Version)
+	case m.Engine.Name != string(engine):
+		return fmt.Sprintf("%s was taken with %s, not %s", what, m.Engine.Name, engine)
+	}
+	lsn, err := backup.ParentLSN(m, string(engine))
+	if err != nil {
+		return fmt.Sprintf("%s records no to_lsn", what)
+	}
+	if srv.info.LSN > 0 && lsn > srv.info.LSN {
+		return fmt.Sprintf("%s ends at LSN %d, beyond this server's current LSN %d: it was not taken from this server "+
+			"(or the server was restored from an older backup since)", what, lsn, srv.info.LSN)
+	}
+	if mm := reMajorMinor.FindStringSubmatch(m.Engine.ServerVersion); mm != nil && srv.info.Major > 0 &&
+		(mm[1] != strconv.Itoa(srv.info.Major) || mm[2] != strconv.Itoa(srv.info.Minor)) {
+		return fmt.Sprintf("%s was taken from a %s.%s server, this one runs %s (a full backup and its incrementals are prepared by one version of the tool)",
+			what, mm[1], mm[2], srv.info.Version)
+	}
+	return ""
 }
 
 // restoreMySQLFlags are restore's options for physical and logical restores.

@@ -82,8 +82,8 @@ func listEntries(ctx context.Context, c *cli.Context, st storage.Backend) ([]bac
 var troveKDF = crypto.KDF{Name: "pbkdf2", Digest: "sha512", Iter: crypto.DefaultPBKDF2Iter}
 
 // backupLayout checks the options of `backup --layout trove` and returns
-// what to set in backup.Options (nothing for mybak's layout). It sets the
-// Trove default KDF in enc.
+// what to set in backup.Options (nothing for mybak's layout), to be called
+// once Options.Parent is set. It sets the Trove default KDF in enc.
 func backupLayout(c *cli.Context, e *env, st storage.Backend, enc *stream.EncodeOptions) (func(*backup.Options), error) {
 	layout, err := layoutOf(c)
 	if err != nil || layout == backup.LayoutMybak {
@@ -95,9 +95,6 @@ func backupLayout(c *cli.Context, e *env, st storage.Backend, enc *stream.Encode
 	}
 	if enc.Compression.Kind != stream.Gzip {
 		return nil, usagef("--layout trove needs --compress gzip (Trove's restore runs gzip -d), not %s", enc.Compression.Kind)
-	}
-	if c.Bool("incremental") {
-		return nil, usagef("--layout trove: incremental backups are not supported yet; take full ones")
 	}
 	if c.String("spool-dir") != "" {
 		// The spool uploads mybak's own segments; Trove's need <id>_%08d.
@@ -112,8 +109,11 @@ func backupLayout(c *cli.Context, e *env, st storage.Backend, enc *stream.Encode
 	if enc.Pass == nil {
 		e.log.Warn("the Trove backup is not encrypted: it is stored as <id>.gz / <id>.xbstream.gz, which only Trove releases that stopped encrypting read")
 	}
-	w := trove.NewWriter(sw, nil)
 	return func(o *backup.Options) {
+		// The parent of an incremental (resolveParent, from the Trove
+		// catalogue) is in o by now: its URL and ETag go into the
+		// child's Parent-Location and Parent-Checksum.
+		w := trove.NewWriter(sw, o.Parent)
 		o.Layout = backup.LayoutTrove
 		o.PutData = w.PutData
 		o.BeforeManifest = w.BeforeManifest
