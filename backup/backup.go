@@ -233,11 +233,21 @@ func produce(ctx context.Context, opts Options, parent *Manifest, dst io.Writer)
 	var encRes stream.Result
 	g.Go(func() error {
 		var w io.Writer = rawW
+		var check *streamCheck
+		if opts.Engine.Extension() == ".xbstream" {
+			check = startStreamCheck(gctx)
+			w = io.MultiWriter(rawW, check)
+		}
 		if opts.Progress != nil {
-			w = &progressWriter{w: rawW, fn: opts.Progress}
+			w = &progressWriter{w: w, fn: opts.Progress}
 		}
 		var err error
 		engRes, err = opts.Engine.Run(gctx, w, parent)
+		if err == nil && check != nil {
+			err = check.finish(opts.Engine.Name())
+		} else if check != nil {
+			check.abort(err)
+		}
 		if err != nil {
 			err = fmt.Errorf("%s engine: %w", opts.Engine.Name(), err)
 			rawW.CloseWithError(err)
