@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mybak/mybak/internal/pipes"
 	"github.com/mybak/mybak/ops"
 )
 
@@ -39,6 +40,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defer startProfile(stderr)()
+	// Backups stream through standard input and output (cat | mybak
+	// backup, mybak restore --to-stdout | mbstream -x): larger pipes.
+	for _, f := range []any{stdin, stdout} {
+		if f, ok := f.(*os.File); ok {
+			pipes.Grow(f)
+		}
+	}
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, args: args}
 	app := newApp(e)
 	err := app.RunContext(ctx, interspersed(app, args))

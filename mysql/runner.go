@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mybak/mybak/internal/pipes"
 )
 
 // Command describes one child process run by Run. Path and Args are what
@@ -122,11 +124,17 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 		if stdout, err = cmd.StdoutPipe(); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		if f, ok := stdout.(*os.File); ok {
+			pipes.Grow(f) // the tool writes megabytes at a time
+		}
 	}
 	var stdin io.WriteCloser
 	if c.Stdin != nil {
 		if stdin, err = cmd.StdinPipe(); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if f, ok := stdin.(*os.File); ok {
+			pipes.Grow(f)
 		}
 	}
 	var logFile *os.File
