@@ -8,13 +8,14 @@
 #   testdata/swift-sandbox.sh env      print export lines:  eval "$(testdata/swift-sandbox.sh env)"
 #
 # What runs (each in its own process group, pid files under $DIR/run):
-#   memcached                 127.0.0.1:$MEMCACHED_PORT (tempauth keeps its tokens there)
-#   swift-object-server       127.0.0.1:$OBJECT_PORT
-#   swift-container-server    127.0.0.1:$CONTAINER_PORT
-#   swift-account-server      127.0.0.1:$ACCOUNT_PORT
+#   memcached                 $STORAGE_IP:$MEMCACHED_PORT (tempauth keeps its tokens there)
+#   swift-object-server       $STORAGE_IP:$OBJECT_PORT
+#   swift-container-server    $STORAGE_IP:$CONTAINER_PORT
+#   swift-account-server      $STORAGE_IP:$ACCOUNT_PORT
 #   swift-proxy-server        $BIND_IP:$PROXY_PORT        client_timeout=$MYBAK_SWIFT_CLIENT_TIMEOUT (default 60)
 #   swift-proxy-server        $BIND_IP:$SHORT_PROXY_PORT  client_timeout=$MYBAK_SWIFT_SHORT_CLIENT_TIMEOUT (default 2)
-# ($BIND_IP is 127.0.0.1 unless MYBAK_SWIFT_BIND_IP says otherwise.)
+# ($BIND_IP and $STORAGE_IP are 127.0.0.1 unless MYBAK_SWIFT_BIND_IP and
+# MYBAK_SWIFT_STORAGE_IP say otherwise.)
 # The second proxy shares the rings and servers; it exists so that a test can
 # reproduce "408 Request Timeout" for a request body that trickles in (the
 # failure that killed Trove's uploads) without slowing every other test.
@@ -35,8 +36,15 @@
 #                                    namespace) when `start` runs. The object,
 #                                    container and account servers and memcached
 #                                    stay on 127.0.0.1, behind the proxy, as in a
-#                                    cluster. scripts/bench-swift.sh uses it to put
-#                                    a delayed link between its clients and the proxy.
+#                                    cluster, unless MYBAK_SWIFT_STORAGE_IP moves them.
+#   MYBAK_SWIFT_STORAGE_IP           the IPv4 address the object, container and
+#                                    account servers and memcached listen on, which
+#                                    the rings and the proxies' memcache_servers name
+#                                    (default 127.0.0.1); like MYBAK_SWIFT_BIND_IP, an
+#                                    address of this host (or namespace).
+#                                    scripts/bench-swift.sh uses the two to route
+#                                    every hop (client-proxy, proxy-servers) through
+#                                    its delay wire.
 #
 # Swift (Debian 12: 2.30) reads /etc/swift/swift.conf whatever swift_dir says
 # (hash path suffix, constraints, storage policies), so `start` writes that
@@ -55,6 +63,7 @@ SHORT_CLIENT_TIMEOUT=${MYBAK_SWIFT_SHORT_CLIENT_TIMEOUT:-2}
 MAX_FILE_SIZE=${MYBAK_SWIFT_MAX_FILE_SIZE:-5368709122}
 SLO_MAX_SEGMENTS=${MYBAK_SWIFT_SLO_MAX_SEGMENTS:-1000}
 BIND_IP=${MYBAK_SWIFT_BIND_IP:-127.0.0.1}
+STORAGE_IP=${MYBAK_SWIFT_STORAGE_IP:-127.0.0.1}
 ETC_SWIFT_CONF=/etc/swift/swift.conf
 MARKER="# written by mybak testdata/swift-sandbox.sh"
 RUN="$DIR/run"
@@ -153,7 +162,7 @@ swift_dir = $CONF
 devices = $DIR/srv
 mount_check = false
 disable_fallocate = true
-bind_ip = 127.0.0.1
+bind_ip = $STORAGE_IP
 user = $user
 workers = 0
 log_level = INFO
@@ -199,7 +208,7 @@ EOF
 		esac
 		{
 			# (tempauth names the storage URL after the Host the client asked.)
-			local pcommon=${common/bind_ip = 127.0.0.1/bind_ip = $BIND_IP}
+			local pcommon=${common/bind_ip = $STORAGE_IP/bind_ip = $BIND_IP}
 			echo "${pcommon//%NAME%/$variant-server}"
 			echo "bind_port = $port"
 			echo "client_timeout = $ct"
@@ -227,7 +236,7 @@ use = egg:swift#proxy_logging
 
 [filter:cache]
 use = egg:swift#memcache
-memcache_servers = 127.0.0.1:$MEMCACHED_PORT
+memcache_servers = $STORAGE_IP:$MEMCACHED_PORT
 
 [filter:listing_formats]
 use = egg:swift#listing_formats
@@ -262,15 +271,15 @@ build_rings() {
 		container) port=$CONTAINER_PORT ;;
 		account) port=$ACCOUNT_PORT ;;
 		esac
-		# Rebuild when missing or when the port changed.
+		# Rebuild when missing or when the address or port changed.
 		if [ -s "$CONF/$ring.ring.gz" ] && [ -s "$CONF/$ring.builder" ] &&
-			swift-ring-builder "$CONF/$ring.builder" 2>/dev/null | grep -q "127.0.0.1:$port "; then
+			swift-ring-builder "$CONF/$ring.builder" 2>/dev/null | grep -qF " $STORAGE_IP:$port "; then
 			continue
 		fi
 		rm -f "$CONF/$ring.builder" "$CONF/$ring.ring.gz"
 		# 2^8 partitions, 1 replica, min_part_hours 1
 		swift-ring-builder "$CONF/$ring.builder" create 8 1 1 >/dev/null
-		swift-ring-builder "$CONF/$ring.builder" add "r1z1-127.0.0.1:$port/d1" 100 >/dev/null
+		swift-ring-builder "$CONF/$ring.builder" add "r1z1-$STORAGE_IP:$port/d1" 100 >/dev/null
 		swift-ring-builder "$CONF/$ring.builder" rebalance >/dev/null || true
 		[ -s "$CONF/$ring.ring.gz" ] || die "building the $ring ring failed"
 	done
@@ -319,7 +328,7 @@ do_start() {
 	settings >"$RUN/settings"
 	local memcached_user=()
 	[ "$(id -u)" -eq 0 ] && memcached_user=(-u root)
-	start_one memcached memcached -l 127.0.0.1 -p "$MEMCACHED_PORT" -U 0 -m 64 "${memcached_user[@]}"
+	start_one memcached memcached -l "$STORAGE_IP" -p "$MEMCACHED_PORT" -U 0 -m 64 "${memcached_user[@]}"
 	start_one object swift-object-server "$CONF/object-server.conf" -v
 	start_one container swift-container-server "$CONF/container-server.conf" -v
 	start_one account swift-account-server "$CONF/account-server.conf" -v
@@ -349,10 +358,11 @@ do_start() {
 }
 
 settings() {
-	# The address only when not the default: a default sandbox keeps the
-	# settings it had, so one that is running is not restarted for it.
+	# The addresses only when not the default: a default sandbox keeps the
+	# settings it had, so one that is running is not restarted for them.
 	local ip=""
 	[ "$BIND_IP" = 127.0.0.1 ] || ip=" ip=$BIND_IP"
+	[ "$STORAGE_IP" = 127.0.0.1 ] || ip+=" storage_ip=$STORAGE_IP"
 	echo "port=$PROXY_PORT ct=$CLIENT_TIMEOUT sct=$SHORT_CLIENT_TIMEOUT mfs=$MAX_FILE_SIZE slo=$SLO_MAX_SEGMENTS$ip"
 }
 
