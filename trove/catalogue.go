@@ -27,6 +27,7 @@ type Swift interface {
 	SetMetadata(ctx context.Context, name string, meta map[string]string) error
 	PutSegmented(ctx context.Context, name string, r io.Reader, opts swift.SegmentedPut) (storage.ObjectInfo, error)
 	ObjectURL(ctx context.Context, name string) (string, error)
+	DeleteOne(ctx context.Context, name string) error
 }
 
 var _ Swift = (*swift.Backend)(nil)
