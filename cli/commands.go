@@ -16,6 +16,7 @@ import (
 	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/stream"
+	"github.com/mybak/mybak/trove"
 )
 
 func backupCommand(e *env) *cli.Command {
@@ -437,13 +438,21 @@ func deleteCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			storageFlag(),
 			&cli.BoolFlag{Name: "cascade", Usage: "also delete the backups that depend on this one"},
+			layoutFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("delete needs one backup ID")
 			}
 			id := c.Args().First()
-			if err := backup.ValidateID(id); err != nil {
+			layout, err := layoutOf(c)
+			if err != nil {
+				return err
+			}
+			if id == "latest" {
+				return usagef("delete needs a backup ID, not latest")
+			}
+			if err := backup.ValidateLayoutID(layout, id); err != nil {
 				return usageError{err}
 			}
 			st, err := openStore(c.Context, c)
@@ -451,12 +460,49 @@ func deleteCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
+			if layout == backup.LayoutTrove {
+				sw, err := troveSwift(st)
+				if err != nil {
+					return err
+				}
+				removed, err := trove.NewCatalogue(sw).Delete(c.Context, id, c.Bool("cascade"))
+				for _, r := range removed {
+					logRemoval(e, "deleted", r)
+				}
+				return err
+			}
 			deleted, err := backup.Delete(c.Context, st, id, c.Bool("cascade"))
 			for _, d := range deleted {
 				e.log.Info("deleted", "id", d)
 			}
 			return err
 		},
+	}
+}
+
+// logRemoval logs what trove's Delete or Prune did with one backup: who
+// made it (a backup Trove made has a record in Trove's database that
+// mybak does not touch), how many objects went, and the segments left in
+// place because they are not the backup's own.
+func logRemoval(e *env, verb string, r trove.Removal) {
+	if r.Skipped != "" {
+		e.log.Info("kept a leftover: "+r.Skipped, "id", r.ID)
+		return
+	}
+	msg, attrs := verb, []any{"id", r.ID, "objects", r.Objects}
+	switch {
+	case r.State != backup.StateComplete:
+		attrs = append(attrs, "state", r.State)
+	case r.MadeByTrove:
+		msg += " a backup made by Trove (Trove's own record of it is not touched)"
+		attrs = append(attrs, "made_by", "trove")
+	default:
+		attrs = append(attrs, "made_by", "mybak")
+	}
+	e.log.Info(msg, attrs...)
+	if len(r.Foreign) > 0 {
+		e.log.Warn("left in place the segments its manifest joined that are not its own (<id>_NNNNNNNN in this container)",
+			"id", r.ID, "segments", strings.Join(r.Foreign, ","))
 	}
 }
 
@@ -469,6 +515,7 @@ func pruneCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "keep", Value: -1, Usage: "how many complete backups to keep (required)"},
 			&cli.DurationFlag{Name: "grace", Value: 24 * time.Hour, Usage: "incomplete backups younger than this may still be running and are kept"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "only say what would be removed"},
+			layoutFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -477,20 +524,69 @@ func pruneCommand(e *env) *cli.Command {
 			if c.Int("keep") < 1 {
 				return usagef("--keep N is required and must be at least 1")
 			}
+			layout, err := layoutOf(c)
+			if err != nil {
+				return err
+			}
 			st, err := openStore(c.Context, c)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			verb := "removing"
+			if c.Bool("dry-run") {
+				verb = "would remove"
+			}
+			if layout == backup.LayoutTrove {
+				sw, err := troveSwift(st)
+				if err != nil {
+					return err
+				}
+				cat := trove.NewCatalogue(sw)
+				entries, err := cat.Entries(c.Context)
+				if err != nil {
+					return err
+				}
+				plan, err := trove.PlanPrune(entries, c.Int("keep"), c.Duration("grace"), time.Now())
+				if err != nil {
+					return err
+				}
+				byID := map[string]backup.Entry{}
+				for _, en := range entries {
+					byID[en.ID] = en
+				}
+				for _, id := range plan.Remove {
+					madeBy := "mybak"
+					if trove.MadeByTrove(byID[id].Manifest) {
+						madeBy = "trove"
+					}
+					e.log.Info(verb+" backup past retention", "id", id, "made_by", madeBy)
+				}
+				for _, id := range plan.Stale {
+					e.log.Info(verb+" leftover without a data object (segments of a killed upload, or the manifest of a backup deleted by other means)",
+						"id", id, "objects", len(byID[id].Objects), "last_modified", byID[id].LastModified.Format(time.RFC3339))
+				}
+				if len(plan.Young) > 0 {
+					e.log.Info("keeping recent leftovers without a data object (maybe still uploading)", "ids", strings.Join(plan.Young, ","))
+				}
+				for _, en := range plan.Damaged {
+					e.log.Warn("keeping a damaged backup: its headers describe no backup mybak can read; delete it by its ID if it is garbage",
+						"id", en.ID, "error", en.Err)
+				}
+				if c.Bool("dry-run") {
+					return nil
+				}
+				removed, err := cat.Prune(c.Context, plan)
+				for _, r := range removed {
+					logRemoval(e, "removed", r)
+				}
+				return err
+			}
 			entries, err := backup.Catalogue(c.Context, st)
 			if err != nil {
 				return err
 			}
 			plan := backup.PlanPrune(entries, c.Int("keep"), c.Duration("grace"), time.Now())
-			verb := "removing"
-			if c.Bool("dry-run") {
-				verb = "would remove"
-			}
 			for _, id := range plan.Remove {
 				e.log.Info(verb+" backup past retention", "id", id)
 			}
