@@ -37,5 +37,10 @@
 // <id>.mybak.json (Trove ignores it), which Catalogue prefers. Store is
 // the storage.Backend restore reads through: it streams a data object's
 // segments checking each one's MD5. Writer holds the hooks that make
-// backup.Run write Trove's layout.
+// backup.Run write Trove's layout. Catalogue.Delete and Catalogue.Prune
+// (with PlanPrune, mybak's retention rule) remove backups, Trove's
+// included: the data object first, then its segments and
+// <id>.mybak.json, so that an interrupted removal leaves an incomplete
+// backup (segments without a data object, which prune removes once older
+// than its grace period), never a complete-looking one.
 package trove
