@@ -7,10 +7,9 @@
 # the Swift it starts (testdata/swift-sandbox.sh, state under the work dir)
 # neither collides with a sandbox of the tests on 127.0.0.1 nor shares its
 # /etc/swift/swift.conf: the servers see a private copy bind-mounted over
-# /etc/swift inside the namespace's mount namespace. The wan mode's delay wire
-# adds a second namespace for the clients. Nothing outside the namespaces and
-# the work dir is touched; the trap stops every server and the wire and
-# deletes the namespaces on exit.
+# /etc/swift inside the namespace's mount namespace. Nothing outside the
+# namespace and the work dir is touched; the trap stops every server and the
+# delay wire and deletes the namespace on exit.
 #
 # The stream: a generated corpus (scripts/gencorpus) piped into
 # `mybak backup --compress none`, so the corpus size is what crosses the
@@ -24,18 +23,36 @@
 #              peak RSS of both bounded by (PARALLEL+2) x SEGMENT + 64 MiB,
 #              also on a stream RSS_X times larger (the corpus piped RSS_X times)
 #   wan        mybak with PARALLEL segments in flight vs one at a time (Trove),
-#              and vs swift upload / swift download, over an emulated WAN:
-#              netem  the same namespace with `tc qdisc add dev lo root netem
-#                     delay DELAY`: a 2 x DELAY round trip on every hop, the
-#                     proxy's to its object servers too;
-#              wire   where the kernel has no netem: a userspace delay wire
-#                     (scripts/netdelay: two TUN devices, MTU 1500 with TSO,
-#                     every packet held DELAY) between a client namespace
-#                     (10.77.0.2) and the proxy (10.77.0.1, MYBAK_SWIFT_BIND_IP),
-#                     whose hops to the object servers stay on loopback, as in
-#                     a cluster reached over a WAN.
-#              The report names the emulation and the round trip measured
-#              (curl's TCP connect time to the proxy, median of 5).
+#              and vs swift upload / swift download, over an emulated WAN with
+#              a 2 x DELAY round trip on every hop: clients <-> proxy, and
+#              proxy <-> account, container and object servers and memcached
+#              (and object server -> container server):
+#              netem  `tc qdisc add dev lo root netem delay DELAY` in the
+#                     namespace: every packet on lo is held DELAY;
+#              wire   where the kernel has no netem: the same hops through a
+#                     userspace delay wire (scripts/netdelay: two TUN devices
+#                     in the namespace, MTU 65535 like lo's 65536, every packet
+#                     held DELAY). The proxies listen on 10.77.0.1
+#                     (MYBAK_SWIFT_BIND_IP), the servers and memcached on
+#                     10.77.0.2 (MYBAK_SWIFT_STORAGE_IP), clients connect from
+#                     10.77.0.3, all addresses of lo. In the loopback mode
+#                     packets between them take lo; for the wan mode one policy
+#                     rule (iif lo, to 10.77.0.0/24) sends every locally sent
+#                     packet between them out of a wire device instead: to the
+#                     proxy out of A, to the servers and the clients out of B.
+#                     The wire writes it into the other device DELAY later, and
+#                     it is received there (accept_local) as if from a remote
+#                     host: each packet crosses the wire once, as it would pass
+#                     netem once. (An upload's bytes cross A then B, a
+#                     download's A then B: the two devices share the load.)
+#                     Without the rule (the loopback mode) it is all plain lo.
+#              The report names the emulation and the round trips measured
+#              (curl's TCP connect time, median of 5) client -> proxy and
+#              proxy -> object server; with the wire, also the bytes that
+#              took the wire and lo during the wan runs. Every row shows the
+#              CPU the servers (and the wire) used and how busy the host was,
+#              and the wan mode the CPU floor of its PARALLEL runs: what the
+#              ratios could be on this host.
 #
 #   BENCH_SWIFT_SIZE=2G        stream size (default 2G)
 #   BENCH_SWIFT_RSS_X=4        the RSS check on a stream this many times larger (0: skip)
@@ -62,11 +79,11 @@ runs=${BENCH_SWIFT_RUNS:-1}
 # kernel without netem (e.g. "tbf rate 10gbit burst 16mb latency 100ms").
 qdisc=${BENCH_SWIFT_QDISC:-netem delay $delay limit 100000}
 wan_want=${BENCH_SWIFT_WAN:-auto}
-ns=mybak-bench-$$ # Swift's, and the clients' but on the wire
-cns=$ns-client    # the clients' on the wire
-# The wire's two ends: a TUN device in each namespace, a /30 between them.
-wire_dev_s=mbd$$s wire_dev_c=mbd$$c
-wire_ip_s=10.77.0.1 wire_ip_c=10.77.0.2
+ns=mybak-bench-$$ # Swift's and the clients'
+# The wire's two ends (both in the namespace), and the addresses on lo
+# whose traffic the wan mode sends through it.
+wire_a=mbd$$a wire_b=mbd$$b
+wire_net=10.77.0.0/24 proxy_ip=10.77.0.1 storage_ip=10.77.0.2 client_ip=10.77.0.3
 
 bytes_of() { # 2G -> bytes (binary suffixes, as mybak and the swift CLI read them)
   local v=${1^^}
@@ -76,6 +93,11 @@ bytes_of() { # 2G -> bytes (binary suffixes, as mybak and the swift CLI read the
   *G) echo $((${v%G} << 30)) ;;
   *) echo "$v" ;;
   esac
+}
+# ms_of 10ms: milliseconds of a delay as netem and netdelay read it (us, ms, s)
+ms_of() {
+  awk -v d="$1" 'BEGIN{match(d, /^[0-9.]+/); n = substr(d, 1, RLENGTH); u = substr(d, RLENGTH + 1)
+    printf "%g", n * (u ~ /^us/ ? 0.001 : u ~ /^(s|sec|secs)$/ ? 1000 : 1)}'
 }
 skip() { printf '\nSwift bench: SKIPPED: %s\n' "$*"; exit 0; }
 case $wan_want in auto | netem | wire) ;; *)
@@ -119,24 +141,18 @@ cleanup() {
   [ -z "$timed" ] || kill -TERM "$timed" 2>/dev/null
   "$sandbox" stop >/dev/null 2>&1
   local n p i
-  for n in "$ns" "$cns"; do
-    has_ns "$n" || continue
-    # Anything of ours still in the namespace (only we start processes there).
-    for p in $(ip netns pids "$n" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
-  done
-  sleep 0.5
-  for n in "$ns" "$cns"; do
-    has_ns "$n" || continue
-    for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-  done
-  if [ -n "$wire" ]; then # it runs outside; its devices go with it
+  if [ -n "$wire" ]; then # its devices go with it
     kill -TERM "$wire" 2>/dev/null
     for i in $(seq 50); do kill -0 "$wire" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$wire" 2>/dev/null
   fi
-  for n in "$ns" "$cns"; do
-    has_ns "$n" && ip netns del "$n"
-  done
+  if has_ns "$ns"; then
+    # Anything of ours still in the namespace (only we start processes there).
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
+    sleep 0.5
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    ip netns del "$ns"
+  fi
   [ -n "${BENCH_DIR:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -147,7 +163,7 @@ nsx() { ip netns exec "$ns" "$@"; }
 nsx ip link set lo up
 
 # ---- the wan mode's emulation, chosen before Swift starts (the wire puts the
-# proxy on an address of its own)
+# proxies and the servers on addresses of their own)
 wan=""   # why the wan mode is skipped, when it is
 emul=""  # netem or wire
 no_netem=""
@@ -169,11 +185,11 @@ else
 fi
 [ -z "$wan" ] || echo "wan mode $wan" >&2
 if [ "$emul" = wire ]; then
-  echo "wan mode: userspace TUN delay wire ($delay each way) between namespaces $cns and $ns${no_netem:+ ($no_netem)}" >&2
+  echo "wan mode: userspace TUN delay wire ($delay each way, every hop) in namespace $ns${no_netem:+ ($no_netem)}" >&2
   go build -o "$work/netdelay" ./scripts/netdelay
-  ip netns add "$cns"
-  ip -n "$cns" link set lo up
-  "$work/netdelay" -a "$wire_dev_s" -b "$wire_dev_c" -delay "$delay" >"$work/netdelay.out" 2>"$work/netdelay.log" &
+  # Started in the namespace, so its devices are made there; ip netns exec
+  # execs it, so $! is its pid.
+  ip netns exec "$ns" "$work/netdelay" -a "$wire_a" -b "$wire_b" -delay "$delay" >"$work/netdelay.out" 2>"$work/netdelay.log" &
   wire=$!
   for i in $(seq 100); do
     grep -q ready "$work/netdelay.out" && break
@@ -184,18 +200,27 @@ if [ "$emul" = wire ]; then
     fi
     sleep 0.1
   done
-  # The devices' MTU stays 1500, as on an Ethernet WAN: TCP's segments and
-  # windows are the real ones, and TSO carries them through the wire 64 KiB
-  # at a time (see scripts/netdelay).
-  ip link set "$wire_dev_s" netns "$ns"
-  ip link set "$wire_dev_c" netns "$cns"
-  ip -n "$ns" addr add "$wire_ip_s/30" dev "$wire_dev_s"
-  ip -n "$cns" addr add "$wire_ip_c/30" dev "$wire_dev_c"
-  ip -n "$ns" link set "$wire_dev_s" txqueuelen 1000 up
-  ip -n "$cns" link set "$wire_dev_c" txqueuelen 1000 up
-  # The proxy listens on the wire's address; the loopback mode's clients in
-  # its namespace reach that address over lo, the wan mode's only by the wire.
-  export MYBAK_SWIFT_BIND_IP=$wire_ip_s
+  # MTU 65535 (the most a TUN device takes) as lo's 65536: TCP's segments and
+  # windows are those of netem on lo.
+  for dev in "$wire_a" "$wire_b"; do
+    nsx ip link set "$dev" mtu 65535 txqueuelen 1000 up
+    # A packet comes in with a source address of the namespace's own: not a
+    # martian here (accept_local), and no reverse-path check.
+    nsx sysctl -qw "net.ipv4.conf.$dev.accept_local=1" "net.ipv4.conf.$dev.rp_filter=0"
+  done
+  nsx sysctl -qw net.ipv4.conf.all.rp_filter=0
+  for ip in "$proxy_ip" "$storage_ip" "$client_ip"; do nsx ip addr add "$ip/32" dev lo; done
+  # Table 77, the wan mode's (the rule that uses it comes with the mode): to
+  # the proxy out of A, from the clients' address; to the servers and
+  # memcached out of B, from the proxy's; to the clients out of B.
+  nsx ip route add "$proxy_ip" dev "$wire_a" src "$client_ip" table 77
+  nsx ip route add "$storage_ip" dev "$wire_b" src "$proxy_ip" table 77
+  nsx ip route add "$client_ip" dev "$wire_b" table 77
+  # The local table (which would take every packet to an address of ours
+  # straight to lo) is looked up after the rules that come before 100.
+  nsx ip rule add pref 100 lookup local
+  nsx ip rule del pref 0
+  export MYBAK_SWIFT_BIND_IP=$proxy_ip MYBAK_SWIFT_STORAGE_IP=$storage_ip
 fi
 
 (umask 077 && echo "bench passphrase" >"$work/key")
@@ -221,28 +246,50 @@ rm -rf "$work/store"
 enc_bytes=$(stat -c %s "$work/enc")
 
 common="--storage swift://bench --encrypt-key-file \$KEYFILE --segment-size $seg --progress never --log-level warn"
-# measure NAME CMD: runs CMD (bash) in the namespace $at under GNU time, RUNS
+# srv_ticks: CPU clock ticks (user+sys) used so far by the namespace's
+# long-lived processes: the Swift servers, memcached and the wire.
+srv_ticks() {
+  local p t=0 f
+  for p in $(ip netns pids "$ns"); do
+    read -ra f 2>/dev/null <"/proc/$p/stat" || continue # (gone meanwhile)
+    t=$((t + f[13] + f[14]))
+  done
+  echo "$t"
+}
+# host_ticks: "busy total" clock ticks of all the host's cores (/proc/stat;
+# busy is all but idle and iowait, whoever ran)
+host_ticks() { awk '/^cpu /{t=0; for (i=2; i<=NF; i++) t+=$i; print t-$5-$6, t; exit}' /proc/stat; }
+hz=$(getconf CLK_TCK)
+# measure NAME CMD: runs CMD (bash) in the namespace under GNU time, RUNS
 # times; records the fastest run's seconds, its CPU seconds (user+sys of
-# everything CMD ran) and the largest peak RSS (KiB, of the largest process)
-# in $work/NAME.{sec,cpu,rss}. CLEAN (bash) runs before each run when set.
+# everything CMD ran), the CPU seconds the servers (and the wire) used
+# meanwhile, how busy the host's cores were (%, whatever ran on them) and
+# the largest peak RSS (KiB, of the largest process) in
+# $work/NAME.{sec,cpu,srv,busy,rss}. CLEAN (bash) runs before each run when set.
 # With LIMIT set (seconds), a run still going after LIMIT is killed and
 # recorded as taking LIMIT (NAME.killed: the figures are bounds).
 CLEAN="" LIMIT=""
 measure() {
-  local name=$1 cmd=$2 i sec rss usr sys best="" cpu="" maxrss=0 rc to=()
+  local name=$1 cmd=$2 i sec rss usr sys s0 b0 t0 s1 b1 t1 srv1 busy1 best="" cpu="" srv="" busy="" maxrss=0 rc to=()
   rm -f "$work/$name.killed"
   [ -z "$LIMIT" ] || to=(timeout -k 5 "$LIMIT")
   for i in $(seq "$runs"); do
     [ -z "$CLEAN" ] || nsx bash -c "$CLEAN"
     cat "$work/corpus" "$work/enc" >/dev/null # the same warm page cache for everyone
     rc=0
+    s0=$(srv_ticks)
+    read -r b0 t0 < <(host_ticks)
     # In the background and waited for, so that a signal runs the trap
     # (cleanup) at once rather than after the command.
-    /usr/bin/time -f '%e %M %U %S' -o "$work/$name.time" "${to[@]}" ip netns exec "$at" bash -c "set -o pipefail; $cmd" &
+    /usr/bin/time -f '%e %M %U %S' -o "$work/$name.time" "${to[@]}" ip netns exec "$ns" bash -c "set -o pipefail; $cmd" &
     timed=$!
     wait "$timed" || rc=$?
     timed=""
+    s1=$(srv_ticks)
+    read -r b1 t1 < <(host_ticks)
     read -r sec rss usr sys < <(tail -n 1 "$work/$name.time")
+    srv1=$(awk -v t=$((s1 - s0)) -v hz="$hz" 'BEGIN{printf "%.1f", t/hz}')
+    busy1=$(((b1 - b0) * 100 / (t1 > t0 ? t1 - t0 : 1)))
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && [ -n "$LIMIT" ]; then
       echo "  $name: killed after ${LIMIT}s" >&2
       touch "$work/$name.killed"
@@ -253,24 +300,33 @@ measure() {
     fi
     if [ -z "$best" ] || awk -v a="$sec" -v b="$best" 'BEGIN{exit !(a<b)}'; then
       best=$sec cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN{printf "%.1f", u+s}')
+      srv=$srv1 busy=$busy1
     fi
     [ "$rss" -gt "$maxrss" ] && maxrss=$rss
-    echo "  $name: ${sec}s, CPU ${usr}+${sys}s, peak RSS $((rss >> 10)) MiB" >&2
+    echo "  $name: ${sec}s, CPU ${usr}+${sys}s, servers ${srv1}s, host ${busy1}% busy, peak RSS $((rss >> 10)) MiB" >&2
   done
   echo "$best" >"$work/$name.sec"
   echo "$cpu" >"$work/$name.cpu"
+  echo "$srv" >"$work/$name.srv"
+  echo "$busy" >"$work/$name.busy"
   echo "$maxrss" >"$work/$name.rss"
 }
-at=$ns # where the clients run (measure)
 wipe() { nsx swift delete --all >/dev/null 2>&1 || true; }
-# rtt NETNS: the round trip from NETNS to the proxy, measured: the median of
-# 5 TCP connects (curl's time_connect: SYN to SYN-ACK), in ms.
+# rtt URL: the round trip to URL's server from the namespace, measured: the
+# median of 5 TCP connects (curl's time_connect: SYN to SYN-ACK), in ms.
 rtt() {
   local i
   for i in 1 2 3 4 5; do
-    ip netns exec "$1" curl -s -o /dev/null -w '%{time_connect}\n' "${ST_AUTH%/auth/*}/healthcheck"
+    nsx curl -s -o /dev/null -w '%{time_connect}\n' "$1"
   done | sort -n | awk '{t[NR]=$1} END{printf "%.1f", t[3]*1000}'
 }
+proxy_url=${ST_AUTH%/auth/*}/healthcheck
+# The object server's, from its config; with the wire, curl's connections to
+# it come from the proxy's address (table 77), so they take the proxy's path.
+object_url=$(sed -n 's/^bind_ip = //p; s/^bind_port = //p' "$MYBAK_SWIFT_DIR/etc/object-server.conf" | paste -sd:)
+object_url=http://$object_url/healthcheck
+# tx_bytes DEV: the bytes the namespace has sent through DEV
+tx_bytes() { nsx cat "/sys/class/net/$1/statistics/tx_bytes"; }
 ids=() # mybak's backups in the current mode, by name
 up_mybak() { # NAME PARALLEL
   CLEAN="swift delete bench >/dev/null 2>&1; swift delete bench_segments >/dev/null 2>&1; true"
@@ -298,14 +354,20 @@ mibs() { awk -v b="$(nbytes "$1")" -v s="$(sec "$1")" 'BEGIN{printf "%.0f", b/10
 mb() { awk -v b="$(nbytes "$1")" -v s="$(sec "$1")" 'BEGIN{printf "%.0f", b/1e6/s}'; }
 # ratio A B: how many times faster A is than B ("<" when A was killed)
 ratio() { printf '%s%s' "$(killed "$1" && echo '<')" "$(awk -v a="$(sec "$1")" -v b="$(sec "$2")" 'BEGIN{printf "%.2f", b/a}')"; }
+# cpu_all NAME: CPU seconds of the client and the servers (and the wire) in NAME
+cpu_all() { awk -v c="$(cat "$work/$1.cpu")" -v s="$(cat "$work/$1.srv")" 'BEGIN{printf "%.1f", c+s}'; }
+# cpu_floor NAME: the fewest seconds that CPU takes on all the host's cores
+cpu_floor() { awk -v t="$(cpu_all "$1")" -v n="$(nproc)" 'BEGIN{printf "%.1f", t/n}'; }
+# floor_ratio A B: B's seconds over A's CPU floor
+floor_ratio() { awk -v f="$(cpu_floor "$1")" -v b="$(sec "$2")" 'BEGIN{printf "%.2f", b/f}'; }
 verdict() { awk -v r="${1#<}" -v t="$2" 'BEGIN{print (r+0 >= t+0) ? "PASS" : "FAIL"}'; }
 row() {
   local k=""
   killed "$2" && k="<"
-  printf '  %-62s %8s %7s %6s %7s %8s\n' "$1" "$(killed "$2" && echo '>')$(sec "$2")" "$k$(mibs "$2")" "$k$(mb "$2")" \
-    "$(cat "$work/$2.cpu")" "$(($(cat "$work/$2.rss") >> 10))"
+  printf '  %-62s %8s %7s %6s %7s %8s %6s %6s\n' "$1" "$(killed "$2" && echo '>')$(sec "$2")" "$k$(mibs "$2")" "$k$(mb "$2")" \
+    "$(cat "$work/$2.cpu")" "$(($(cat "$work/$2.rss") >> 10))" "$(cat "$work/$2.srv")" "$(cat "$work/$2.busy")"
 }
-header() { printf '  %-62s %8s %7s %6s %7s %8s\n' "$1" seconds "MiB/s" "MB/s" "CPU s" "RSS MiB"; }
+header() { printf '  %-62s %8s %7s %6s %7s %8s %6s %6s\n' "$1" seconds "MiB/s" "MB/s" "CPU s" "RSS MiB" "srv s" "busy%"; }
 rss_limit_kib=$((((par + 2) * seg_bytes + (64 << 20)) >> 10))
 rss_check() { # NAME LABEL
   local r
@@ -315,8 +377,9 @@ rss_check() { # NAME LABEL
 }
 
 # ---- loopback -----------------------------------------------------------
-lo_rtt=$(rtt "$ns")
-echo "loopback (namespace lo, no delay; round trip ${lo_rtt} ms):" >&2
+lo_rtt=$(rtt "$proxy_url")
+lo_rtt_obj=$(rtt "$object_url")
+echo "loopback (namespace lo, no delay; round trip client->proxy ${lo_rtt} ms, proxy->object server ${lo_rtt_obj} ms):" >&2
 wipe
 up_mybak lo_up_mybak "$par"
 up_swift lo_up_swift
@@ -340,15 +403,18 @@ fi
 if [ -n "$emul" ]; then
   if [ "$emul" = netem ]; then
     nsx tc qdisc add dev lo root $qdisc
-    wan_rtt=$(rtt "$ns")
-    emul_desc="netem delay $delay on lo (every hop): tc qdisc add dev lo root $qdisc"
+    emul_desc="netem delay $delay on lo, every hop (clients<->proxy, proxy<->account/container/object servers and memcached): tc qdisc add dev lo root $qdisc"
     [ -z "${BENCH_SWIFT_QDISC:-}" ] || emul_desc="BENCH_SWIFT_QDISC on lo (every hop): tc qdisc add dev lo root $qdisc"
   else
-    at=$cns
-    wan_rtt=$(rtt "$cns")
-    emul_desc="userspace TUN delay wire (scripts/netdelay), client<->proxy only, $delay each way; proxy<->object servers on loopback"
+    nsx ip rule add pref 10 iif lo to "$wire_net" lookup 77
+    emul_desc="userspace TUN delay wire (scripts/netdelay), $delay each way on every hop: clients ($client_ip) <-> proxy ($proxy_ip) <-> account/container/object servers and memcached ($storage_ip), policy-routed through the wire in one namespace"
   fi
-  echo "wan ($emul_desc; round trip ${wan_rtt} ms):" >&2
+  wan_rtt=$(rtt "$proxy_url")
+  wan_rtt_obj=$(rtt "$object_url")
+  echo "wan ($emul_desc; round trip client->proxy ${wan_rtt} ms, proxy->object server ${wan_rtt_obj} ms):" >&2
+  if [ "$emul" = wire ]; then
+    lo0=$(tx_bytes lo) a0=$(tx_bytes "$wire_a") b0=$(tx_bytes "$wire_b")
+  fi
   wipe
   up_mybak wan_up_1 1
   up_mybak wan_up_n "$par"
@@ -356,17 +422,22 @@ if [ -n "$emul" ]; then
   down_mybak wan_down_n "$par" "$(cat "$work/wan_up_n.id")" "--parallel 1"
   down_mybak wan_down_1 1 "$(cat "$work/wan_up_n.id")" "--parallel 1"
   down_swift wan_down_swift
-  [ "$emul" = wire ] || nsx tc qdisc del dev lo root
-  at=$ns
+  if [ "$emul" = wire ]; then
+    lo_d=$(($(tx_bytes lo) - lo0)) a_d=$(($(tx_bytes "$wire_a") - a0)) b_d=$(($(tx_bytes "$wire_b") - b0))
+    nsx ip rule del pref 10
+  else
+    nsx tc qdisc del dev lo root
+  fi
   wipe
 fi
 
 # ---- report -------------------------------------------------------------
 printf '\nmybak Swift bench: %s stream (%d bytes; %d encoded), --compress none, %s segments, %d in flight, %d cores, load %s, %s\n' \
   "$size" "$bytes" "$enc_bytes" "$seg" "$par" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(date -u +%FT%TZ)"
-printf 'Swift %s (single node, workers=0) in network namespace %s; fastest of %d run(s)\n\n' \
+printf 'Swift %s (single node, workers=0) in network namespace %s; fastest of %d run(s)\n' \
   "$(dpkg-query -W -f='${Version}' swift 2>/dev/null || echo ?)" "$ns" "$runs"
-echo "loopback (round trip ${lo_rtt} ms measured)"
+printf "(CPU s: the client's; srv s: the Swift servers', memcached's and the delay wire's meanwhile;\n busy%%: of all %d cores, whatever ran on them, other work on the host included)\n\n" "$(nproc)"
+echo "loopback (round trips measured: client->proxy ${lo_rtt} ms, proxy->object server ${lo_rtt_obj} ms)"
 header "upload"
 row "cat corpus | mybak backup --compress none --upload-parallel $par" lo_up_mybak
 row "swift upload --use-slo -S $seg --segment-threads $par (file)" lo_up_swift
@@ -401,8 +472,11 @@ if [ -n "$wan" ]; then
 else
   echo "wan: $emul_desc"
   [ -z "$no_netem" ] || echo "  (the wire because $no_netem)"
-  echo "  round trip client->proxy measured: ${wan_rtt} ms (median of 5 TCP connects)"
+  printf '  round trips measured (median of 5 TCP connects): client->proxy %s ms, proxy->object server %s ms\n    [>= 2 x %s each] %s\n' \
+    "$wan_rtt" "$wan_rtt_obj" "$delay" "$(awk -v a="$wan_rtt" -v b="$wan_rtt_obj" -v d="$(ms_of "$delay")" 'BEGIN{print (a >= 2*d && b >= 2*d) ? "PASS" : "FAIL"}')"
   if [ "$emul" = wire ]; then
+    printf "  bytes sent during the wan runs: through the wire %d MiB (%d MiB to the proxy, %d MiB to the\n   servers and the clients); on lo, undelayed, %d KiB (no hop: Swift's log lines as syslog datagrams\n   to 127.0.0.1 where there is no /dev/log, the object server's in-process eventlet wake-ups)\n" \
+      $(((a_d + b_d) >> 20)) $((a_d >> 20)) $((b_d >> 20)) $((lo_d >> 10))
     read -ra st <"/proc/$wire/stat" # utime and stime: fields 14 and 15, in clock ticks
     printf '  (the wire used %s s user, %s s system CPU over all runs; the system time includes\n   the receiving TCP stack, which runs in its writes)\n' \
       "$(awk -v t="${st[13]}" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t/hz}')" \
@@ -425,6 +499,8 @@ else
   upload   mybak / swift upload:    $(ratio wan_up_n wan_up_swift)x
   download mybak / swift download:  $(ratio wan_down_n wan_down_swift)x
   (for scale, loopback / wan with 1 in flight: upload $(ratio lo_up_mybak wan_up_1)x, download $(ratio lo_down_mybak_p1 wan_down_1)x)
+  (CPU: with $par in flight the client, the servers$([ "$emul" = wire ] && echo " and the wire") used $(cpu_all wan_up_n) CPU-s uploading, $(cpu_all wan_down_n)
+   downloading: on $(nproc) cores no less than $(cpu_floor wan_up_n) s and $(cpu_floor wan_down_n) s, so at most $(floor_ratio wan_up_n wan_up_1)x and $(floor_ratio wan_down_n wan_down_1)x here)
 TXT
   rss_check wan_up_n "backup, $size stream"
   rss_check wan_down_n "restore, $size stream"

@@ -6,6 +6,10 @@
 // both directions (a delay line: see line). Moved into two network
 // namespaces and given addresses (ip link set DEV netns NS), the devices are
 // the two ends of a point-to-point link with a round trip of twice the delay.
+// Both in one namespace, with routes that send packets for the namespace's
+// own addresses out of one of them (and accept_local on both), they delay the
+// traffic between the namespace's processes, as netem on lo would: that is
+// how scripts/bench-swift.sh uses them.
 //
 // The devices offer TSO and checksum offload (IFF_VNET_HDR, TUNSETOFFLOAD),
 // as a virtio NIC does: at their usual MTU of 1500, TCP still counts its
@@ -13,7 +17,9 @@
 // to 64 KiB of them at once with a virtio_net_hdr in front, and netdelay
 // passes that header and packet through untouched to the other device, whose
 // kernel receives it as one GRO packet. So hundreds of MB/s cost a few
-// thousand packets per second through userspace, not a hundred thousand.
+// thousand packets per second through userspace, not a hundred thousand. (At
+// an MTU of 65535, the most a TUN device takes and what scripts/bench-swift.sh
+// sets to match lo, a packet is up to 64 KiB by itself.)
 //
 //	netdelay -a mbdA -b mbdB -delay 10ms
 //
