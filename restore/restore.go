@@ -41,6 +41,9 @@ func decodeOptions(m *backup.Manifest, opts Options) (stream.DecodeOptions, erro
 			StoredSize:   m.StoredSize,
 			StoredSHA256: m.StoredSHA256,
 		},
+		// A backup to a store that checks its parts (Swift) records no
+		// stored hash: nothing to compute it for.
+		NoStoredHash: m.StoredSHA256 == "",
 	}
 	if m.Encryption != nil {
 		if opts.Pass == nil {

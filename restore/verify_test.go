@@ -11,16 +11,17 @@ import (
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/storage/local"
 	"github.com/mybak/mybak/stream"
+	"github.com/mybak/mybak/xbstream"
 )
 
-// lsnEngine stands in for a physical engine: it writes a few bytes and
-// reports the LSNs it is told to.
+// lsnEngine stands in for a physical engine: it writes a small xbstream
+// (backups check the tool's stream) and reports the LSNs it is told to.
 type lsnEngine struct{ from, to string }
 
 func (lsnEngine) Name() string      { return "mariabackup" }
 func (lsnEngine) Extension() string { return ".xbstream" }
 func (e lsnEngine) Run(ctx context.Context, w io.Writer, parent *backup.Manifest) (backup.EngineResult, error) {
-	_, err := io.WriteString(w, "not really an xbstream")
+	_, err := xbstream.NewWriter(w).WriteFile("xtrabackup_checkpoints", strings.NewReader("to_lsn = "+e.to+"\n"))
 	return backup.EngineResult{Incremental: parent != nil,
 		Meta: map[string]string{backup.MetaFromLSN: e.from, backup.MetaToLSN: e.to}}, err
 }

@@ -53,6 +53,11 @@ type DecodeOptions struct {
 	// Parallel is how many frames DecodeParallel decodes at once
 	// (0 = GOMAXPROCS). Decode does not use it.
 	Parallel int
+	// NoStoredHash leaves DecodeResult.StoredSHA256 empty instead of
+	// hashing every byte read, when Expect has no stored hash to check
+	// (a store that checks its parts by MD5 itself, see
+	// storage.ChecksParts). Decode only; DecodeParallel always hashes.
+	NoStoredHash bool
 }
 
 // DecodeResult describes what was decoded.
@@ -155,7 +160,9 @@ func (h *hashReader) Read(p []byte) (int, error) {
 	}
 	n, err := h.r.Read(p)
 	if n > 0 {
-		h.h.Write(p[:n])
+		if h.h != nil {
+			h.h.Write(p[:n])
+		}
 		h.n += int64(n)
 	}
 	if err == io.EOF {
@@ -203,13 +210,22 @@ func Decode(ctx context.Context, dst io.Writer, src io.Reader, opts DecodeOption
 	if err := normalizeDecode(&opts); err != nil {
 		return DecodeResult{}, err
 	}
-	stored := &hashReader{ctx: ctx, r: src, h: sha256.New()}
+	stored := &hashReader{ctx: ctx, r: src}
+	if !opts.NoStoredHash || opts.Expect.StoredSHA256 != "" {
+		stored.h = sha256.New()
+	}
+	storedSHA := func() string {
+		if stored.h == nil {
+			return ""
+		}
+		return hex.EncodeToString(stored.h.Sum(nil))
+	}
 	rawSHA := sha256.New()
 	var raw int64
 	checked := false
 	defer func() {
 		res.StoredSize, res.RawSize = stored.n, raw
-		res.StoredSHA256 = hex.EncodeToString(stored.h.Sum(nil))
+		res.StoredSHA256 = storedSHA()
 		res.RawSHA256 = hex.EncodeToString(rawSHA.Sum(nil))
 		if err != nil && !checked && stored.eof && opts.Expect.StoredSize != 0 && stored.n != opts.Expect.StoredSize {
 			// A truncated or extended stream explains the error better.
@@ -286,7 +302,7 @@ func Decode(ctx context.Context, dst io.Writer, src io.Reader, opts DecodeOption
 		return res, fmt.Errorf("decode: %w", err)
 	}
 	checked = true
-	if err := checkExpect(opts.Expect, stored.n, hex.EncodeToString(stored.h.Sum(nil)), raw, hex.EncodeToString(rawSHA.Sum(nil))); err != nil {
+	if err := checkExpect(opts.Expect, stored.n, storedSHA(), raw, hex.EncodeToString(rawSHA.Sum(nil))); err != nil {
 		return res, err
 	}
 	return res, nil

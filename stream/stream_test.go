@@ -676,3 +676,28 @@ func TestEncodeNoStoredHash(t *testing.T) {
 		t.Errorf("NoStoredHash changed the output or the raw hash: %+v", r2)
 	}
 }
+
+// TestDecodeNoStoredHash: no stored hash computed when none is expected;
+// one that is expected is still checked.
+func TestDecodeNoStoredHash(t *testing.T) {
+	in := bytes.Repeat([]byte("decode without the stored hash "), 40000)
+	var stored bytes.Buffer
+	r, err := Encode(context.Background(), &stored, bytes.NewReader(in), EncodeOptions{Compression: Compression{Kind: Gzip}, Pass: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := DecodeOptions{Compression: Gzip, Pass: []byte("k"), NoStoredHash: true,
+		Expect: Expect{RawSize: r.RawSize, RawSHA256: r.RawSHA256, StoredSize: r.StoredSize}}
+	var out bytes.Buffer
+	res, err := Decode(context.Background(), &out, bytes.NewReader(stored.Bytes()), opts)
+	if err != nil || !bytes.Equal(out.Bytes(), in) {
+		t.Fatalf("decode: %v", err)
+	}
+	if res.StoredSHA256 != "" || res.RawSHA256 != r.RawSHA256 || res.StoredSize != r.StoredSize {
+		t.Errorf("result %+v", res)
+	}
+	opts.Expect.StoredSHA256 = sha(nil) // expected, and wrong
+	if _, err := Decode(context.Background(), io.Discard, bytes.NewReader(stored.Bytes()), opts); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("an expected stored hash was not checked: %v", err)
+	}
+}
