@@ -28,6 +28,86 @@ func newCBCEncrypter(key, iv []byte) (cipher.BlockMode, error) {
 	return cipher.NewCBCEncrypter(block, iv), nil
 }
 
+// newCBCDecrypter is newCBCEncrypter's counterpart: cbcDec256 for
+// AES-256 with AES-NI, which decrypts four blocks at once (CBC decryption
+// is parallel; the standard library's does one block per call), else the
+// standard library's.
+func newCBCDecrypter(key, iv []byte) (cipher.BlockMode, error) {
+	if len(key) == 32 && haveCBCAsm {
+		d := &cbcDec256{}
+		var rk [15][16]byte
+		expandKey256(key, &rk)
+		// The equivalent inverse cipher (FIPS 197 section 5.3.5): the
+		// round keys in reverse order, InvMixColumns applied to all but
+		// the first and last, as AESDEC expects them.
+		d.dk[0], d.dk[14] = rk[14], rk[0]
+		for i := 1; i < 14; i++ {
+			d.dk[i] = invMixColumns(rk[14-i])
+		}
+		copy(d.iv[:], iv)
+		return d, nil
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewCBCDecrypter(block, iv), nil
+}
+
+// cbcDec256 is AES-256-CBC decryption by cbcDecryptAsm.
+type cbcDec256 struct {
+	dk [15][16]byte // decryption round keys
+	iv [16]byte     // the last ciphertext block seen
+}
+
+func (d *cbcDec256) BlockSize() int { return aes.BlockSize }
+
+// CryptBlocks decrypts src into dst, which may be the same slice; it
+// panics like the standard library's on partial blocks or a short dst.
+func (d *cbcDec256) CryptBlocks(dst, src []byte) {
+	if len(src)%aes.BlockSize != 0 {
+		panic("crypto: CBC input not full blocks")
+	}
+	if len(dst) < len(src) {
+		panic("crypto: CBC output smaller than input")
+	}
+	if len(src) == 0 {
+		return
+	}
+	cbcDecryptAsm(&d.dk, &d.iv, dst[:len(src)], src)
+}
+
+// invMixColumns is AES's InvMixColumns of a round key (16 bytes, four
+// columns of four).
+func invMixColumns(k [16]byte) [16]byte {
+	var out [16]byte
+	for c := 0; c < 16; c += 4 {
+		a0, a1, a2, a3 := k[c], k[c+1], k[c+2], k[c+3]
+		out[c] = gmul(a0, 14) ^ gmul(a1, 11) ^ gmul(a2, 13) ^ gmul(a3, 9)
+		out[c+1] = gmul(a0, 9) ^ gmul(a1, 14) ^ gmul(a2, 11) ^ gmul(a3, 13)
+		out[c+2] = gmul(a0, 13) ^ gmul(a1, 9) ^ gmul(a2, 14) ^ gmul(a3, 11)
+		out[c+3] = gmul(a0, 11) ^ gmul(a1, 13) ^ gmul(a2, 9) ^ gmul(a3, 14)
+	}
+	return out
+}
+
+// gmul multiplies in AES's GF(2^8) (polynomial x^8+x^4+x^3+x+1).
+func gmul(a, b byte) byte {
+	var p byte
+	for b != 0 {
+		if b&1 != 0 {
+			p ^= a
+		}
+		hi := a & 0x80
+		a <<= 1
+		if hi != 0 {
+			a ^= 0x1b
+		}
+		b >>= 1
+	}
+	return p
+}
+
 // cbcEnc256 is AES-256-CBC encryption by cbcEncryptAsm.
 type cbcEnc256 struct {
 	rk [15][16]byte // round keys, in the byte order AESENC takes them

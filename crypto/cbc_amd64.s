@@ -56,3 +56,168 @@ loop:
 
 	MOVOU X0, (BX)
 	RET
+
+// func cbcDecryptAsm(dk *[15][16]byte, iv *[16]byte, dst, src []byte)
+//
+// CBC decryption is parallel: four blocks go through the rounds together
+// (AESDEC's latency hides behind the other three), each then XORed with
+// the ciphertext before it. All four ciphertexts are read before any
+// plaintext is written, so dst may be src.
+TEXT ·cbcDecryptAsm(SB), NOSPLIT, $0-64
+	MOVQ dk+0(FP), AX
+	MOVQ iv+8(FP), BX
+	MOVQ dst_base+16(FP), DI
+	MOVQ src_base+40(FP), SI
+	MOVQ src_len+48(FP), CX
+	SHRQ $4, CX
+	MOVOU (BX), X5 // the ciphertext before the next block
+	CMPQ CX, $4
+	JB   single
+
+quad:
+	MOVOU 0(SI), X0
+	MOVOU 16(SI), X1
+	MOVOU 32(SI), X2
+	MOVOU 48(SI), X3
+	MOVO  X0, X6
+	MOVO  X1, X7
+	MOVO  X2, X8
+	MOVO  X3, X9
+	MOVOU 0(AX), X4
+	PXOR  X4, X0
+	PXOR  X4, X1
+	PXOR  X4, X2
+	PXOR  X4, X3
+	MOVOU 16(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 32(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 48(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 64(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 80(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 96(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 112(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 128(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 144(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 160(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 176(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 192(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 208(AX), X4
+	AESDEC X4, X0
+	AESDEC X4, X1
+	AESDEC X4, X2
+	AESDEC X4, X3
+	MOVOU 224(AX), X4
+	AESDECLAST X4, X0
+	AESDECLAST X4, X1
+	AESDECLAST X4, X2
+	AESDECLAST X4, X3
+	PXOR  X5, X0
+	PXOR  X6, X1
+	PXOR  X7, X2
+	PXOR  X8, X3
+	MOVOU X0, 0(DI)
+	MOVOU X1, 16(DI)
+	MOVOU X2, 32(DI)
+	MOVOU X3, 48(DI)
+	MOVO  X9, X5
+	ADDQ  $64, SI
+	ADDQ  $64, DI
+	SUBQ  $4, CX
+	CMPQ  CX, $4
+	JAE   quad
+
+single:
+	TESTQ CX, CX
+	JZ    done
+
+one:
+	MOVOU (SI), X0
+	MOVO  X0, X6
+	MOVOU 0(AX), X4
+	PXOR  X4, X0
+	MOVOU 16(AX), X4
+	AESDEC X4, X0
+	MOVOU 32(AX), X4
+	AESDEC X4, X0
+	MOVOU 48(AX), X4
+	AESDEC X4, X0
+	MOVOU 64(AX), X4
+	AESDEC X4, X0
+	MOVOU 80(AX), X4
+	AESDEC X4, X0
+	MOVOU 96(AX), X4
+	AESDEC X4, X0
+	MOVOU 112(AX), X4
+	AESDEC X4, X0
+	MOVOU 128(AX), X4
+	AESDEC X4, X0
+	MOVOU 144(AX), X4
+	AESDEC X4, X0
+	MOVOU 160(AX), X4
+	AESDEC X4, X0
+	MOVOU 176(AX), X4
+	AESDEC X4, X0
+	MOVOU 192(AX), X4
+	AESDEC X4, X0
+	MOVOU 208(AX), X4
+	AESDEC X4, X0
+	MOVOU 224(AX), X4
+	AESDECLAST X4, X0
+	PXOR  X5, X0
+	MOVOU X0, (DI)
+	MOVO  X6, X5
+	ADDQ  $16, SI
+	ADDQ  $16, DI
+	DECQ  CX
+	JNZ   one
+
+done:
+	MOVOU X5, (BX)
+	RET

@@ -212,11 +212,11 @@ func NewRangeReader(r io.Reader, key, iv []byte, last bool) (io.Reader, error) {
 	if len(key) != KeySize || len(iv) != IVSize {
 		return nil, fmt.Errorf("crypto: key/IV are %d/%d bytes, want %d/%d", len(key), len(iv), KeySize, IVSize)
 	}
-	block, err := aes.NewCipher(key)
+	mode, err := newCBCDecrypter(key, iv)
 	if err != nil {
 		return nil, err
 	}
-	return &reader{r: r, mode: cipher.NewCBCDecrypter(block, iv), last: last}, nil
+	return &reader{r: r, mode: mode, last: last}, nil
 }
 
 // reader: buf[off:dec] is plaintext to return, buf[dec:n] ciphertext not
