@@ -65,16 +65,21 @@ func (d *cbcDec256) BlockSize() int { return aes.BlockSize }
 // CryptBlocks decrypts src into dst, which may be the same slice; it
 // panics like the standard library's on partial blocks or a short dst.
 func (d *cbcDec256) CryptBlocks(dst, src []byte) {
+	if checkBlocks(dst, src) {
+		cbcDecryptAsm(&d.dk, &d.iv, dst[:len(src)], src)
+	}
+}
+
+// checkBlocks panics as the standard library's CBC modes do on partial
+// blocks or a short dst, and reports whether there is anything to do.
+func checkBlocks(dst, src []byte) bool {
 	if len(src)%aes.BlockSize != 0 {
 		panic("crypto: CBC input not full blocks")
 	}
 	if len(dst) < len(src) {
 		panic("crypto: CBC output smaller than input")
 	}
-	if len(src) == 0 {
-		return
-	}
-	cbcDecryptAsm(&d.dk, &d.iv, dst[:len(src)], src)
+	return len(src) > 0
 }
 
 // invMixColumns is AES's InvMixColumns of a round key (16 bytes, four
@@ -120,16 +125,9 @@ func (e *cbcEnc256) BlockSize() int { return aes.BlockSize }
 // the standard library's, it panics unless len(src) is a multiple of the
 // block size and dst is at least as long.
 func (e *cbcEnc256) CryptBlocks(dst, src []byte) {
-	if len(src)%aes.BlockSize != 0 {
-		panic("crypto: CBC input not full blocks")
+	if checkBlocks(dst, src) {
+		cbcEncryptAsm(&e.rk, &e.iv, dst[:len(src)], src)
 	}
-	if len(dst) < len(src) {
-		panic("crypto: CBC output smaller than input")
-	}
-	if len(src) == 0 {
-		return
-	}
-	cbcEncryptAsm(&e.rk, &e.iv, dst[:len(src)], src)
 }
 
 // expandKey256 is the AES-256 key schedule of FIPS 197 (section 5.2):
