@@ -53,23 +53,19 @@ var (
 // New opens the directory dir as a store, creating it (mode 0700, with its
 // parents) when it does not exist. The caller must Close the Backend.
 func New(dir string) (*Backend, error) {
-	if dir == "" {
-		return nil, errors.New("open local storage: empty directory name")
-	}
-	abs, err := filepath.Abs(dir)
+	abs, err := absDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open local storage %s: %w", dir, err)
+		return nil, err
 	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, explain(fmt.Sprintf("create local storage directory %s", abs), abs, err)
 	}
-	root, err := os.OpenRoot(abs)
+	b, err := Open(abs)
 	if err != nil {
-		return nil, explain(fmt.Sprintf("open local storage %s", abs), abs, err)
+		return nil, err
 	}
-	b := &Backend{dir: abs, root: root}
 	if err := b.root.Mkdir(tempDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		root.Close()
+		b.Close()
 		return nil, explain(fmt.Sprintf("open local storage %s", abs), filepath.Join(abs, tempDir), err)
 	}
 	return b, nil
@@ -80,12 +76,9 @@ func New(dir string) (*Backend, error) {
 // store, and a store on a read-only mount (a snapshot, an NFS export) can
 // be restored from. Writes still work where the directory is writable.
 func Open(dir string) (*Backend, error) {
-	if dir == "" {
-		return nil, errors.New("open local storage: empty directory name")
-	}
-	abs, err := filepath.Abs(dir)
+	abs, err := absDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open local storage %s: %w", dir, err)
+		return nil, err
 	}
 	fi, err := os.Stat(abs)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -102,6 +95,18 @@ func Open(dir string) (*Backend, error) {
 		return nil, explain(fmt.Sprintf("open local storage %s", abs), abs, err)
 	}
 	return &Backend{dir: abs, root: root}, nil
+}
+
+// absDir is dir made absolute; an empty name is an error.
+func absDir(dir string) (string, error) {
+	if dir == "" {
+		return "", errors.New("open local storage: empty directory name")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("open local storage %s: %w", dir, err)
+	}
+	return abs, nil
 }
 
 // Location returns the absolute path of the directory.

@@ -24,12 +24,15 @@ func (b *Backend) DeleteOne(ctx context.Context, name string) error {
 	if err := check(ctx, "delete", name); err != nil {
 		return err
 	}
-	key := b.key(name)
-	err := b.retr.do(ctx, func(ctx context.Context) error {
-		return b.conn.ObjectDelete(ctx, b.cfg.Container, key)
-	})
-	if err != nil {
+	if err := b.deleteKey(ctx, b.key(name)); err != nil {
 		return fmt.Errorf("delete %q: %w", name, notFound(err))
 	}
 	return nil
+}
+
+// deleteKey is one retried DELETE of key in the container.
+func (b *Backend) deleteKey(ctx context.Context, key string) error {
+	return b.retr.do(ctx, func(ctx context.Context) error {
+		return b.conn.ObjectDelete(ctx, b.cfg.Container, key)
+	})
 }

@@ -123,21 +123,13 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.NoCreate {
 		// Only the container must exist: its segment container may not
 		// (no backup there was larger than a segment, or Trove's layout).
-		err := b.retr.do(ctx, func(ctx context.Context) error {
-			_, _, err := b.conn.Container(ctx, cfg.Container)
-			return err
-		})
-		if errors.Is(err, swift.ContainerNotFound) {
-			return nil, fmt.Errorf("open %s: there is no container %q in this account (check --storage and the credentials' project; backup creates it)",
-				loc, cfg.Container)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("open %s: check container %q: %w", loc, cfg.Container, err)
+		if err := b.ensureContainer(ctx, cfg.Container, false); err != nil {
+			return nil, fmt.Errorf("open %s: %w", loc, err)
 		}
 		return b, nil
 	}
 	for _, c := range []string{cfg.Container, cfg.SegmentContainer} {
-		if err := b.ensureContainer(ctx, c); err != nil {
+		if err := b.ensureContainer(ctx, c, true); err != nil {
 			return nil, fmt.Errorf("open %s: %w", loc, err)
 		}
 	}
@@ -239,11 +231,14 @@ type infoUnavailable struct{ err error }
 
 func (e *infoUnavailable) Error() string { return e.err.Error() }
 
-func (b *Backend) ensureContainer(ctx context.Context, container string) error {
+func (b *Backend) ensureContainer(ctx context.Context, container string, create bool) error {
 	err := b.retr.do(ctx, func(ctx context.Context) error {
 		_, _, err := b.conn.Container(ctx, container)
 		return err
 	})
+	if errors.Is(err, swift.ContainerNotFound) && !create {
+		return fmt.Errorf("there is no container %q in this account (check --storage and the credentials' project; backup creates it)", container)
+	}
 	if errors.Is(err, swift.ContainerNotFound) {
 		err = b.retr.do(ctx, func(ctx context.Context) error {
 			return b.conn.ContainerCreate(ctx, container, nil)
@@ -391,9 +386,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 	if h.IsLargeObjectSLO() {
 		err = b.deleteSLO(ctx, b.cfg.Container, key)
 	} else {
-		err = b.retr.do(ctx, func(ctx context.Context) error {
-			return b.conn.ObjectDelete(ctx, b.cfg.Container, key)
-		})
+		err = b.deleteKey(ctx, key)
 	}
 	if err != nil {
 		return fmt.Errorf("delete %q: %w", name, notFound(err))
