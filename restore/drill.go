@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -223,18 +224,41 @@ func Drill(ctx context.Context, st storage.Backend, ref string, o DrillOptions) 
 		rep.Duration = time.Since(start)
 		rep.OK = err == nil && rep.failed() == nil
 	}()
+	// A drill ends with its report, whatever happens: a panic in a step
+	// (a bug) becomes a failed step and an error saying so, not a stack
+	// trace and an empty --json file.
+	defer func() {
+		if r := recover(); r != nil {
+			stack := debug.Stack()
+			log.Error("internal error in the restore drill: please report it", "panic", fmt.Sprint(r), "stack", string(stack))
+			rep.Steps = append(rep.Steps, DrillStep{Name: "internal error", Status: StepFailed, Detail: fmt.Sprint(r)})
+			err = fmt.Errorf("the restore drill stopped on an internal error (a bug in mybak, please report it with the log above): %v", r)
+		}
+	}()
 	step := func(name string, fn func() (status, detail string, err error)) error {
 		t := time.Now()
 		status, detail, err := fn()
 		if err != nil && status == "" {
 			status, detail = StepFailed, err.Error()
 		}
+		if errors.Is(err, ErrDamaged) {
+			status = StepFailed
+		}
 		rep.Steps = append(rep.Steps, DrillStep{Name: name, Status: status, Detail: detail, Seconds: time.Since(t).Seconds()})
 		log.Info("drill", "step", name, "status", status, "seconds", time.Since(t).Round(time.Millisecond).Seconds())
+		if errors.Is(err, ErrDamaged) {
+			// The step is in the report now: the error names every
+			// failed step, this one included.
+			return rep.failed()
+		}
 		return err
 	}
-	// damaged marks a failed step as damage of the backup.
-	damaged := func() error { return rep.failed() }
+	// damaged marks a failed step as damage of the backup. It is called
+	// inside a step's function, before the step is in the report, so it
+	// returns the bare sentinel and step turns it into the report's error
+	// (it returned rep.failed() here, which was nil for the first failed
+	// step: the drill went on to connect to a server that had not started).
+	damaged := func() error { return ErrDamaged }
 
 	cat := o.Catalogue
 	if cat == nil {
@@ -393,14 +417,14 @@ func Drill(ctx context.Context, st storage.Backend, ref string, o DrillOptions) 
 	logDir := filepath.Join(scratch, "logs")
 	os.Mkdir(logDir, 0o700)
 
-	need := rep.RawBytes
+	need := scratchNeed(rep.Kind, rep.RawBytes)
 	if err := step(drillSpace, func() (string, string, error) {
 		var fs syscall.Statfs_t
 		if err := syscall.Statfs(scratch, &fs); err != nil {
 			return StepWarn, "cannot tell the free space: " + err.Error(), nil
 		}
 		free := int64(fs.Bavail) * int64(fs.Bsize)
-		detail := fmt.Sprintf("%s: %d bytes free, the restore needs about %d", scratch, free, need)
+		detail := fmt.Sprintf("%s: %s free, the restore needs about %s (%d bytes)", scratch, iec(free), iec(need), need)
 		if free < need {
 			err := fmt.Errorf("%s: choose a --scratch-dir with more room", detail)
 			return StepFailed, err.Error(), err
@@ -424,6 +448,15 @@ func Drill(ctx context.Context, st storage.Backend, ref string, o DrillOptions) 
 		}
 		if err := step(drillStart, func() (string, string, error) {
 			if err := srv.start(ctx, o.StartTimeout); err != nil {
+				if errors.Is(err, errServerExec) {
+					return StepFailed, err.Error(), err
+				}
+				if full := srv.outOfSpace(); full != "" {
+					// Not the backup's fault: the drill could not run.
+					err := fmt.Errorf("%w: the scratch dir ran out of space (%s); the restored datadir is %s: choose a --scratch-dir with more room",
+						err, full, iec(dirSize(srv.datadir)))
+					return StepFailed, err.Error(), err
+				}
 				// The restored files do not make a server: damage.
 				return StepFailed, err.Error(), ctxOr(ctx, damaged)
 			}
@@ -454,6 +487,9 @@ func Drill(ctx context.Context, st storage.Backend, ref string, o DrillOptions) 
 		}); err != nil {
 			return rep, err
 		}
+	}
+	if srv.db == nil {
+		return rep, errors.New("the scratch server is not running after its start step (a bug in mybak, please report it)")
 	}
 	// One connection, opened before a dump can replace the grant tables.
 	conn, err := srv.db.Conn(ctx)
@@ -769,4 +805,34 @@ func compareCounts(rep *DrillReport, rec *backup.RowCountRecord, recErr error) (
 		return StepWarn, detail + "; approximate counts differ (" + rec.Why + "): " + strings.Join(drift, ", "), nil
 	}
 	return StepOK, detail, nil
+}
+
+// scratchOverhead is what a restored server adds to its data files: the
+// redo log it creates at start (96 MiB by default on MariaDB 10.11, 48 MiB
+// on MySQL 8.0), the system tablespace, the temporary tablespace, undo
+// logs, Aria's logs. A 31 MB stream became a 141 MB datadir.
+const scratchOverhead = 128 << 20
+
+// scratchNeed estimates the room a drill of a chain of raw bytes needs: a
+// physical chain's files plus what the server adds; a dump's tables take
+// more room than its SQL text (indexes, page fill), so half as much again.
+func scratchNeed(kind string, raw int64) int64 {
+	if kind == "logical" {
+		return raw + raw/2 + scratchOverhead
+	}
+	return raw + scratchOverhead
+}
+
+// iec prints n bytes in IEC units (KiB, MiB, GiB).
+func iec(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

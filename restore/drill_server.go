@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -251,7 +252,7 @@ func (s *scratchServer) startOnce(ctx context.Context, timeout time.Duration) er
 		close(s.exited)
 	}()
 	if err := <-started; err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
+		return fmt.Errorf("start %s: %w (%w: can the server's user run it?)", s.bin, err, errServerExec)
 	}
 	s.pid = cmd.Process.Pid
 	deadline := time.Now().Add(timeout)
@@ -351,3 +352,29 @@ func initDatadir(ctx context.Context, bin string, flavor mysql.Flavor, datadir, 
 	}
 	return nil
 }
+
+// outOfSpace returns the line of the scratch server's error log that says
+// it ran out of disk space ("" when none does): a server that cannot
+// create its redo log on a full disk says nothing about the backup.
+func (s *scratchServer) outOfSpace() string {
+	return noSpaceLine(s.errLogTail(60))
+}
+
+// noSpaceRE matches the servers' ways of saying ENOSPC: MariaDB 10.11
+// "preallocating 1073741824 bytes for file ./ib_logfile101 failed with
+// error 28", "Errcode: 28 "No space left on device"", MySQL's "OS errno 28".
+var noSpaceRE = regexp.MustCompile(`(?i)no space left on device|\berr(no|code)?:? 28\b|with error 28\b|OS errno 28\b|disk (is )?full`)
+
+func noSpaceLine(log string) string {
+	for _, l := range strings.Split(log, "\n") {
+		if noSpaceRE.MatchString(l) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+// errServerExec marks a server binary that could not be executed at all
+// (not found, no permission for the server's user): the drill could not
+// run, which says nothing about the backup.
+var errServerExec = errors.New("the server binary could not be executed")
