@@ -109,9 +109,11 @@ func newApp(e *env) *cli.App {
 		Usage:   "back up, restore and verify MySQL / MariaDB / Percona servers",
 		Version: Version,
 		Description: "Backups stream through parallel gzip (or zstd) and OpenSSL-compatible AES-256-CBC\n" +
-			"encryption into a local directory or OpenStack Swift. Every flag can also be set with\n" +
-			"the environment variable MYBAK_<FLAG> (e.g. MYBAK_STORAGE) or in the YAML file given\n" +
-			"by --config. Exit codes: 0 ok, 1 failure, 2 usage, 3 verify found damage,\n" +
+			"encryption into a local directory or OpenStack Swift. Options that say where things\n" +
+			"are (the store, the key, the server, Swift, logging) can also be set with MYBAK_<FLAG>\n" +
+			"(e.g. MYBAK_STORAGE); a command's own options with MYBAK_<COMMAND>_<FLAG> (e.g.\n" +
+			"MYBAK_PRUNE_KEEP); all of them in the YAML file given by --config (each command's\n" +
+			"--help names every variable). Exit codes: 0 ok, 1 failure, 2 usage, 3 verify found damage,\n" +
 			"4 another run of the same backup job holds its lock.",
 		Commands:             cmds,
 		Reader:               e.stdin,

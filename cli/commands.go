@@ -44,6 +44,12 @@ func backupCommand(e *env) *cli.Command {
 			if id := c.String("resume"); id != "" {
 				return resumeBackup(c, e, id)
 			}
+			if err := defaultEngine(c, e); err != nil {
+				return err
+			}
+			if err := checkScopes(c, e, backupScopes(c.String("engine"))); err != nil {
+				return err
+			}
 			if c.Bool("to-stdout") {
 				return backupToStdout(c, e)
 			}
@@ -211,6 +217,13 @@ func restoreCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := oneMode("say where to restore, once", map[string]bool{"--to-stdout": c.Bool("to-stdout"),
+				"--to-mysql": c.Bool("to-mysql"), "--target-dir": c.String("target-dir") != ""}); err != nil {
+				return err
+			}
+			if err := checkScopes(c, e, restoreScopes()); err != nil {
+				return err
+			}
 			if !c.Bool("to-stdout") {
 				return restoreMySQL(c, e, ref)
 			}
@@ -271,6 +284,9 @@ func verifyCommand(e *env) *cli.Command {
 			if c.Bool("list") && !c.Bool("deep") && !c.Bool("drill") {
 				return usagef("--list needs --deep: the files are read from the decoded stream")
 			}
+			if err := checkScopes(c, e, verifyScopes()); err != nil {
+				return err
+			}
 			pass, err := loadKey(c, e)
 			if err != nil {
 				return err
@@ -286,11 +302,6 @@ func verifyCommand(e *env) *cli.Command {
 			}
 			if c.Bool("drill") {
 				return runDrill(c, e, ref, rst, cat, pass)
-			}
-			for _, f := range []string{"keep", "scratch-dir", "mysqld", "start-timeout", "use-memory"} {
-				if c.IsSet(f) {
-					return usagef("--%s needs --drill", f)
-				}
 			}
 			rep, err := restore.Verify(c.Context, rst, ref, restore.VerifyOptions{
 				Catalogue: cat,

@@ -10,18 +10,53 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// envName is the environment variable that sets a flag: MYBAK_ and the
-// flag's name in upper case with dashes as underscores.
+// envName is the environment variable that sets a flag that describes
+// the environment (see envGlobal): MYBAK_ and the flag's name in upper case
+// with dashes as underscores.
 func envName(flag string) string {
-	return "MYBAK_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+	return "MYBAK_" + envWord(flag)
 }
 
-// withEnv gives every flag of every command its MYBAK_<FLAG> variable.
+// cmdEnvName is the environment variable that sets a command's own flag:
+// MYBAK_<COMMAND>_<FLAG> (MYBAK_PRUNE_KEEP, MYBAK_MAKE_REPLICA_ENGINE).
+func cmdEnvName(cmd, flag string) string {
+	return "MYBAK_" + envWord(cmd) + "_" + envWord(flag)
+}
+
+func envWord(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "_")) }
+
+// envGlobal lists the flags that say where things are and how to reach
+// them (the store, the key, the server, Swift, logging): they mean the
+// same in every command, so one exported MYBAK_<FLAG> serves all of them.
+// Every other flag chooses what a command does, and the same name can mean
+// different things (--keep: a number for prune, a switch for verify;
+// --to-stdout, --engine, --force, --parallel): those are set only by
+// MYBAK_<COMMAND>_<FLAG>, so that a variable exported for one command in
+// a cron or CI environment never changes, or breaks, another.
+var envGlobal = map[string]bool{
+	"storage": true, "layout": true, "encrypt-key-file": true, "config": true,
+	"host": true, "port": true, "socket": true, "user": true, "defaults-file": true, "password-file": true,
+	"swift-auth-url": true, "swift-auth-version": true, "swift-user": true, "swift-key-file": true,
+	"swift-project": true, "swift-region": true, "swift-ca-file": true, "insecure": true,
+	"segment-size": true, "upload-parallel": true, "max-retries": true, "limit-rate": true,
+	"log-format": true, "log-level": true, "progress": true, "metrics-file": true,
+	"spool-dir": true, "lock-timeout": true,
+}
+
+// envVarsOf returns the environment variables of command cmd's flag.
+func envVarsOf(cmd, flag string) []string {
+	if envGlobal[flag] {
+		return []string{envName(flag)}
+	}
+	return []string{cmdEnvName(cmd, flag)}
+}
+
+// withEnv gives every flag of every command its environment variable.
 func withEnv(cmds []*cli.Command) {
 	for _, c := range cmds {
 		for _, f := range c.Flags {
 			name := f.Names()[0]
-			env := []string{envName(name)}
+			env := envVarsOf(c.Name, name)
 			switch f := f.(type) {
 			case *cli.StringFlag:
 				f.EnvVars = env
