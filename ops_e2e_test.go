@@ -14,7 +14,7 @@ import (
 // exit 4 naming the holder, or wait with --lock-timeout.
 func TestJobLock(t *testing.T) {
 	store := t.TempDir()
-	env := append(cleanEnv(), "MYBAK_LOCK_DIR="+t.TempDir(), "MYBAK_STORAGE="+store, "MYBAK_NO_ENCRYPT=true", "MYBAK_NAME=nightly")
+	env := append(cleanEnv(), "MYBAK_LOCK_DIR="+t.TempDir(), "MYBAK_STORAGE="+store, "MYBAK_BACKUP_NO_ENCRYPT=true", "MYBAK_BACKUP_NAME=nightly")
 	first := exec.Command(mybakBin, "backup")
 	first.Env = env
 	in, _ := first.StdinPipe()
@@ -36,7 +36,7 @@ func TestJobLock(t *testing.T) {
 		t.Fatalf("second backup of the same job: %v, stderr %q; want exit 4 naming the holder", err, se.String())
 	}
 	// Another job (another --name) is not blocked.
-	r := run(t, strings.NewReader("other job"), append(env[len(cleanEnv()):], "MYBAK_NAME=weekly"), "backup")
+	r := run(t, strings.NewReader("other job"), append(env[len(cleanEnv()):], "MYBAK_BACKUP_NAME=weekly"), "backup")
 	must(t, r, "backup of another job")
 
 	// With --lock-timeout the second run waits for the first to finish.
