@@ -30,6 +30,9 @@ type env struct {
 	stdout, stderr io.Writer
 	log            *slog.Logger
 	args           []string // the command line, for what follows "--"
+	// quiet is --quiet: a successful run prints nothing (cron mails
+	// only failures).
+	quiet bool
 	// run collects what the metrics file reports of the current command.
 	run *ops.Run
 }
@@ -145,6 +148,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "auto (a bar on a terminal, log lines otherwise), always or never"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing when the command succeeds (for cron, which mails what a job prints): warnings and errors only, no progress, no report or ID on standard output; a failure still prints its report and error"},
 	}
 }
 
@@ -152,6 +156,18 @@ func setupLogging(c *cli.Context, e *env) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return usagef("--log-level: %q is not one of debug, info, warn, error", c.String("log-level"))
+	}
+	if e.quiet = c.Bool("quiet"); e.quiet {
+		switch {
+		case c.IsSet("log-level") && level < slog.LevelWarn:
+			return usagef("--quiet and --log-level %s contradict each other: keep one", c.String("log-level"))
+		case c.IsSet("progress") && c.String("progress") == "always":
+			return usagef("--quiet and --progress always contradict each other: keep one")
+		}
+		if level < slog.LevelWarn {
+			level = slog.LevelWarn
+		}
+		c.Set("progress", "never")
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch c.String("log-format") {

@@ -119,7 +119,9 @@ func backupCommand(e *env) *cli.Command {
 				"seconds", m.EndTime.Sub(m.StartTime).Seconds())
 			e.run.Engine = m.Engine.Name
 			e.run.Values = map[string]float64{"raw_bytes": float64(m.RawSize), "stored_bytes": float64(m.StoredSize)}
-			fmt.Fprintln(e.stdout, m.ID)
+			if !e.quiet {
+				fmt.Fprintln(e.stdout, m.ID)
+			}
 			return nil
 		},
 	}
@@ -309,7 +311,7 @@ func verifyCommand(e *env) *cli.Command {
 				List:      c.Bool("list"),
 				Options:   restore.Options{Pass: pass, Parallel: c.Int("parallel")},
 			})
-			if rep != nil && len(rep.Checks) > 0 {
+			if rep != nil && len(rep.Checks) > 0 && !(e.quiet && err == nil) {
 				if c.Bool("json") {
 					enc := json.NewEncoder(e.stdout)
 					enc.SetIndent("", "  ")

@@ -63,7 +63,9 @@ func runDrill(c *cli.Context, e *env, ref string, st storage.Backend, cat restor
 				e.run.Values["drill_row_counts_exact"] = 1
 			}
 		}
-		if c.Bool("json") {
+		if e.quiet && err == nil {
+			// Nothing to say: the drill passed.
+		} else if c.Bool("json") {
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
 			enc.Encode(rep)

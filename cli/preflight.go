@@ -58,7 +58,9 @@ func preflightCommand(e *env) *cli.Command {
 				}
 			}
 			rep, err := backup.Preflight(c.Context, o)
-			printPreflight(e.stdout, rep, c.Bool("json"))
+			if !(e.quiet && err == nil) {
+				printPreflight(e.stdout, rep, c.Bool("json"))
+			}
 			return err
 		},
 	}

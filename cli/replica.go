@@ -292,7 +292,7 @@ func makeReplica(c *cli.Context, e *env) error {
 	}
 	res, err := replica.Make(c.Context, o)
 	p.Done()
-	if res != nil {
+	if res != nil && !(e.quiet && err == nil) {
 		printReplica(e.stdout, res, c.Bool("json"), err)
 	}
 	if err != nil {

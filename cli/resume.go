@@ -91,6 +91,8 @@ func resumeBackup(c *cli.Context, e *env, id string) error {
 	}
 	e.log.Info("backup complete", "id", m.ID, "parts", stats.Parts, "uploaded", stats.Uploaded,
 		"already_stored", stats.Skipped, "uploaded_bytes", stats.Bytes, "stored_bytes", m.StoredSize)
-	fmt.Fprintln(e.stdout, m.ID)
+	if !e.quiet {
+		fmt.Fprintln(e.stdout, m.ID)
+	}
 	return nil
 }
