@@ -1,7 +1,8 @@
 # mybak: see README.md. Every target installs what it needs (scripts/deps.sh).
 SHELL := /bin/bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/mybak/mybak/cli.Version=$(VERSION)
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X github.com/mybak/mybak/cli.Version=$(VERSION) -X github.com/mybak/mybak/cli.Commit=$(COMMIT)
 GOENV = PATH="$$(scripts/deps.sh):$$PATH"
 
 .PHONY: all build test demo bench bench-mysql fuzz deps clean

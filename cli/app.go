@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -23,6 +24,11 @@ import (
 // Version is mybak's version, set at build time with
 // -ldflags "-X github.com/mybak/mybak/cli.Version=...".
 var Version = "dev"
+
+// Commit is the git commit mybak was built from, set at build time with
+// -ldflags "-X github.com/mybak/mybak/cli.Commit=..." (make build does);
+// otherwise --version reads it from the Go build information, if any.
+var Commit = "unknown"
 
 // env holds what a run of the CLI talks to, so tests can run it in-process.
 type env struct {
@@ -107,7 +113,7 @@ func newApp(e *env) *cli.App {
 		}
 	}
 	withEnv(cmds)
-	return &cli.App{
+	app := &cli.App{
 		Name:    "mybak",
 		Usage:   "back up, restore and verify MySQL / MariaDB / Percona servers",
 		Version: Version,
@@ -131,15 +137,42 @@ func newApp(e *env) *cli.App {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q", c.Args().First())
+				return unknownCommand(c.App, c.Args().First())
 			}
-			return cli.ShowAppHelp(c)
+			// No command: the usage on standard error, exit 2.
+			cli.HelpPrinter(e.stderr, cli.AppHelpTemplate, c.App)
+			return usagef("no command given")
 		},
 	}
+	app.Commands = append(app.Commands, completionCommand(e))
+	decorateHelp(app)
+	return app
 }
 
 func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
+	// "did you mean": flag provided but not defined: -storag
+	const undefined = "flag provided but not defined: -"
+	if msg := err.Error(); strings.HasPrefix(msg, undefined) && cli.SuggestFlag != nil {
+		flags := c.App.Flags
+		if c.Command != nil && c.Command.Name != "" {
+			flags = c.Command.Flags
+		}
+		if s := cli.SuggestFlag(flags, strings.TrimPrefix(msg, undefined), false); s != "" {
+			return usagef("%v: did you mean %s?", err, s)
+		}
+	}
 	return usageError{err}
+}
+
+// unknownCommand is the usage error for a command name mybak does not
+// know, with the nearest one it does.
+func unknownCommand(app *cli.App, name string) error {
+	if cli.SuggestCommand != nil {
+		if s := cli.SuggestCommand(app.Commands, name); s != "" {
+			return usagef("unknown command %q. %s", name, s)
+		}
+	}
+	return usagef("unknown command %q", name)
 }
 
 func commonFlags() []cli.Flag {

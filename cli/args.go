@@ -15,17 +15,57 @@ func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
-	var cmd *cli.Command
-	ci := -1
-	for i, a := range args[1:] {
-		if strings.HasPrefix(a, "-") {
-			continue // app-level flags such as --help
+	// Options before the command (mybak --storage S list) are the
+	// command's: they move after its name. Which of them take a value is
+	// known from every command's flags.
+	anyTakesValue := map[string]bool{}
+	for _, c := range app.Commands {
+		for _, f := range c.Flags {
+			_, isBool := f.(*cli.BoolFlag)
+			for _, n := range f.Names() {
+				anyTakesValue[n] = anyTakesValue[n] || !isBool
+			}
 		}
-		cmd, ci = app.Command(a), i+1
+	}
+	appFlag := map[string]bool{"help": true, "h": true, "version": true, "v": true, "generate-bash-completion": true}
+	var cmd *cli.Command
+	var early []string
+	ci := -1
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return args
+		}
+		if strings.HasPrefix(a, "-") && len(a) > 1 {
+			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if appFlag[name] {
+				continue
+			}
+			early = append(early, a)
+			if !hasValue && anyTakesValue[name] && i+1 < len(args) {
+				early = append(early, args[i+1])
+				i++
+			}
+			continue
+		}
+		cmd, ci = app.Command(a), i
 		break
 	}
 	if cmd == nil {
 		return args
+	}
+	if len(early) > 0 {
+		// The app's own flags stay first; the command's follow its name.
+		var head []string
+		for _, a := range args[1:ci] {
+			name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if strings.HasPrefix(a, "-") && appFlag[name] {
+				head = append(head, a)
+			}
+		}
+		re := append(append(append([]string{args[0]}, head...), args[ci]), early...)
+		args = append(re, args[ci+1:]...)
+		ci = len(head) + 1
 	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {

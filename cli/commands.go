@@ -210,8 +210,13 @@ func restoreCommand(e *env) *cli.Command {
 		layoutFlag(),
 	}
 	return &cli.Command{
-		Name:      "restore",
-		Usage:     "restore a backup",
+		Name:  "restore",
+		Usage: "restore a backup: to standard output, into a directory (physical), or into a server (dump)",
+		Description: "Three modes, one per restore:\n" +
+			"  --to-stdout                 the backup's original bytes (any engine), to a file or a pipe\n" +
+			"  --target-dir DIR            a physical backup and its chain, extracted and prepared in DIR;\n" +
+			"                              with --copy-back or --move-back --datadir D, then put into a stopped server's datadir\n" +
+			"  --to-mysql                  a dump, applied with the mysql/mariadb client to a running server",
 		ArgsUsage: "ID|latest",
 		Flags:     append(append(flags, keyFlags()...), restoreMySQLFlags()...),
 		Action: func(c *cli.Context) error {

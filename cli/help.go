@@ -1,0 +1,280 @@
+package cli
+
+import (
+	"fmt"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Flag categories of every command's help, in the order a DBA reads them:
+// the command's own options first (urfave/cli prints categories sorted by
+// name, hence the numbers).
+const (
+	catCommand = "1. Options"
+	catMySQL   = "2. MySQL connection"
+	catStore   = "3. Store (directory or Swift)"
+	catCrypto  = "4. Encryption"
+	catRun     = "5. Output, logging and locking"
+)
+
+// flagCategory says which category a flag's help is printed under.
+func flagCategory(name string) string {
+	switch {
+	case name == "storage" || name == "layout" || strings.HasPrefix(name, "swift-") || name == "insecure" ||
+		name == "segment-size" || name == "upload-parallel" || name == "max-retries" || name == "limit-rate" ||
+		name == "spool-dir" || name == "resume":
+		return catStore
+	case strings.HasPrefix(name, "encrypt-") || name == "no-encrypt" || strings.HasPrefix(name, "allow-unauth"):
+		return catCrypto
+	case name == "host" || name == "port" || name == "socket" || name == "user" || name == "defaults-file" || name == "password-file":
+		return catMySQL
+	case name == "config" || strings.HasPrefix(name, "log-") || name == "progress" || name == "quiet" ||
+		name == "metrics-file" || name == "lock-timeout" || name == "no-lock":
+		return catRun
+	}
+	return catCommand
+}
+
+// setCategory sets f's help category.
+func setCategory(f cli.Flag, cat string) {
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		f.Category = cat
+	case *cli.BoolFlag:
+		f.Category = cat
+		// A switch is off unless given: "(default: false)" says nothing.
+		f.DisableDefaultText = true
+	case *cli.IntFlag:
+		f.Category = cat
+	case *cli.Int64Flag:
+		f.Category = cat
+	case *cli.DurationFlag:
+		f.Category = cat
+	case *cli.StringSliceFlag:
+		f.Category = cat
+	}
+}
+
+// commandExamples are the EXAMPLES section of each command's help.
+var commandExamples = map[string][]string{
+	"backup": {
+		"mybak backup --engine auto --storage /var/backups/mysql --encrypt-key-file /etc/mybak.key",
+		"mybak backup --engine auto --incremental --storage swift://backups/db1 --encrypt-key-file /etc/mybak.key",
+		"mysqldump --all-databases | mybak backup --storage /var/backups/dumps --encrypt-key-file /etc/mybak.key --name nightly",
+		"ssh primary mybak backup --engine auto --to-stdout | mybak make-replica --from-stdin --datadir /var/lib/mysql ...",
+	},
+	"restore": {
+		"# 1. the original stream, to standard output:",
+		"mybak restore --storage /var/backups/mysql latest --to-stdout > backup.xbstream",
+		"# 2. a physical backup (and its chain) prepared into a directory, then copied into a stopped server's datadir:",
+		"mybak restore --storage /var/backups/mysql latest --target-dir /srv/restore --copy-back --datadir /var/lib/mysql",
+		"# 3. a dump applied to a running server:",
+		"mybak restore --storage /var/backups/dumps latest --to-mysql --host db2 --user root --password-file /root/.pw",
+	},
+	"verify": {
+		"mybak verify --storage /var/backups/mysql latest",
+		"mybak verify --storage /var/backups/mysql --deep --list 20261203T010000Z-1a2b3c",
+		"mybak verify --storage /var/backups/mysql --drill --scratch-dir /srv/drill --json latest > drill.json",
+	},
+	"list":         {"mybak list --storage /var/backups/mysql", "mybak list --storage swift://backups/db1 --json"},
+	"delete":       {"mybak delete --storage /var/backups/mysql 20261203T010000Z-1a2b3c", "mybak delete --storage /var/backups/mysql --cascade 20261201T010000Z-9f8e7d"},
+	"prune":        {"mybak prune --storage /var/backups/mysql --keep 14", "mybak prune --storage /var/backups/mysql --keep 14 --dry-run"},
+	"resume":       {"mybak resume --storage swift://backups/db1 --spool-dir /var/spool/mybak 20261203T010000Z-1a2b3c", "mybak resume --spool-dir /var/spool/mybak --discard 20261203T010000Z-1a2b3c"},
+	"preflight":    {"sudo mybak preflight", "mybak preflight --host db1 --user backup --password-file /etc/mybak.pw --engine mariabackup --json"},
+	"make-replica": {"mybak make-replica --backup latest --storage /var/backups/mysql --datadir /var/lib/mysql --start-cmd 'systemctl start mariadb' --primary-host db1 --replication-user repl --replication-password-file /etc/repl.pw"},
+	"completion":   {"mybak completion bash > /etc/bash_completion.d/mybak", "mybak completion zsh > \"${fpath[1]}/_mybak\"", "mybak completion fish > ~/.config/fish/completions/mybak.fish"},
+}
+
+// decorateHelp groups every command's flags by category, adds its
+// examples, turns on "did you mean" and the help command, and prints
+// the version with its commit and Go version.
+func decorateHelp(app *cli.App) {
+	for _, c := range app.Commands {
+		for _, f := range c.Flags {
+			setCategory(f, flagCategory(f.Names()[0]))
+		}
+		if ex := commandExamples[c.Name]; len(ex) > 0 {
+			d := strings.TrimRight(c.Description, "\n")
+			if d != "" {
+				d += "\n\n"
+			}
+			c.Description = d + "EXAMPLES:\n   " + strings.Join(ex, "\n   ")
+		}
+	}
+	app.Suggest = true
+	app.HideHelpCommand = false
+}
+
+func init() {
+	// One "(default: ...)" per flag: a usage that states its default (or
+	// says the flag is required) keeps its own words, and urfave/cli's
+	// "(default: 0)" after them goes.
+	orig := cli.FlagStringer
+	cli.FlagStringer = func(f cli.Flag) string { return oneDefault(orig(f)) }
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
+}
+
+var defaultText = regexp.MustCompile(` \(default: [^()]*(\([^()]*\)[^()]*)*\)`)
+
+// oneDefault removes urfave/cli's appended default from a flag's help
+// line when the usage already has one or says the flag is required.
+func oneDefault(line string) string {
+	ms := defaultText.FindAllStringIndex(line, -1)
+	if len(ms) == 0 {
+		return line
+	}
+	last := ms[len(ms)-1]
+	if usage := strings.ToLower(line[:last[0]]); len(ms) > 1 || strings.Contains(usage, "(required)") || strings.Contains(usage, "default") {
+		return line[:last[0]] + line[last[1]:]
+	}
+	return line
+}
+
+// versionLine is what --version prints: the version, the commit it was
+// built from and the Go toolchain.
+func versionLine() string {
+	commit, modified, when := Commit, false, ""
+	if bi, ok := debug.ReadBuildInfo(); ok && commit == "unknown" {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+				if len(commit) > 12 {
+					commit = commit[:12]
+				}
+			case "vcs.modified":
+				modified = s.Value == "true"
+			case "vcs.time":
+				when = ", " + s.Value
+			}
+		}
+	}
+	if modified {
+		commit += "-dirty"
+	}
+	return fmt.Sprintf("mybak version %s (commit %s%s, %s %s/%s)", Version, commit, when, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// fishCompletion writes fish's completions of every command and its flags
+// (urfave/cli's ToFishCompletion recurses for ever over the help command).
+func fishCompletion(app *cli.App) string {
+	var b strings.Builder
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
+	b.WriteString("# mybak completion fish > ~/.config/fish/completions/mybak.fish\ncomplete -c mybak -f\n")
+	for _, c := range app.Commands {
+		for _, n := range c.Names() {
+			fmt.Fprintf(&b, "complete -c mybak -n __fish_use_subcommand -a %s -d %s\n", n, q(c.Usage))
+		}
+		for _, f := range c.Flags {
+			df, ok := f.(cli.DocGenerationFlag)
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(&b, "complete -c mybak -n '__fish_seen_subcommand_from %s'", strings.Join(c.Names(), " "))
+			for _, n := range f.Names() {
+				if len(n) == 1 {
+					fmt.Fprintf(&b, " -s %s", n)
+				} else {
+					fmt.Fprintf(&b, " -l %s", n)
+				}
+			}
+			if df.TakesValue() {
+				b.WriteString(" -r")
+			}
+			usage := df.GetUsage()
+			if len(usage) > 80 {
+				usage = usage[:77] + "..."
+			}
+			fmt.Fprintf(&b, " -d %s\n", q(usage))
+		}
+	}
+	return b.String()
+}
+
+// completionCommand prints a shell completion script. The bash and zsh
+// scripts are urfave/cli's own (autocomplete/, MIT licence), which ask
+// mybak itself for the words (--generate-bash-completion); fish's is
+// generated from the commands and flags.
+func completionCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "completion",
+		Usage:     "print a shell completion script: bash, zsh or fish",
+		ArgsUsage: "bash|zsh|fish",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("completion needs one shell: bash, zsh or fish")
+			}
+			switch sh := c.Args().First(); sh {
+			case "bash":
+				fmt.Fprint(e.stdout, "PROG=mybak\n"+bashCompletion)
+			case "zsh":
+				fmt.Fprint(e.stdout, strings.ReplaceAll(zshCompletion, "$PROG", "mybak"))
+			case "fish":
+				fmt.Fprint(e.stdout, fishCompletion(c.App))
+			default:
+				shells := []string{"bash", "zsh", "fish"}
+				sort.Strings(shells)
+				return usagef("completion %q: choose one of %s", sh, strings.Join(shells, ", "))
+			}
+			return nil
+		},
+	}
+}
+
+const bashCompletion = `_cli_init_completion() {
+  COMPREPLY=()
+  _get_comp_words_by_ref "$@" cur prev words cword
+}
+
+_cli_bash_autocomplete() {
+  if [[ "${COMP_WORDS[0]}" != "source" ]]; then
+    local cur opts base words
+    COMPREPLY=()
+    cur="${COMP_WORDS[COMP_CWORD]}"
+    if declare -F _init_completion >/dev/null 2>&1; then
+      _init_completion -n "=:" || return
+    else
+      _cli_init_completion -n "=:" || return
+    fi
+    words=("${words[@]:0:$cword}")
+    if [[ "$cur" == "-"* ]]; then
+      requestComp="${words[*]} ${cur} --generate-bash-completion"
+    else
+      requestComp="${words[*]} --generate-bash-completion"
+    fi
+    opts=$(eval "${requestComp}" 2>/dev/null)
+    COMPREPLY=($(compgen -W "${opts}" -- ${cur}))
+    return 0
+  fi
+}
+
+complete -o bashdefault -o default -o nospace -F _cli_bash_autocomplete $PROG
+unset PROG
+`
+
+const zshCompletion = `#compdef $PROG
+
+_cli_zsh_autocomplete() {
+  local -a opts
+  local cur
+  cur=${words[-1]}
+  if [[ "$cur" == "-"* ]]; then
+    opts=("${(@f)$(${words[@]:0:#words[@]-1} ${cur} --generate-bash-completion)}")
+  else
+    opts=("${(@f)$(${words[@]:0:#words[@]-1} --generate-bash-completion)}")
+  fi
+
+  if [[ "${opts[1]}" != "" ]]; then
+    _describe 'values' opts
+  else
+    _files
+  fi
+}
+
+compdef _cli_zsh_autocomplete $PROG
+`
