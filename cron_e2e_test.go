@@ -1,6 +1,6 @@
 package main
 
-// The README's cron recipe, run as written (each crontab line's command
+// The cron recipe of docs/drills.md, run as written (each crontab line's command
 // through sh, with the recipe's variables), against a MariaDB sandbox of
 // its own: every job prints nothing when it succeeds, and a failing job
 // prints why (cron mails what a job prints).
@@ -20,13 +20,13 @@ import (
 // the commands of its crontab lines.
 func cronRecipe(t *testing.T) (vars map[string]string, cmds []string) {
 	t.Helper()
-	b, err := os.ReadFile("README.md")
+	b, err := os.ReadFile("docs/drills.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, after, ok := strings.Cut(string(b), "<!-- cron-recipe")
 	if !ok {
-		t.Fatal("README.md has no <!-- cron-recipe --> block")
+		t.Fatal("docs/drills.md has no <!-- cron-recipe --> block")
 	}
 	_, block, _ := strings.Cut(after, "```sh\n")
 	block, _, _ = strings.Cut(block, "```")
