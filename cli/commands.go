@@ -44,14 +44,14 @@ func backupCommand(e *env) *cli.Command {
 			if id := c.String("resume"); id != "" {
 				return resumeBackup(c, e, id)
 			}
+			if c.Bool("to-stdout") {
+				return backupToStdout(c, e)
+			}
 			if err := defaultEngine(c, e); err != nil {
 				return err
 			}
 			if err := checkScopes(c, e, backupScopes(c.String("engine"))); err != nil {
 				return err
-			}
-			if c.Bool("to-stdout") {
-				return backupToStdout(c, e)
 			}
 			if c.NArg() > 0 && c.String("engine") == "stdin" {
 				return usagef("backup takes no arguments (got %q)", c.Args().First())

@@ -39,6 +39,12 @@ func backupToStdout(c *cli.Context, e *env) (err error) {
 	case isTerminal(e.stdout):
 		return usagef("standard output is a terminal: pipe it into `mybak make-replica --from-stdin` (or a file)")
 	}
+	if err := defaultEngine(c, e); err != nil {
+		return err
+	}
+	if err := checkScopes(c, e, backupScopes(c.String("engine"))); err != nil {
+		return err
+	}
 	enc, err := encodeOptions(c, e)
 	if err != nil {
 		return err

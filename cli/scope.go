@@ -99,7 +99,9 @@ func backupScopes(engine string) []flagScope {
 	return []flagScope{
 		{flags: connFlagNames(), applies: mysqlEngine, cmdline: true,
 			mode: "to a MySQL --engine (auto, " + strings.Join(mysqlEngines[1:], ", ") + "); --engine stdin stores standard input"},
-		{flags: []string{"incremental", "parent", "parallel", "throttle", "use-memory", "ftwrl-wait-timeout", "lock-wait-timeout",
+		{flags: []string{"incremental"}, applies: mysqlEngine,
+			mode: "to a physical engine (--engine auto, mariabackup, xtrabackup or innobackupex); --engine stdin stores standard input"},
+		{flags: []string{"parent", "parallel", "throttle", "use-memory", "ftwrl-wait-timeout", "lock-wait-timeout",
 			"work-dir", "preflight", "row-counts", "row-count-max", "row-count-budget"}, applies: mysqlEngine,
 			mode: "to a MySQL --engine; --engine stdin stores standard input as it is"},
 		{flags: []string{"compress-level", "compress-block-size", "compress-concurrency"},
@@ -144,7 +146,7 @@ func oneMode(what string, modes map[string]bool) error {
 	}
 	if len(given) > 1 {
 		sort.Strings(given)
-		return usagef("%s exclude each other: %s (choose one)", strings.Join(given, " and "), what)
+		return usagef("%s exclude each other: %s (pick one)", strings.Join(given, " and "), what)
 	}
 	return nil
 }
