@@ -1,0 +1,209 @@
+package main
+
+// End-to-end tests of what a hostile host or store must not achieve: a
+// run that ignores signals, a walk of a parent cycle that never ends.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// waitLine reads lines from r until one contains want or timeout passes;
+// it returns what it read.
+func waitLine(t *testing.T, r *bufio.Reader, want string, timeout time.Duration) (string, bool) {
+	t.Helper()
+	type line struct {
+		s   string
+		err error
+	}
+	var seen strings.Builder
+	deadline := time.After(timeout)
+	for {
+		ch := make(chan line, 1)
+		go func() { s, err := r.ReadString('\n'); ch <- line{s, err} }()
+		select {
+		case l := <-ch:
+			seen.WriteString(l.s)
+			if strings.Contains(l.s, want) {
+				return seen.String(), true
+			}
+			if l.err != nil {
+				return seen.String(), false
+			}
+		case <-deadline:
+			return seen.String(), false
+		}
+	}
+}
+
+// TestSecondSignalExits runs a restore whose standard output nobody reads:
+// its write blocks, so the first SIGTERM cannot end it (the command waits
+// for the write). The first signal must say that a second one exits at
+// once, and the second must end the process with exit 130.
+func TestSecondSignalExits(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			store := t.TempDir()
+			r := run(t, bytes.NewReader(corpus(16<<20)), nil, "backup", "--storage", store, "--no-encrypt", "--compress", "none")
+			must(t, r, "backup")
+			id := strings.TrimSpace(r.stdout)
+
+			pr, pw, err := os.Pipe() // never read: the restore's writes block
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			cmd := exec.Command(mybakBin, "restore", id, "--storage", store, "--to-stdout")
+			cmd.Env = cleanEnv()
+			cmd.Stdout = pw
+			se, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pw.Close()
+			done := make(chan error, 1)
+			stderr := bufio.NewReader(se)
+			defer func() {
+				cmd.Process.Kill()
+			}()
+			// The log line comes after the signal handlers are set.
+			if out, ok := waitLine(t, stderr, "restore started", 20*time.Second); !ok {
+				t.Fatalf("no 'restore started' on stderr: %s", out)
+			}
+			waitPipeFull(t, pr)
+			cmd.Process.Signal(sig)
+			if out, ok := waitLine(t, stderr, "again", 10*time.Second); !ok {
+				t.Fatalf("the first signal did not say that a second one exits at once: %q", out)
+			}
+			cmd.Process.Signal(sig)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				ee, ok := err.(*exec.ExitError)
+				if !ok || ee.ExitCode() != 130 {
+					t.Fatalf("after two signals: %v, want exit status 130", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("mybak did not exit within 10s of the second signal")
+			}
+		})
+	}
+}
+
+// waitPipeFull waits until the pipe that r reads is full (all but the
+// last, partly filled, page): its writer is then blocked.
+func waitPipeFull(t *testing.T, r *os.File) {
+	t.Helper()
+	size, err := unix.FcntlInt(r.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > size-2*os.Getpagesize() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pipe holds %d bytes of %d after 20s: the writer is not blocked", n, size)
+		}
+		time.Sleep(10 * time.Millisecond) // polling observable state
+	}
+}
+
+// runFor runs mybak like run, but fails the test when it does not return
+// within d (a walk that never ends).
+func runFor(t *testing.T, d time.Duration, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mybakBin, args...)
+	cmd.Env = cleanEnv()
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("mybak %s did not return within %v\nstderr: %s", strings.Join(args, " "), d, se.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{so.String(), se.String(), code}
+}
+
+// TestParentCycleCommands: two manifests that name each other as parent.
+// Every command that walks a chain returns promptly and names the cycle;
+// delete --cascade removes both.
+func TestParentCycleCommands(t *testing.T) {
+	store := t.TempDir()
+	var ids []string
+	for i := 0; i < 3; i++ {
+		r := run(t, bytes.NewReader(corpus(64<<10)), nil, "backup", "--storage", store, "--no-encrypt")
+		must(t, r, "backup")
+		ids = append(ids, strings.TrimSpace(r.stdout))
+	}
+	a, b, other := ids[0], ids[1], ids[2]
+	editManifest(t, store, a, func(m map[string]any) { m["type"], m["parent"] = "incremental", b })
+	editManifest(t, store, b, func(m map[string]any) { m["type"], m["parent"] = "incremental", a })
+	cycle := "parent cycle: " + a + " -> " + b + " -> " + a
+	const limit = 30 * time.Second
+
+	r := runFor(t, limit, "list", "--storage", store)
+	must(t, r, "list")
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(line, a+" ") && !strings.Contains(line, "damaged (parent cycle: ") {
+			t.Errorf("list does not show %s damaged by the cycle: %q", a, line)
+		}
+		if strings.HasPrefix(line, other+" ") && !strings.Contains(line, "complete") {
+			t.Errorf("list: %q", line)
+		}
+	}
+
+	r = runFor(t, limit, "verify", a, "--storage", store)
+	if r.code != 3 || !strings.Contains(r.stdout+r.stderr, cycle) {
+		t.Errorf("verify: exit %d, want 3 naming %q\nstdout: %s\nstderr: %s", r.code, cycle, r.stdout, r.stderr)
+	}
+	r = runFor(t, limit, "restore", a, "--storage", store, "--target-dir", filepath.Join(t.TempDir(), "restored"))
+	if r.code != 1 || !strings.Contains(r.stderr, cycle) {
+		t.Errorf("restore: exit %d, want 1 naming %q\nstderr: %s", r.code, cycle, r.stderr)
+	}
+	r = runFor(t, limit, "delete", a, "--storage", store)
+	if r.code != 1 || !strings.Contains(r.stderr, b) || !strings.Contains(r.stderr, "--cascade") {
+		t.Errorf("delete without --cascade: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	r = runFor(t, limit, "prune", "--keep", "1", "--storage", store, "--dry-run")
+	must(t, r, "prune --dry-run")
+	if !strings.Contains(r.stderr, "parent cycle") {
+		t.Errorf("prune does not report the cycle: %s", r.stderr)
+	}
+	// A backup outside the cycle is deleted as usual.
+	r = runFor(t, limit, "delete", other, "--storage", store)
+	must(t, r, "delete outside the cycle")
+	// --cascade removes the cycle.
+	r = runFor(t, limit, "delete", a, "--cascade", "--storage", store)
+	must(t, r, "delete --cascade")
+	for _, id := range []string{a, b} {
+		if _, err := os.Stat(filepath.Join(store, id)); !os.IsNotExist(err) {
+			t.Errorf("%s still there after delete --cascade: %v", id, err)
+		}
+	}
+}
