@@ -605,6 +605,11 @@ func pruneCommand(e *env) *cli.Command {
 				return err
 			}
 			plan := backup.PlanPrune(entries, c.Int("keep"), c.Duration("grace"), time.Now())
+			for _, en := range entries {
+				if en.State == backup.StateDamaged {
+					e.log.Warn("damaged backup: removed as a leftover once older than --grace", "id", en.ID, "error", en.Err)
+				}
+			}
 			for _, id := range plan.Remove {
 				e.log.Info(verb+" backup past retention", "id", id)
 			}
