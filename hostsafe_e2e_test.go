@@ -207,3 +207,32 @@ func TestParentCycleCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyInput: `failing-dump | mybak backup` without pipefail gives
+// mybak an empty standard input. That is not a backup (prune --keep would
+// count it): exit 1, a message that says how to allow it, no objects.
+func TestEmptyInput(t *testing.T) {
+	store := t.TempDir()
+	r := run(t, strings.NewReader(""), nil, "backup", "--storage", store, "--no-encrypt")
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "empty") || !strings.Contains(r.stderr, "--allow-empty") {
+		t.Errorf("empty input: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	var files []string
+	filepath.Walk(store, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Errorf("a refused empty backup left files: %v", files)
+	}
+	r = run(t, strings.NewReader(""), nil, "backup", "--storage", store, "--no-encrypt", "--allow-empty")
+	must(t, r, "backup --allow-empty")
+	id := strings.TrimSpace(r.stdout)
+	r = run(t, nil, nil, "restore", id, "--storage", store, "--to-stdout")
+	must(t, r, "restore the empty backup")
+	if r.stdout != "" {
+		t.Errorf("restored %d bytes of an empty backup", len(r.stdout))
+	}
+}

@@ -32,6 +32,7 @@ func backupCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "encrypt-kdf", Value: "pbkdf2", Usage: "key derivation: pbkdf2, pbkdf2-sha512, sha256 or md5 (as openssl enc -pbkdf2 / -md)"},
 		&cli.IntFlag{Name: "encrypt-iter", Value: 10000, Usage: "PBKDF2 iterations"},
 		&cli.BoolFlag{Name: "keep-partial", Usage: "keep the objects of a failed backup (it stays incomplete)"},
+		&cli.BoolFlag{Name: "allow-empty", Usage: "store a backup whose input is empty (0 bytes); without it an empty input fails"},
 		&cli.BoolFlag{Name: "to-stdout", Usage: "write the backup (encoded, with its manifest in-band) to standard output instead of a store, for make-replica --from-stdin"},
 		layoutFlag(),
 	}
@@ -102,6 +103,7 @@ func backupCommand(e *env) *cli.Command {
 				Label:       c.String("name"),
 				Encode:      enc,
 				KeepPartial: c.Bool("keep-partial"),
+				AllowEmpty:  c.Bool("allow-empty"),
 				Progress:    p.Add,
 				Log:         e.log,
 				Version:     Version,

@@ -58,7 +58,7 @@ func backupToStdout(c *cli.Context, e *env) (err error) {
 	}
 	p := newProgress(c.String("progress"), e.stderr, e.log, "backup", -1)
 	m, err := backup.RunToWriter(c.Context, e.stdout, backup.Options{Engine: eng, Label: c.String("name"),
-		Encode: enc, Progress: p.Add, Log: e.log, Version: Version})
+		Encode: enc, AllowEmpty: c.Bool("allow-empty"), Progress: p.Add, Log: e.log, Version: Version})
 	p.Done()
 	if err != nil {
 		return err
