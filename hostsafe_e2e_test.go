@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mybak/mybak/xbstream"
 )
 
 // waitLine reads lines from r until one contains want or timeout passes;
@@ -234,5 +236,74 @@ func TestEmptyInput(t *testing.T) {
 	must(t, r, "restore the empty backup")
 	if r.stdout != "" {
 		t.Errorf("restored %d bytes of an empty backup", len(r.stdout))
+	}
+}
+
+// evil is text from a manifest or a stream that would forge a line of
+// output on a terminal: a newline that starts a fake "ok" line and the
+// escape sequence that erases the current one.
+const evil = "x\n  OK  fake\x1b[2K"
+
+// checkEscaped fails when out holds an escape character or a line that
+// starts like the forged one.
+func checkEscaped(t *testing.T, what, out string) {
+	t.Helper()
+	if strings.ContainsAny(out, "\x1b\r") {
+		t.Errorf("%s: raw ESC or CR in the output:\n%q", what, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "  OK  fake") {
+			t.Errorf("%s: a forged line:\n%q", what, out)
+		}
+	}
+}
+
+// TestEscapedOutput: labels, engine names, errors and file paths that
+// come from a manifest or a backup's stream are printed escaped by list,
+// verify (text and --list) and the logs.
+func TestEscapedOutput(t *testing.T) {
+	store := t.TempDir()
+	var xb bytes.Buffer
+	w := xbstream.NewWriter(&xb)
+	for _, name := range []string{"ibdata1", "db/" + evil + ".ibd"} {
+		if _, err := w.WriteFile(name, bytes.NewReader(corpus(10<<10))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := run(t, bytes.NewReader(xb.Bytes()), nil, "backup", "--storage", store, "--no-encrypt", "--name", evil)
+	must(t, r, "backup of an xbstream")
+	withPaths := strings.TrimSpace(r.stdout)
+	checkEscaped(t, "backup's log", r.stderr)
+	r = run(t, bytes.NewReader(corpus(10<<10)), nil, "backup", "--storage", store, "--no-encrypt")
+	must(t, r, "backup")
+	evilEngine := strings.TrimSpace(r.stdout)
+	editManifest(t, store, evilEngine, func(m map[string]any) {
+		m["label"] = evil
+		m["engine"].(map[string]any)["name"] = evil
+	})
+
+	r = run(t, nil, nil, "list", "--storage", store)
+	must(t, r, "list")
+	checkEscaped(t, "list", r.stdout)
+	if n := strings.Count(r.stdout, "\n"); n != 3 {
+		t.Errorf("list printed %d lines for 2 backups:\n%s", n, r.stdout)
+	}
+	if !strings.Contains(r.stdout, `"x\n  OK  fake\x1b[2K"`) {
+		t.Errorf("list does not show the label quoted:\n%s", r.stdout)
+	}
+
+	r = run(t, nil, nil, "verify", withPaths, "--storage", store, "--deep", "--list")
+	must(t, r, "verify --deep --list")
+	checkEscaped(t, "verify --list", r.stdout+r.stderr)
+	if !strings.Contains(r.stdout, `"db/x\n  OK  fake\x1b[2K.ibd"`) {
+		t.Errorf("verify --list does not show the path quoted:\n%s", r.stdout)
+	}
+
+	for _, args := range [][]string{
+		{"verify", evilEngine, "--storage", store, "--deep"},
+		{"restore", evilEngine, "--storage", store, "--target-dir", filepath.Join(t.TempDir(), "r")},
+	} {
+		r = run(t, nil, nil, args...)
+		checkEscaped(t, args[0]+" of a backup with a forged engine name", r.stdout+r.stderr)
 	}
 }

@@ -329,9 +329,9 @@ func verifyCommand(e *env) *cli.Command {
 						if !ch.OK {
 							status = "FAILED"
 						}
-						fmt.Fprintf(e.stdout, "%-6s %s", status, ch.Name)
+						fmt.Fprintf(e.stdout, "%-6s %s", status, printableText(ch.Name))
 						if ch.Detail != "" {
-							fmt.Fprintf(e.stdout, ": %s", ch.Detail)
+							fmt.Fprintf(e.stdout, ": %s", printableText(ch.Detail))
 						}
 						fmt.Fprintln(e.stdout)
 					}
@@ -420,22 +420,22 @@ func listCommand(e *env) *cli.Command {
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTARTED\tENGINE\tTYPE\tRAW\tSTORED\tDURATION\tSTATE\tLABEL")
 			for _, it := range items {
-				typ := it.Type
+				typ := printable(it.Type)
 				if it.Parent != "" {
-					typ += " of " + it.Parent
+					typ += " of " + printable(it.Parent)
 				}
 				raw, dur := "-", "-"
 				if it.State == backup.StateComplete {
 					raw = units.Bytes(it.RawBytes)
 					dur = time.Duration(it.Seconds * float64(time.Second)).Round(time.Second).String()
 				}
-				state := it.State
+				state := printable(it.State)
 				if it.Error != "" {
-					state += " (" + it.Error + ")"
+					state += " (" + printableText(it.Error) + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID,
-					it.Start.Local().Format("2006-01-02 15:04:05"), dash(it.Engine), dash(typ), raw,
-					units.Bytes(it.StoredBytes), dur, state, it.Label)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(it.ID),
+					it.Start.Local().Format("2006-01-02 15:04:05"), dash(printable(it.Engine)), dash(typ), raw,
+					units.Bytes(it.StoredBytes), dur, state, printable(it.Label))
 			}
 			return tw.Flush()
 		},

@@ -350,7 +350,7 @@ func printReplica(w io.Writer, r *replica.Result, asJSON bool, err error) {
 		rows = append(rows[:3], append([][2]string{{"caught up to", pos(*r.Target)}}, rows[3:]...)...)
 	}
 	for _, row := range rows {
-		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
+		fmt.Fprintf(tw, "%s\t%s\n", row[0], printableText(row[1]))
 	}
 	tw.Flush()
 }
