@@ -307,3 +307,51 @@ func TestEscapedOutput(t *testing.T) {
 		checkEscaped(t, args[0]+" of a backup with a forged engine name", r.stdout+r.stderr)
 	}
 }
+
+// TestFlagValues: a value a flag cannot mean is a usage error (exit 2,
+// naming the flag) before anything runs, whatever the store; a local
+// store applies --limit-rate as Swift does.
+func TestFlagValues(t *testing.T) {
+	store := t.TempDir()
+	for _, args := range [][]string{
+		{"--limit-rate", "abc"},
+		{"--limit-rate", "-1"},
+		{"--limit-rate", "10MB/s"},
+		{"--limit-rate", "1.5M"},
+		{"--segment-size", "abc"},
+		{"--segment-size", "0"},
+		{"--lock-timeout", "-5s"},
+		{"--upload-parallel", "0"},
+		{"--upload-parallel", "-3"},
+		{"--max-retries", "-2"},
+		{"--port", "-1"},
+		{"--port", "70000"},
+		{"--parallel", "-1"},
+		{"--swift-auth-version", "7"},
+	} {
+		r := run(t, strings.NewReader("data"), nil, append([]string{"backup", "--storage", store, "--no-encrypt"}, args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, args[0]) || r.stdout != "" {
+			t.Errorf("backup %s: exit %d, want 2 naming the flag\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+	}
+	r := run(t, nil, nil, "prune", "--storage", store, "--keep", "1", "--grace", "-1h")
+	if r.code != 2 || !strings.Contains(r.stderr, "--grace") {
+		t.Errorf("prune --grace -1h: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	if entries, _ := os.ReadDir(store); len(entries) != 0 {
+		t.Errorf("refused runs stored %d backups", len(entries))
+	}
+	for _, ok := range []string{"512K", "10M", "1G", "1048576", "64KiB", "0"} {
+		r := run(t, strings.NewReader("data"), nil, "backup", "--storage", store, "--no-encrypt", "--limit-rate", ok)
+		must(t, r, "backup --limit-rate "+ok)
+	}
+
+	// 256 KiB at 64 KiB/s: the first 64 KiB pass at once, the rest take
+	// three seconds.
+	start := time.Now()
+	r = run(t, bytes.NewReader(corpus(256<<10)), nil, "backup", "--storage", store, "--no-encrypt", "--compress", "none", "--limit-rate", "64K")
+	must(t, r, "backup --limit-rate 64K")
+	if d := time.Since(start); d < 2500*time.Millisecond {
+		t.Errorf("256 KiB at --limit-rate 64K took %v to a local store: the cap is not applied", d)
+	}
+}

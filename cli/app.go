@@ -106,6 +106,9 @@ func newApp(e *env) *cli.App {
 			if err := applyConfig(c, cmds); err != nil {
 				return err
 			}
+			if err := checkFlagValues(c); err != nil {
+				return err
+			}
 			return setupLogging(c, e)
 		}
 	}
