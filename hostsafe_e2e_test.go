@@ -355,3 +355,39 @@ func TestFlagValues(t *testing.T) {
 		t.Errorf("256 KiB at --limit-rate 64K took %v to a local store: the cap is not applied", d)
 	}
 }
+
+// TestManifestWithoutEncryption: the data is encrypted but the manifest
+// lost its encryption block. Giving the key must not be answered with
+// "a passphrase is needed": the message says what is wrong.
+func TestManifestWithoutEncryption(t *testing.T) {
+	store := t.TempDir()
+	key := keyFile(t, "correct horse battery staple")
+	r := run(t, bytes.NewReader(corpus(64<<10)), nil, "backup", "--storage", store, "--encrypt-key-file", key)
+	must(t, r, "backup")
+	id := strings.TrimSpace(r.stdout)
+	editManifest(t, store, id, func(m map[string]any) {
+		if m["encryption"] == nil {
+			t.Fatal("precondition: the manifest has no encryption block")
+		}
+		delete(m, "encryption")
+	})
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"restore", id, "--to-stdout"}, 1},
+		{[]string{"verify", id, "--deep"}, 3},
+	} {
+		for _, withKey := range []bool{true, false} {
+			args := append(tc.args, "--storage", store)
+			if withKey {
+				args = append(args, "--encrypt-key-file", key)
+			}
+			r := run(t, nil, nil, args...)
+			if r.code != tc.code || strings.Contains(r.stderr, "passphrase is needed") ||
+				!strings.Contains(r.stderr, "records no encryption") || !strings.Contains(r.stderr, "older backup") {
+				t.Errorf("%s: exit %d, want %d and a message about the manifest\nstderr: %s", strings.Join(args, " "), r.code, tc.code, r.stderr)
+			}
+		}
+	}
+}
