@@ -17,9 +17,6 @@ type signalError struct{ sig os.Signal }
 func (e signalError) Error() string        { return fmt.Sprintf("interrupted by %v", e.sig) }
 func (e signalError) Is(target error) bool { return target == context.Canceled }
 
-// exitNow ends the process on a second signal; tests replace it.
-var exitNow = os.Exit
-
 // signalContext returns the root context of a run: the first SIGINT or
 // SIGTERM cancels it (the command stops and cleans up: a backup removes
 // its objects, a drill stops its server) and says so on stderr; a second
@@ -46,7 +43,7 @@ func signalContext(stderr io.Writer) (ctx context.Context, stop func()) {
 			return
 		}
 		fmt.Fprintf(stderr, "mybak: %v again: exiting at once, without cleanup\n", sig)
-		exitNow(ExitSignal)
+		os.Exit(ExitSignal) // the one exit outside Main: what it would wait for hangs
 	}()
 	return ctx, func() {
 		signal.Stop(sigs)
