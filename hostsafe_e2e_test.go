@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mybak/mybak/internal/testenv"
 	"github.com/mybak/mybak/xbstream"
 )
 
@@ -389,5 +391,31 @@ func TestManifestWithoutEncryption(t *testing.T) {
 				t.Errorf("%s: exit %d, want %d and a message about the manifest\nstderr: %s", strings.Join(args, " "), r.code, tc.code, r.stderr)
 			}
 		}
+	}
+}
+
+// TestSwiftLimitRate: --limit-rate is read by the same parser and means
+// the same with a Swift store as with a local one.
+func TestSwiftLimitRate(t *testing.T) {
+	testenv.NeedSwift(t)
+	container := fmt.Sprintf("hostsafe-rate-%d", os.Getpid())
+	env := append(swiftEnv(), "MYBAK_STORAGE=swift://"+container)
+	t.Cleanup(func() {
+		for _, c := range []string{container, container + "_segments"} {
+			exec.Command("swift", "--auth", os.Getenv("ST_AUTH"), "--user", os.Getenv("ST_USER"), "--key", os.Getenv("ST_KEY"),
+				"delete", c).Run()
+		}
+	})
+	for _, bad := range []string{"abc", "-1", "10MB/s", "1.5M"} {
+		r := run(t, strings.NewReader("data"), env, "backup", "--no-encrypt", "--limit-rate", bad)
+		if r.code != 2 || !strings.Contains(r.stderr, "--limit-rate") {
+			t.Errorf("--limit-rate %s with Swift: exit %d\nstderr: %s", bad, r.code, r.stderr)
+		}
+	}
+	start := time.Now()
+	r := run(t, bytes.NewReader(corpus(256<<10)), env, "backup", "--no-encrypt", "--compress", "none", "--limit-rate", "64K")
+	must(t, r, "backup --limit-rate 64K to Swift")
+	if d := time.Since(start); d < 2500*time.Millisecond {
+		t.Errorf("256 KiB at --limit-rate 64K took %v to Swift", d)
 	}
 }
