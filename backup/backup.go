@@ -57,6 +57,9 @@ type Options struct {
 	// KeepPartial keeps the objects of a failed backup for inspection
 	// (they stay incomplete: no manifest is written).
 	KeepPartial bool
+	// AllowEmpty accepts an engine that yields no byte at all as a
+	// backup; otherwise that is ErrEmptyStream (see there).
+	AllowEmpty bool
 	// Progress, when set, is called with the count of raw bytes each time
 	// the engine writes.
 	Progress func(n int64)
@@ -83,6 +86,12 @@ type Options struct {
 	// uploads it from there (see SpoolOptions and Resume).
 	Spool *SpoolOptions
 }
+
+// ErrEmptyStream is returned (wrapped) when the engine yields no byte and
+// Options.AllowEmpty is not set: `failing-dump | mybak backup` without
+// pipefail gives mybak an empty standard input, which must not count as
+// a backup (prune --keep would rotate real ones away for it).
+var ErrEmptyStream = errors.New("the backup's input was empty (0 bytes): nothing was stored; if the data that fed it failed, fix that (with set -o pipefail a failing command before | fails the pipeline); give --allow-empty to store an empty backup on purpose")
 
 // Run takes one backup and returns its manifest. On failure, and on
 // cancellation of ctx, no manifest is written and the objects stored so far
@@ -238,15 +247,22 @@ func produce(ctx context.Context, opts Options, parent *Manifest, dst io.Writer)
 			check = startStreamCheck(gctx)
 			w = io.MultiWriter(rawW, check)
 		}
-		if opts.Progress != nil {
-			w = &progressWriter{w: w, fn: opts.Progress}
-		}
+		var raw int64
+		w = &progressWriter{w: w, fn: func(n int64) {
+			raw += n
+			if opts.Progress != nil {
+				opts.Progress(n)
+			}
+		}}
 		var err error
 		engRes, err = opts.Engine.Run(gctx, w, parent)
 		if err == nil && check != nil {
 			err = check.finish(opts.Engine.Name())
 		} else if check != nil {
 			check.abort(err)
+		}
+		if err == nil && raw == 0 && !opts.AllowEmpty {
+			err = ErrEmptyStream
 		}
 		if err != nil {
 			err = fmt.Errorf("%s engine: %w", opts.Engine.Name(), err)

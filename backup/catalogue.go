@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,7 +35,9 @@ const (
 type Entry struct {
 	ID    string
 	State string
-	// Manifest is set for complete backups.
+	// Manifest is set for complete backups, and for damaged ones whose
+	// manifest was read but whose chain of parents is a cycle (Err is
+	// then a *CycleError, see MarkParentCycles).
 	Manifest *Manifest
 	// Objects are the stored objects under the ID, manifest included.
 	Objects []storage.ObjectInfo
@@ -47,7 +50,8 @@ type Entry struct {
 }
 
 // Catalogue lists every backup in the store, oldest first. Objects whose
-// first path element is not a backup ID are ignored.
+// first path element is not a backup ID are ignored. A backup whose chain
+// of parents is a cycle is damaged (see MarkParentCycles).
 func Catalogue(ctx context.Context, st storage.Backend) ([]Entry, error) {
 	byID := map[string]*Entry{}
 	var ids []string
@@ -97,6 +101,7 @@ func Catalogue(ctx context.Context, st storage.Backend) ([]Entry, error) {
 	// IDs sort by their start second; within a second the manifests' start
 	// times order the backups.
 	sort.SliceStable(out, func(i, j int) bool { return out[i].start().Before(out[j].start()) })
+	MarkParentCycles(out)
 	return out, nil
 }
 
@@ -160,19 +165,22 @@ func Resolve(ctx context.Context, st storage.Backend, ref string) (*Manifest, er
 }
 
 // Chain returns the backups that restoring m needs, oldest (the full
-// backup) first and m last.
+// backup) first and m last. A chain that comes back to a backup it passed
+// is a *CycleError.
 func Chain(ctx context.Context, st storage.Backend, m *Manifest) ([]*Manifest, error) {
 	chain := []*Manifest{m}
-	seen := map[string]bool{m.ID: true}
+	w := NewParentWalk(m.ID)
 	for cur := m; cur.Parent != ""; {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := w.Step(cur.Parent); err != nil {
+			return nil, fmt.Errorf("backup chain of %s: %w", m.ID, err)
+		}
 		p, err := LoadManifest(ctx, st, cur.Parent)
 		if err != nil {
 			return nil, fmt.Errorf("parent of %s: %w", cur.ID, err)
 		}
-		if seen[p.ID] {
-			return nil, fmt.Errorf("%w: backup chain of %s loops at %s", ErrInvalidManifest, m.ID, p.ID)
-		}
-		seen[p.ID] = true
 		chain = append(chain, p)
 		cur = p
 	}
@@ -182,25 +190,30 @@ func Chain(ctx context.Context, st storage.Backend, m *Manifest) ([]*Manifest, e
 	return chain, nil
 }
 
-// Dependents returns the IDs of the complete backups whose chain includes
-// id (children, grandchildren, ...), in catalogue order.
+// Dependents returns the IDs of the backups whose chain includes id
+// (children, grandchildren, ...), in catalogue order: complete ones, and
+// damaged ones whose chain is a cycle (the other backups of a cycle that
+// includes id, and their descendants). A walk stops at a cycle.
 func Dependents(entries []Entry, id string) []string {
-	parent := map[string]string{}
-	for _, e := range entries {
-		if e.Manifest != nil {
-			parent[e.ID] = e.Manifest.Parent
-		}
-	}
+	parent := parents(entries)
 	var out []string
 	for _, e := range entries {
-		for p := parent[e.ID]; p != ""; p = parent[p] {
-			if p == id {
-				out = append(out, e.ID)
-				break
-			}
+		if e.ID == id {
+			continue
+		}
+		anc, _ := Ancestors(parent, e.ID)
+		if slices.Contains(anc, id) {
+			out = append(out, e.ID)
 		}
 	}
 	return out
+}
+
+// CycleOf returns the *CycleError of the chain of id as the entries'
+// manifests name it, or nil when it ends.
+func CycleOf(entries []Entry, id string) error {
+	_, err := Ancestors(parents(entries), id)
+	return err
 }
 
 // Delete removes backup id. The manifest goes first, so that a delete
@@ -225,8 +238,12 @@ func Delete(ctx context.Context, st storage.Backend, id string, cascade bool) ([
 	}
 	deps := Dependents(entries, id)
 	if len(deps) > 0 && !cascade {
-		return nil, fmt.Errorf("delete %s: %w: %s; delete them first or add --cascade",
-			id, ErrHasDependents, strings.Join(deps, ", "))
+		note := ""
+		if err := CycleOf(entries, id); err != nil {
+			note = " (" + err.Error() + ")"
+		}
+		return nil, fmt.Errorf("delete %s: %w: %s%s; delete them first or add --cascade",
+			id, ErrHasDependents, strings.Join(deps, ", "), note)
 	}
 	victims := append([]string{id}, deps...)
 	sort.Sort(sort.Reverse(sort.StringSlice(victims)))

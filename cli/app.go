@@ -5,15 +5,12 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -46,7 +43,7 @@ type env struct {
 // Main runs mybak with args (args[0] is the program name) and returns the
 // exit status. It never calls os.Exit, so deferred cleanup always runs.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(stderr)
 	defer stop()
 	defer startProfile(stderr)()
 	// Backups stream through standard input and output (cat | mybak
@@ -107,6 +104,9 @@ func newApp(e *env) *cli.App {
 		c.OnUsageError = onUsageError
 		c.Before = func(c *cli.Context) error {
 			if err := applyConfig(c, cmds); err != nil {
+				return err
+			}
+			if err := checkFlagValues(c); err != nil {
 				return err
 			}
 			return setupLogging(c, e)

@@ -32,6 +32,7 @@ func backupCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "encrypt-kdf", Value: "pbkdf2", Usage: "key derivation: pbkdf2, pbkdf2-sha512, sha256 or md5 (as openssl enc -pbkdf2 / -md)"},
 		&cli.IntFlag{Name: "encrypt-iter", Value: 10000, Usage: "PBKDF2 iterations"},
 		&cli.BoolFlag{Name: "keep-partial", Usage: "keep the objects of a failed backup (it stays incomplete)"},
+		&cli.BoolFlag{Name: "allow-empty", Usage: "store a backup whose input is empty (0 bytes); without it an empty input fails"},
 		&cli.BoolFlag{Name: "to-stdout", Usage: "write the backup (encoded, with its manifest in-band) to standard output instead of a store, for make-replica --from-stdin"},
 		layoutFlag(),
 	}
@@ -102,6 +103,7 @@ func backupCommand(e *env) *cli.Command {
 				Label:       c.String("name"),
 				Encode:      enc,
 				KeepPartial: c.Bool("keep-partial"),
+				AllowEmpty:  c.Bool("allow-empty"),
 				Progress:    p.Add,
 				Log:         e.log,
 				Version:     Version,
@@ -327,9 +329,9 @@ func verifyCommand(e *env) *cli.Command {
 						if !ch.OK {
 							status = "FAILED"
 						}
-						fmt.Fprintf(e.stdout, "%-6s %s", status, ch.Name)
+						fmt.Fprintf(e.stdout, "%-6s %s", status, printableText(ch.Name))
 						if ch.Detail != "" {
-							fmt.Fprintf(e.stdout, ": %s", ch.Detail)
+							fmt.Fprintf(e.stdout, ": %s", printableText(ch.Detail))
 						}
 						fmt.Fprintln(e.stdout)
 					}
@@ -418,22 +420,22 @@ func listCommand(e *env) *cli.Command {
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTARTED\tENGINE\tTYPE\tRAW\tSTORED\tDURATION\tSTATE\tLABEL")
 			for _, it := range items {
-				typ := it.Type
+				typ := printable(it.Type)
 				if it.Parent != "" {
-					typ += " of " + it.Parent
+					typ += " of " + printable(it.Parent)
 				}
 				raw, dur := "-", "-"
 				if it.State == backup.StateComplete {
 					raw = units.Bytes(it.RawBytes)
 					dur = time.Duration(it.Seconds * float64(time.Second)).Round(time.Second).String()
 				}
-				state := it.State
+				state := printable(it.State)
 				if it.Error != "" {
-					state += " (" + it.Error + ")"
+					state += " (" + printableText(it.Error) + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID,
-					it.Start.Local().Format("2006-01-02 15:04:05"), dash(it.Engine), dash(typ), raw,
-					units.Bytes(it.StoredBytes), dur, state, it.Label)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(it.ID),
+					it.Start.Local().Format("2006-01-02 15:04:05"), dash(printable(it.Engine)), dash(typ), raw,
+					units.Bytes(it.StoredBytes), dur, state, printable(it.Label))
 			}
 			return tw.Flush()
 		},
@@ -605,6 +607,11 @@ func pruneCommand(e *env) *cli.Command {
 				return err
 			}
 			plan := backup.PlanPrune(entries, c.Int("keep"), c.Duration("grace"), time.Now())
+			for _, en := range entries {
+				if en.State == backup.StateDamaged {
+					e.log.Warn("damaged backup: removed as a leftover once older than --grace", "id", en.ID, "error", en.Err)
+				}
+			}
 			for _, id := range plan.Remove {
 				e.log.Info(verb+" backup past retention", "id", id)
 			}

@@ -82,18 +82,18 @@ func runDrill(c *cli.Context, e *env, ref string, st storage.Backend, cat restor
 // printDrill writes the human report: the steps, then one line per table.
 func printDrill(e *env, rep *restore.DrillReport) {
 	w := e.stdout
-	fmt.Fprintf(w, "restore drill of %s", rep.ID)
+	fmt.Fprintf(w, "restore drill of %s", printable(rep.ID))
 	if len(rep.Chain) > 1 {
-		fmt.Fprintf(w, " (chain %s)", strings.Join(rep.Chain, " -> "))
+		fmt.Fprintf(w, " (chain %s)", printableText(strings.Join(rep.Chain, " -> ")))
 	}
 	if rep.Engine != "" {
-		fmt.Fprintf(w, ", %s %s backup of %s", rep.Kind, rep.Engine, dash(rep.BackupServer))
+		fmt.Fprintf(w, ", %s %s backup of %s", rep.Kind, printable(rep.Engine), dash(printable(rep.BackupServer)))
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATUS\tSECONDS\tDETAIL")
 	for _, s := range rep.Steps {
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\n", s.Name, strings.ToUpper(s.Status), s.Seconds, oneLine(s.Detail))
+		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\n", oneLine(s.Name), strings.ToUpper(s.Status), s.Seconds, oneLine(s.Detail))
 	}
 	tw.Flush()
 	if len(rep.Tables) > 0 {
@@ -106,7 +106,7 @@ func printDrill(e *env, rep *restore.DrillReport) {
 				system++ // listed in --json; only their failures here
 				continue
 			}
-			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\n", t.Schema, t.Table, dash(oneLine(t.Check)), count(t.Rows), count(t.Recorded),
+			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\n", printable(t.Schema), printable(t.Table), dash(oneLine(t.Check)), count(t.Rows), count(t.Recorded),
 				strings.ToUpper(t.Result), oneLine(t.Detail))
 		}
 		tw.Flush()
@@ -134,6 +134,5 @@ func count(n *int64) string {
 	return fmt.Sprint(*n)
 }
 
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
+// oneLine is printableText: s on one line, escaped.
+func oneLine(s string) string { return printableText(s) }

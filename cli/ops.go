@@ -51,7 +51,11 @@ func withOps(cmd *cli.Command, e *env) {
 			if n := c.String("name"); n != "" {
 				desc += " (--name " + n + ")"
 			}
-			lock, lerr := ops.AcquireLock(c.Context, ops.LockPath(ops.LockDir(), job...), desc, c.Duration("lock-timeout"))
+			dir, lerr := ops.LockDir()
+			if lerr != nil {
+				return fmt.Errorf("take the job lock: %w (or give --no-lock)", lerr)
+			}
+			lock, lerr := ops.AcquireLock(c.Context, ops.LockPath(dir, job...), desc, c.Duration("lock-timeout"))
 			if lerr != nil {
 				return lerr
 			}

@@ -100,7 +100,7 @@ func printPreflight(w io.Writer, rep *backup.PreflightReport, asJSON bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "CHECK\tSTATUS\tDETAIL\n")
 	for _, ch := range rep.Checks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", ch.Name, strings.ToUpper(ch.Status), ch.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", printableText(ch.Name), strings.ToUpper(printableText(ch.Status)), printableText(ch.Detail))
 	}
 	tw.Flush()
 }

@@ -64,7 +64,7 @@ func backupToStdout(c *cli.Context, e *env) (err error) {
 	}
 	p := newProgress(c.String("progress"), e.stderr, e.log, "backup", -1)
 	m, err := backup.RunToWriter(c.Context, e.stdout, backup.Options{Engine: eng, Label: c.String("name"),
-		Encode: enc, Progress: p.Add, Log: e.log, Version: Version})
+		Encode: enc, AllowEmpty: c.Bool("allow-empty"), Progress: p.Add, Log: e.log, Version: Version})
 	p.Done()
 	if err != nil {
 		return err
@@ -356,7 +356,7 @@ func printReplica(w io.Writer, r *replica.Result, asJSON bool, err error) {
 		rows = append(rows[:3], append([][2]string{{"caught up to", pos(*r.Target)}}, rows[3:]...)...)
 	}
 	for _, row := range rows {
-		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
+		fmt.Fprintf(tw, "%s\t%s\n", row[0], printableText(row[1]))
 	}
 	tw.Flush()
 }

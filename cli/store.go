@@ -58,5 +58,13 @@ func localStore(c *cli.Context, dir string) (storage.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open local store: %w", err)
 	}
+	if v := c.String("limit-rate"); v != "" {
+		rate, err := parseSize(v)
+		if err != nil {
+			b.Close()
+			return nil, usagef("--limit-rate: %w", err)
+		}
+		b.LimitRate(rate)
+	}
 	return b, nil
 }

@@ -26,7 +26,7 @@ func swiftFlags() []cli.Flag {
 		&cli.StringFlag{Name: "segment-size", Value: "64M", Usage: "Swift segment size; each segment in flight is held in memory until stored"},
 		&cli.IntFlag{Name: "upload-parallel", Value: swift.DefaultUploadParallel, Usage: "Swift segments uploaded (and downloaded ahead) at once"},
 		&cli.IntFlag{Name: "max-retries", Value: swift.DefaultMaxRetries, Usage: "retries of a failed Swift request (408, 429, 5xx, resets, timeouts)"},
-		&cli.StringFlag{Name: "limit-rate", Usage: "cap the upload bandwidth, bytes per second (e.g. 50M); default: no cap"},
+		&cli.StringFlag{Name: "limit-rate", Usage: "cap the upload bandwidth (Swift) or write rate (local store), bytes per second: 1048576, 512K, 50M, 1G (binary units; 0: no cap); default: no cap"},
 	}
 }
 
@@ -68,6 +68,9 @@ func openSwift(ctx context.Context, c *cli.Context, loc string) (storage.Backend
 	}
 	cfg.UploadParallel = c.Int("upload-parallel")
 	cfg.MaxRetries = c.Int("max-retries")
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = -1 // Config reads 0 as the default; the flag's 0 means none
+	}
 	if v := c.String("limit-rate"); v != "" {
 		if cfg.LimitRate, err = parseSize(v); err != nil {
 			return nil, usagef("--limit-rate: %w", err)

@@ -32,7 +32,7 @@ func printFiles(e *env, rep *restore.Report, list bool) {
 		case !f.Complete:
 			note = "INCOMPLETE"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\n", f.Path, f.Size, note)
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", printable(f.Path), f.Size, note)
 	}
 	tw.Flush()
 }

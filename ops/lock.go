@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 )
 
 // ErrLocked is returned (wrapped) by Lock when another process holds the
@@ -24,16 +26,67 @@ type Lock struct {
 	path string
 }
 
-// LockDir is where job locks live: $MYBAK_LOCK_DIR, else /run/lock when
-// writable, else the temp dir.
-func LockDir() string {
-	if d := os.Getenv("MYBAK_LOCK_DIR"); d != "" {
-		return d
+// LockDir returns the directory job locks live in, and makes sure it is
+// safe to use: $MYBAK_LOCK_DIR when set; else /run/mybak when /run is
+// writable (root); else mybak-<uid> in the temp dir ($TMPDIR). The
+// directory is created 0700 when missing. It must be a directory owned by
+// the running user that no one else can write to (see checkLockDir): in a
+// directory others can write, another user could plant the lock file (a
+// symbolic link to a file to truncate, or a file they hold locked).
+func LockDir() (string, error) {
+	return lockDir(os.Getenv("MYBAK_LOCK_DIR"), "/run", syscall.Access("/run", 2) == nil, os.TempDir())
+}
+
+// lockDir is LockDir with its inputs: env is $MYBAK_LOCK_DIR, run the
+// system's run directory and runWritable whether it may be written, tmp
+// the temp dir.
+func lockDir(env, run string, runWritable bool, tmp string) (string, error) {
+	dir, follow := env, true
+	switch {
+	case dir != "":
+	case runWritable:
+		dir, follow = filepath.Join(run, "mybak"), false
+	default:
+		dir, follow = filepath.Join(tmp, "mybak-"+strconv.Itoa(os.Geteuid())), false
 	}
-	if fi, err := os.Stat("/run/lock"); err == nil && fi.IsDir() && syscall.Access("/run/lock", 2) == nil {
-		return "/run/lock"
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("create the lock directory %s: %w (set MYBAK_LOCK_DIR to a directory only you can write)", dir, err)
 	}
-	return os.TempDir()
+	if !follow {
+		// mybak's own directory is never a link: in the temp dir another
+		// user could have made one before us.
+		if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return "", fmt.Errorf("lock directory %s is a symbolic link: refusing it (remove it, or set MYBAK_LOCK_DIR to a directory only you can write)", dir)
+		}
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return "", fmt.Errorf("open the lock directory %s: %w (set MYBAK_LOCK_DIR to a directory only you can write)", dir, err)
+	}
+	defer f.Close()
+	if err := checkLockDir(f, dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// checkLockDir checks the open directory d (named dir): a directory owned
+// by the running user that neither group nor others can write.
+func checkLockDir(d *os.File, dir string) error {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(d.Fd()), &st); err != nil {
+		return fmt.Errorf("stat the lock directory %s: %w", dir, err)
+	}
+	fix := "set MYBAK_LOCK_DIR to a directory only you can write, or fix it with chown/chmod 700"
+	switch {
+	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
+		return fmt.Errorf("lock directory %s is not a directory (%s)", dir, fix)
+	case int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("lock directory %s is owned by uid %d, not by uid %d that runs mybak: refusing it (%s)", dir, st.Uid, os.Geteuid(), fix)
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("lock directory %s is writable by group or others (mode %04o): another user could plant its lock files; refusing it (%s)", dir, st.Mode&0o7777, fix)
+	}
+	return nil
 }
 
 // LockPath names the lock file of a job, identified by the strings that
@@ -47,10 +100,14 @@ func LockPath(dir string, job ...string) string {
 // not at all). The lock dies with the process, so a killed run never leaves
 // a stale lock behind. The file records the holder's pid and start time
 // for the message another run prints; describe says what the job is.
+//
+// The lock file is opened without following symbolic links, in a
+// directory that checkLockDir accepts, and must be a regular file owned by
+// the running user; it is only written once the flock is held.
 func AcquireLock(ctx context.Context, path, describe string, timeout time.Duration) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLockFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file %s: %w (set MYBAK_LOCK_DIR to a writable directory)", path, err)
+		return nil, err
 	}
 	deadline := time.Now().Add(timeout)
 	for {
@@ -63,11 +120,14 @@ func AcquireLock(ctx context.Context, path, describe string, timeout time.Durati
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		if !time.Now().Before(deadline) {
-			holder, _ := os.ReadFile(path)
+			holder := make([]byte, 256)
+			n, _ := f.ReadAt(holder, 0)
 			f.Close()
-			who := strings.TrimSpace(string(holder))
+			who := strings.TrimSpace(string(holder[:n]))
 			if who == "" {
 				who = "unknown process"
+			} else if strings.ContainsFunc(who, func(r rune) bool { return !unicode.IsPrint(r) }) {
+				who = strconv.Quote(who)
 			}
 			return nil, fmt.Errorf("%w: %s is held by %s (lock file %s); waited %s: wait for it to finish, or give --lock-timeout",
 				ErrLocked, describe, who, path, timeout.Round(time.Second))
@@ -82,6 +142,57 @@ func AcquireLock(ctx context.Context, path, describe string, timeout time.Durati
 	f.Truncate(0)
 	f.WriteAt([]byte("pid "+strconv.Itoa(os.Getpid())+" since "+time.Now().UTC().Format(time.RFC3339)+"\n"), 0)
 	return &Lock{f: f, path: path}, nil
+}
+
+// openLockFile opens (creating it 0600) the lock file path for reading and
+// writing, relative to its directory opened once and checked, so that
+// neither the directory nor the file can be swapped for a link between
+// the checks and the open.
+func openLockFile(path string) (*os.File, error) {
+	dir, name := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file %s: %w (set MYBAK_LOCK_DIR to a writable directory)", path, err)
+	}
+	defer d.Close()
+	if err := checkLockDir(d, filepath.Clean(dir)); err != nil {
+		return nil, err
+	}
+	fd, err := openat(int(d.Fd()), name, syscall.O_RDWR|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("lock file %s is a symbolic link: refusing to follow it (remove it; nothing but mybak should create files in %s)", path, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open lock file %s: %w (set MYBAK_LOCK_DIR to a writable directory)", path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat lock file %s: %w", path, err)
+	}
+	switch {
+	case st.Mode&syscall.S_IFMT != syscall.S_IFREG:
+		f.Close()
+		return nil, fmt.Errorf("lock file %s is not a regular file: refusing it (remove it)", path)
+	case int(st.Uid) != os.Geteuid():
+		f.Close()
+		return nil, fmt.Errorf("lock file %s is owned by uid %d, not by uid %d that runs mybak: refusing it (remove it)", path, st.Uid, os.Geteuid())
+	}
+	return f, nil
+}
+
+// openat is openat(2), retried on EINTR.
+func openat(dirfd int, name string, flags int, mode uint32) (int, error) {
+	for {
+		fd, err := syscall.Openat(dirfd, name, flags, mode)
+		if err != syscall.EINTR {
+			return fd, err
+		}
+	}
 }
 
 // Unlock releases the lock. The file stays (removing it would race with a

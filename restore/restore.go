@@ -94,9 +94,23 @@ func explain(err error) error {
 		return fmt.Errorf("%w (check --encrypt-key-file / MYBAK_ENCRYPT_KEY)", err)
 	case errors.Is(err, stream.ErrCorrupt):
 		return fmt.Errorf("%w (the stored data does not match its manifest: run `mybak verify` and restore an older backup)", err)
+	case errors.Is(err, stream.ErrNeedPass):
+		// Decode was given no key because the manifest records none.
+		return unrecordedEncryption{err}
 	}
 	return err
 }
+
+// unrecordedEncryption is stream.ErrNeedPass from a backup whose manifest
+// records no encryption: "a passphrase is needed" would send the user
+// looking for a key that mybak does not apply.
+type unrecordedEncryption struct{ err error }
+
+func (e unrecordedEncryption) Error() string {
+	return "the data is encrypted, but its manifest records no encryption (the manifest lost its encryption block: it was altered or damaged), so no key is applied to it: run `mybak verify` and restore an older backup"
+}
+
+func (e unrecordedEncryption) Unwrap() error { return e.err }
 
 // objectsOpener returns a function that reads the concatenation of m's
 // data objects from a stored-stream offset.

@@ -115,7 +115,8 @@ func (c *Catalogue) scan(ctx context.Context, prefix string) (map[string]*entryO
 // Entries lists the Trove backups in the store, oldest first, in the form
 // of backup.Catalogue: complete ones (a data object) with a synthesized
 // manifest (or mybak's own, when it wrote the backup), damaged ones whose
-// metadata cannot be read, and incomplete ones (segments without a data
+// metadata cannot be read or whose chain of parents is a cycle (see
+// backup.MarkParentCycles), and incomplete ones (segments without a data
 // object: an interrupted upload).
 func (c *Catalogue) Entries(ctx context.Context) ([]backup.Entry, error) {
 	byID, err := c.scan(ctx, "")
@@ -163,6 +164,7 @@ func (c *Catalogue) Entries(ctx context.Context) ([]backup.Entry, error) {
 		}
 		return out[i].ID < out[j].ID
 	})
+	backup.MarkParentCycles(out)
 	return out, nil
 }
 
@@ -362,16 +364,18 @@ func synthesize(n Name, object string, ro swift.RawObject) (*backup.Manifest, er
 // from_lsn is its parent's to_lsn.
 func (c *Catalogue) Chain(ctx context.Context, m *backup.Manifest) ([]*backup.Manifest, error) {
 	chain := []*backup.Manifest{m}
-	seen := map[string]bool{m.ID: true}
+	w := backup.NewParentWalk(m.ID)
 	for cur := m; cur.Parent != ""; {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := w.Step(cur.Parent); err != nil {
+			return nil, fmt.Errorf("backup chain of %s: %w", m.ID, err)
+		}
 		p, err := c.Resolve(ctx, cur.Parent)
 		if err != nil {
 			return nil, fmt.Errorf("parent of %s (%s): %w", cur.ID, cur.Meta[ManifestMetaParentLocation], err)
 		}
-		if seen[p.ID] {
-			return nil, fmt.Errorf("%w: backup chain of %s loops at %s", backup.ErrInvalidManifest, m.ID, p.ID)
-		}
-		seen[p.ID] = true
 		if cur.Meta != nil && cur.Meta[backup.MetaFromLSN] == "" && p.Meta[backup.MetaToLSN] != "" {
 			cur.Meta[backup.MetaFromLSN] = p.Meta[backup.MetaToLSN]
 		}

@@ -55,8 +55,12 @@ func PlanDelete(entries []backup.Entry, id string, cascade bool) ([]string, erro
 	}
 	deps := backup.Dependents(entries, id)
 	if len(deps) > 0 && !cascade {
-		return nil, fmt.Errorf("delete %s: %w: %s; delete them first or add --cascade",
-			id, backup.ErrHasDependents, strings.Join(deps, ", "))
+		note := ""
+		if err := backup.CycleOf(entries, id); err != nil {
+			note = " (" + err.Error() + ")"
+		}
+		return nil, fmt.Errorf("delete %s: %w: %s%s; delete them first or add --cascade",
+			id, backup.ErrHasDependents, strings.Join(deps, ", "), note)
 	}
 	return deleteOrder(entries, append([]string{id}, deps...)), nil
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+
+	"golang.org/x/time/rate"
 	"path"
 	"path/filepath"
 	"slices"
@@ -43,6 +45,8 @@ var bufPool = sync.Pool{New: func() any {
 type Backend struct {
 	dir  string // absolute path of the root
 	root *os.Root
+	// limiter caps the rate Put writes at (nil: no cap), see LimitRate.
+	limiter *rate.Limiter
 }
 
 var (
@@ -220,6 +224,9 @@ func (b *Backend) Put(ctx context.Context, name string, r io.Reader) (storage.Ob
 		}
 	}()
 
+	if b.limiter != nil {
+		r = &limitedReader{ctx: ctx, r: r, l: b.limiter}
+	}
 	n, err := copyChunks(ctx, &writeback{f: f}, r)
 	var we *writeError
 	switch {
