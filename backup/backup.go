@@ -85,6 +85,9 @@ type Options struct {
 	// Spool, when set, spools the encoded stream to local files and
 	// uploads it from there (see SpoolOptions and Resume).
 	Spool *SpoolOptions
+	// OnID, when set, is told the new backup's ID as soon as it is
+	// chosen (for progress lines), before any byte is read.
+	OnID func(id string)
 }
 
 // ErrEmptyStream is returned (wrapped) when the engine yields no byte and
@@ -109,6 +112,9 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	id := NewID(start)
 	if opts.Layout == LayoutTrove {
 		id = NewTroveID()
+	}
+	if opts.OnID != nil {
+		opts.OnID(id)
 	}
 	host, _ := os.Hostname()
 	relName, err := dataObjectName(opts.Layout, opts.Engine.Extension(), opts.Encode.Compression.Kind, opts.Encode.Pass != nil)

@@ -105,6 +105,7 @@ func backupCommand(e *env) *cli.Command {
 				KeepPartial: c.Bool("keep-partial"),
 				AllowEmpty:  c.Bool("allow-empty"),
 				Progress:    p.Add,
+				OnID:        p.SetID,
 				Log:         e.log,
 				Version:     Version,
 			}
@@ -117,8 +118,7 @@ func backupCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			e.log.Info("backup complete", "id", m.ID, "raw_bytes", m.RawSize, "stored_bytes", m.StoredSize,
-				"seconds", m.EndTime.Sub(m.StartTime).Seconds())
+			e.log.Info("backup complete", completeFields(m)...)
 			e.run.Engine = m.Engine.Name
 			e.run.Values = map[string]float64{"raw_bytes": float64(m.RawSize), "stored_bytes": float64(m.StoredSize)}
 			if !e.quiet {

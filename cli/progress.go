@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/mybak/mybak/backup"
 	"golang.org/x/term"
 )
 
@@ -19,6 +22,8 @@ var progressLogInterval = 30 * time.Second
 // progress reports bytes moved: a progress bar on a terminal, or a log
 // line at a modest interval elsewhere, or nothing.
 type progress struct {
+	// id names the backup in the log lines ("" until known).
+	id    atomic.Value
 	bar   *progressbar.ProgressBar
 	n     atomic.Int64
 	total int64
@@ -52,6 +57,7 @@ func newProgress(mode string, stderr io.Writer, log *slog.Logger, what string, t
 			progressbar.OptionSetWriter(stderr),
 			progressbar.OptionSetDescription(what),
 			progressbar.OptionShowBytes(true),
+			progressbar.OptionUseIECUnits(true),
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(total > 0),
 			progressbar.OptionThrottle(200*time.Millisecond),
@@ -69,18 +75,80 @@ func newProgress(mode string, stderr io.Writer, log *slog.Logger, what string, t
 				case <-p.stop:
 					return
 				case <-t.C:
-					n := p.n.Load()
-					secs := time.Since(p.start).Seconds()
-					args := []any{"bytes", n, "mib_per_s", float64(n) / secs / (1 << 20)}
-					if p.total > 0 {
-						args = append(args, "percent", 100*float64(n)/float64(p.total))
-					}
-					log.Info(what, args...)
+					log.Info(what+" progress", p.fields(time.Since(p.start))...)
 				}
 			}
 		}()
 	}
 	return p
+}
+
+// completeFields are the fields of a finished backup's log line: its
+// sizes, how long it took at what rate, the compression ratio and, for a
+// MySQL backup, the binary log position and GTID it is consistent with.
+func completeFields(m *backup.Manifest) []any {
+	secs := m.EndTime.Sub(m.StartTime).Seconds()
+	args := []any{"id", m.ID, "engine", m.Engine.Name, "raw_bytes", m.RawSize, "stored_bytes", m.StoredSize,
+		"size", iecSize(m.RawSize), "stored", iecSize(m.StoredSize), "seconds", float64(int(secs*10)) / 10}
+	if secs > 0 {
+		args = append(args, "rate", iecSize(int64(float64(m.RawSize)/secs))+"/s")
+	}
+	if m.StoredSize > 0 {
+		args = append(args, "ratio", float64(int(100*float64(m.RawSize)/float64(m.StoredSize)))/100)
+	}
+	for _, k := range []string{backup.MetaBinlogFile, backup.MetaBinlogPos, backup.MetaGTID, backup.MetaToLSN} {
+		if v := m.Meta[k]; v != "" {
+			args = append(args, k, v)
+		}
+	}
+	return args
+}
+
+// SetID names the backup in the progress lines.
+func (p *progress) SetID(id string) { p.id.Store(id) }
+
+// fields are a progress line's: the backup's ID, the time elapsed, the
+// bytes moved (exact and in IEC units), the rate rounded to what a person
+// reads, and where the size is known the percentage and the time left.
+func (p *progress) fields(elapsed time.Duration) []any {
+	n := p.n.Load()
+	var args []any
+	if id, _ := p.id.Load().(string); id != "" {
+		args = append(args, "id", id)
+	}
+	secs := elapsed.Seconds()
+	args = append(args, "elapsed", elapsed.Round(time.Second).String(), "bytes", n, "size", iecSize(n))
+	if secs > 0 {
+		rate := float64(n) / secs
+		args = append(args, "rate", iecSize(int64(rate))+"/s")
+		if p.total > 0 && n > 0 {
+			args = append(args, "percent", float64(int(1000*float64(n)/float64(p.total)))/10)
+			if left := p.total - n; left > 0 && rate > 0 {
+				args = append(args, "eta", time.Duration(float64(left)/rate*float64(time.Second)).Round(time.Second).String())
+			}
+		}
+	}
+	return args
+}
+
+// iecSize prints n bytes in IEC units, three significant digits: 210 MiB.
+func iecSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, u := float64(n), 0
+	for f >= 1024 && u < 6 {
+		f /= 1024
+		u++
+	}
+	unit := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}[u]
+	switch {
+	case f >= 100:
+		return fmt.Sprintf("%.0f %s", f, unit)
+	case f >= 10:
+		return fmt.Sprintf("%.1f %s", f, unit)
+	}
+	return fmt.Sprintf("%.2f %s", f, unit)
 }
 
 // Add counts n more bytes. Safe for concurrent use.
