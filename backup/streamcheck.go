@@ -17,7 +17,8 @@ var ErrToolStream = errors.New("the backup tool wrote a damaged stream")
 
 // streamCheck checks an engine's xbstream as it passes, on its way to the
 // encoder: the framing of every chunk and its CRC-32, as mbstream -x
-// would on restore. A tool that exits 0 after writing a damaged stream (it
+// would on restore, and that every file name stays inside the extract dir
+// (xbstream.ValidPath, xbstream.Paths), as restore requires. A tool that exits 0 after writing a damaged stream (it
 // has happened with mariabackup under concurrent DDL and load) then fails
 // the backup at once, instead of leaving one that looks complete until a
 // restore or verify --deep rejects it. The check reads what the engine
@@ -64,7 +65,7 @@ func (s *streamCheck) finish(tool string) error {
 	<-s.done
 	switch {
 	case s.err != nil && xbstream.Damaged(s.err):
-		return fmt.Errorf("%w: %s exited successfully, but its stream is damaged (%d bad chunks; first: %v): nothing was kept; take the backup again, and if it happens again keep the tool's log and check its version for known stream bugs",
+		return fmt.Errorf("%w: %s exited successfully, but its stream is damaged (%d bad chunks; first: %w): nothing was kept; take the backup again, and if it happens again keep the tool's log and check its version for known stream bugs",
 			ErrToolStream, tool, max(s.sum.Damaged, 1), s.err)
 	case s.err != nil:
 		return fmt.Errorf("check the xbstream: %w", s.err)

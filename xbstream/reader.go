@@ -65,7 +65,8 @@ var errMore = errors.New("damaged")
 // Damaged reports whether err says the stream is damaged (as opposed to an
 // error of the underlying reader).
 func Damaged(err error) bool {
-	return errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrFormat) || errors.Is(err, errMore)
+	return errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrFormat) ||
+		errors.Is(err, ErrUnsafePath) || errors.Is(err, errMore)
 }
 
 // SparseEntry is one entry of a sparse chunk's map: skip Skip bytes of the
@@ -104,7 +105,8 @@ func (c *Chunk) Extent() int64 {
 }
 
 // ChunkError says which chunk is damaged, where it is in the stream and in
-// which file. Err wraps ErrChecksum, ErrTruncated or ErrFormat.
+// which file. Err wraps ErrChecksum, ErrTruncated, ErrFormat or
+// ErrUnsafePath.
 type ChunkError struct {
 	Index        int64
 	StreamOffset int64
@@ -163,7 +165,8 @@ func (r *Reader) Offset() int64 { return r.off }
 // chunk's header. At the end of the stream (between chunks) it returns
 // io.EOF. A chunk of unknown type marked FlagIgnorable is returned like a
 // payload chunk (its layout is assumed to be one); an unknown type without
-// the flag is ErrFormat.
+// the flag is ErrFormat. A chunk whose path ValidPath refuses is a final
+// ErrUnsafePath: the stream is not read further.
 func (r *Reader) Next() (*Chunk, error) {
 	if r.err != nil {
 		return nil, r.err
@@ -205,6 +208,9 @@ func (r *Reader) Next() (*Chunk, error) {
 		return nil, r.fail(c, err, "the stream ends inside the chunk's path")
 	}
 	c.Path = string(path)
+	if err := ValidPath(c.Path); err != nil {
+		return nil, r.fatal(c, err)
+	}
 	if c.Type == TypeEOF {
 		r.cur, r.checked = c, true
 		return c, nil

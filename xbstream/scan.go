@@ -68,10 +68,17 @@ func (s *Summary) DamagedFiles() []string {
 // goes on and reports every damaged chunk. Damage to the framing
 // (truncation, a wrong magic) stops it. The summary covers what was read in
 // every case. The error joins one *ChunkError per damaged chunk (the first
-// MaxReported of them) and matches ErrChecksum, ErrTruncated or ErrFormat,
-// for which Damaged is true; any other error comes from r or ctx.
+// MaxReported of them) and matches ErrChecksum, ErrTruncated, ErrFormat or
+// ErrUnsafePath, for which Damaged is true; any other error comes from r
+// or ctx.
+//
+// A name that extracting would put outside the extract dir, or that is not
+// one the tools write (see ValidPath), stops the scan; a name that is a
+// file and also another file's directory (see Paths) is reported and the
+// scan goes on.
 func Scan(ctx context.Context, r io.Reader) (*Summary, error) {
 	xr := NewReader(r)
+	paths := NewPaths()
 	s := &Summary{}
 	index := map[string]int{}
 	var damage []error
@@ -110,7 +117,7 @@ func Scan(ctx context.Context, r io.Reader) (*Summary, error) {
 			if err != io.EOF {
 				if Damaged(err) {
 					var f *File
-					if errors.As(err, &ce) && ce.Path != "" {
+					if errors.As(err, &ce) && ce.Path != "" && !errors.Is(err, ErrUnsafePath) {
 						f = file(ce.Path)
 					}
 					report(f, err)
@@ -123,6 +130,12 @@ func Scan(ctx context.Context, r io.Reader) (*Summary, error) {
 		s.Chunks++
 		if c.Type != TypePayload && c.Type != TypeSparse && c.Type != TypeEOF {
 			continue // an unknown, ignorable chunk
+		}
+		if err := paths.Add(c.Path); err != nil {
+			// The framing is intact: report it and go on, without
+			// counting the chunk in any file.
+			report(nil, &ChunkError{Index: c.Index, StreamOffset: c.StreamOffset, Path: c.Path, FileOffset: c.Offset, Err: err})
+			continue
 		}
 		cur := file(c.Path)
 		if c.Type == TypeEOF {

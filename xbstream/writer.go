@@ -27,6 +27,8 @@ func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 // WriteChunk writes one chunk: c's Flags, Type, Path, Offset and, for a
 // sparse chunk, Sparse, with payload. It computes the length and checksum
 // (c.Length and c.Checksum are ignored). An EOF chunk takes no payload.
+// It checks only the path's length, not that the name is safe (ValidPath):
+// readers refuse unsafe names, and tests write them.
 func (w *Writer) WriteChunk(c *Chunk, payload []byte) error {
 	if len(c.Path) > MaxPathLen {
 		return fmt.Errorf("xbstream: path %q is longer than %d bytes", c.Path, MaxPathLen)
@@ -34,26 +36,17 @@ func (w *Writer) WriteChunk(c *Chunk, payload []byte) error {
 	if c.Type == TypeEOF && len(payload) > 0 {
 		return errors.New("xbstream: an EOF chunk has no payload")
 	}
-	h := make([]byte, 0, 14+len(c.Path)+24+8*len(c.Sparse))
-	h = append(h, Magic...)
-	h = append(h, c.Flags, byte(c.Type))
-	h = binary.LittleEndian.AppendUint32(h, uint32(len(c.Path)))
-	h = append(h, c.Path...)
+	var crc uint32
 	if c.Type != TypeEOF {
 		var m []byte
 		if c.Type == TypeSparse {
-			h = binary.LittleEndian.AppendUint32(h, uint32(len(c.Sparse)))
-			for _, e := range c.Sparse {
-				m = binary.LittleEndian.AppendUint32(m, e.Skip)
-				m = binary.LittleEndian.AppendUint32(m, e.Len)
-			}
+			m = sparseMap(nil, c.Sparse)
 		}
-		h = binary.LittleEndian.AppendUint64(h, uint64(len(payload)))
-		h = binary.LittleEndian.AppendUint64(h, uint64(c.Offset))
-		crc := crc32.Update(crc32.Update(0, crc32.IEEETable, m), crc32.IEEETable, payload)
-		h = binary.LittleEndian.AppendUint32(h, crc)
-		h = append(h, m...)
+		crc = crc32.Update(crc32.Update(0, crc32.IEEETable, m), crc32.IEEETable, payload)
 	}
+	hc := *c
+	hc.Length = int64(len(payload))
+	h := appendHeader(make([]byte, 0, 14+len(c.Path)+24+8*len(c.Sparse)), &hc, crc)
 	if _, err := w.w.Write(h); err != nil {
 		return fmt.Errorf("xbstream: write chunk header of %q: %w", c.Path, err)
 	}
@@ -91,4 +84,35 @@ func (w *Writer) WriteFile(path string, r io.Reader) (int64, error) {
 		}
 	}
 	return off, w.WriteChunk(&Chunk{Type: TypeEOF, Path: path}, nil)
+}
+
+// appendHeader appends the header of chunk c to h, with checksum crc:
+// everything up to its payload (an EOF chunk has nothing after its path).
+func appendHeader(h []byte, c *Chunk, crc uint32) []byte {
+	h = append(h, Magic...)
+	h = append(h, c.Flags, byte(c.Type))
+	h = binary.LittleEndian.AppendUint32(h, uint32(len(c.Path)))
+	h = append(h, c.Path...)
+	if c.Type == TypeEOF {
+		return h
+	}
+	if c.Type == TypeSparse {
+		h = binary.LittleEndian.AppendUint32(h, uint32(len(c.Sparse)))
+	}
+	h = binary.LittleEndian.AppendUint64(h, uint64(c.Length))
+	h = binary.LittleEndian.AppendUint64(h, uint64(c.Offset))
+	h = binary.LittleEndian.AppendUint32(h, crc)
+	if c.Type == TypeSparse {
+		h = sparseMap(h, c.Sparse)
+	}
+	return h
+}
+
+// sparseMap appends the sparse map of entries to m.
+func sparseMap(m []byte, entries []SparseEntry) []byte {
+	for _, e := range entries {
+		m = binary.LittleEndian.AppendUint32(m, e.Skip)
+		m = binary.LittleEndian.AppendUint32(m, e.Len)
+	}
+	return m
 }
