@@ -82,6 +82,9 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 func PhysicalFromWire(ctx context.Context, wr *backup.WireReader, o PhysicalOptions) (*backup.Manifest, error) {
 	o.defaults()
 	h := wr.Header
+	if err := checkID(h.ID); err != nil {
+		return nil, fmt.Errorf("the stream's header: %w", err)
+	}
 	eng := mysql.Engine(h.Engine)
 	if !eng.Physical() {
 		return nil, fmt.Errorf("the stream holds a %s backup, not a physical one", h.Engine)
@@ -100,12 +103,13 @@ func PhysicalFromWire(ctx context.Context, wr *backup.WireReader, o PhysicalOpti
 			pw.CloseWithError(err)
 			return err
 		})
+		var xerr error
 		g.Go(func() error {
-			err := mysql.Extract(gctx, eng, pr, dir, logPath)
-			pr.CloseWithError(fmt.Errorf("extract stopped: %w", err))
-			return err
+			xerr = extractGuarded(gctx, eng, pr, dir, logPath)
+			pr.CloseWithError(fmt.Errorf("extract stopped: %w", xerr))
+			return xerr
 		})
-		return g.Wait()
+		return unsafeFirst(g.Wait(), xerr)
 	}, o)
 	return m, err
 }
@@ -115,6 +119,11 @@ func PhysicalFromWire(ctx context.Context, wr *backup.WireReader, o PhysicalOpti
 func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(ctx context.Context, i int, dir, logPath string) error, o PhysicalOptions) (err error) {
 	o.defaults()
 	log := o.Log
+	for _, id := range ids {
+		if err := checkID(id); err != nil {
+			return err
+		}
+	}
 	if o.TargetDir == "" && o.Datadir == "" {
 		return errors.New("physical restore needs a target dir (--target-dir) or a datadir (--copy-back/--move-back --datadir)")
 	}
@@ -175,8 +184,16 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 
 	dirs := make([]string, len(ids))
 	for i, id := range ids {
-		dirs[i] = filepath.Join(staging, fmt.Sprintf("%02d-%s", i, id))
-		if err := extract(ctx, i, dirs[i], filepath.Join(logDir, "extract-"+id+".log")); err != nil {
+		// The IDs were checked above; below checks again that each name
+		// stays a direct child of its dir.
+		if dirs[i], err = below(staging, fmt.Sprintf("%02d-%s", i, id)); err != nil {
+			return err
+		}
+		logPath, err := below(logDir, "extract-"+id+".log")
+		if err != nil {
+			return err
+		}
+		if err := extract(ctx, i, dirs[i], logPath); err != nil {
 			return err
 		}
 	}
@@ -284,12 +301,13 @@ func extractOne(ctx context.Context, st storage.Backend, m *backup.Manifest, eng
 		pw.CloseWithError(err)
 		return err
 	})
+	var xerr error
 	g.Go(func() error {
-		err := mysql.Extract(gctx, eng, pr, dir, logPath)
-		pr.CloseWithError(fmt.Errorf("extract stopped: %w", err))
-		return err
+		xerr = extractGuarded(gctx, eng, pr, dir, logPath)
+		pr.CloseWithError(fmt.Errorf("extract stopped: %w", xerr))
+		return xerr
 	})
-	if err := g.Wait(); err != nil {
+	if err := unsafeFirst(g.Wait(), xerr); err != nil {
 		return fmt.Errorf("restore %s: %w", m.ID, err)
 	}
 	return nil
