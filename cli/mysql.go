@@ -373,7 +373,8 @@ func restoreMySQLFlags() []cli.Flag {
 		&cli.StringFlag{Name: "owner", Usage: "physical: user that owns the restored datadir (default: mysql when run as root)"},
 		&cli.StringFlag{Name: "use-memory", Usage: "physical: the tool's --use-memory for prepare, e.g. 1G"},
 		&cli.BoolFlag{Name: "to-mysql", Usage: "logical: apply the dump with the mysql/mariadb client (connection options as for backup)"},
-		&cli.BoolFlag{Name: "force", Usage: "replace a non-empty --target-dir / --datadir, or apply a dump into a server that holds databases"},
+		&cli.BoolFlag{Name: "force", Usage: "replace a non-empty --target-dir / --datadir (its old contents are moved aside to DIR.mybak-old-<time>), or apply a dump into a server that holds databases"},
+		&cli.BoolFlag{Name: "remove-old", Usage: "physical, with --force: delete the old contents of --target-dir / --datadir instead of moving them aside"},
 	)
 }
 
@@ -392,6 +393,8 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 		return usagef("--copy-back / --move-back need --datadir DIR")
 	case c.String("datadir") != "" && !c.Bool("copy-back") && !c.Bool("move-back"):
 		return usagef("--datadir needs --copy-back or --move-back")
+	case c.Bool("remove-old") && (!c.Bool("force") || !physical):
+		return usagef("--remove-old goes with --force, for a physical restore (--target-dir / --copy-back / --move-back)")
 	}
 	pass, err := loadKey(c, e)
 	if err != nil {
@@ -453,7 +456,7 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 	e.log.Info("restore started", "id", m.ID, "chain", strings.Join(ids, " -> "))
 	err = restore.Physical(c.Context, st, chain, restore.PhysicalOptions{Options: opts,
 		TargetDir: c.String("target-dir"), Datadir: c.String("datadir"), MoveBack: c.Bool("move-back"),
-		Owner: c.String("owner"), Force: c.Bool("force"), UseMemory: c.String("use-memory"), Log: e.log})
+		Owner: c.String("owner"), Force: c.Bool("force"), RemoveOld: c.Bool("remove-old"), UseMemory: c.String("use-memory"), Log: e.log})
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,8 @@ func makeReplicaCommand(e *env) *cli.Command {
 		&cli.BoolFlag{Name: "fresh", Usage: "dump the primary now (--engine mysqldump|mariadb-dump) straight into the running replica, no store"},
 		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "with --fresh: mysqldump, mariadb-dump, or auto (the primary's own dump tool)"},
 		&cli.StringFlag{Name: "datadir", Usage: "physical backups: the replica's datadir (new or empty; no server may run on it)"},
-		&cli.BoolFlag{Name: "force", Usage: "replace a non-empty --datadir, or apply a dump into a replica that holds databases"},
+		&cli.BoolFlag{Name: "force", Usage: "replace a non-empty --datadir (its old contents are moved aside to DIR.mybak-old-<time>), or apply a dump into a replica that holds databases"},
+		&cli.BoolFlag{Name: "remove-old", Usage: "physical, with --force: delete the old contents of --datadir instead of moving them aside"},
 		&cli.StringFlag{Name: "owner", Usage: "physical: user that owns the restored datadir (default: mysql when run as root)"},
 		&cli.StringFlag{Name: "use-memory", Usage: "physical: the tool's --use-memory for prepare, e.g. 1G"},
 		&cli.IntFlag{Name: "parallel", Usage: "pieces decoded at once (default: all cores)"},
@@ -180,6 +181,9 @@ func makeReplica(c *cli.Context, e *env) error {
 	} else if c.Bool("fresh") || c.Bool("create-user") {
 		return usagef("--fresh and --create-user need --primary-user (and --primary-password-file)")
 	}
+	if c.Bool("remove-old") && !c.Bool("force") {
+		return usagef("--remove-old goes with --force")
+	}
 	pass, err := loadKey(c, e)
 	if err != nil {
 		return err
@@ -201,7 +205,8 @@ func makeReplica(c *cli.Context, e *env) error {
 	defer p.Done()
 	ropts := restore.Options{Pass: pass, Parallel: c.Int("parallel"), Progress: p.Add}
 	phys := restore.PhysicalOptions{Options: ropts, Datadir: c.String("datadir"), Owner: c.String("owner"),
-		Force: c.Bool("force"), UseMemory: c.String("use-memory"), Log: e.log}
+		Force: c.Bool("force"), RemoveOld: c.Bool("remove-old"), UseMemory: c.String("use-memory"), Log: e.log,
+		Protect: []restore.Protected{{What: "the tools' log dir", Dir: work}}}
 	logical := restore.LogicalOptions{Options: ropts, Conn: conn, Force: c.Bool("force"),
 		LogPath: filepath.Join(work, "client.log"), Log: e.log}
 	o := replica.Options{

@@ -41,8 +41,17 @@ type PhysicalOptions struct {
 	// Owner of the datadir's files; empty: "mysql" when running as root.
 	Owner string
 	// Force replaces a non-empty TargetDir / Datadir (never one a running
-	// server holds).
-	Force     bool
+	// server holds): once the restore succeeded, the old contents are moved
+	// aside to DIR.mybak-old-<UTC time the restore started> next to it,
+	// and kept (the log says where), unless RemoveOld.
+	Force bool
+	// RemoveOld, with Force, deletes the old contents instead of keeping
+	// them aside.
+	RemoveOld bool
+	// Protect lists directories the target dir and the datadir must not
+	// be, contain or lie inside (ErrUnsafeTarget, whatever Force says).
+	// Physical adds the store it reads from when it is a directory.
+	Protect   []Protected
 	UseMemory string // --use-memory for prepare
 	Log       *slog.Logger
 }
@@ -67,6 +76,9 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 	ids := make([]string, len(chain))
 	for i, m := range chain {
 		ids[i] = m.ID
+	}
+	if loc := st.Location(); filepath.IsAbs(loc) {
+		o.Protect = append([]Protected{{What: "the store", Dir: loc}}, o.Protect...)
 	}
 	return physical(ctx, eng, ids, func(ctx context.Context, i int, dir, logPath string) error {
 		m := chain[i]
@@ -141,14 +153,38 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 			}
 		}
 	}
-	if o.TargetDir != "" {
-		if err := checkEmpty(o.TargetDir, "target dir", o.Force); err != nil {
+	if o.RemoveOld && !o.Force {
+		return errors.New("RemoveOld needs Force (--remove-old goes with --force)")
+	}
+	if o.TargetDir != "" && o.Datadir != "" && (within(o.TargetDir, o.Datadir) || within(o.Datadir, o.TargetDir)) {
+		return fmt.Errorf("%w: the target dir %s and the datadir %s overlap: the datadir is replaced, and the target dir is the source of its files: choose separate directories",
+			ErrUnsafeTarget, o.TargetDir, o.Datadir)
+	}
+	start := time.Now()
+	for _, t := range []struct{ dir, what string }{{o.TargetDir, "target dir"}, {o.Datadir, "datadir"}} {
+		if t.dir == "" {
+			continue
+		}
+		if err := checkTarget(t.dir, t.what, o.Protect); err != nil {
 			return err
 		}
-	}
-	if o.Datadir != "" {
-		if err := CheckDatadir(o.Datadir, o.Force); err != nil {
+		var err error
+		if t.what == "datadir" {
+			err = CheckDatadir(t.dir, o.Force)
+		} else {
+			err = checkEmpty(t.dir, t.what, o.Force)
+		}
+		if err != nil {
 			return err
+		}
+		if n := entries(t.dir); n > 0 {
+			if o.RemoveOld {
+				log.Warn("--force --remove-old: the "+t.what+" is not empty; its old contents are deleted once the restore succeeded",
+					"dir", t.dir, "entries", n)
+			} else {
+				log.Warn("--force: the "+t.what+" is not empty; its old contents are moved aside once the restore succeeded (add --remove-old to delete them)",
+					"dir", t.dir, "entries", n, "aside", t.dir+".mybak-old-"+start.UTC().Format("20060102T150405Z"))
+			}
 		}
 	}
 
@@ -217,9 +253,20 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 			return err
 		}
 	}
+	replace := func(src, dst string) error {
+		aside := ""
+		if !o.RemoveOld {
+			aside = asideName(dst, start)
+		}
+		kept, err := replaceDir(src, dst, aside)
+		if kept != "" {
+			log.Warn("the old contents are kept: remove them when you no longer need them", "dir", dst, "kept_in", kept)
+		}
+		return err
+	}
 	prepared := dirs[0]
 	if o.TargetDir != "" {
-		if err := replaceDir(prepared, o.TargetDir); err != nil {
+		if err := replace(prepared, o.TargetDir); err != nil {
 			return err
 		}
 		prepared = o.TargetDir
@@ -252,7 +299,7 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 		Owner: o.Owner, LogPath: filepath.Join(logDir, mode+".log")}); err != nil {
 		return err
 	}
-	if err := replaceDir(part, o.Datadir); err != nil {
+	if err := replace(part, o.Datadir); err != nil {
 		return err
 	}
 	log.Info("datadir restored", "datadir", o.Datadir)
@@ -322,10 +369,16 @@ func checkEmpty(dir, what string, force bool) error {
 	case err != nil:
 		return fmt.Errorf("check %s %s: %w", what, dir, err)
 	case len(ents) > 0 && !force:
-		return fmt.Errorf("%w: %s %s holds %d entries (e.g. %s): restore into a new or empty directory, or add --force to replace it",
-			ErrNotEmpty, what, dir, len(ents), ents[0].Name())
+		return fmt.Errorf("%w: %s %s holds %d entries (e.g. %s): restore into a new or empty directory, or add --force to replace it (its contents are then moved aside to %s.mybak-old-<time>; --force --remove-old deletes them)",
+			ErrNotEmpty, what, dir, len(ents), ents[0].Name(), dir)
 	}
 	return nil
+}
+
+// entries counts the entries of dir (0 when it does not exist).
+func entries(dir string) int {
+	ents, _ := os.ReadDir(dir)
+	return len(ents)
 }
 
 // CheckDatadir refuses a datadir a server is running on (whatever force
@@ -363,27 +416,39 @@ func locked(path string) bool {
 }
 
 // replaceDir renames src to dst. An empty dst is replaced directly; a
-// non-empty one (checked by the caller) is first renamed aside (next to
-// it), then removed once src is in place, so dst is never half-filled.
-func replaceDir(src, dst string) error {
-	err := syscall.Rename(src, dst)
+// non-empty one (checked by the caller) is first renamed aside, then src
+// is renamed into place, so dst is never half-filled. The old contents are
+// kept in aside (a name next to dst, returned as kept) or, when aside is
+// empty, removed.
+func replaceDir(src, dst, aside string) (kept string, err error) {
+	err = syscall.Rename(src, dst)
 	if err == nil {
-		return nil
+		return "", nil
 	}
 	if !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
 		if errors.Is(err, syscall.EXDEV) {
-			return fmt.Errorf("move %s into place at %s: %w (%s is a mount point: restore into a new directory below it)", src, dst, err, dst)
+			return "", fmt.Errorf("move %s into place at %s: %w (%s is a mount point: restore into a new directory below it)", src, dst, err, dst)
 		}
-		return fmt.Errorf("move %s into place at %s: %w", src, dst, err)
+		return "", fmt.Errorf("move %s into place at %s: %w", src, dst, err)
 	}
-	old := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".mybak-old-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	old := aside
+	if old == "" {
+		old = filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".mybak-old-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	}
 	if err := os.Rename(dst, old); err != nil {
-		return fmt.Errorf("move old %s aside: %w", dst, err)
+		return "", fmt.Errorf("move old %s aside to %s: %w", dst, old, err)
 	}
 	if err := syscall.Rename(src, dst); err != nil {
-		os.Rename(old, dst)
-		return fmt.Errorf("move %s into place at %s: %w", src, dst, err)
+		if rerr := os.Rename(old, dst); rerr != nil {
+			return old, fmt.Errorf("move %s into place at %s: %w (and moving the old contents back from %s failed: %v)", src, dst, err, old, rerr)
+		}
+		return "", fmt.Errorf("move %s into place at %s: %w", src, dst, err)
 	}
-	os.RemoveAll(old)
-	return nil
+	if aside != "" {
+		return aside, nil
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return "", fmt.Errorf("remove the old contents of %s (moved to %s): %w", dst, old, err)
+	}
+	return "", nil
 }

@@ -90,7 +90,7 @@ func TestCheckDatadirAndReplace(t *testing.T) {
 	src := filepath.Join(dir, "src")
 	os.Mkdir(src, 0o755)
 	os.WriteFile(filepath.Join(src, "f"), []byte("new"), 0o644)
-	if err := replaceDir(src, empty); err != nil {
+	if _, err := replaceDir(src, empty, ""); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(empty, "f")); string(b) != "new" {
@@ -99,7 +99,7 @@ func TestCheckDatadirAndReplace(t *testing.T) {
 	src2 := filepath.Join(dir, "src2")
 	os.Mkdir(src2, 0o755)
 	os.WriteFile(filepath.Join(src2, "g"), []byte("newer"), 0o644)
-	if err := replaceDir(src2, empty); err != nil {
+	if _, err := replaceDir(src2, empty, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(empty, "f")); err == nil {
