@@ -355,3 +355,69 @@ func TestForceKeepsStore(t *testing.T) {
 		t.Errorf("--remove-old without --force: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// withBackupCnf returns the xbstream xb with its backup-my.cnf replaced by
+// cnf (the other chunks as they were).
+func withBackupCnf(t *testing.T, xb []byte, cnf string) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	r, w := xbstream.NewReader(bytes.NewReader(xb)), xbstream.NewWriter(&out)
+	for {
+		c, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Path == "backup-my.cnf" {
+			continue
+		}
+		if err := w.WriteChunk(c, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.WriteFile("backup-my.cnf", strings.NewReader(cnf)); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// TestPrepareOptionsContained: mariabackup --prepare reads the server
+// options of the backup's backup-my.cnf; an absolute file in
+// innodb_data_file_path made it create that file (12 MiB of tablespace)
+// outside the target, and the restore succeeded. Such a backup is refused
+// before prepare runs.
+func TestPrepareOptionsContained(t *testing.T) {
+	p := primary(t)
+	store := t.TempDir()
+	r := run(t, nil, nil, append([]string{"backup", "--engine", "auto", "--no-encrypt", "--compress", "none", "--storage", store}, p.conn(false)...)...)
+	must(t, r, "backup")
+	id := strings.TrimSpace(r.stdout)
+	xb, err := os.ReadFile(filepath.Join(store, id, "data.xbstream"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.Mkdir(victim, 0o755)
+	crafted := storeCrafted(t, store, withBackupCnf(t, xb, "[mysqld]\ninnodb_checksum_algorithm=crc32\n"+
+		"innodb_data_file_path=ibdata1:12M;"+victim+"/planted:12M:autoextend\ninnodb_log_file_size=50331648\n"+
+		"innodb_page_size=16384\ninnodb_undo_directory=./\ninnodb_undo_tablespaces=0\n"))
+	root := t.TempDir()
+	r = run(t, nil, nil, "restore", crafted, "--storage", store, "--target-dir", filepath.Join(root, "target"), "--use-memory", "64M")
+	if r.code != 1 || !strings.Contains(r.stderr, "backup-my.cnf") {
+		t.Errorf("restore of a backup whose backup-my.cnf names %s: exit %d, want a refusal naming backup-my.cnf:\n%s", victim, r.code, r.stderr)
+	}
+	if f := outside(victim); len(f) > 0 {
+		t.Errorf("prepare created %v in %s", f, victim)
+	}
+	if bad := keptLogsOnly(root); len(bad) > 0 {
+		t.Errorf("left %v in %s", bad, root)
+	}
+	// The untouched backup restores.
+	must(t, run(t, nil, nil, "restore", id, "--storage", store, "--target-dir", filepath.Join(root, "good"), "--use-memory", "64M"), "restore of the real backup")
+}

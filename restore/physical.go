@@ -232,6 +232,10 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 		if err := extract(ctx, i, dirs[i], logPath); err != nil {
 			return err
 		}
+		// prepare reads the server options the backup carries.
+		if err := checkBackupCnf(dirs[i]); err != nil {
+			return fmt.Errorf("restore %s: %w", id, err)
+		}
 	}
 	prep := func(step string, inc string, more bool) error {
 		log.Info("preparing", "step", step)
