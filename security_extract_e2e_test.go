@@ -421,3 +421,56 @@ func TestPrepareOptionsContained(t *testing.T) {
 	// The untouched backup restores.
 	must(t, run(t, nil, nil, "restore", id, "--storage", store, "--target-dir", filepath.Join(root, "good"), "--use-memory", "64M"), "restore of the real backup")
 }
+
+// withFiles returns the xbstream xb with files added at its end.
+func withFiles(t *testing.T, xb []byte, files map[string]string) []byte {
+	t.Helper()
+	out := bytes.NewBuffer(bytes.Clone(xb))
+	w := xbstream.NewWriter(out)
+	for name, content := range files {
+		if _, err := w.WriteFile(name, strings.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out.Bytes()
+}
+
+// TestCopyBackContained: mariabackup --copy-back / --move-back put a
+// table's .ibd where its .isl (DATA DIRECTORY) says, creating the file
+// anywhere (as root: /etc/cron.d/...). A backup with .isl files is refused
+// for --copy-back / --move-back before anything is written; --target-dir
+// alone still restores it.
+func TestCopyBackContained(t *testing.T) {
+	p := primary(t)
+	store := t.TempDir()
+	r := run(t, nil, nil, append([]string{"backup", "--engine", "auto", "--no-encrypt", "--compress", "none", "--storage", store}, p.conn(false)...)...)
+	must(t, r, "backup")
+	id := strings.TrimSpace(r.stdout)
+	xb, err := os.ReadFile(filepath.Join(store, id, "data.xbstream"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "victim")
+	crafted := storeCrafted(t, store, withFiles(t, xb, map[string]string{
+		"mysql/evil.isl": victim + "/cron.d/planted",
+		"mysql/evil.ibd": "* * * * * root touch /tmp/owned\n",
+	}))
+	for _, mode := range []string{"--copy-back", "--move-back"} {
+		root := t.TempDir()
+		r = run(t, nil, nil, "restore", crafted, "--storage", store, mode, "--datadir", filepath.Join(root, "data"), "--use-memory", "64M")
+		if r.code != 1 || !strings.Contains(r.stderr, "DATA DIRECTORY") || !strings.Contains(r.stderr, "mysql/evil.isl") {
+			t.Errorf("restore %s of a backup with an .isl naming %s: exit %d, want a refusal naming the .isl:\n%s", mode, victim, r.code, r.stderr[max(0, len(r.stderr)-1500):])
+		}
+		if _, err := os.Stat(victim); err == nil {
+			t.Fatalf("restore %s created %v", mode, outside(filepath.Dir(victim)))
+		}
+		if bad := keptLogsOnly(root); len(bad) > 0 {
+			t.Errorf("restore %s left %v in %s", mode, bad, root)
+		}
+	}
+	must(t, run(t, nil, nil, "restore", crafted, "--storage", store, "--target-dir", filepath.Join(t.TempDir(), "t"), "--use-memory", "64M"),
+		"restore --target-dir of the backup with an .isl")
+	if _, err := os.Stat(victim); err == nil {
+		t.Fatalf("restore --target-dir created %s", victim)
+	}
+}

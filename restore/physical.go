@@ -236,6 +236,11 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 		if err := checkBackupCnf(dirs[i]); err != nil {
 			return fmt.Errorf("restore %s: %w", id, err)
 		}
+		if o.Datadir != "" {
+			if err := checkNoISL(dirs[i]); err != nil {
+				return fmt.Errorf("restore %s: %w", id, err)
+			}
+		}
 	}
 	prep := func(step string, inc string, more bool) error {
 		log.Info("preparing", "step", step)
@@ -297,6 +302,9 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 	mode := "copy-back"
 	if o.MoveBack {
 		mode = "move-back"
+	}
+	if err := checkNoISL(prepared); err != nil { // checked after extraction; prepare must not have added one
+		return err
 	}
 	log.Info(mode, "from", prepared, "datadir", o.Datadir)
 	if err := mysql.CopyBack(ctx, mysql.CopyBackOptions{Tool: tool, TargetDir: prepared, Datadir: part, Move: o.MoveBack,
