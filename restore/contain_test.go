@@ -113,10 +113,14 @@ func TestWireIDNotAPath(t *testing.T) {
 func TestChainIDNotAPath(t *testing.T) {
 	needPhysicalTools(t)
 	victim := filepath.Join(t.TempDir(), "planted")
+	st, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range []string{escapeTo(victim), "../planted", "a/b", "", "."} {
 		parent := t.TempDir()
 		m := man(id, "mariabackup", "full", "", "0", "100")
-		err := Physical(context.Background(), nil, []*backup.Manifest{m}, PhysicalOptions{TargetDir: filepath.Join(parent, "t")})
+		err := Physical(context.Background(), st, []*backup.Manifest{m}, PhysicalOptions{TargetDir: filepath.Join(parent, "t")})
 		if !errors.Is(err, ErrUnsafeName) {
 			t.Errorf("chain of %q: %v, want ErrUnsafeName", id, err)
 		}

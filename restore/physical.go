@@ -77,6 +77,9 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 	for i, m := range chain {
 		ids[i] = m.ID
 	}
+	if st == nil {
+		return errors.New("physical restore needs a store")
+	}
 	if loc := st.Location(); filepath.IsAbs(loc) {
 		o.Protect = append([]Protected{{What: "the store", Dir: loc}}, o.Protect...)
 	}
