@@ -184,6 +184,9 @@ func makeReplica(c *cli.Context, e *env) error {
 	if c.Bool("remove-old") && !c.Bool("force") {
 		return usagef("--remove-old goes with --force")
 	}
+	if c.Bool("remove-old") && c.Bool("fresh") {
+		return usagef("--remove-old does nothing here: it applies to a physical backup (restored into --datadir), not --fresh")
+	}
 	pass, err := loadKey(c, e)
 	if err != nil {
 		return err
@@ -288,6 +291,9 @@ func makeReplica(c *cli.Context, e *env) error {
 		}
 		e.log.Info("backup", "id", m.ID, "engine", m.Engine.Name, "chain", strings.Join(ids, " -> "))
 		o.Fill = replica.FromChain(rst, chain, phys, logical)
+	}
+	if !physical && c.Bool("remove-old") {
+		return usagef("--remove-old does nothing here: it applies to a physical backup (restored into --datadir)")
 	}
 	if physical {
 		if o.Datadir == "" {

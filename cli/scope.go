@@ -119,7 +119,7 @@ func restoreScopes() []flagScope {
 	return []flagScope{
 		{flags: connFlagNames(), applies: func(c *cli.Context) bool { return c.Bool("to-mysql") }, cmdline: true,
 			mode: "to --to-mysql (the server the dump is applied to)"},
-		{flags: []string{"owner", "use-memory"}, applies: physical, mode: "to a physical restore (--target-dir)"},
+		{flags: []string{"owner", "use-memory", "remove-old"}, applies: physical, mode: "to a physical restore (--target-dir)"},
 		{flags: []string{"force"}, applies: func(c *cli.Context) bool { return !c.Bool("to-stdout") },
 			mode: "to --target-dir / --datadir / --to-mysql"},
 	}

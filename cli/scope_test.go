@@ -31,6 +31,8 @@ func TestNoFlagIgnored(t *testing.T) {
 		{[]string{"restore", "--to-stdout", "--force", id}, "--force does nothing here"},
 		{[]string{"restore", "--target-dir", "/tmp/x", "--host", "h", id}, "--host does nothing here: it applies to --to-mysql"},
 		{[]string{"restore", "--to-mysql", "--owner", "mysql", id}, "--owner does nothing here"},
+		{[]string{"restore", "--to-mysql", "--force", "--remove-old", id}, "--remove-old does nothing here"},
+		{[]string{"restore", "--target-dir", "/tmp/x", "--remove-old", id}, "--remove-old goes with --force"},
 		{[]string{"verify", "--keep", id}, "--keep does nothing here: it applies with --drill"},
 		{[]string{"verify", "--parallel", "2", id}, "--parallel does nothing here: it applies with --deep or --drill"},
 	} {
