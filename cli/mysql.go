@@ -53,12 +53,12 @@ func connFromFlags(c *cli.Context) (mysql.Conn, error) {
 		return conn, usagef("--port %d: not a TCP port", conn.Port)
 	}
 	if p := conn.PasswordFile; p != "" {
-		if _, err := secretfile.CheckPath("--password-file "+p, p, secretfile.Password); err != nil {
+		if _, err := secretfile.CheckPath("password file "+p, p, secretfile.Password); err != nil {
 			return conn, usagef("--password-file: %w", err)
 		}
 	}
 	if p := conn.DefaultsFile; p != "" {
-		if err := mysql.CheckOptionFile("--defaults-file "+p, p); err != nil {
+		if err := mysql.CheckOptionFile("option file "+p, p); err != nil {
 			return conn, usagef("--defaults-file: %w", err)
 		}
 	}

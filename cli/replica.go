@@ -120,7 +120,7 @@ func makeReplicaCommand(e *env) *cli.Command {
 // secretFile reads the first line of a password file (secretfile's rule:
 // no group or other access, owned by mybak's user or root).
 func secretFile(flag, path string) (string, error) {
-	if _, err := secretfile.CheckPath("--"+flag+" "+path, path, secretfile.Password); err != nil {
+	if _, err := secretfile.CheckPath("password file "+path, path, secretfile.Password); err != nil {
 		return "", usagef("--%s: %w", flag, err)
 	}
 	pw, _, err := mysql.Conn{PasswordFile: path}.ResolvePassword()
