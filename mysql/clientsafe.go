@@ -39,9 +39,11 @@ var ErrClientUnsafe = errors.New("the SQL client has no sandbox switch")
 // no option file can turn them back off.
 
 var (
-	reHelpSandbox  = regexp.MustCompile(`(?m)^\s+--sandbox\s`)
-	reHelpCommands = regexp.MustCompile(`(?m)^\s+--commands\s`)
-	reHelpBinary   = regexp.MustCompile(`(?m)^\s+--binary-mode\s`)
+	// An option line of --help: "  --sandbox   Disallow ...", possibly
+	// "--commands[=name]" or with a short form before it.
+	reHelpSandbox  = regexp.MustCompile(`(?m)^\s+(?:-\w, )?--sandbox(?:\s|\[|=)`)
+	reHelpCommands = regexp.MustCompile(`(?m)^\s+(?:-\w, )?--commands(?:\s|\[|=)`)
+	reHelpBinary   = regexp.MustCompile(`(?m)^\s+(?:-\w, )?--binary-mode(?:\s|\[|=)`)
 )
 
 type clientProbe struct {

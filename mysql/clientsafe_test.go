@@ -125,6 +125,7 @@ func TestSafeClientArgs(t *testing.T) {
 	}{
 		{"mariadb 10.11", "  --sandbox           Disallow commands that access the file system (except \\P\n  --binary-mode       Binary mode\n", []string{"--sandbox", "--binary-mode", "--local-infile=0"}, false},
 		{"mysql 8.4", "  --commands          Enable or disable processing of local mysql\n  --binary-mode       By default\n  -G, --named-commands Enable named commands.\n", []string{"--commands=OFF", "--binary-mode", "--local-infile=0"}, false},
+		{"mysql 9 with a value", "  --commands[=name]   Enable or disable processing of local mysql commands.\n  --binary-mode       x\n", []string{"--commands=OFF", "--binary-mode", "--local-infile=0"}, false},
 		{"old mariadb", "  --binary-mode       Binary mode\n  -G, --named-commands\n  --skip-sandboxes\n", nil, true},
 		{"no help", "", nil, true},
 	} {
