@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 // childOf returns the pid of a process whose parent is ppid and whose
@@ -110,6 +112,8 @@ func TestKill9LeavesNoSecret(t *testing.T) {
 				tc.hold(t)
 			}
 			args := append(append([]string{"backup", "--storage", t.TempDir(), "--no-encrypt", "--row-counts", "off"}, tc.args...), p.conn(false)...)
+			// The password on no process's argv (the watcher fails the test).
+			stopWatch := testenv.ArgvWatch(t, pw, "--defaults-extra-file=/dev/fd/3")
 			cmd := exec.Command(mybakBin, args...)
 			cmd.Env = append(cleanEnv(), "TMPDIR="+tmp)
 			var se bytes.Buffer
@@ -138,6 +142,10 @@ func TestKill9LeavesNoSecret(t *testing.T) {
 
 			cmd.Process.Signal(syscall.SIGKILL)
 			<-exited
+			stopWatch()
+			if !bytes.Contains(cmdline, []byte("--defaults-extra-file=/dev/fd/3\x00")) {
+				t.Errorf("%s does not read its settings from the inherited descriptor", tc.name)
+			}
 			deadline := time.Now().Add(10 * time.Second)
 			for alive(child) && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond) // polling /proc: the child is not ours to wait for
