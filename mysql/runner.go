@@ -39,7 +39,7 @@ type Command struct {
 	Options map[string]map[string]string
 
 	Dir    string    // working directory; empty means the current one
-	Env    []string  // extra environment ("K=V"); PasswordEnv is always removed
+	Env    []string  // extra environment ("K=V"); SecretEnv is always removed
 	Stdin  io.Reader // nil means /dev/null
 	Stdout io.Writer // nil means discarded
 
@@ -276,13 +276,22 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 	return res, nil
 }
 
-// childEnv is the environment of a child: ours, without the password
-// variable, plus extra.
+// SecretEnv lists the environment variables that hold secrets mybak
+// reads (the MySQL password, the Swift key and token, mybak's key and
+// replication password). No child inherits them: a tool gets the MySQL
+// password through its defaults file, and none needs the others.
+var SecretEnv = []string{PasswordEnv, "ST_KEY", "OS_PASSWORD", "OS_AUTH_TOKEN", "MYBAK_ENCRYPT_KEY", "MYBAK_REPLICATION_PASSWORD"}
+
+// childEnv is the environment of a child: ours, without SecretEnv, plus
+// extra.
 func childEnv(extra []string) []string {
 	var env []string
+outer:
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, PasswordEnv+"=") {
-			continue
+		for _, k := range SecretEnv {
+			if strings.HasPrefix(kv, k+"=") {
+				continue outer
+			}
 		}
 		env = append(env, kv)
 	}

@@ -140,3 +140,20 @@ func procAlive(pid int) bool {
 	j := bytes.LastIndexByte(st, ')')
 	return j < 0 || !bytes.HasPrefix(bytes.TrimSpace(st[j+1:]), []byte("Z"))
 }
+
+// TestRunStripsSecretEnv: no child inherits a secret from mybak's
+// environment (the Swift key and token, the MySQL password, mybak's own
+// key and replication password variables); other variables pass.
+func TestRunStripsSecretEnv(t *testing.T) {
+	for _, k := range []string{PasswordEnv, "ST_KEY", "OS_PASSWORD", "OS_AUTH_TOKEN", "MYBAK_ENCRYPT_KEY", "MYBAK_REPLICATION_PASSWORD"} {
+		t.Setenv(k, "secret-of-"+k)
+	}
+	t.Setenv("MYBAK_TEST_HARMLESS", "kept")
+	var out bytes.Buffer
+	if _, err := Run(context.Background(), &Command{Path: "env", Stdout: &out, Env: []string{"EXTRA=1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); strings.Contains(s, "secret-of-") || !strings.Contains(s, "MYBAK_TEST_HARMLESS=kept") || !strings.Contains(s, "EXTRA=1") {
+		t.Errorf("child environment:\n%s", s)
+	}
+}
