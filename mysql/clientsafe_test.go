@@ -49,6 +49,15 @@ func TestIntegrationApplyDumpRunsOnlySQL(t *testing.T) {
 		}
 	}()
 
+	// \e runs $EDITOR even in batch mode, and --sandbox lets it through.
+	editor := filepath.Join(dir, "editor")
+	if err := os.WriteFile(editor, []byte("#!/bin/sh\ntouch \"$MARKER_DIR/edited\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EDITOR", editor)
+	t.Setenv("VISUAL", editor)
+	t.Setenv("MARKER_DIR", dir)
+
 	admin := s.admin(t)
 	for i, tc := range []struct {
 		name   string
@@ -65,6 +74,7 @@ func TestIntegrationApplyDumpRunsOnlySQL(t *testing.T) {
 		{"load data local", "CREATE TABLE leak (s TEXT);\nLOAD DATA LOCAL INFILE '%[2]s' INTO TABLE leak;\n", nil},
 		{"connect", "connect mysql 127.0.0.2\nSELECT 1;\n", nil},
 		{"connect short", "\\r mysql 127.0.0.2\nSELECT 1;\n", nil},
+		{"edit", "SELECT 1\n\\e\n;\n", func(string) string { return fileMade(filepath.Join(dir, "edited")) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := fmt.Sprintf("clientsafe_%d", i)
