@@ -17,21 +17,22 @@ import (
 var ErrClientUnsafe = errors.New("the SQL client has no sandbox switch")
 
 // The mysql/mariadb client interprets more than SQL: its own commands run
-// a shell (\! system), write host files (\T tee, pager), read host files
-// (\. source) and connect elsewhere with the same credentials (\r
-// connect); LOAD DATA LOCAL INFILE sends a host file to the server. A dump
+// a shell (\! system, \e edit), write host files (\T tee, pager), read
+// host files (\. source) and connect elsewhere with the same credentials
+// (\r connect); LOAD DATA LOCAL INFILE sends a host file to the server. A dump
 // can hold any of them (a crafted object name in an old dump is one way),
 // and mybak often runs the client as root. Tested against MariaDB 10.11
 // (mysql/clientsafe_test.go):
 //   - --sandbox (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 and later) stops
-//     at system, tee, pager with an argument and source, but lets connect
-//     and LOAD DATA LOCAL through;
+//     at system, tee, pager with an argument and source, but lets connect,
+//     edit (\e runs $EDITOR, even in batch mode) and LOAD DATA LOCAL
+//     through;
 //   - --commands=OFF (MySQL 9.4, where it is the default, and the 8.0 and
 //     8.4 releases that backported it) turns the client's commands off in
 //     non-interactive use;
 //   - --binary-mode (every client since MySQL 5.6 / MariaDB 10.0) leaves
 //     only charset and delimiter as commands in non-interactive use, so it
-//     also stops connect; it keeps '\r\n' and NUL bytes inside statements
+//     also stops connect and edit; it keeps '\r\n' and NUL bytes inside statements
 //     as they are (dumps escape both, so a dump reads the same);
 //   - --local-infile=0 refuses LOAD DATA LOCAL.
 //
