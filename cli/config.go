@@ -2,12 +2,14 @@ package cli
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
+
+	"github.com/mybak/mybak/internal/secretfile"
 )
 
 // envName is the environment variable that sets a flag that describes
@@ -91,7 +93,14 @@ func applyConfig(c *cli.Context, commands []*cli.Command) error {
 	if path == "" {
 		return nil
 	}
-	b, err := os.ReadFile(path)
+	// It names the key file, the store and the server: whoever may write
+	// it decides where backups go and with which key.
+	f, _, err := secretfile.Open("config file "+path, path, secretfile.Settings)
+	if err != nil {
+		return usagef("read config file: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	f.Close()
 	if err != nil {
 		return usagef("read config file: %w", err)
 	}

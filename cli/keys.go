@@ -29,12 +29,12 @@ func loadKey(c *cli.Context, e *env) ([]byte, error) {
 	case path != "" && hasEnv:
 		return nil, usagef("both --encrypt-key-file and %s are set: keep one", keyEnv)
 	case path != "":
-		pass, insecure, err := crypto.ReadPassFile(path)
+		pass, warning, err := crypto.ReadPassFile(path)
 		if err != nil {
 			return nil, usagef("--encrypt-key-file: %w", err)
 		}
-		if insecure {
-			e.log.Warn("the key file is readable by group or others: chmod 600 it", "file", path)
+		if warning != "" {
+			e.log.Warn("--encrypt-key-file: "+warning, "file", path)
 		}
 		if len(pass) == 0 {
 			return nil, usagef("--encrypt-key-file %s: the first line is empty", path)

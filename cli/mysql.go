@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/internal/secretfile"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
@@ -51,16 +52,14 @@ func connFromFlags(c *cli.Context) (mysql.Conn, error) {
 	if conn.Port < 0 || conn.Port > 65535 {
 		return conn, usagef("--port %d: not a TCP port", conn.Port)
 	}
-	for _, f := range []struct{ name, path string }{{"--password-file", conn.PasswordFile}, {"--defaults-file", conn.DefaultsFile}} {
-		if f.path == "" {
-			continue
+	if p := conn.PasswordFile; p != "" {
+		if _, err := secretfile.CheckPath("password file "+p, p, secretfile.Password); err != nil {
+			return conn, usagef("--password-file: %w", err)
 		}
-		fi, err := os.Stat(f.path)
-		if err != nil {
-			return conn, usagef("%s: %w", f.name, err)
-		}
-		if fi.Mode().Perm()&0o077 != 0 && f.name == "--password-file" {
-			return conn, usagef("%s %s is readable by group or others: chmod 600 it", f.name, f.path)
+	}
+	if p := conn.DefaultsFile; p != "" {
+		if err := mysql.CheckOptionFile("option file "+p, p); err != nil {
+			return conn, usagef("--defaults-file: %w", err)
 		}
 	}
 	return conn, nil

@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/internal/secretfile"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/replica"
 	"github.com/mybak/mybak/restore"
@@ -117,14 +118,11 @@ func makeReplicaCommand(e *env) *cli.Command {
 	}
 }
 
-// secretFile reads the first line of a 0600 file.
+// secretFile reads the first line of a password file (secretfile's rule:
+// no group or other access, owned by mybak's user or root).
 func secretFile(flag, path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
+	if _, err := secretfile.CheckPath("password file "+path, path, secretfile.Password); err != nil {
 		return "", usagef("--%s: %w", flag, err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", usagef("--%s %s is readable by group or others: chmod 600 it", flag, path)
 	}
 	pw, _, err := mysql.Conn{PasswordFile: path}.ResolvePassword()
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/mybak/mybak/internal/secretfile"
 )
 
 func TestParseKDF(t *testing.T) {
@@ -325,7 +327,7 @@ func TestReadPassFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			pass, insecure, err := ReadPassFile(path)
+			pass, warning, err := ReadPassFile(path)
 			wantKey, wantIV, oerr := opensslKeyIV(t, "file:"+path, nil, salt, DefaultKDF)
 			if tt.wantErr {
 				if err == nil || oerr == nil {
@@ -336,8 +338,8 @@ func TestReadPassFile(t *testing.T) {
 			if err != nil || oerr != nil {
 				t.Fatalf("ReadPassFile err %v, openssl err %v", err, oerr)
 			}
-			if insecure {
-				t.Error("0600 file reported insecure")
+			if warning != "" {
+				t.Errorf("0600 file warned: %s", warning)
 			}
 			if string(pass) != tt.want {
 				t.Errorf("pass %q, want %q", pass, tt.want)
@@ -348,15 +350,22 @@ func TestReadPassFile(t *testing.T) {
 			}
 		})
 	}
+	// The rule for a key file (internal/secretfile): read by group or
+	// others warns, written by them is refused.
 	path := filepath.Join(dir, "perm")
-	os.WriteFile(path, []byte("pw\n"), 0o644)
-	os.Chmod(path, 0o644)
-	if _, insecure, err := ReadPassFile(path); err != nil || !insecure {
-		t.Errorf("0644 file: insecure=%v err=%v, want insecure", insecure, err)
-	}
-	os.Chmod(path, 0o640)
-	if _, insecure, _ := ReadPassFile(path); !insecure {
-		t.Errorf("0640 file not reported insecure")
+	os.WriteFile(path, []byte("pw\n"), 0o600)
+	for _, tc := range []struct {
+		mode    os.FileMode
+		refused bool
+	}{{0o644, false}, {0o640, false}, {0o604, false}, {0o664, true}, {0o620, true}, {0o602, true}} {
+		os.Chmod(path, tc.mode)
+		pass, warning, err := ReadPassFile(path)
+		switch {
+		case tc.refused && (!errors.Is(err, secretfile.ErrInsecure) || pass != nil):
+			t.Errorf("%v file: %q %v, want refused", tc.mode, pass, err)
+		case !tc.refused && (err != nil || warning == "" || string(pass) != "pw"):
+			t.Errorf("%v file: %q %q %v, want the key and a warning", tc.mode, pass, warning, err)
+		}
 	}
 	if _, _, err := ReadPassFile(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)

@@ -8,8 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"github.com/mybak/mybak/internal/secretfile"
 )
 
 // Errors callers test with errors.Is.
@@ -405,28 +406,25 @@ const passFileMax = 1023
 // line without its '\n' (a '\r' before it is kept), cut at the first NUL
 // byte and at 1023 bytes. A file holding just a newline gives an empty
 // passphrase; an empty file is an error, as it is for openssl.
-// insecurePerms reports whether the group or others may read the file
-// (callers should warn). It does not check the passphrase's strength.
-func ReadPassFile(path string) (pass []byte, insecurePerms bool, err error) {
-	f, err := os.Open(path)
+//
+// The file follows secretfile's rule for a key: one the group or others
+// may write, or that another user owns, is refused (whoever can write it
+// can switch future backups to a key only they know); one they may read
+// yields warning, for the caller to show. Symlinks are followed. The
+// passphrase's strength is not checked.
+func ReadPassFile(path string) (pass []byte, warning string, err error) {
+	f, warning, err := secretfile.Open("key file "+path, path, secretfile.Key)
 	if err != nil {
-		return nil, false, fmt.Errorf("read passphrase file: %w", err)
+		return nil, "", fmt.Errorf("read passphrase file: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, false, fmt.Errorf("read passphrase file: %w", err)
-	}
-	if fi.IsDir() {
-		return nil, false, fmt.Errorf("read passphrase file %q: is a directory", path)
-	}
 	buf := make([]byte, passFileMax)
 	n, err := io.ReadFull(f, buf)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, false, fmt.Errorf("read passphrase file: %w", err)
+		return nil, "", fmt.Errorf("read passphrase file: %w", err)
 	}
 	if n == 0 {
-		return nil, false, fmt.Errorf("read passphrase file %q: file is empty (openssl refuses it too; put the passphrase on the first line)", path)
+		return nil, "", fmt.Errorf("read passphrase file %q: file is empty (openssl refuses it too; put the passphrase on the first line)", path)
 	}
 	buf = buf[:n]
 	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
@@ -435,5 +433,5 @@ func ReadPassFile(path string) (pass []byte, insecurePerms bool, err error) {
 	if i := bytes.IndexByte(buf, 0); i >= 0 {
 		buf = buf[:i]
 	}
-	return buf, fi.Mode().Perm()&0o044 != 0, nil
+	return buf, warning, nil
 }

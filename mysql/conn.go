@@ -23,8 +23,9 @@ import (
 const PasswordEnv = "MYSQL_PWD"
 
 // Conn says how to reach a server. The zero value means the client defaults
-// (the tools' own option files, localhost). Secrets stay out of argv: child
-// processes get them through a 0600 --defaults-extra-file (see Command).
+// (the tools' own option files, localhost). Secrets stay out of argv and
+// off the disk: child processes get them through an inherited in-memory
+// --defaults-extra-file (see Command).
 type Conn struct {
 	Host   string // host name or IP; empty with Socket set means the socket
 	Port   int    // TCP port; 0 means the default (3306)
@@ -220,35 +221,18 @@ func quoteOption(v string) string {
 	return b.String()
 }
 
-// defaultsFile is a private option file holding connection settings and
-// secrets for one child process.
-type defaultsFile struct {
-	dir  string
-	Path string
-}
-
-// writeDefaultsFile writes conn (and extra options per group) into a 0600
-// file inside a fresh 0700 directory. The caller must call remove.
-func writeDefaultsFile(conn *Conn, groups []string, extra map[string]map[string]string) (*defaultsFile, error) {
-	dir, err := os.MkdirTemp("", "mybak-defaults-")
-	if err != nil {
-		return nil, fmt.Errorf("create private directory for the defaults file: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("create private directory for the defaults file: %w", err)
-	}
-	df := &defaultsFile{dir: dir, Path: filepath.Join(dir, "my.cnf")}
+// defaultsContent renders conn (and extra options per group) as a MySQL
+// option file for one child process: an !include of conn.DefaultsFile
+// first, then the connection settings and password in each of groups.
+func defaultsContent(conn *Conn, groups []string, extra map[string]map[string]string) ([]byte, error) {
 	var b strings.Builder
-	b.WriteString("# written by mybak for one child process; removed when it exits\n")
+	b.WriteString("# written by mybak for one child process; never stored on disk\n")
 	if conn != nil && conn.DefaultsFile != "" {
 		abs, err := filepath.Abs(conn.DefaultsFile)
 		if err != nil {
-			df.remove()
 			return nil, err
 		}
 		if _, err := os.Stat(abs); err != nil {
-			df.remove()
 			return nil, fmt.Errorf("defaults file: %w", err)
 		}
 		fmt.Fprintf(&b, "!include %s\n", abs)
@@ -272,7 +256,6 @@ func writeDefaultsFile(conn *Conn, groups []string, extra map[string]map[string]
 		}
 		pw, ok, err := conn.ResolvePassword()
 		if err != nil {
-			df.remove()
 			return nil, err
 		}
 		if ok {
@@ -297,17 +280,7 @@ func writeDefaultsFile(conn *Conn, groups []string, extra map[string]map[string]
 			fmt.Fprintf(&b, "%s=%s\n", k, quoteOption(v))
 		}
 	}
-	if err := os.WriteFile(df.Path, []byte(b.String()), 0o600); err != nil {
-		df.remove()
-		return nil, fmt.Errorf("write defaults file: %w", err)
-	}
-	return df, nil
-}
-
-func (d *defaultsFile) remove() {
-	if d != nil {
-		os.RemoveAll(d.dir)
-	}
+	return []byte(b.String()), nil
 }
 
 func contains(list []string, s string) bool {

@@ -32,10 +32,12 @@
 // Every child goes through Run: its own process group (killed as a whole on
 // cancel), stderr drained while it runs (a tool blocks when its stderr pipe
 // fills), kept in a log file and a tail for errors, stdout copied to the
-// caller's writer. Passwords never appear on argv: they are written to a
-// 0600 --defaults-extra-file in a private 0700 directory, passed as the
-// first argument and removed after the run; MYSQL_PWD is stripped from the
-// child's environment.
+// caller's writer, a parent-death signal so that no child outlives mybak.
+// Passwords never appear on argv or on disk: they are written to a 0600
+// memfd that the child inherits as descriptor 3 and reads as
+// --defaults-extra-file=/dev/fd/3 (the first argument); MYSQL_PWD is
+// stripped from the child's environment. ApplyDump runs the client with
+// its sandbox switch (SafeClientArgs): a dump is applied as SQL only.
 //
 // Known failures become typed errors matching sentinels (ErrAccessDenied,
 // ErrMissingPrivileges, ErrLockTimeout, ErrRedoWrapped, ErrToolNotFound,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -242,6 +243,10 @@ type ApplyDumpError struct {
 }
 
 func (e *ApplyDumpError) Error() string {
+	if strings.Contains(e.Line, "sandbox mode") || strings.Contains(e.Line, "Unknown command") {
+		return fmt.Sprintf("apply dump with %s: %s (the dump holds a command of the SQL client, e.g. \\! to run a shell, "+
+			"which mybak does not run: a backup is applied as SQL only; inspect the dump before trusting it)", e.Client, e.Line)
+	}
 	return fmt.Sprintf("apply dump with %s: %s", e.Client, e.Line)
 }
 
@@ -260,9 +265,21 @@ func ApplyDump(ctx context.Context, o ApplyOptions, r io.Reader) error {
 		if bin, err = ClientTool(o.Engine); err != nil {
 			return err
 		}
+	} else if !strings.ContainsRune(bin, '/') {
+		p, err := exec.LookPath(bin)
+		if err != nil {
+			return fmt.Errorf("%s not found on PATH: %w", bin, ErrToolNotFound)
+		}
+		bin = p
 	}
-	args := []string{"--batch", "--silent"}
-	args = append(args, o.ExtraArgs...)
+	// The dump comes from a backup: the client may run its SQL and nothing
+	// else (no shell, no host files, no other server); see SafeClientArgs.
+	safe, err := SafeClientArgs(ctx, bin)
+	if err != nil {
+		return fmt.Errorf("apply dump: %w", err)
+	}
+	args := append([]string{"--batch", "--silent"}, o.ExtraArgs...)
+	args = append(args, safe...)
 	if o.Database != "" {
 		args = append(args, "--database="+o.Database)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,15 +20,17 @@ import (
 
 // Command describes one child process run by Run. Path and Args are what
 // exec runs; when Conn is set the connection settings and password are
-// written into a private --defaults-extra-file that becomes the first
-// argument, so no secret ever reaches argv.
+// written into an in-memory --defaults-extra-file that becomes the first
+// argument, so no secret ever reaches argv or the disk.
 type Command struct {
 	Path string   // program path or name (looked up on PATH)
 	Args []string // arguments, without --defaults-extra-file
 
-	// Conn, when non-nil, is written into a 0600 defaults-extra-file (in a
-	// 0700 temp dir removed after the run), in the option groups Groups
-	// (default: "client").
+	// Conn, when non-nil, is written into the child's defaults-extra-file:
+	// a 0600 memfd inherited as descriptor 3 and named /dev/fd/3 on its
+	// command line, in the option groups Groups (default: "client"). No
+	// file with the password exists on disk, so none is left when mybak is
+	// killed.
 	Conn   *Conn
 	Groups []string
 	// Options adds settings to the defaults-extra-file per group, e.g.
@@ -36,7 +39,7 @@ type Command struct {
 	Options map[string]map[string]string
 
 	Dir    string    // working directory; empty means the current one
-	Env    []string  // extra environment ("K=V"); PasswordEnv is always removed
+	Env    []string  // extra environment ("K=V"); SecretEnv is always removed
 	Stdin  io.Reader // nil means /dev/null
 	Stdout io.Writer // nil means discarded
 
@@ -65,8 +68,10 @@ type Result struct {
 // Run starts the child in its own process group, drains its stderr while it
 // runs (into LogPath, OnLine, a tail buffer), copies its stdout to
 // c.Stdout and feeds c.Stdin to it. When ctx is cancelled the whole group is
-// killed with SIGKILL. Run returns after the child exited and its output was
-// drained.
+// killed with SIGKILL. The child also gets SIGKILL when mybak dies, even by
+// kill -9 (a parent-death signal), so that no tool runs on with an open
+// connection and nobody to read its output. Run returns after the child
+// exited and its output was drained.
 //
 // Errors, in order of precedence: a write error of c.Stdout (the child is
 // killed: its output has nowhere to go); ctx's cause when cancelled; an
@@ -87,17 +92,21 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 	}
 	name := filepath.Base(c.Path)
 	args := append([]string(nil), c.Args...)
+	var defaults *os.File
 	if c.Conn != nil || len(c.Options) > 0 {
 		groups := c.Groups
 		if len(groups) == 0 {
 			groups = []string{"client"}
 		}
-		df, err := writeDefaultsFile(c.Conn, groups, c.Options)
+		content, err := defaultsContent(c.Conn, groups, c.Options)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		defer df.remove()
-		args = append([]string{"--defaults-extra-file=" + df.Path}, args...)
+		if defaults, err = secretFD("mybak-defaults", content); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		defer defaults.Close()
+		args = append([]string{"--defaults-extra-file=" + childDefaultsPath}, args...)
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -106,7 +115,17 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Dir = c.Dir
 	cmd.Env = childEnv(c.Env)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig is sent when the thread that started the child ends, not
+	// the process. Go ends a thread when a goroutine locked to it exits
+	// (restore's scratch server does that): so this goroutine keeps the
+	// thread to itself until the child has exited, and the signal comes
+	// only with mybak's end.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if defaults != nil {
+		cmd.ExtraFiles = []*os.File{defaults} // descriptor 3 == childDefaultsFD
+	}
 	cmd.Cancel = func() error {
 		if cmd.Process == nil {
 			return nil
@@ -148,6 +167,9 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	if defaults != nil {
+		defaults.Close() // the child holds its own copy
 	}
 
 	tail := newRing(c.TailLines)
@@ -254,13 +276,22 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 	return res, nil
 }
 
-// childEnv is the environment of a child: ours, without the password
-// variable, plus extra.
+// SecretEnv lists the environment variables that hold secrets mybak
+// reads (the MySQL password, the Swift key and token, mybak's key and
+// replication password). No child inherits them: a tool gets the MySQL
+// password through its defaults file, and none needs the others.
+var SecretEnv = []string{PasswordEnv, "ST_KEY", "OS_PASSWORD", "OS_AUTH_TOKEN", "MYBAK_ENCRYPT_KEY", "MYBAK_REPLICATION_PASSWORD"}
+
+// childEnv is the environment of a child: ours, without SecretEnv, plus
+// extra.
 func childEnv(extra []string) []string {
 	var env []string
+outer:
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, PasswordEnv+"=") {
-			continue
+		for _, k := range SecretEnv {
+			if strings.HasPrefix(kv, k+"=") {
+				continue outer
+			}
 		}
 		env = append(env, kv)
 	}

@@ -208,13 +208,20 @@ func (s *scratchServer) startOnce(ctx context.Context, timeout time.Duration) er
 		return fmt.Errorf("the scratch server's socket path %s is longer than a Unix socket allows: choose a shorter --scratch-dir", s.socket)
 	}
 	tmp := filepath.Join(s.dir, "tmp")
-	os.MkdirAll(tmp, 0o700)
-	if s.cred != nil {
-		os.Chown(tmp, int(s.cred.Uid), int(s.cred.Gid))
+	// The dump's SQL may read and write files through the server (SELECT
+	// ... INTO OUTFILE, LOAD_FILE, LOAD DATA INFILE): only in this empty
+	// directory of the scratch space, never elsewhere on the host.
+	files := filepath.Join(s.dir, "files")
+	for _, d := range []string{tmp, files} {
+		os.MkdirAll(d, 0o700)
+		if s.cred != nil {
+			os.Chown(d, int(s.cred.Uid), int(s.cred.Gid))
+		}
 	}
 	args := []string{"--no-defaults", "--datadir=" + s.datadir, "--socket=" + s.socket, "--pid-file=" + s.pidFile,
 		"--log-error=" + s.errLog, "--port=" + strconv.Itoa(port), "--bind-address=127.0.0.1", "--skip-name-resolve",
 		"--skip-slave-start", "--event-scheduler=DISABLED", "--init-file=" + initFile, "--tmpdir=" + tmp,
+		"--secure-file-priv=" + files, "--local-infile=0",
 		"--performance-schema=OFF", "--innodb-buffer-pool-size=128M", "--max-connections=20"}
 	if s.flavor == mysql.FlavorMariaDB {
 		args = append(args, "--skip-log-bin")

@@ -3,11 +3,14 @@ package swift
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mybak/mybak/internal/secretfile"
 )
 
 // Defaults for the fields of Config that are left zero.
@@ -156,10 +159,17 @@ func ConfigFromEnv() (Config, error) {
 }
 
 // LoadKeyFile sets c.Key from the first line of the file at path, so that
-// a password never has to appear on a command line. The file should be
-// readable by its owner only.
+// a password never has to appear on a command line. The file follows
+// secretfile's rule for a password: one the group or others may read or
+// write, or that another user owns, is refused (error matching
+// secretfile.ErrInsecure).
 func (c *Config) LoadKeyFile(path string) error {
-	data, err := os.ReadFile(path)
+	f, _, err := secretfile.Open("Swift key file "+path, path, secretfile.Password)
+	if err != nil {
+		return fmt.Errorf("read Swift key file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 64<<10))
 	if err != nil {
 		return fmt.Errorf("read Swift key file: %w", err)
 	}
