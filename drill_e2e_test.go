@@ -43,7 +43,7 @@ type drillReport struct {
 		Rows                                 *int64 `json:"rows"`
 		Recorded                             *int64 `json:"recorded_rows"`
 	} `json:"tables"`
-	DatadirBytes int64 `json:"datadir_bytes"`
+	DatadirBytes int64 `json:"datadir_size"`
 	Kept         *struct {
 		PID          int    `json:"pid"`
 		Port         int    `json:"port"`

@@ -325,7 +325,7 @@ func TestListDeletePrune(t *testing.T) {
 	}
 	for i, it := range items[1:] {
 		if it["id"] != ids[i] || it["state"] != "complete" || it["engine"] != "stdin" || it["type"] != "full" ||
-			it["label"] != fmt.Sprintf("n%d", i) || it["raw_bytes"].(float64) != float64(4000*(i+1)) || it["encrypted"] != true {
+			it["label"] != fmt.Sprintf("n%d", i) || it["raw_size"].(float64) != float64(4000*(i+1)) || it["encrypted"] != true {
 			t.Errorf("list item %d = %v", i, it)
 		}
 	}

@@ -354,21 +354,21 @@ func verifyCommand(e *env) *cli.Command {
 
 // listItem is one line of `list --json`.
 type listItem struct {
-	ID           string    `json:"id"`
-	State        string    `json:"state"`
-	Label        string    `json:"label,omitempty"`
-	Start        time.Time `json:"start_time,omitzero"`
-	End          time.Time `json:"end_time,omitzero"`
-	Seconds      float64   `json:"duration_seconds"`
-	Engine       string    `json:"engine,omitempty"`
-	Type         string    `json:"type,omitempty"`
-	Parent       string    `json:"parent,omitempty"`
-	RawBytes     int64     `json:"raw_bytes"`
-	StoredBytes  int64     `json:"stored_bytes"`
-	Compression  string    `json:"compression,omitempty"`
-	Encrypted    bool      `json:"encrypted"`
-	LastModified time.Time `json:"last_modified"`
-	Error        string    `json:"error,omitempty"`
+	ID           string   `json:"id"`
+	State        string   `json:"state"`
+	Label        string   `json:"label,omitempty"`
+	Start        utcTime  `json:"start_time,omitzero"`
+	End          utcTime  `json:"end_time,omitzero"`
+	Seconds      *float64 `json:"duration_seconds,omitempty"`
+	Engine       string   `json:"engine,omitempty"`
+	Type         string   `json:"type,omitempty"`
+	Parent       string   `json:"parent,omitempty"`
+	RawBytes     *int64   `json:"raw_size,omitempty"`
+	StoredBytes  int64    `json:"stored_size"`
+	Compression  string   `json:"compression,omitempty"`
+	Encrypted    *bool    `json:"encrypted,omitempty"`
+	LastModified utcTime  `json:"last_modified,omitzero"`
+	Error        string   `json:"error,omitempty"`
 }
 
 func listCommand(e *env) *cli.Command {
@@ -396,19 +396,23 @@ func listCommand(e *env) *cli.Command {
 			}
 			items := make([]listItem, 0, len(entries))
 			for _, en := range entries {
-				it := listItem{ID: en.ID, State: en.State, StoredBytes: en.StoredBytes, LastModified: en.LastModified}
+				it := listItem{ID: en.ID, State: en.State, StoredBytes: en.StoredBytes, LastModified: utcTime(en.LastModified)}
 				if t, ok := backup.IDTime(en.ID); ok {
-					it.Start = t
+					it.Start = utcTime(t)
 				}
 				if en.Err != nil {
 					it.Error = en.Err.Error()
 				}
 				if m := en.Manifest; m != nil {
-					it.Label, it.Start, it.End = m.Label, m.StartTime, m.EndTime
-					it.Seconds = m.EndTime.Sub(m.StartTime).Seconds()
+					it.Label, it.Start, it.End = m.Label, utcTime(m.StartTime), utcTime(m.EndTime)
+					if !m.EndTime.IsZero() {
+						secs := m.EndTime.Sub(m.StartTime).Seconds()
+						it.Seconds = &secs
+					}
 					it.Engine, it.Type, it.Parent = m.Engine.Name, m.Type, m.Parent
-					it.RawBytes, it.StoredBytes = m.RawSize, m.StoredSize
-					it.Compression, it.Encrypted = m.Compression.Kind, m.Encryption != nil
+					raw, enc := m.RawSize, m.Encryption != nil
+					it.RawBytes, it.StoredBytes = &raw, m.StoredSize
+					it.Compression, it.Encrypted = m.Compression.Kind, &enc
 				}
 				items = append(items, it)
 			}
@@ -425,16 +429,16 @@ func listCommand(e *env) *cli.Command {
 					typ += " of " + printable(it.Parent)
 				}
 				raw, dur := "-", "-"
-				if it.State == backup.StateComplete {
-					raw = units.Bytes(it.RawBytes)
-					dur = time.Duration(it.Seconds * float64(time.Second)).Round(time.Second).String()
+				if it.State == backup.StateComplete && it.RawBytes != nil && it.Seconds != nil {
+					raw = units.Bytes(*it.RawBytes)
+					dur = time.Duration(*it.Seconds * float64(time.Second)).Round(time.Second).String()
 				}
 				state := printable(it.State)
 				if it.Error != "" {
 					state += " (" + printableText(it.Error) + ")"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(it.ID),
-					it.Start.Local().Format("2006-01-02 15:04:05"), dash(printable(it.Engine)), dash(typ), raw,
+					time.Time(it.Start).UTC().Format(timeFormat), dash(printable(it.Engine)), dash(typ), raw,
 					units.Bytes(it.StoredBytes), dur, state, printable(it.Label))
 			}
 			return tw.Flush()

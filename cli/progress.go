@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/internal/units"
 	"golang.org/x/term"
 )
 
@@ -89,9 +89,9 @@ func newProgress(mode string, stderr io.Writer, log *slog.Logger, what string, t
 func completeFields(m *backup.Manifest) []any {
 	secs := m.EndTime.Sub(m.StartTime).Seconds()
 	args := []any{"id", m.ID, "engine", m.Engine.Name, "raw_bytes", m.RawSize, "stored_bytes", m.StoredSize,
-		"size", iecSize(m.RawSize), "stored", iecSize(m.StoredSize), "seconds", float64(int(secs*10)) / 10}
+		"size", units.Bytes(m.RawSize), "stored", units.Bytes(m.StoredSize), "seconds", float64(int(secs*10)) / 10}
 	if secs > 0 {
-		args = append(args, "rate", iecSize(int64(float64(m.RawSize)/secs))+"/s")
+		args = append(args, "rate", units.Bytes(int64(float64(m.RawSize)/secs))+"/s")
 	}
 	if m.StoredSize > 0 {
 		args = append(args, "ratio", float64(int(100*float64(m.RawSize)/float64(m.StoredSize)))/100)
@@ -117,10 +117,10 @@ func (p *progress) fields(elapsed time.Duration) []any {
 		args = append(args, "id", id)
 	}
 	secs := elapsed.Seconds()
-	args = append(args, "elapsed", elapsed.Round(time.Second).String(), "bytes", n, "size", iecSize(n))
+	args = append(args, "elapsed", elapsed.Round(time.Second).String(), "bytes", n, "size", units.Bytes(n))
 	if secs > 0 {
 		rate := float64(n) / secs
-		args = append(args, "rate", iecSize(int64(rate))+"/s")
+		args = append(args, "rate", units.Bytes(int64(rate))+"/s")
 		if p.total > 0 && n > 0 {
 			args = append(args, "percent", float64(int(1000*float64(n)/float64(p.total)))/10)
 			if left := p.total - n; left > 0 && rate > 0 {
@@ -131,25 +131,6 @@ func (p *progress) fields(elapsed time.Duration) []any {
 	return args
 }
 
-// iecSize prints n bytes in IEC units, three significant digits: 210 MiB.
-func iecSize(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	f, u := float64(n), 0
-	for f >= 1024 && u < 6 {
-		f /= 1024
-		u++
-	}
-	unit := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}[u]
-	switch {
-	case f >= 100:
-		return fmt.Sprintf("%.0f %s", f, unit)
-	case f >= 10:
-		return fmt.Sprintf("%.1f %s", f, unit)
-	}
-	return fmt.Sprintf("%.2f %s", f, unit)
-}
 
 // Add counts n more bytes. Safe for concurrent use.
 func (p *progress) Add(n int64) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/crypto"
+	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/stream"
@@ -117,11 +118,13 @@ type DrillReport struct {
 	Tables    []DrillTable    `json:"tables,omitempty"`
 	// RawBytes and StoredBytes add up the chain's manifests; DatadirBytes
 	// is the size of the restored datadir.
-	RawBytes     int64         `json:"raw_bytes"`
-	StoredBytes  int64         `json:"stored_bytes"`
-	DatadirBytes int64         `json:"datadir_bytes"`
-	Duration     time.Duration `json:"duration_ns"`
-	Kept         *KeptServer   `json:"kept,omitempty"`
+	RawBytes     int64         `json:"raw_size"`
+	StoredBytes  int64         `json:"stored_size"`
+	DatadirBytes int64         `json:"datadir_size"`
+	Duration     time.Duration `json:"-"`
+	// DurationSeconds is Duration in seconds, for --json.
+	DurationSeconds float64     `json:"duration_seconds"`
+	Kept            *KeptServer `json:"kept,omitempty"`
 }
 
 // DrillRowCounts summarises the backup's recorded counts.
@@ -222,6 +225,7 @@ func Drill(ctx context.Context, st storage.Backend, ref string, o DrillOptions) 
 	rep = &DrillReport{ID: ref, Steps: []DrillStep{}}
 	defer func() {
 		rep.Duration = time.Since(start)
+		rep.DurationSeconds = rep.Duration.Seconds()
 		rep.OK = err == nil && rep.failed() == nil
 	}()
 	// A drill ends with its report, whatever happens: a panic in a step
@@ -424,7 +428,7 @@ func Drill(ctx context.Context, st storage.Backend, ref string, o DrillOptions) 
 			return StepWarn, "cannot tell the free space: " + err.Error(), nil
 		}
 		free := int64(fs.Bavail) * int64(fs.Bsize)
-		detail := fmt.Sprintf("%s: %s free, the restore needs about %s (%d bytes)", scratch, iec(free), iec(need), need)
+		detail := fmt.Sprintf("%s: %s free, the restore needs about %s (%d bytes)", scratch, units.Bytes(free), units.Bytes(need), need)
 		if free < need {
 			err := fmt.Errorf("%s: choose a --scratch-dir with more room", detail)
 			return StepFailed, err.Error(), err
@@ -454,7 +458,7 @@ func Drill(ctx context.Context, st storage.Backend, ref string, o DrillOptions) 
 				if full := srv.outOfSpace(); full != "" {
 					// Not the backup's fault: the drill could not run.
 					err := fmt.Errorf("%w: the scratch dir ran out of space (%s); the restored datadir is %s: choose a --scratch-dir with more room",
-						err, full, iec(dirSize(srv.datadir)))
+						err, full, units.Bytes(dirSize(srv.datadir)))
 					return StepFailed, err.Error(), err
 				}
 				// The restored files do not make a server: damage.
@@ -823,16 +827,3 @@ func scratchNeed(kind string, raw int64) int64 {
 	return raw + scratchOverhead
 }
 
-// iec prints n bytes in IEC units (KiB, MiB, GiB).
-func iec(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

@@ -49,7 +49,9 @@ type Report struct {
 	Deep     bool          `json:"deep"`
 	OK       bool          `json:"ok"`
 	Checks   []Check       `json:"checks"`
-	Duration time.Duration `json:"duration_ns"`
+	Duration time.Duration `json:"-"`
+	// Seconds is Duration in seconds, for --json.
+	Seconds float64 `json:"duration_seconds"`
 	// Content is what a deep verify found in the stream: "xbstream",
 	// "dump" or "" (not recognised, or not deep).
 	Content string `json:"content,omitempty"`
@@ -95,7 +97,11 @@ func (r *Report) failed() error {
 func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOptions) (*Report, error) {
 	start := time.Now()
 	rep := &Report{ID: ref, Deep: opts.Deep}
-	defer func() { rep.Duration = time.Since(start); rep.OK = rep.failed() == nil }()
+	defer func() {
+		rep.Duration = time.Since(start)
+		rep.Seconds = rep.Duration.Seconds()
+		rep.OK = rep.failed() == nil
+	}()
 
 	cat := opts.Catalogue
 	if cat == nil {
