@@ -65,13 +65,37 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			code = ExitSignal
 		}
 		var ue usageError
-		if errors.As(err, &ue) {
+		switch {
+		case errors.As(err, &ue) && wantsJSONLog(args):
+			// A usage error can come before the flags are parsed: with
+			// --log-format json it is still one JSON line.
+			slog.New(slog.NewJSONHandler(stderr, nil)).Error(err.Error(), "exit_code", code,
+				"help", "run 'mybak --help' or 'mybak COMMAND --help' for usage")
+		case errors.As(err, &ue):
 			fmt.Fprintf(stderr, "mybak: %v\nRun 'mybak --help' or 'mybak COMMAND --help' for usage.\n", err)
-		} else {
+		default:
 			e.log.Error(err.Error())
 		}
 	}
 	return code
+}
+
+// wantsJSONLog reports whether the command line or the environment asks
+// for JSON logs (--log-format json, MYBAK_LOG_FORMAT=json).
+func wantsJSONLog(args []string) bool {
+	json := os.Getenv("MYBAK_LOG_FORMAT") == "json"
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		switch {
+		case a == "--log-format=json" || a == "-log-format=json":
+			json = true
+		case (a == "--log-format" || a == "-log-format") && i+1 < len(args):
+			json = args[i+1] == "json"
+		}
+	}
+	return json
 }
 
 func newApp(e *env) *cli.App {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -77,5 +78,25 @@ func TestUsageConveniences(t *testing.T) {
 	}
 	if code, _, _ := mainOut("completion", "tcsh"); code != ExitUsage {
 		t.Errorf("completion tcsh: exit %d", code)
+	}
+}
+
+// TestUsageErrorJSON: with --log-format json a usage error is a JSON line
+// too, even one found before the flags are parsed.
+func TestUsageErrorJSON(t *testing.T) {
+	for _, args := range [][]string{
+		{"list", "--log-format", "json", "--no-such-flag"},
+		{"--log-format=json", "prune", "--storage", t.TempDir(), "--keep", "-1"},
+		{"list", "--log-format", "json", "extra-argument"},
+	} {
+		code, _, errs := mainOut(args...)
+		var line map[string]any
+		if err := json.Unmarshal([]byte(strings.TrimSpace(errs)), &line); code != ExitUsage || err != nil || line["level"] != "ERROR" || line["exit_code"] != float64(ExitUsage) {
+			t.Errorf("%v: exit %d, stderr %q is not one JSON error line (%v)", args, code, errs, err)
+		}
+	}
+	t.Setenv("MYBAK_LOG_FORMAT", "json")
+	if code, _, errs := mainOut("lst"); code != ExitUsage || !strings.HasPrefix(errs, "{") {
+		t.Errorf("MYBAK_LOG_FORMAT=json mybak lst: %d %q", code, errs)
 	}
 }
