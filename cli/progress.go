@@ -131,7 +131,6 @@ func (p *progress) fields(elapsed time.Duration) []any {
 	return args
 }
 
-
 // Add counts n more bytes. Safe for concurrent use.
 func (p *progress) Add(n int64) {
 	p.n.Add(n)

@@ -9,7 +9,6 @@ import (
 	"github.com/mybak/mybak/backup"
 )
 
-
 // TestProgressFields: a progress line names the backup, the time elapsed,
 // the bytes, a rounded rate and, with a known size, the percentage and ETA.
 func TestProgressFields(t *testing.T) {
