@@ -826,4 +826,3 @@ func scratchNeed(kind string, raw int64) int64 {
 	}
 	return raw + scratchOverhead
 }
-
