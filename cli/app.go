@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mybak/mybak/internal/pipes"
+	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/ops"
 )
 
@@ -133,7 +134,12 @@ func newApp(e *env) *cli.App {
 			if err := checkFlagValues(c); err != nil {
 				return err
 			}
-			return setupLogging(c, e)
+			if err := setupLogging(c, e); err != nil {
+				return err
+			}
+			// Every child's command line at --log-level debug.
+			c.Context = mysql.WithLog(c.Context, e.log)
+			return nil
 		}
 	}
 	withEnv(cmds)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,6 +108,10 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 		}
 		defer defaults.Close()
 		args = append([]string{"--defaults-extra-file=" + childDefaultsPath}, args...)
+	}
+
+	if log := logFrom(ctx); log.Enabled(ctx, slog.LevelDebug) {
+		log.Debug("run", "cmd", path, "args", redactArgs(args), "dir", c.Dir)
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
