@@ -37,7 +37,7 @@ func envWord(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-"
 // a cron or CI environment never changes, or breaks, another.
 var envGlobal = map[string]bool{
 	"storage": true, "layout": true, "encrypt-key-file": true, "config": true,
-	"host": true, "port": true, "socket": true, "user": true, "defaults-file": true, "password-file": true,
+	"host": true, "port": true, "socket": true, "user": true, "defaults-file": true, "defaults-extra-file": true, "password-file": true,
 	"swift-auth-url": true, "swift-auth-version": true, "swift-user": true, "swift-key-file": true,
 	"swift-project": true, "swift-region": true, "swift-ca-file": true, "insecure": true,
 	"segment-size": true, "upload-parallel": true, "max-retries": true, "limit-rate": true,

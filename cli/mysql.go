@@ -36,17 +36,18 @@ func isMySQLEngine(name string) bool {
 // password flag: argv is visible to every user of the host.
 func connFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "host", Usage: "MySQL server host (default: the client defaults, localhost)"},
+		&cli.StringFlag{Name: "host", Usage: "MySQL server host (default: the option files, else localhost: the Unix socket)"},
 		&cli.IntFlag{Name: "port", Usage: "MySQL server TCP port (default 3306)"},
 		&cli.StringFlag{Name: "socket", Usage: "MySQL server Unix socket"},
 		&cli.StringFlag{Name: "user", Usage: "MySQL user"},
-		&cli.StringFlag{Name: "defaults-file", Usage: "a MySQL option file (like ~/.my.cnf) whose [client] section is read"},
+		&cli.StringFlag{Name: "defaults-file", Usage: "the only MySQL option file read (default: /etc/my.cnf, /etc/mysql/my.cnf, ~/.my.cnf, as the clients; groups [client], [client-server], [client-mariadb], [mybak])"},
+		&cli.StringFlag{Name: "defaults-extra-file", Usage: "a MySQL option file read after the global ones and before ~/.my.cnf"},
 		&cli.StringFlag{Name: "password-file", Usage: "file whose first line is the MySQL password; or set " + mysql.PasswordEnv + " (never a flag: argv is public)"},
 	}
 }
 
-// connFromFlags builds the connection from connFlags.
-func connFromFlags(c *cli.Context) (mysql.Conn, error) {
+// connFlagValues reads connFlags as given (connFromFlags resolves them).
+func connFlagValues(c *cli.Context) (mysql.Conn, error) {
 	conn := mysql.Conn{Host: c.String("host"), Port: c.Int("port"), Socket: c.String("socket"),
 		User: c.String("user"), DefaultsFile: c.String("defaults-file"), PasswordFile: c.String("password-file")}
 	if conn.Port < 0 || conn.Port > 65535 {

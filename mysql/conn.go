@@ -43,6 +43,13 @@ type Conn struct {
 	// before mybak's own settings; Open reads its [client] section for the
 	// values not set above.
 	DefaultsFile string
+
+	// Origin says where each setting ("host", "port", "socket", "user",
+	// "password") came from: OriginFlag, a file and line, an environment
+	// variable, OriginDefault. ResolveConn fills it; String shows it.
+	Origin map[string]string
+
+	resolved bool // set by ResolveConn: the option files were read
 }
 
 // ResolvePassword returns the password Conn stands for (see Conn.Password)
@@ -67,6 +74,9 @@ func (c Conn) ResolvePassword() (string, bool, error) {
 
 // String describes the connection for messages; it never contains the password.
 func (c Conn) String() string {
+	if c.Origin != nil {
+		return c.describe()
+	}
 	who := c.User
 	if who == "" {
 		who = "(default user)"
@@ -91,7 +101,7 @@ func (c Conn) String() string {
 // effective fills the fields left empty from DefaultsFile's [client] and
 // [mysql] sections, as the clients would.
 func (c Conn) effective() (Conn, error) {
-	if c.DefaultsFile == "" {
+	if c.DefaultsFile == "" || c.resolved {
 		return c, nil
 	}
 	f, err := os.Open(c.DefaultsFile)
