@@ -246,5 +246,6 @@ func setupLogging(c *cli.Context, e *env) error {
 	default:
 		return usagef("--progress: %q is not auto, always or never", p)
 	}
+	setLogger(c, e.log)
 	return nil
 }

@@ -63,6 +63,7 @@ func openSwift(ctx context.Context, c *cli.Context, loc string) (storage.Backend
 		cfg.CAFile = v
 	}
 	cfg.Insecure = c.Bool("insecure")
+	cfg.Log = loggerOf(c)
 	if cfg.SegmentSize, err = parseSize(c.String("segment-size")); err != nil {
 		return nil, usagef("--segment-size: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -109,6 +110,10 @@ type Config struct {
 	// KeepPartial keeps the segments of a failed Put instead of deleting
 	// them (for inspection).
 	KeepPartial bool
+
+	// Log receives a line at info level for every retried request (what,
+	// why, attempt k of n, the wait); nil discards them.
+	Log *slog.Logger `json:"-"`
 }
 
 // ConfigFromEnv returns a Config with the credentials found in the

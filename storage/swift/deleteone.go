@@ -32,7 +32,7 @@ func (b *Backend) DeleteOne(ctx context.Context, name string) error {
 
 // deleteKey is one retried DELETE of key in the container.
 func (b *Backend) deleteKey(ctx context.Context, key string) error {
-	return b.retr.do(ctx, func(ctx context.Context) error {
+	return b.retr.do(ctx, "DELETE "+b.cfg.Container+"/"+key, func(ctx context.Context) error {
 		return b.conn.ObjectDelete(ctx, b.cfg.Container, key)
 	})
 }

@@ -110,7 +110,7 @@ type manifestSegment struct {
 // manifest reads the segments of the SLO stored as obj in the container.
 func (b *Backend) manifest(ctx context.Context, obj string) ([]storage.Part, error) {
 	var segs []manifestSegment
-	err := b.retr.do(ctx, func(ctx context.Context) error {
+	err := b.retr.do(ctx, "GET manifest "+b.cfg.Container+"/"+obj, func(ctx context.Context) error {
 		resp, h, err := b.call(ctx, swift.RequestOpts{
 			Container:  b.cfg.Container,
 			ObjectName: obj,
@@ -266,7 +266,7 @@ func (r *resumeReader) open() error {
 	if r.etag != "" {
 		h["If-Match"] = r.etag
 	}
-	return r.b.retr.do(r.ctx, func(ctx context.Context) error {
+	return r.b.retr.do(r.ctx, "GET "+r.container+"/"+r.obj, func(ctx context.Context) error {
 		f, rh, err := r.b.conn.ObjectOpen(ctx, r.container, r.obj, false, h)
 		if err != nil {
 			return err

@@ -68,7 +68,7 @@ func (b *Backend) PutPart(ctx context.Context, name, uploadID string, n int, r i
 	}
 	md5hex = strings.ToLower(md5hex)
 	obj := segmentKey(b.key(name), uploadID, n)
-	err := b.retr.do(ctx, func(ctx context.Context) error {
+	err := b.retr.do(ctx, fmt.Sprintf("PUT part %d of %s", n, name), func(ctx context.Context) error {
 		return b.putSeeker(ctx, b.cfg.SegmentContainer, obj, r, size, md5hex, nil)
 	})
 	if err != nil {
@@ -140,7 +140,7 @@ func (b *Backend) CommitParts(ctx context.Context, name string, parts []storage.
 func (b *Backend) commitOne(ctx context.Context, name, key string, p storage.Part) (storage.ObjectInfo, error) {
 	_, obj, _ := strings.Cut(p.Name, "/")
 	var rx swift.Headers
-	err := b.retr.do(ctx, func(ctx context.Context) error {
+	err := b.retr.do(ctx, "COPY "+obj+" to "+key, func(ctx context.Context) error {
 		var err error
 		rx, err = b.conn.ObjectCopy(ctx, b.cfg.SegmentContainer, obj, b.cfg.Container, key, nil)
 		if err != nil {
@@ -263,7 +263,7 @@ func (b *Backend) segmentNames(ctx context.Context, keyPrefix string) ([]string,
 	opts := &swift.ObjectsOpts{Prefix: keyPrefix, Limit: 1000}
 	for {
 		var page []string
-		err := b.retr.do(ctx, func(ctx context.Context) error {
+		err := b.retr.do(ctx, "list "+b.cfg.SegmentContainer, func(ctx context.Context) error {
 			var err error
 			page, err = b.conn.ObjectNames(ctx, b.cfg.SegmentContainer, opts)
 			return err

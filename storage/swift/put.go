@@ -257,7 +257,7 @@ func (u *upload) putSegment(ctx context.Context, n int, seg *buffer) error {
 	u.mu.Lock()
 	u.uploaded = append(u.uploaded, obj)
 	u.mu.Unlock()
-	err := b.retr.do(ctx, func(ctx context.Context) error {
+	err := b.retr.do(ctx, fmt.Sprintf("PUT segment %d of %s", n, u.key), func(ctx context.Context) error {
 		return b.putHeld(ctx, b.cfg.SegmentContainer, obj, seg.data, seg.md5, nil)
 	})
 	if err != nil {
@@ -312,7 +312,7 @@ func (b *Backend) putSeeker(ctx context.Context, container, obj string, r io.Rea
 func (u *upload) putSmall(ctx context.Context, buf *buffer) (storage.ObjectInfo, error) {
 	b := u.b
 	old := u.oldSegments(ctx)
-	err := b.retr.do(ctx, func(ctx context.Context) error {
+	err := b.retr.do(ctx, "PUT "+b.cfg.Container+"/"+u.key, func(ctx context.Context) error {
 		return b.putHeld(ctx, b.cfg.Container, u.key, buf.data, buf.md5, nil)
 	})
 	if err != nil {
@@ -351,7 +351,7 @@ func (b *Backend) putManifest(ctx context.Context, key string, parts []storage.P
 		return nil, err
 	}
 	var rx swift.Headers
-	err = b.retr.do(ctx, func(ctx context.Context) error {
+	err = b.retr.do(ctx, "PUT manifest "+b.cfg.Container+"/"+key, func(ctx context.Context) error {
 		var err error
 		_, rx, err = b.call(ctx, swift.RequestOpts{
 			Container:  b.cfg.Container,
@@ -446,7 +446,7 @@ func (b *Backend) deleteSegments(ctx context.Context, container string, objs []s
 	errs := make([]error, len(objs))
 	for i, o := range objs {
 		g.Go(func() error {
-			err := b.retr.do(ctx, func(ctx context.Context) error {
+			err := b.retr.do(ctx, "DELETE "+container+"/"+o, func(ctx context.Context) error {
 				return b.conn.ObjectDelete(ctx, container, o)
 			})
 			if err != nil && !errors.Is(notFound(err), storage.ErrNotFound) {

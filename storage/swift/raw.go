@@ -123,7 +123,7 @@ func (b *Backend) listDLO(ctx context.Context, manifest string) ([]storage.Part,
 	opts := &swift.ObjectsOpts{Prefix: prefix, Limit: 1000}
 	for {
 		var objs []swift.Object
-		err := b.retr.do(ctx, func(ctx context.Context) error {
+		err := b.retr.do(ctx, "list "+container, func(ctx context.Context) error {
 			var err error
 			objs, err = b.conn.Objects(ctx, container, opts)
 			return err
@@ -153,7 +153,7 @@ func (b *Backend) SetMetadata(ctx context.Context, name string, meta map[string]
 	for k, v := range meta {
 		h["X-Object-Meta-"+k] = v
 	}
-	err := b.retr.do(ctx, func(ctx context.Context) error {
+	err := b.retr.do(ctx, "POST metadata of "+b.cfg.Container+"/"+b.key(name), func(ctx context.Context) error {
 		return b.conn.ObjectUpdate(ctx, b.cfg.Container, b.key(name), h)
 	})
 	if err != nil {
@@ -354,7 +354,7 @@ func (b *Backend) PutSegmented(ctx context.Context, name string, r io.Reader, op
 		if n == 0 && last {
 			// One segment or less: a plain object, as Trove copies a
 			// single segment to the object's name.
-			err := b.retr.do(ctx, func(ctx context.Context) error {
+			err := b.retr.do(ctx, "PUT "+b.cfg.Container+"/"+key, func(ctx context.Context) error {
 				return b.putHeld(ctx, b.cfg.Container, key, data, md5hex, meta)
 			})
 			if err != nil {
@@ -376,7 +376,7 @@ func (b *Backend) PutSegmented(ctx context.Context, name string, r io.Reader, op
 		mu.Unlock()
 		g.Go(func() error {
 			defer func() { <-sem }()
-			err := b.retr.do(gctx, func(ctx context.Context) error {
+			err := b.retr.do(gctx, fmt.Sprintf("PUT segment %d of %s", n, key), func(ctx context.Context) error {
 				return b.putHeld(ctx, b.cfg.Container, obj, data, md5hex, nil)
 			})
 			if err != nil {
@@ -423,7 +423,7 @@ func (b *Backend) putSLO(ctx context.Context, key string, parts []storage.Part, 
 	for k, v := range extra {
 		h[k] = v
 	}
-	err = b.retr.do(ctx, func(ctx context.Context) error {
+	err = b.retr.do(ctx, "PUT manifest "+b.cfg.Container+"/"+key, func(ctx context.Context) error {
 		_, _, err := b.call(ctx, swift.RequestOpts{
 			Container:  b.cfg.Container,
 			ObjectName: key,

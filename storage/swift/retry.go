@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -164,7 +165,8 @@ func classify(err error) verdict {
 
 // retrier runs requests again after transient failures, with exponential
 // backoff and jitter. It is the one place that decides how often and how
-// long; classify decides whether.
+// long; classify decides whether. Every retry is logged at info level:
+// what failed, why, which attempt of how many, and when the next one is.
 type retrier struct {
 	maxRetries int
 	base, max  time.Duration
@@ -173,10 +175,27 @@ type retrier struct {
 	unauth func()
 	// onRetry, when set, is told of every retry (tests count them).
 	onRetry func(attempt int, err error)
+	// log receives the retry lines; nil discards them.
+	log *slog.Logger
+	// opening is set while New opens the store: an endpoint where nothing
+	// answers (connection refused, no route, see unreachable) then gets
+	// at most openingRetries quick retries instead of maxRetries. At the
+	// start such an endpoint is down or misconfigured and a person wants
+	// to know in seconds, not after 11 attempts over 80 s; once a backup
+	// runs, the full retries ride out a restarting proxy.
+	opening bool
 }
 
+// openingRetries and openingMaxWait bound the retries of an unreachable
+// endpoint while the store is opened: about a second in all.
+const (
+	openingRetries = 2
+	openingMaxWait = time.Second
+)
+
 // do calls fn until it succeeds, fails permanently, ctx ends or the
-// retries are used up.
+// retries are used up; what names the request in the log ("PUT segment 3
+// of NAME").
 //
 // Why this is safe: do is only used for requests that can be replayed
 // byte for byte. An upload's body is a segment held whole in a buffer
@@ -185,7 +204,8 @@ type retrier struct {
 // from the byte it already has. Swift PUTs are idempotent (last write
 // wins) and segment names are unique per Put, so a retry after a PUT that
 // did succeed but whose response was lost stores the same bytes again.
-func (r *retrier) do(ctx context.Context, fn func(ctx context.Context) error) error {
+func (r *retrier) do(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -201,19 +221,54 @@ func (r *retrier) do(ctx context.Context, fn func(ctx context.Context) error) er
 		if v == permanent {
 			return explain(err)
 		}
-		if attempt >= r.maxRetries {
+		retries, wait := r.maxRetries, r.backoff(attempt)
+		fast := r.opening && unreachable(err)
+		if fast {
+			retries, wait = min(retries, openingRetries), min(wait, openingMaxWait)
+		}
+		if attempt >= retries {
+			if fast {
+				return fmt.Errorf("%w (nothing answers there: %d attempts in %s; check the URL (--swift-auth-url, ST_AUTH or OS_AUTH_URL, "+
+					"or the storage URL of the auth service's catalogue: --swift-region, OS_ENDPOINT_TYPE), that Swift runs there, and that no firewall is in the way)",
+					err, attempt+1, time.Since(start).Round(time.Millisecond))
+			}
 			return fmt.Errorf("gave up after %d attempts: %w", attempt+1, err)
 		}
 		if r.onRetry != nil {
 			r.onRetry(attempt, err)
 		}
+		if r.log != nil {
+			r.log.Info("Swift request failed, retrying", "what", what, "why", reason(err, v),
+				"attempt", attempt+1, "of", retries+1, "next_in", wait.Round(time.Millisecond).String())
+		}
 		if v == reauth && r.unauth != nil {
 			r.unauth()
 		}
-		if serr := sleep(ctx, r.backoff(attempt)); serr != nil {
+		if serr := sleep(ctx, wait); serr != nil {
 			return fmt.Errorf("%w (last error: %w)", serr, err)
 		}
 	}
+}
+
+// unreachable reports whether err says that nothing answers at the
+// endpoint: the connection was refused, or there is no route to it.
+func unreachable(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH)
+}
+
+// reason is why a request is retried, for the log: the HTTP status and
+// Swift's text, or the transport error.
+func reason(err error, v verdict) string {
+	var se *swift.Error
+	if errors.As(err, &se) && se.StatusCode != 0 {
+		s := fmt.Sprintf("HTTP %d %s", se.StatusCode, se.Text)
+		if v == reauth {
+			s += " (the token expired: authenticating again)"
+		}
+		return s
+	}
+	return err.Error()
 }
 
 // backoff is the wait before retry number attempt (0-based): the
@@ -246,10 +301,13 @@ func explain(err error) error {
 		unknownCA x509.UnknownAuthorityError
 		verifyErr *tls.CertificateVerificationError
 		hostname  x509.HostnameError
+		dnsErr    *net.DNSError
 	)
 	switch {
 	case errors.As(err, &hostname):
 		return fmt.Errorf("%w (the TLS certificate is not for this host name: check the auth / storage URL)", err)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("%w (the host name does not resolve: check the URL (--swift-auth-url, ST_AUTH or OS_AUTH_URL) and this machine's DNS)", err)
 	case errors.As(err, &unknownCA), errors.As(err, &verifyErr):
 		return fmt.Errorf("%w (the TLS certificate is not signed by a CA this machine trusts: give the CA with --swift-ca-file or OS_CACERT, or --insecure for a test cloud)", err)
 	}

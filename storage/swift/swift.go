@@ -108,12 +108,15 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		base:       cfg.RetryBaseWait,
 		max:        cfg.RetryMaxWait,
 		unauth:     conn.UnAuthenticate,
+		log:        cfg.Log,
+		opening:    true, // until New returns: see retrier.opening
 	}
+	defer func() { b.retr.opening = false }()
 	if cfg.LimitRate > 0 {
 		b.limiter = rate.NewLimiter(rate.Limit(cfg.LimitRate), int(min(cfg.LimitRate, rateBurst)))
 	}
 	if !conn.Authenticated() {
-		if err := b.retr.do(ctx, authenticate(conn)); err != nil {
+		if err := b.retr.do(ctx, "authenticate at "+cfg.AuthURL, authenticate(conn)); err != nil {
 			return nil, fmt.Errorf("open %s: authenticate at %s as %q: %w", loc, cfg.AuthURL, cfg.User, err)
 		}
 	}
@@ -181,7 +184,7 @@ func (b *Backend) readLimits(ctx context.Context) error {
 	// Swift's defaults, used when /info is switched off.
 	b.limits = limits{maxFileSize: 5<<30 + 2, maxSegments: 1000, minSegmentSize: 1, sloSupported: true}
 	var info swift.SwiftInfo
-	err := b.retr.do(ctx, func(ctx context.Context) error {
+	err := b.retr.do(ctx, "GET /info", func(ctx context.Context) error {
 		var err error
 		info, err = b.conn.QueryInfo(ctx)
 		if err != nil && strings.Contains(err.Error(), "invalid status code for info request") {
@@ -232,7 +235,7 @@ type infoUnavailable struct{ err error }
 func (e *infoUnavailable) Error() string { return e.err.Error() }
 
 func (b *Backend) ensureContainer(ctx context.Context, container string, create bool) error {
-	err := b.retr.do(ctx, func(ctx context.Context) error {
+	err := b.retr.do(ctx, "HEAD container "+container, func(ctx context.Context) error {
 		_, _, err := b.conn.Container(ctx, container)
 		return err
 	})
@@ -240,7 +243,7 @@ func (b *Backend) ensureContainer(ctx context.Context, container string, create 
 		return fmt.Errorf("there is no container %q in this account (check --storage and the credentials' project; backup creates it)", container)
 	}
 	if errors.Is(err, swift.ContainerNotFound) {
-		err = b.retr.do(ctx, func(ctx context.Context) error {
+		err = b.retr.do(ctx, "PUT container "+container, func(ctx context.Context) error {
 			return b.conn.ContainerCreate(ctx, container, nil)
 		})
 		if err != nil {
@@ -304,7 +307,7 @@ func (b *Backend) head(ctx context.Context, container, obj string) (swift.Object
 		info swift.Object
 		h    swift.Headers
 	)
-	err := b.retr.do(ctx, func(ctx context.Context) error {
+	err := b.retr.do(ctx, "HEAD "+container+"/"+obj, func(ctx context.Context) error {
 		var err error
 		info, h, err = b.conn.Object(ctx, container, obj)
 		return err
@@ -344,7 +347,7 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(storage.Objec
 	opts := &swift.ObjectsOpts{Prefix: strip + prefix, Limit: 1000}
 	for {
 		var objs []swift.Object
-		err := b.retr.do(ctx, func(ctx context.Context) error {
+		err := b.retr.do(ctx, "list "+b.cfg.Container, func(ctx context.Context) error {
 			var err error
 			objs, err = b.conn.Objects(ctx, b.cfg.Container, opts)
 			return err
@@ -397,7 +400,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 // deleteSLO deletes a manifest and its segments. Swift answers 200 and
 // reports the outcome in the body.
 func (b *Backend) deleteSLO(ctx context.Context, container, obj string) error {
-	return b.retr.do(ctx, func(ctx context.Context) error {
+	return b.retr.do(ctx, "DELETE large object "+container+"/"+obj, func(ctx context.Context) error {
 		resp, _, err := b.call(ctx, swift.RequestOpts{
 			Container:  container,
 			ObjectName: obj,

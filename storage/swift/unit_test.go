@@ -85,7 +85,7 @@ func TestRetrier(t *testing.T) {
 	t.Run("transient then success", func(t *testing.T) {
 		r, _ := newR(5)
 		calls := 0
-		err := r.do(context.Background(), func(context.Context) error {
+		err := r.do(context.Background(), "test", func(context.Context) error {
 			calls++
 			if calls < 3 {
 				return swift.TimeoutError
@@ -99,7 +99,7 @@ func TestRetrier(t *testing.T) {
 	t.Run("permanent stops at once", func(t *testing.T) {
 		r, _ := newR(5)
 		calls := 0
-		err := r.do(context.Background(), func(context.Context) error { calls++; return swift.Forbidden })
+		err := r.do(context.Background(), "test", func(context.Context) error { calls++; return swift.Forbidden })
 		if !errors.Is(err, swift.Forbidden) || calls != 1 {
 			t.Errorf("err %v after %d calls, want Forbidden after 1", err, calls)
 		}
@@ -107,7 +107,7 @@ func TestRetrier(t *testing.T) {
 	t.Run("401 re-authenticates", func(t *testing.T) {
 		r, unauths := newR(5)
 		calls := 0
-		err := r.do(context.Background(), func(context.Context) error {
+		err := r.do(context.Background(), "test", func(context.Context) error {
 			calls++
 			if calls == 1 {
 				return swift.AuthorizationFailed
@@ -121,7 +121,7 @@ func TestRetrier(t *testing.T) {
 	t.Run("gives up after MaxRetries", func(t *testing.T) {
 		r, _ := newR(3)
 		calls := 0
-		err := r.do(context.Background(), func(context.Context) error { calls++; return &swift.Error{StatusCode: 503} })
+		err := r.do(context.Background(), "test", func(context.Context) error { calls++; return &swift.Error{StatusCode: 503} })
 		if err == nil || calls != 4 {
 			t.Errorf("err %v after %d calls, want an error after 1+3", err, calls)
 		}
@@ -130,7 +130,7 @@ func TestRetrier(t *testing.T) {
 		r := &retrier{maxRetries: 10, base: time.Hour, max: time.Hour}
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { time.Sleep(20 * time.Millisecond); cancel() }()
-		err := r.do(ctx, func(context.Context) error { return &swift.Error{StatusCode: 503} })
+		err := r.do(ctx, "test", func(context.Context) error { return &swift.Error{StatusCode: 503} })
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("err %v, want one wrapping context.Canceled", err)
 		}
