@@ -109,11 +109,14 @@ func SelectTool(want Engine, s *ServerInfo, logical bool) (Tool, error) {
 }
 
 // StreamTool returns the xbstream extractor matching a physical engine:
-// mbstream for mariabackup, xbstream for the Percona tools.
+// mbstream for mariabackup, xbstream for the Percona tools; when that one
+// is missing, the other family's (mbstream and xbstream read the same
+// XBSTCK01 chunk format), so that a stream whose tool is only assumed can
+// be extracted and its own files read.
 func StreamTool(e Engine) (string, error) {
-	names, pkg := []string{"xbstream"}, "percona-xtrabackup-80"
+	names, pkg := []string{"xbstream", "mbstream", "mariadb-mbstream"}, "percona-xtrabackup-80"
 	if e == EngineMariabackup {
-		names, pkg = []string{"mbstream", "mariadb-mbstream"}, "mariadb-backup"
+		names, pkg = []string{"mbstream", "mariadb-mbstream", "xbstream"}, "mariadb-backup"
 	}
 	for _, n := range names {
 		if p, err := exec.LookPath(n); err == nil {

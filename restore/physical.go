@@ -54,6 +54,10 @@ type PhysicalOptions struct {
 	Protect   []Protected
 	UseMemory string // --use-memory for prepare
 	Log       *slog.Logger
+
+	// engineFrom says where the engine came from (Physical sets it from
+	// the manifest; see prepareTool).
+	engineFrom engineSource
 }
 
 // Physical restores a chain of physical backups (full first, as
@@ -73,6 +77,7 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 	if err != nil {
 		return err
 	}
+	o.engineFrom = engineSourceOf(chain[0])
 	ids := make([]string, len(chain))
 	for i, m := range chain {
 		ids[i] = m.ID
@@ -142,7 +147,10 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 	if o.TargetDir == "" && o.Datadir == "" {
 		return errors.New("physical restore needs a target dir (--target-dir) or a datadir (--copy-back/--move-back --datadir)")
 	}
-	tool, err := mysql.LookupTool(eng)
+	if o.engineFrom.why == "" {
+		o.engineFrom = engineSource{why: "its manifest says engine=" + string(eng), sure: true}
+	}
+	tool, err := toolBeforeExtract(eng, o.engineFrom, log)
 	if err != nil {
 		return err
 	}
@@ -245,6 +253,11 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 			}
 		}
 	}
+	// The stream's own files say which tool wrote it.
+	if tool, err = prepareTool(dirs[0], eng, o.engineFrom, log); err != nil {
+		return err
+	}
+	eng = tool.Engine
 	prep := func(step string, inc string, more bool) error {
 		log.Info("preparing", "step", step)
 		return mysql.Prepare(ctx, mysql.PrepareOptions{Tool: tool, TargetDir: dirs[0], IncrementalDir: inc,
