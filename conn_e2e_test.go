@@ -80,6 +80,20 @@ func TestMySQLConnLikeTheClient(t *testing.T) {
 			t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 		}
 	})
+	t.Run("--defaults-extra-file adds a file, --defaults-file replaces them", func(t *testing.T) {
+		extra := filepath.Join(homeWith(t, "[client]\nsocket="+p.socket+"\nuser=root\n"), ".my.cnf")
+		r := run(t, nil, env(homeWith(t, "")), append(pre, "--defaults-extra-file", extra)...)
+		preflightOK(t, r)
+		// ~/.my.cnf is read after the extra file and wins; --defaults-file reads only its own.
+		home := homeWith(t, "[client]\nuser=nosuchuser\n")
+		if r := run(t, nil, env(home), append(pre, "--defaults-extra-file", extra)...); r.code == 0 || !strings.Contains(r.stderr, "user nosuchuser (from "+home) {
+			t.Errorf("~/.my.cnf after --defaults-extra-file: exit %d\n%s", r.code, r.stderr)
+		}
+		preflightOK(t, run(t, nil, env(home), append(pre, "--defaults-file", extra)...))
+		if r := run(t, nil, env(home), append(pre, "--defaults-file", extra, "--defaults-extra-file", extra)...); r.code != 2 {
+			t.Errorf("--defaults-file with --defaults-extra-file: exit %d\n%s", r.code, r.stderr)
+		}
+	})
 	t.Run("backup: mariabackup gets what [mybak] said (the tools do not read [mybak])", func(t *testing.T) {
 		home := homeWith(t, "[mybak]\nsocket="+p.socket+"\nuser=root\n")
 		store := t.TempDir()

@@ -139,7 +139,10 @@ func ResolveConn(c Conn, o ResolveOptions) (Conn, error) {
 	// TCP (MariaDB 10.6.1 and later; MySQL ignores it, which surprises).
 	local := c.Host == "" || c.Host == "localhost"
 	socketFlag := origin["socket"] == OriginFlag
-	socket := local && protocol != "tcp" && (!portFlag || socketFlag)
+	if socketFlag && portFlag {
+		return c, fmt.Errorf("--socket %s and --port %d: a socket has no port (the clients ignore --port then): leave out one of them", c.Socket, c.Port)
+	}
+	socket := local && protocol != "tcp" && !portFlag
 	if hasProtocol && protocol == "socket" && !local {
 		return c, fmt.Errorf("protocol=socket in %s with host %s: a socket is only for localhost", origin["protocol"], c.Host)
 	}

@@ -94,9 +94,6 @@ func TestResolveConn(t *testing.T) {
 		{name: "localhost with a port on the command line: TCP (MariaDB 10.6.1+)",
 			conn: Conn{Host: "localhost", Port: 3307},
 			want: want{host: "localhost", port: 3307, user: "alice"}},
-		{name: "a port on the command line with --socket: the socket",
-			conn: Conn{Port: 3307, Socket: "/s.sock"},
-			want: want{host: "localhost", socket: "/s.sock"}},
 		{name: "a port from a file does not mean TCP",
 			home: "[client]\nport=3306\n",
 			want: want{host: "localhost", socket: "SOCK"}},
@@ -246,6 +243,7 @@ func TestResolveConnErrors(t *testing.T) {
 		{name: "unknown protocol", home: "[client]\nprotocol=pipe\n", want: "protocol=pipe"},
 		{name: "world-writable", home: "[client]\nuser=x\n", mode: 0o666, want: "writable by every user"},
 		{name: "--socket with a remote host", conn: Conn{Host: "db1", Socket: "/s"}, want: "only for localhost"},
+		{name: "--socket with --port", conn: Conn{Port: 3307, Socket: "/s"}, want: "a socket has no port"},
 		{name: "protocol=socket with a remote host", home: "[client]\nhost=db1\nprotocol=socket\n", want: "only for localhost"},
 		{name: "too large", home: "[client]\n" + strings.Repeat("# padding\n", maxOptionFile/10+1), want: "larger than"},
 	}
