@@ -31,7 +31,7 @@ func flagCategory(name string) string {
 		return catStore
 	case strings.HasPrefix(name, "encrypt-") || name == "no-encrypt" || strings.HasPrefix(name, "allow-unauth"):
 		return catCrypto
-	case name == "host" || name == "port" || name == "socket" || name == "user" || name == "defaults-file" || name == "password-file":
+	case name == "host" || name == "port" || name == "socket" || name == "user" || name == "defaults-file" || name == "defaults-extra-file" || name == "password-file":
 		return catMySQL
 	case name == "config" || strings.HasPrefix(name, "log-") || name == "progress" || name == "quiet" ||
 		name == "metrics-file" || name == "lock-timeout" || name == "no-lock":

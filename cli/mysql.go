@@ -37,10 +37,10 @@ func isMySQLEngine(name string) bool {
 func connFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "host", Usage: "MySQL server host (default: the option files, else localhost: the Unix socket)"},
-		&cli.IntFlag{Name: "port", Usage: "MySQL server TCP port (default 3306)"},
-		&cli.StringFlag{Name: "socket", Usage: "MySQL server Unix socket"},
-		&cli.StringFlag{Name: "user", Usage: "MySQL user"},
-		&cli.StringFlag{Name: "defaults-file", Usage: "the only MySQL option file read (default: /etc/my.cnf, /etc/mysql/my.cnf, ~/.my.cnf, as the clients; groups [client], [client-server], [client-mariadb], [mybak])"},
+		&cli.IntFlag{Name: "port", Usage: "MySQL server TCP port; given here, it means TCP even to localhost (default: the option files, else 3306)"},
+		&cli.StringFlag{Name: "socket", Usage: "MySQL server Unix socket (default: the option files, else /run/mysqld/mysqld.sock or another that exists)"},
+		&cli.StringFlag{Name: "user", Usage: "MySQL user (default: the option files, else the OS user: root under sudo)"},
+		&cli.StringFlag{Name: "defaults-file", Usage: "the only MySQL option file read, instead of the clients' /etc/my.cnf, /etc/mysql/my.cnf and ~/.my.cnf; mybak reads the groups client, client-server, client-mariadb and mybak"},
 		&cli.StringFlag{Name: "defaults-extra-file", Usage: "a MySQL option file read after the global ones and before ~/.my.cnf"},
 		&cli.StringFlag{Name: "password-file", Usage: "file whose first line is the MySQL password; or set " + mysql.PasswordEnv + " (never a flag: argv is public)"},
 	}
