@@ -77,11 +77,11 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 	if err != nil {
 		return err
 	}
-	o.engineFrom = engineSourceOf(chain[0])
 	ids := make([]string, len(chain))
 	for i, m := range chain {
 		ids[i] = m.ID
 	}
+	o.engineFrom = engineSourceOf(chain[0])
 	if st == nil {
 		return errors.New("physical restore needs a store")
 	}
