@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -113,7 +112,7 @@ type Config struct {
 
 	// Log receives a line at info level for every retried request (what,
 	// why, attempt k of n, the wait); nil discards them.
-	Log *slog.Logger `json:"-"`
+	Log *Logger `json:"-"`
 }
 
 // ConfigFromEnv returns a Config with the credentials found in the
