@@ -93,6 +93,14 @@ func TestMySQLConnLikeTheClient(t *testing.T) {
 		if r := run(t, nil, env(home), append(pre, "--defaults-file", extra, "--defaults-extra-file", extra)...); r.code != 2 {
 			t.Errorf("--defaults-file with --defaults-extra-file: exit %d\n%s", r.code, r.stderr)
 		}
+		open := filepath.Join(t.TempDir(), "open.cnf")
+		if err := os.WriteFile(open, []byte("[client]\nuser=root\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(open, 0o666)
+		if r := run(t, nil, env(home), append(pre, "--defaults-extra-file", open)...); r.code != 2 || !strings.Contains(r.stderr, "--defaults-extra-file: insecure permissions") {
+			t.Errorf("a --defaults-extra-file others can write: exit %d\n%s", r.code, r.stderr)
+		}
 	})
 	t.Run("backup: mariabackup gets what [mybak] said (the tools do not read [mybak])", func(t *testing.T) {
 		home := homeWith(t, "[mybak]\nsocket="+p.socket+"\nuser=root\n")

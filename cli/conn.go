@@ -20,6 +20,11 @@ func connFromFlags(c *cli.Context) (mysql.Conn, error) {
 	if extra != "" && conn.DefaultsFile != "" {
 		return conn, usagef("--defaults-file is the only option file read; --defaults-extra-file adds one to the default files: give one of them")
 	}
+	if extra != "" {
+		if err := mysql.CheckOptionFile("option file "+extra, extra); err != nil {
+			return conn, usagef("--defaults-extra-file: %w", err)
+		}
+	}
 	r, err := mysql.ResolveConn(conn, mysql.ResolveOptions{DefaultsExtraFile: extra})
 	if err != nil {
 		return conn, usagef("MySQL connection: %w", err)
