@@ -5,6 +5,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -226,6 +227,11 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 			return nil, fmt.Errorf("backup %s: %w", id, err)
 		}
 	}
+	if opts.Encode.Pass != nil {
+		if err := m.Seal(opts.Encode.Pass); err != nil {
+			return nil, fmt.Errorf("backup %s: %w", id, err)
+		}
+	}
 	if err := WriteManifest(ctx, opts.Store, m); err != nil {
 		if sp != nil && sp.resumable {
 			return nil, &ResumableError{ID: id, SpoolDir: sp.opt.Dir, Location: opts.Store.Location(), Err: err}
@@ -362,11 +368,15 @@ func writeMarker(ctx context.Context, st storage.Backend, id string, start time.
 }
 
 // WriteManifest stores m as the last object of its backup, which makes the
-// backup complete.
+// backup complete. An authenticated m (Seal) is stored as Seal encoded it,
+// and refused when it changed since.
 func WriteManifest(ctx context.Context, st storage.Backend, m *Manifest) error {
 	b, err := m.Marshal()
 	if err != nil {
 		return err
+	}
+	if m.Auth != nil && !bytes.Equal(b, m.raw) {
+		return fmt.Errorf("write manifest of %s: it changed after it was sealed (Seal it again)", m.ID)
 	}
 	if _, err := st.Put(ctx, ManifestPath(m.Layout, m.ID), bytesReader(b)); err != nil {
 		return fmt.Errorf("write manifest of %s: %w", m.ID, err)

@@ -73,6 +73,11 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 	if err != nil {
 		return err
 	}
+	// Every manifest of the chain is authenticated before anything is
+	// extracted (see auth.go).
+	if err := authenticate(chain, o.Options); err != nil {
+		return err
+	}
 	ids := make([]string, len(chain))
 	for i, m := range chain {
 		ids[i] = m.ID
