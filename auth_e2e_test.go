@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -246,4 +247,87 @@ func TestAuthWireStream(t *testing.T) {
 	if r.code != 3 || !strings.Contains(r.stderr, "header does not match its MAC") {
 		t.Errorf("wrong key: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// flipStored flips one bit of backup id's data object at fraction at of
+// its length (what whoever can write the store can do to CBC ciphertext).
+func flipStored(t *testing.T, store, id string, at float64) {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(store, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "data") {
+			p := filepath.Join(store, id, e.Name())
+			b, _ := os.ReadFile(p)
+			b[int(float64(len(b))*at)] ^= 0x04
+			os.WriteFile(p, b, 0o644)
+			return
+		}
+	}
+	t.Fatalf("no data object in %s", id)
+}
+
+// TestAuthMySQLNothingApplied: an authenticated backup whose stored data
+// was altered is damage (exit 3) and nothing of it reaches the server or
+// the target: a dump's objects are checked against the authenticated
+// manifest before the SQL client starts, and a physical backup is only
+// extracted into the scratch dir, never prepared or moved into place.
+func TestAuthMySQLNothingApplied(t *testing.T) {
+	p := primary(t)
+	db := p.db(t)
+	key := keyFile(t, "auth mysql key")
+
+	t.Run("dump", func(t *testing.T) {
+		name := "auth_e2e_" + strings.ToLower(hex.EncodeToString([]byte(t.Name()))[:8])
+		execSQL(t, db, "DROP DATABASE IF EXISTS "+name)
+		var dump strings.Builder
+		fmt.Fprintf(&dump, "CREATE DATABASE %s;\nUSE %s;\nCREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(200));\n", name, name)
+		for i := 0; i < 20000; i++ { // well past the held-back end
+			fmt.Fprintf(&dump, "INSERT INTO t VALUES (%d, 'row %d %s');\n", i, i, strings.Repeat("x", 50))
+		}
+		dump.WriteString("-- Dump completed on 2026-12-03  6:00:00\n")
+		store, id := storedBackup(t, []byte(dump.String()), "--encrypt-key-file", key)
+		flipStored(t, store, id, 0.9)
+		r := run(t, nil, nil, append([]string{"restore", id, "--storage", store, "--encrypt-key-file", key, "--to-mysql", "--force"}, p.conn(true)...)...)
+		if r.code != 3 || !strings.Contains(r.stderr, "nothing was applied") {
+			t.Errorf("restore --to-mysql: exit %d\n%s", r.code, r.stderr)
+		}
+		var n int
+		db.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", name).Scan(&n)
+		if n != 0 {
+			execSQL(t, db, "DROP DATABASE "+name)
+			t.Errorf("the altered dump was applied: database %s exists", name)
+		}
+	})
+
+	t.Run("physical", func(t *testing.T) {
+		seed(t, db, "auth_e2e_phys")
+		store := t.TempDir()
+		r := run(t, nil, nil, append([]string{"backup", "--engine", "mariabackup", "--storage", store, "--encrypt-key-file", key, "--compress", "none"}, p.conn(false)...)...)
+		must(t, r, "physical backup")
+		id := strings.TrimSpace(r.stdout)
+		flipStored(t, store, id, 0.5)
+		top := t.TempDir()
+		target := filepath.Join(top, "restored")
+		r = run(t, nil, nil, "restore", id, "--storage", store, "--encrypt-key-file", key, "--target-dir", target)
+		if r.code != 3 || !strings.Contains(r.stderr, "authentication failed") {
+			t.Errorf("restore --target-dir: exit %d\n%s", r.code, r.stderr)
+		}
+		ents, _ := os.ReadDir(top)
+		for _, e := range ents {
+			if e.Name() == "restored" {
+				t.Errorf("the altered backup was restored into %s", target)
+			}
+			// The staging dir keeps only the tools' logs.
+			if sub, _ := os.ReadDir(filepath.Join(top, e.Name())); e.IsDir() && strings.Contains(e.Name(), "staging") {
+				for _, s := range sub {
+					if s.Name() != "logs" {
+						t.Errorf("extracted data left behind: %s/%s", e.Name(), s.Name())
+					}
+				}
+			}
+		}
+	})
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/storage"
@@ -77,11 +80,11 @@ func checkAuthenticatedObjects(ctx context.Context, st storage.Backend, m *backu
 		return nil
 	}
 	for _, o := range m.Objects {
-		if o.SHA256 == "" && len(o.Parts) == 0 && m.StoredSHA256 == "" {
-			return fmt.Errorf("restore %s: %w: object %s has no hash in the manifest; nothing was applied", m.ID, backup.ErrAuthentication, o.Name)
-		}
 		if o.SHA256 == "" && len(o.Parts) == 0 && len(m.Objects) == 1 {
 			o.SHA256 = m.StoredSHA256
+		}
+		if o.SHA256 == "" && len(o.Parts) == 0 && o.MD5 == "" {
+			return fmt.Errorf("restore %s: %w: object %s has no hash in the manifest; nothing was applied", m.ID, backup.ErrAuthentication, o.Name)
 		}
 		if err := checkObject(ctx, st, m.ObjectPath(o.Name), o); err != nil {
 			if ctx.Err() != nil {
@@ -105,4 +108,74 @@ func authCheck(rep *Report, m *backup.Manifest, name string, o Options) {
 		c.Detail = err.Error()
 	}
 	rep.Checks = append(rep.Checks, c)
+}
+
+// decodeExtract runs decode, which writes m's stream, and extract, which
+// reads it (xbstream -x into a scratch dir), together; it returns the
+// first failure. For an authenticated m, a failed extract does not stop
+// decode: the rest of the stream is read (and thrown away) so that its
+// hashes are checked, and data that does not match its authenticated
+// manifest is reported as such (damage: ErrAuthentication), not as the
+// extractor's failure it caused (mbstream's "invalid checksum"). That
+// costs reading the rest of the backup, only on that failure path.
+func decodeExtract(ctx context.Context, m *backup.Manifest, decode func(context.Context, io.Writer) error, extract func(context.Context, io.Reader) error) error {
+	pr, pw := io.Pipe()
+	if !m.Authenticated() {
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error {
+			err := decode(gctx, pw)
+			pw.CloseWithError(err)
+			return err
+		})
+		g.Go(func() error {
+			err := extract(gctx, pr)
+			pr.CloseWithError(fmt.Errorf("extract stopped: %w", err))
+			return err
+		})
+		return g.Wait()
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	exDone := make(chan error, 1)
+	go func() {
+		err := extract(ectx, pr)
+		if err != nil {
+			pr.CloseWithError(fmt.Errorf("extract stopped: %w", err))
+		} else {
+			pr.CloseWithError(errors.New("the extractor exited before the end of the stream"))
+		}
+		exDone <- err
+	}()
+	sink := &drainAfterFailure{w: pw}
+	derr := decode(ctx, sink)
+	pw.CloseWithError(derr)
+	if derr != nil {
+		cancel()
+	}
+	exErr := <-exDone
+	switch {
+	case derr != nil:
+		return derr
+	case exErr != nil:
+		return exErr
+	}
+	return sink.err
+}
+
+// drainAfterFailure passes writes on until one fails, then accepts and
+// drops everything, remembering the failure.
+type drainAfterFailure struct {
+	w   io.Writer
+	err error
+}
+
+func (d *drainAfterFailure) Write(p []byte) (int, error) {
+	if d.err == nil {
+		n, err := d.w.Write(p)
+		if err == nil {
+			return n, nil
+		}
+		d.err = err
+	}
+	return len(p), nil
 }
