@@ -193,7 +193,7 @@ func Resume(ctx context.Context, st storage.Backend, spoolDir, id string, opts s
 		// The pending manifest was sealed when the stream was complete:
 		// its MAC tells whether pass is the backup's key.
 		if _, err := (AuthPolicy{Pass: pass}).Check(m); err != nil {
-			return nil, spool.Stats{}, fmt.Errorf("resume %s: the pending manifest in %s does not authenticate with the key given (%w): give the key the backup was taken with", id, sp.Dir(), err)
+			return nil, spool.Stats{}, fmt.Errorf("resume %s: the pending manifest in %s does not authenticate with the key given (%v): give the key the backup was taken with", id, sp.Dir(), err)
 		}
 	}
 	if sp.Size() != m.StoredSize {
