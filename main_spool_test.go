@@ -409,21 +409,18 @@ func TestSpoolNetworkDown(t *testing.T) {
 	// resume needs it, and refuses another one.
 	r = run(t, nil, nil, "resume", id, "--storage", store, "--spool-dir", spool)
 	if r.code != 1 || !strings.Contains(r.stderr, "give the key it was taken with") {
-		t.Fatalf("resume without the key: exit %d
-%s", r.code, r.stderr)
+		t.Fatalf("resume without the key: exit %d\n%s", r.code, r.stderr)
 	}
 	r = run(t, nil, nil, "resume", id, "--storage", store, "--spool-dir", spool, "--encrypt-key-file", keyFile(t, "another"))
 	if r.code != 1 || !strings.Contains(r.stderr, "does not authenticate with the key given") {
-		t.Fatalf("resume with another key: exit %d
-%s", r.code, r.stderr)
+		t.Fatalf("resume with another key: exit %d\n%s", r.code, r.stderr)
 	}
 	r = run(t, nil, nil, "resume", id, "--storage", store, "--spool-dir", spool, "--encrypt-key-file", key)
 	must(t, r, "resume")
 	restoreEquals(t, store, key, id, data)
 	r = run(t, nil, nil, "verify", "--storage", store, "--encrypt-key-file", key, id)
 	if r.code != 0 || !strings.Contains(r.stdout, "authentication: authenticated") {
-		t.Errorf("verify after resume: exit %d
-%s", r.code, r.stdout)
+		t.Errorf("verify after resume: exit %d\n%s", r.code, r.stdout)
 	}
 }
 
