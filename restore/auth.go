@@ -71,12 +71,14 @@ func authDamage(m *backup.Manifest, err error) error {
 }
 
 // checkAuthenticatedObjects reads every stored object of an authenticated
-// m back and compares it with the manifest (size, and the SHA-256 of its
-// bytes or its parts' MD5s), so that nothing is applied from data that does
-// not match. It does nothing for an unauthenticated m (whose hashes anyone
-// who could change the data could have changed too).
+// m (the caller checked its MAC: ToMySQL through decodeOptions) back and
+// compares it with the manifest (size, and the SHA-256 of its bytes or its
+// parts' MD5s), so that nothing is applied from data that does not match.
+// It does nothing for an unauthenticated m (whose hashes anyone who could
+// change the data could have changed too: the stream is still checked
+// against them as it is applied).
 func checkAuthenticatedObjects(ctx context.Context, st storage.Backend, m *backup.Manifest) error {
-	if !m.Authenticated() {
+	if m.Auth == nil {
 		return nil
 	}
 	for _, o := range m.Objects {
