@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mybak/mybak/backup"
 )
 
 // storedBackup takes a backup of data into a new local store and returns
@@ -330,4 +332,30 @@ func TestAuthMySQLNothingApplied(t *testing.T) {
 			}
 		}
 	})
+}
+
+// sealManifest authenticates the (edited) manifest of backup id with the
+// key pass, as mybak does when it writes one: for tests whose edits stand
+// for what a mybak with the key could have recorded.
+func sealManifest(t *testing.T, store, id, pass string) {
+	t.Helper()
+	p := filepath.Join(store, id, backup.ManifestName)
+	var g map[string]any
+	b, _ := os.ReadFile(p)
+	json.Unmarshal(b, &g)
+	delete(g, "auth")
+	b, _ = json.Marshal(g)
+	m, err := backup.ParseManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Seal([]byte(pass)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = m.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
