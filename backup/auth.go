@@ -225,18 +225,22 @@ func (m *Manifest) checkMAC(pass []byte) error {
 	if m.authOK {
 		return nil
 	}
+	fail := func(why string) error {
+		return fmt.Errorf("%w: the manifest of %s does not match its MAC (%s): it was altered after the backup, or the key is not the one it was made with; do not restore it: restore an older backup",
+			ErrAuthentication, m.ID, why)
+	}
 	if err := m.Auth.validate(); err != nil {
-		return fmt.Errorf("%w: manifest of %s: %v", ErrAuthentication, m.ID, err)
+		return fail(err.Error())
 	}
 	if m.Auth.MAC == "" {
-		return fmt.Errorf("%w: manifest of %s: its auth block has no MAC", ErrAuthentication, m.ID)
+		return fail("its auth block has no MAC")
 	}
 	if m.raw == nil {
-		return fmt.Errorf("%w: manifest of %s was not read from a store", ErrAuthentication, m.ID)
+		return fail("it was not read from a store")
 	}
 	in, err := manifestMACInput(m.raw, m.Auth.MAC)
 	if err != nil {
-		return fmt.Errorf("%w: manifest of %s: %v", ErrAuthentication, m.ID, err)
+		return fail(err.Error())
 	}
 	k, err := m.Auth.macKey(pass, infoManifest)
 	if err != nil {
@@ -246,8 +250,7 @@ func (m *Manifest) checkMAC(pass []byte) error {
 	h.Write(in)
 	want, _ := hex.DecodeString(m.Auth.MAC)
 	if !hmac.Equal(h.Sum(nil), want) {
-		return fmt.Errorf("%w: the manifest of %s does not match its MAC: it was altered after the backup (or the key is not the one it was made with); do not restore it, restore another backup",
-			ErrAuthentication, m.ID)
+		return fail("HMAC-SHA-256 differs")
 	}
 	m.authOK = true
 	return nil
