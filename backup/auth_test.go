@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/mybak/mybak/crypto"
+	"github.com/mybak/mybak/storage/local"
 	"github.com/mybak/mybak/stream"
 )
 
@@ -345,4 +347,35 @@ func FuzzWireReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// incEngine claims to take an incremental backup of its parent.
+type incEngine struct{}
+
+func (incEngine) Name() string      { return "mariabackup" }
+func (incEngine) Extension() string { return ".xbstream" }
+func (incEngine) Run(ctx context.Context, w io.Writer, parent *Manifest) (EngineResult, error) {
+	return EngineResult{Incremental: true}, errors.New("the engine must not run")
+}
+
+// TestIncrementalParentAuthenticated: an incremental of a parent whose
+// manifest fails its MAC is refused before anything is stored.
+func TestIncrementalParentAuthenticated(t *testing.T) {
+	dir := t.TempDir()
+	st, err := local.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := parse(t, sealed(t, []byte("the parent's key")))
+	_, err = Run(context.Background(), Options{Store: st, Engine: incEngine{}, Parent: parent,
+		Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: "none"}, Pass: []byte("another key"), KDF: crypto.DefaultKDF}})
+	if !errors.Is(err, ErrAuthentication) || !strings.Contains(err.Error(), "parent "+parent.ID) {
+		t.Fatalf("got %v", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if ValidateID(e.Name()) == nil {
+			t.Errorf("the refused backup stored %s", e.Name())
+		}
+	}
 }

@@ -123,6 +123,14 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		return nil, fmt.Errorf("backup %s: %w", id, err)
 	}
 	dataName := (&Manifest{ID: id, Layout: opts.Layout}).ObjectPath(relName(id))
+	if opts.Parent != nil && opts.Encode.Pass != nil {
+		// An incremental starts from its parent's LSN: a parent whose
+		// manifest fails its MAC is refused before anything is taken (an
+		// unauthenticated one is left to the restore's policy).
+		if _, err := (AuthPolicy{Pass: opts.Encode.Pass, AllowUnauthenticated: true, Warn: log.Warn}).Check(opts.Parent); err != nil {
+			return nil, fmt.Errorf("backup %s: parent %s: %w", id, opts.Parent.ID, err)
+		}
+	}
 	log.Info("backup started", "id", id, "engine", opts.Engine.Name(), "storage", opts.Store.Location())
 
 	var sp *spooler
