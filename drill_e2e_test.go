@@ -283,6 +283,9 @@ func TestMySQLDrill(t *testing.T) {
 			m["parent"] = later
 			m["meta"].(map[string]any)["from_lsn"] = laterTo
 		})
+		// Sealed with the key, as a mybak that recorded the wrong parent
+		// would have (an edit by someone without the key fails its MAC).
+		sealManifest(t, bad, inc1, "drill key")
 		r = run(t, nil, nil, "verify", "--deep", "--storage", bad, "--encrypt-key-file", key, inc1)
 		must(t, r, "verify --deep of the mis-parented incremental")
 		r = drill(bad, inc1)
@@ -319,6 +322,7 @@ func TestMySQLDrill(t *testing.T) {
 				b, _ := json.Marshal(rc)
 				meta["row_counts"] = string(b)
 			})
+			sealManifest(t, bad, inc2, "drill key")
 		}
 		setCounts(true, true)
 		r := drill(bad, inc2)

@@ -295,7 +295,7 @@ func TestSpoolKillAndResume(t *testing.T) {
 			if !strings.Contains(r.stdout, id) || !strings.Contains(r.stdout, "incomplete") {
 				t.Errorf("list after the kill does not show %s incomplete:\n%s", id, r.stdout)
 			}
-			args := append(append([]string{}, tc.resume...), id, "--storage", store, "--spool-dir", spool)
+			args := append(append([]string{}, tc.resume...), id, "--storage", store, "--spool-dir", spool, "--encrypt-key-file", key)
 			start = time.Now()
 			r = run(t, nil, nil, args...)
 			must(t, r, strings.Join(tc.resume, " "))
@@ -405,9 +405,23 @@ func TestSpoolNetworkDown(t *testing.T) {
 	if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "503") {
 		t.Fatalf("the error does not say what failed and %q:\n%s", want, r.stderr)
 	}
+	// The manifest of an encrypted backup is authenticated with its key:
+	// resume needs it, and refuses another one.
 	r = run(t, nil, nil, "resume", id, "--storage", store, "--spool-dir", spool)
+	if r.code != 1 || !strings.Contains(r.stderr, "give the key it was taken with") {
+		t.Fatalf("resume without the key: exit %d\n%s", r.code, r.stderr)
+	}
+	r = run(t, nil, nil, "resume", id, "--storage", store, "--spool-dir", spool, "--encrypt-key-file", keyFile(t, "another"))
+	if r.code != 1 || !strings.Contains(r.stderr, "does not authenticate with the key given") {
+		t.Fatalf("resume with another key: exit %d\n%s", r.code, r.stderr)
+	}
+	r = run(t, nil, nil, "resume", id, "--storage", store, "--spool-dir", spool, "--encrypt-key-file", key)
 	must(t, r, "resume")
 	restoreEquals(t, store, key, id, data)
+	r = run(t, nil, nil, "verify", "--storage", store, "--encrypt-key-file", key, id)
+	if r.code != 0 || !strings.Contains(r.stdout, "authentication: authenticated") {
+		t.Errorf("verify after resume: exit %d\n%s", r.code, r.stdout)
+	}
 }
 
 // TestKilledUploadWithoutSpool: a backup killed in the middle of its

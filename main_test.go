@@ -253,12 +253,27 @@ func TestVerifyFindsDamage(t *testing.T) {
 		{"garbled manifest", func(t *testing.T, store, id string) {
 			os.WriteFile(filepath.Join(store, id, "manifest.json"), []byte("{]"), 0o600)
 		}, false, "invalid backup manifest"},
+		// With a key, the manifest is authenticated: the fast check sees
+		// any change of it.
 		{"manifest hash of the original altered", func(t *testing.T, store, id string) {
 			p := filepath.Join(store, id, "manifest.json")
 			b, _ := os.ReadFile(p)
 			var m map[string]any
 			json.Unmarshal(b, &m)
 			m["raw_sha256"] = strings.Repeat("0", 64)
+			b, _ = json.Marshal(m)
+			os.WriteFile(p, b, 0o600)
+		}, false, "authentication failed"},
+		// A manifest made before authentication (format 1, no auth block)
+		// is not authenticated: only --deep sees the change.
+		{"unauthenticated manifest's hash of the original altered", func(t *testing.T, store, id string) {
+			p := filepath.Join(store, id, "manifest.json")
+			b, _ := os.ReadFile(p)
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			m["raw_sha256"] = strings.Repeat("0", 64)
+			m["format_version"] = 1
+			delete(m, "auth")
 			b, _ = json.Marshal(m)
 			os.WriteFile(p, b, 0o600)
 		}, true, "sha256"},

@@ -5,6 +5,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -122,6 +123,14 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		return nil, fmt.Errorf("backup %s: %w", id, err)
 	}
 	dataName := (&Manifest{ID: id, Layout: opts.Layout}).ObjectPath(relName(id))
+	if opts.Parent != nil && opts.Encode.Pass != nil {
+		// An incremental starts from its parent's LSN: a parent whose
+		// manifest fails its MAC is refused before anything is taken (an
+		// unauthenticated one is left to the restore's policy).
+		if _, err := (AuthPolicy{Pass: opts.Encode.Pass, AllowUnauthenticated: true, Warn: log.Warn}).Check(opts.Parent); err != nil {
+			return nil, fmt.Errorf("backup %s: parent %s: %w", id, opts.Parent.ID, err)
+		}
+	}
 	log.Info("backup started", "id", id, "engine", opts.Engine.Name(), "storage", opts.Store.Location())
 
 	var sp *spooler
@@ -223,6 +232,11 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	}
 	if opts.BeforeManifest != nil {
 		if err := opts.BeforeManifest(ctx, m); err != nil {
+			return nil, fmt.Errorf("backup %s: %w", id, err)
+		}
+	}
+	if opts.Encode.Pass != nil {
+		if err := m.Seal(opts.Encode.Pass); err != nil {
 			return nil, fmt.Errorf("backup %s: %w", id, err)
 		}
 	}
@@ -362,11 +376,15 @@ func writeMarker(ctx context.Context, st storage.Backend, id string, start time.
 }
 
 // WriteManifest stores m as the last object of its backup, which makes the
-// backup complete.
+// backup complete. An authenticated m (Seal) is stored as Seal encoded it,
+// and refused when it changed since.
 func WriteManifest(ctx context.Context, st storage.Backend, m *Manifest) error {
 	b, err := m.Marshal()
 	if err != nil {
 		return err
+	}
+	if m.Auth != nil && !bytes.Equal(b, m.raw) {
+		return fmt.Errorf("write manifest of %s: it changed after it was sealed (Seal it again)", m.ID)
 	}
 	if _, err := st.Put(ctx, ManifestPath(m.Layout, m.ID), bytesReader(b)); err != nil {
 		return fmt.Errorf("write manifest of %s: %w", m.ID, err)

@@ -14,7 +14,11 @@ import (
 
 // FormatVersion is the manifest format this build writes. Readers accept
 // every version up to it and refuse newer ones with a clear message.
-const FormatVersion = 1
+// Version 2 added authentication (Manifest.Auth, see auth.go): a version 1
+// manifest was made before it and is accepted unauthenticated, with a
+// warning; a version 2 manifest without an auth block is refused when a key
+// is configured (AuthPolicy).
+const FormatVersion = 2
 
 // ManifestName is the object name, under a backup's ID, of its manifest.
 // It is written last: a backup without one does not exist for restore.
@@ -62,6 +66,17 @@ type Manifest struct {
 
 	// Meta holds engine metadata: LSNs, binlog position, GTID set, ...
 	Meta map[string]string `json:"meta,omitempty"`
+
+	// Auth authenticates the manifest (nil: unauthenticated). It must stay
+	// the last field: its MAC covers the stored bytes with the MAC's own
+	// value emptied at the end of the file (see auth.go).
+	Auth *Auth `json:"auth,omitempty"`
+
+	// raw holds the bytes ParseManifest decoded (or Seal produced): what
+	// the MAC covers. authOK is set once the MAC matched.
+	raw    []byte
+	authOK bool
+	warned bool // AuthPolicy.Check warned that it is unauthenticated
 }
 
 // EngineInfo names the engine that produced the stream.
@@ -128,6 +143,7 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	m.raw = bytes.Clone(b)
 	return &m, nil
 }
 
@@ -160,13 +176,8 @@ func (m *Manifest) Validate() error {
 		return bad("unknown compression %q", m.Compression.Kind)
 	}
 	if m.Encryption != nil {
-		if m.Encryption.Cipher != "aes-256-cbc" {
-			return bad("unknown cipher %q", m.Encryption.Cipher)
-		}
-		if m.Encryption.KDF != nil {
-			if err := m.Encryption.KDF.Validate(); err != nil {
-				return bad("encryption: %v", err)
-			}
+		if err := m.Encryption.validate(); err != nil {
+			return bad("%v", err)
 		}
 	}
 	if m.RawSize < 0 || m.StoredSize < 0 {
@@ -198,6 +209,14 @@ func (m *Manifest) Validate() error {
 	}
 	if !m.EndTime.IsZero() && m.EndTime.Before(m.StartTime) {
 		return bad("ends before it starts")
+	}
+	if m.Auth != nil {
+		if m.FormatVersion < 2 {
+			return bad("an auth block in a format_version %d manifest", m.FormatVersion)
+		}
+		if err := m.Auth.validate(); err != nil {
+			return bad("%v", err)
+		}
 	}
 	return nil
 }

@@ -64,6 +64,9 @@ type spooler struct {
 	opt *SpoolOptions
 	loc string
 	log *slog.Logger
+	// pass seals the pending manifest, so that Resume can tell the key it
+	// is given is the backup's (nil: unencrypted).
+	pass []byte
 	// resumable is set once the pending manifest is saved: from then on
 	// a failure keeps everything for Resume.
 	resumable bool
@@ -87,7 +90,7 @@ func startSpool(ctx context.Context, opts Options, id, dataName string, log *slo
 		return nil, fmt.Errorf("backup %s: %w", id, err)
 	}
 	log.Info("spooling the stream, uploading concurrently", "id", id, "spool", sp.Dir())
-	return &spooler{sp: sp, opt: opts.Spool, loc: opts.Store.Location(), log: log}, nil
+	return &spooler{sp: sp, opt: opts.Spool, loc: opts.Store.Location(), log: log, pass: opts.Encode.Pass}, nil
 }
 
 // put stores the stream in the spool (uploads run in the background).
@@ -103,6 +106,11 @@ func (s *spooler) put(ctx context.Context, name string, r io.Reader) (storage.Ob
 // then waits for the uploads, commits the data object and fills in its
 // parts. Its errors are *ResumableError once the pending manifest is saved.
 func (s *spooler) finish(ctx context.Context, m *Manifest) error {
+	if s.pass != nil {
+		if err := m.Seal(s.pass); err != nil {
+			return fmt.Errorf("backup %s: %w", m.ID, err)
+		}
+	}
 	b, err := m.Marshal()
 	if err != nil {
 		return err
@@ -153,8 +161,10 @@ func (s *spooler) done(log *slog.Logger) {
 // parts the store lacks (skipping those it holds with the right size and
 // MD5), commits the data object, writes the manifest last and removes the
 // spool's files. A backup whose stream was cut before its end cannot be
-// resumed (ErrNotResumable): Discard removes it.
-func Resume(ctx context.Context, st storage.Backend, spoolDir, id string, opts spool.Options) (*Manifest, spool.Stats, error) {
+// resumed (ErrNotResumable): Discard removes it. pass is the backup's
+// passphrase: the manifest of an encrypted backup is authenticated with it
+// (Seal), so Resume refuses to write one without it.
+func Resume(ctx context.Context, st storage.Backend, spoolDir, id string, opts spool.Options, pass []byte) (*Manifest, spool.Stats, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, spool.Stats{}, err
 	}
@@ -176,6 +186,16 @@ func Resume(ctx context.Context, st storage.Backend, spoolDir, id string, opts s
 	if err != nil || m.ID != id || len(m.Objects) != 1 || m.ObjectPath(m.Objects[0].Name) != sp.Object() {
 		return nil, spool.Stats{}, fmt.Errorf("resume %s: the pending manifest in %s does not describe the spooled object %s: %v", id, sp.Dir(), sp.Object(), err)
 	}
+	if m.Encryption != nil && pass == nil {
+		return nil, spool.Stats{}, fmt.Errorf("resume %s: the backup is encrypted and its manifest is authenticated with the key: give the key it was taken with (--encrypt-key-file or MYBAK_ENCRYPT_KEY)", id)
+	}
+	if m.Auth != nil {
+		// The pending manifest was sealed when the stream was complete:
+		// its MAC tells whether pass is the backup's key.
+		if _, err := (AuthPolicy{Pass: pass}).Check(m); err != nil {
+			return nil, spool.Stats{}, fmt.Errorf("resume %s: the pending manifest in %s does not authenticate with the key given (%v): give the key the backup was taken with", id, sp.Dir(), err)
+		}
+	}
 	if sp.Size() != m.StoredSize {
 		return nil, spool.Stats{}, fmt.Errorf("resume %s: the spool holds %d bytes, the pending manifest says %d", id, sp.Size(), m.StoredSize)
 	}
@@ -184,6 +204,12 @@ func Resume(ctx context.Context, st storage.Backend, spoolDir, id string, opts s
 		return nil, sp.Stats(), &ResumableError{ID: id, SpoolDir: spoolDir, Location: st.Location(), Err: err}
 	}
 	m.Objects[0].Parts, m.Objects[0].MD5 = info.Parts, info.MD5
+	m.Auth = nil
+	if m.Encryption != nil {
+		if err := m.Seal(pass); err != nil {
+			return nil, sp.Stats(), fmt.Errorf("resume %s: %w", id, err)
+		}
+	}
 	if err := WriteManifest(ctx, st, m); err != nil {
 		return nil, sp.Stats(), &ResumableError{ID: id, SpoolDir: spoolDir, Location: st.Location(), Err: err}
 	}

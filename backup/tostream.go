@@ -43,7 +43,7 @@ func RunToWriter(ctx context.Context, w io.Writer, opts Options) (*Manifest, err
 		return nil, fmt.Errorf("backup %s: %w", id, err)
 	}
 	ww, err := newWireWriter(w, &WireHeader{FormatVersion: FormatVersion, ID: id, Engine: opts.Engine.Name(),
-		Type: "full", Compression: opts.compression(), Encryption: opts.encryption()})
+		Type: "full", Compression: opts.compression(), Encryption: opts.encryption()}, opts.Encode.Pass)
 	if err != nil {
 		return nil, err
 	}

@@ -220,7 +220,7 @@ func restoreCommand(e *env) *cli.Command {
 			"                              with --copy-back or --move-back --datadir D, then put into a stopped server's datadir\n" +
 			"  --to-mysql                  a dump, applied with the mysql/mariadb client to a running server",
 		ArgsUsage: "ID|latest",
-		Flags:     append(append(flags, keyFlags()...), restoreMySQLFlags()...),
+		Flags:     append(append(append(flags, keyFlags()...), authFlags()...), restoreMySQLFlags()...),
 		Action: func(c *cli.Context) error {
 			ref, err := oneRef(c)
 			if err != nil {
@@ -258,9 +258,9 @@ func restoreCommand(e *env) *cli.Command {
 			}
 			e.log.Info("restore started", "id", m.ID, "bytes", m.RawSize)
 			p := newProgress(c.String("progress"), e.stderr, e.log, "restore", m.RawSize)
-			_, err = restore.ToWriter(c.Context, rst, m, e.stdout, restore.Options{
-				Pass: pass, Parallel: c.Int("parallel"), Progress: p.Add,
-			})
+			ropts := readOptions(c, e, pass)
+			ropts.Progress = p.Add
+			_, err = restore.ToWriter(c.Context, rst, m, e.stdout, ropts)
 			p.Done()
 			if err != nil {
 				return err
@@ -284,7 +284,7 @@ func verifyCommand(e *env) *cli.Command {
 		Name:      "verify",
 		Usage:     "check a backup without restoring it, or with --drill by restoring it into a throwaway server (exit 3 when damaged)",
 		ArgsUsage: "ID|latest",
-		Flags:     append(append(flags, keyFlags()...), drillFlags()...),
+		Flags:     append(append(append(flags, keyFlags()...), authFlags()...), drillFlags()...),
 		Action: func(c *cli.Context) error {
 			ref, err := oneRef(c)
 			if err != nil {
@@ -316,7 +316,7 @@ func verifyCommand(e *env) *cli.Command {
 				Catalogue: cat,
 				Deep:      c.Bool("deep"),
 				List:      c.Bool("list"),
-				Options:   restore.Options{Pass: pass, Parallel: c.Int("parallel")},
+				Options:   readOptions(c, e, pass),
 			})
 			if rep != nil && len(rep.Checks) > 0 && !(e.quiet && err == nil) {
 				if c.Bool("json") {

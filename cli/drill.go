@@ -34,7 +34,7 @@ func runDrill(c *cli.Context, e *env, ref string, st storage.Backend, cat restor
 	}
 	e.run.Command = "verify-drill"
 	rep, err := restore.Drill(c.Context, st, ref, restore.DrillOptions{
-		Options:      restore.Options{Pass: pass, Parallel: c.Int("parallel")},
+		Options:      readOptions(c, e, pass),
 		Catalogue:    cat,
 		Deep:         c.Bool("deep"),
 		ScratchDir:   c.String("scratch-dir"),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/ops"
 	"github.com/mybak/mybak/restore"
 )
@@ -14,7 +15,7 @@ const (
 	ExitOK      = 0 // success
 	ExitFailure = 1 // the operation failed
 	ExitUsage   = 2 // bad command line, flags or configuration
-	ExitDamaged = 3 // verify found damage
+	ExitDamaged = 3 // verify found damage; a backup or stream failed authentication or is refused as unauthenticated
 	ExitLocked  = 4 // another run of the same job holds its lock
 	ExitSignal  = 130
 )
@@ -37,7 +38,7 @@ func exitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ue):
 		return ExitUsage
-	case errors.Is(err, restore.ErrDamaged):
+	case errors.Is(err, restore.ErrDamaged), errors.Is(err, backup.ErrAuthentication), errors.Is(err, backup.ErrUnauthenticated):
 		return ExitDamaged
 	case errors.Is(err, ops.ErrLocked):
 		return ExitLocked

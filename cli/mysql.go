@@ -423,7 +423,8 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 	}
 	p := newProgress(c.String("progress"), e.stderr, e.log, "restore", -1)
 	defer p.Done()
-	opts := restore.Options{Pass: pass, Parallel: c.Int("parallel"), Progress: p.Add}
+	opts := readOptions(c, e, pass)
+	opts.Progress = p.Add
 	if c.Bool("to-mysql") {
 		logf, err := os.CreateTemp("", "mybak-restore-"+m.ID+"-*.log")
 		if err != nil {

@@ -111,7 +111,7 @@ func makeReplicaCommand(e *env) *cli.Command {
 			"--start-cmd (or by you); dumps are applied into the running replica. Replication is positioned at the\n" +
 			"backup's GTID (or binlog file and position) and mybak waits until the replica caught up.",
 		ArgsUsage: " ",
-		Flags:     append(append(flags, keyFlags()...), connFlags()...),
+		Flags:     append(append(append(flags, keyFlags()...), authFlags()...), connFlags()...),
 		Action: func(c *cli.Context) error {
 			return makeReplica(c, e)
 		},
@@ -204,7 +204,8 @@ func makeReplica(c *cli.Context, e *env) error {
 	}()
 	p := newProgress(c.String("progress"), e.stderr, e.log, "restore", -1)
 	defer p.Done()
-	ropts := restore.Options{Pass: pass, Parallel: c.Int("parallel"), Progress: p.Add}
+	ropts := readOptions(c, e, pass)
+	ropts.Progress = p.Add
 	phys := restore.PhysicalOptions{Options: ropts, Datadir: c.String("datadir"), Owner: c.String("owner"),
 		Force: c.Bool("force"), RemoveOld: c.Bool("remove-old"), UseMemory: c.String("use-memory"), Log: e.log,
 		Protect: []restore.Protected{{What: "the tools' log dir", Dir: work}}}
@@ -230,7 +231,7 @@ func makeReplica(c *cli.Context, e *env) error {
 		if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
 			return usagef("--from-stdin: standard input is a terminal: pipe `mybak backup --to-stdout` into it")
 		}
-		wr, err := backup.NewWireReader(e.stdin)
+		wr, err := backup.NewWireReader(e.stdin, wireReadOptions(c, e, pass))
 		if err != nil {
 			return err
 		}

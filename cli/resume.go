@@ -49,6 +49,7 @@ func resumeCommand(e *env) *cli.Command {
 			storageFlag(),
 			&cli.StringFlag{Name: "spool-dir", Usage: "the --spool-dir the backup was taken with (required)"},
 			&cli.BoolFlag{Name: "discard", Usage: "give the backup up: remove its spool files and its stored parts and objects"},
+			keyFlags()[0],
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -85,7 +86,13 @@ func resumeBackup(c *cli.Context, e *env, id string) error {
 		return nil
 	}
 	e.log.Info("resuming backup", "id", id, "spool_dir", dir, "storage", st.Location())
-	m, stats, err := backup.Resume(c.Context, st, dir, id, spool.Options{Log: e.log})
+	// The key seals the manifest of an encrypted backup (and must be the
+	// one the backup was taken with: the pending manifest's MAC says).
+	pass, err := loadKey(c, e)
+	if err != nil {
+		return err
+	}
+	m, stats, err := backup.Resume(c.Context, st, dir, id, spool.Options{Log: e.log}, pass)
 	if err != nil {
 		return err
 	}

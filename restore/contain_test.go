@@ -89,7 +89,7 @@ func TestWireIDNotAPath(t *testing.T) {
 	for _, eng := range []string{"mariabackup"} {
 		victim := filepath.Join(t.TempDir(), "cron.d")
 		parent := t.TempDir()
-		wr, err := backup.NewWireReader(bytes.NewReader(w))
+		wr, err := backup.NewWireReader(bytes.NewReader(w), backup.WireReadOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +201,7 @@ func TestExtractUnsafeStream(t *testing.T) {
 				Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: "zstd"}}}); err != nil {
 				t.Fatal(err)
 			}
-			wr, err := backup.NewWireReader(bytes.NewReader(w.Bytes()))
+			wr, err := backup.NewWireReader(bytes.NewReader(w.Bytes()), backup.WireReadOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

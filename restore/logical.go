@@ -105,6 +105,11 @@ func ToMySQL(ctx context.Context, st storage.Backend, m *backup.Manifest, o Logi
 	if err := checkObjects(ctx, st, m); err != nil {
 		return err
 	}
+	// An authenticated backup's objects are read back and compared with
+	// their authenticated hashes before the first statement is applied.
+	if err := checkAuthenticatedObjects(ctx, st, m); err != nil {
+		return err
+	}
 	return ApplySQL(ctx, m.ID, eng, func(ctx context.Context, w io.Writer) error {
 		_, err := ToWriter(ctx, st, m, w, o.Options)
 		return err

@@ -77,6 +77,11 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 	if err != nil {
 		return err
 	}
+	// Every manifest of the chain is authenticated before anything is
+	// extracted (see auth.go).
+	if err := authenticate(chain, o.Options); err != nil {
+		return err
+	}
 	ids := make([]string, len(chain))
 	for i, m := range chain {
 		ids[i] = m.ID
@@ -367,22 +372,22 @@ func checkChain(chain []*backup.Manifest) (mysql.Engine, error) {
 	return eng, nil
 }
 
-// extractOne decodes backup m and extracts its xbstream into dir.
+// extractOne decodes backup m and extracts its xbstream into dir (through
+// xbstream.Guard, see contain.go; decodeExtract in auth.go says how a
+// failed extraction of an authenticated backup is told from altered data).
 func extractOne(ctx context.Context, st storage.Backend, m *backup.Manifest, eng mysql.Engine, dir, logPath string, opts Options) error {
-	pr, pw := io.Pipe()
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		_, err := ToWriter(gctx, st, m, pw, opts)
-		pw.CloseWithError(err)
-		return err
-	})
 	var xerr error
-	g.Go(func() error {
-		xerr = extractGuarded(gctx, eng, pr, dir, logPath)
-		pr.CloseWithError(fmt.Errorf("extract stopped: %w", xerr))
+	err := decodeExtract(ctx, m, func(ctx context.Context, w io.Writer) error {
+		_, err := ToWriter(ctx, st, m, w, opts)
+		return err
+	}, func(ctx context.Context, r io.Reader) error {
+		xerr = extractGuarded(ctx, eng, r, dir, logPath)
 		return xerr
 	})
-	if err := unsafeFirst(g.Wait(), xerr); err != nil {
+	if !errors.Is(err, backup.ErrAuthentication) {
+		err = unsafeFirst(err, xerr)
+	}
+	if err != nil {
 		return fmt.Errorf("restore %s: %w", m.ID, err)
 	}
 	return nil

@@ -28,10 +28,16 @@ type Options struct {
 	Parallel int
 	// Progress, when set, is called with the count of raw bytes written.
 	Progress func(n int64)
+	// Auth decides which backups are trusted (see backup/auth.go); its
+	// Pass is set from Pass when empty.
+	Auth backup.AuthPolicy
 }
 
 // decodeOptions builds the stream options for m.
 func decodeOptions(m *backup.Manifest, opts Options) (stream.DecodeOptions, error) {
+	if err := authenticate([]*backup.Manifest{m}, opts); err != nil {
+		return stream.DecodeOptions{}, err
+	}
 	d := stream.DecodeOptions{
 		Compression: m.Compression.Kind,
 		Parallel:    opts.Parallel,
@@ -56,8 +62,10 @@ func decodeOptions(m *backup.Manifest, opts Options) (stream.DecodeOptions, erro
 }
 
 // ToWriter decodes backup m from st and writes its original bytes to w,
-// checking sizes and hashes against the manifest. When a check fails the
-// error wraps stream.ErrCorrupt (or crypto.ErrWrongKey); bytes may already
+// checking sizes and hashes against the manifest, which is authenticated
+// first (opts.Auth, see auth.go). When a check fails the error wraps
+// stream.ErrCorrupt (and backup.ErrAuthentication for an authenticated
+// manifest), crypto.ErrWrongKey, or the authentication errors; bytes may already
 // have been written to w by then, so a caller writing to a file must treat
 // the file as garbage on error.
 func ToWriter(ctx context.Context, st storage.Backend, m *backup.Manifest, w io.Writer, opts Options) (stream.DecodeResult, error) {
@@ -82,7 +90,7 @@ func ToWriter(ctx context.Context, st storage.Backend, m *backup.Manifest, w io.
 		rc.Close()
 	}
 	if err != nil {
-		return res, fmt.Errorf("restore %s: %w", m.ID, explain(err))
+		return res, authDamage(m, fmt.Errorf("restore %s: %w", m.ID, explain(err)))
 	}
 	return res, nil
 }

@@ -48,7 +48,7 @@ func TestWireRoundTrip(t *testing.T) {
 	for _, kind := range []string{"gzip", "zstd", "none"} {
 		t.Run(kind, func(t *testing.T) {
 			w, sent := wireOf(t, data, pass, kind)
-			wr, err := backup.NewWireReader(bytes.NewReader(w))
+			wr, err := backup.NewWireReader(bytes.NewReader(w), backup.WireReadOptions{Pass: pass})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +68,7 @@ func TestWireRoundTrip(t *testing.T) {
 
 	w, _ := wireOf(t, data, pass, "gzip")
 	decode := func(b []byte, pass []byte) error {
-		wr, err := backup.NewWireReader(bytes.NewReader(b))
+		wr, err := backup.NewWireReader(bytes.NewReader(b), backup.WireReadOptions{Pass: pass})
 		if err != nil {
 			return err
 		}
@@ -90,8 +90,10 @@ func TestWireRoundTrip(t *testing.T) {
 		{"no manifest", w[:len(w)-300], pass, "truncated", backup.ErrWire},
 		{"damaged", flip, pass, "CRC mismatch", backup.ErrWire},
 		{"trailing", append(append([]byte(nil), w...), 'x'), pass, "data after the manifest", backup.ErrWire},
-		{"no key", w, nil, "encrypted", ErrNeedKey},
-		{"wrong key", w, []byte("other"), "wrong", crypto.ErrWrongKey},
+		// An authenticated stream needs its key before anything is read,
+		// and another key fails the header's MAC.
+		{"no key", w, nil, "authenticated (and encrypted) with a key", backup.ErrWire},
+		{"wrong key", w, []byte("other"), "another key", backup.ErrAuthentication},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := decode(tc.b, tc.pass)

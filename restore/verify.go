@@ -125,6 +125,7 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 	}
 	rep.ID = m.ID
 	rep.add("manifest", nil)
+	authCheck(rep, m, "authentication", opts.Options)
 
 	checkObjects := func(b *backup.Manifest, prefix string) error {
 		for _, o := range b.Objects {
@@ -156,6 +157,7 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 		// objects are checked too.
 		if perr == nil {
 			for _, p := range chain[:len(chain)-1] {
+				authCheck(rep, p, "authentication "+p.ID, opts.Options)
 				if err := checkObjects(p, p.ID+"/"); err != nil {
 					return rep, err
 				}

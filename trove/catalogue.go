@@ -245,11 +245,26 @@ func (c *Catalogue) manifest(ctx context.Context, eo *entryObjects, parts bool) 
 		ro.ModTime = eo.data.ModTime
 	}
 	if eo.manifest {
-		if m, err := c.ownManifest(ctx, eo, ro); err == nil {
+		m, err := c.ownManifest(ctx, eo, ro)
+		switch {
+		case err == nil && parts && m.Auth != nil && len(m.Objects[0].Parts) > 0:
+			// The parts an authenticated manifest records are what the
+			// data is checked against: Swift's current listing must
+			// agree with them, never replace them.
+			if err := sameParts(m.Objects[0].Parts, segs); err != nil {
+				return nil, fmt.Errorf("%w: the segments of %s are not those its authenticated manifest %s records (%v): they were replaced after the backup",
+					backup.ErrAuthentication, eo.data.Name, backup.ManifestPath(backup.LayoutTrove, m.ID), err)
+			}
+			return m, nil
+		case err == nil:
 			if parts {
 				m.Objects[0].Parts = segs
 			}
 			return m, nil
+		case errors.Is(err, errAuthenticatedMismatch):
+			// An authenticated manifest that does not describe the object
+			// is damage, not a backup Trove made.
+			return nil, err
 		}
 	}
 	m, err := synthesize(eo.name, eo.data.Name, ro)
@@ -281,10 +296,19 @@ func (c *Catalogue) ownManifest(ctx context.Context, eo *entryObjects, ro swift.
 	}
 	if m.ID != id || m.Layout != backup.LayoutTrove || len(m.Objects) != 1 ||
 		m.Objects[0].Name != eo.data.Name || m.Objects[0].Size != ro.Size {
+		if m.Auth != nil {
+			return nil, fmt.Errorf("%w: %w: %s does not describe %s (altered after the backup)", errAuthenticatedMismatch,
+				backup.ErrAuthentication, backup.ManifestPath(backup.LayoutTrove, id), eo.data.Name)
+		}
 		return nil, fmt.Errorf("%w: %s does not describe %s", backup.ErrInvalidManifest, backup.ManifestPath(backup.LayoutTrove, id), eo.data.Name)
 	}
 	return m, nil
 }
+
+// errAuthenticatedMismatch marks an authenticated manifest that does not
+// describe its data object: the catalogue then reports it instead of
+// treating the object as one Trove made.
+var errAuthenticatedMismatch = errors.New("authenticated manifest mismatch")
 
 // MadeByTrove reports whether m was synthesized from a Trove data object's
 // name and headers (a backup Trove made, or one whose mybak manifest is
