@@ -6,7 +6,6 @@ package backup
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -147,10 +146,16 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	// The marker makes a backup that dies from here on visible to list (as
 	// incomplete) and to prune, even where the store keeps nothing else of
 	// it under its ID (a Swift upload killed before its manifest).
+	// It is rewritten while the backup runs, and says who writes it, so
+	// that prune leaves a backup in progress alone (WriterAlive).
+	stopHeartbeat := func() {}
 	if opts.Layout == LayoutMybak {
-		if err := writeMarker(ctx, opts.Store, id, start, host, opts); err != nil {
+		mk := newMarker(id, start, opts)
+		if err := putMarker(ctx, opts.Store, mk); err != nil {
 			return nil, err
 		}
+		stopHeartbeat = heartbeat(ctx, opts.Store, mk, log)
+		defer stopHeartbeat() // before the deferred clean-up above
 	}
 	if opts.Spool != nil {
 		if sp, err = startSpool(ctx, opts, id, dataName, log); err != nil {
@@ -226,6 +231,7 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 			return nil, fmt.Errorf("backup %s: %w", id, err)
 		}
 	}
+	stopHeartbeat()
 	if err := WriteManifest(ctx, opts.Store, m); err != nil {
 		if sp != nil && sp.resumable {
 			return nil, &ResumableError{ID: id, SpoolDir: sp.opt.Dir, Location: opts.Store.Location(), Err: err}
@@ -346,20 +352,6 @@ func (opts Options) encryption() *Encryption {
 // MarkerName is the object, under a backup's ID, written first when a
 // backup starts: who started it, where and when.
 const MarkerName = "started.json"
-
-func writeMarker(ctx context.Context, st storage.Backend, id string, start time.Time, host string, opts Options) error {
-	b, err := json.MarshalIndent(map[string]any{
-		"id": id, "start_time": start.UTC(), "host": host, "pid": os.Getpid(),
-		"engine": opts.Engine.Name(), "mybak_version": opts.Version,
-	}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if _, err := st.Put(ctx, id+"/"+MarkerName, bytesReader(b)); err != nil {
-		return fmt.Errorf("backup %s: write %s to %s: %w", id, MarkerName, st.Location(), err)
-	}
-	return nil
-}
 
 // WriteManifest stores m as the last object of its backup, which makes the
 // backup complete.
