@@ -107,7 +107,7 @@ func TestTroveDelete(t *testing.T) {
 		must(t, run(t, nil, env, "verify", small), "verify of the other mybak backup")
 		must(t, run(t, nil, env, "verify", incr.id), "verify of Trove's chain")
 		r = run(t, nil, env, "restore", big, "--to-stdout")
-		if r.code != 1 || !strings.Contains(r.stderr, "no such backup") {
+		if r.code != 1 || !strings.Contains(r.stderr, "no backup ") {
 			t.Errorf("restore of a deleted backup: exit %d %q", r.code, r.stderr)
 		}
 	})
@@ -155,7 +155,7 @@ func TestTroveDelete(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"an unknown ID", env, []string{"delete", "5e6f7a8b-1111-4222-8333-444455556666"}, 1, "no such backup"},
+		{"an unknown ID", env, []string{"delete", "5e6f7a8b-1111-4222-8333-444455556666"}, 1, "no backup "},
 		{"a Trove ID without the layout", base, []string{"delete", small}, 2, "not a backup ID"},
 		{"latest", env, []string{"delete", "latest"}, 2, "not latest"},
 		{"a directory", []string{"MYBAK_LAYOUT=trove"}, []string{"delete", "--storage", t.TempDir(), small}, 2, "Swift"},

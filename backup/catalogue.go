@@ -15,7 +15,7 @@ import (
 
 // ErrNoBackup is returned (wrapped) when a backup reference resolves to
 // nothing: an unknown ID, an incomplete backup, or "latest" in an empty store.
-var ErrNoBackup = errors.New("no such backup")
+var ErrNoBackup = errors.New("no backup")
 
 // ErrHasDependents is returned (wrapped) by Delete when other backups
 // depend on the one to delete and cascade was not asked for.
@@ -123,8 +123,7 @@ func LoadManifest(ctx context.Context, st storage.Backend, id string) (*Manifest
 	rc, err := st.Get(ctx, name, 0)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("%w %s in %s: it has no manifest (never finished, or still running): %w",
-				ErrNoBackup, id, st.Location(), err)
+			return nil, noBackup(ctx, st, id, err)
 		}
 		return nil, fmt.Errorf("read manifest of %s: %w", id, err)
 	}
@@ -161,7 +160,7 @@ func Resolve(ctx context.Context, st storage.Backend, ref string) (*Manifest, er
 			return entries[i].Manifest, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: no complete backup in %s", ErrNoBackup, st.Location())
+	return nil, fmt.Errorf("%w in %s is complete, so none is latest; %s", ErrNoBackup, st.Location(), ListHint("", st.Location()))
 }
 
 // Chain returns the backups that restoring m needs, oldest (the full
@@ -234,7 +233,7 @@ func Delete(ctx context.Context, st storage.Backend, id string, cascade bool) ([
 		found = found || e.ID == id
 	}
 	if !found {
-		return nil, fmt.Errorf("%w %s in %s", ErrNoBackup, id, st.Location())
+		return nil, fmt.Errorf("%w %s in %s; %s", ErrNoBackup, id, st.Location(), ListHint("", st.Location()))
 	}
 	deps := Dependents(entries, id)
 	if len(deps) > 0 && !cascade {

@@ -207,7 +207,7 @@ func markerAlive(mk *Marker, written, now time.Time) string {
 		switch {
 		case mk.BootID == "":
 			if _, err := processStart(mk.PID); err == nil {
-				return fmt.Sprintf("pid %d on this host holds it", mk.PID)
+				return fmt.Sprintf("pid %d on %s is writing it", mk.PID, mk.Host)
 			}
 			return ""
 		case mk.BootID != bootID:
@@ -215,13 +215,13 @@ func markerAlive(mk *Marker, written, now time.Time) string {
 		case mk.PIDNamespace == "" || mk.PIDNamespace == pidNS:
 			start, err := processStart(mk.PID)
 			if err == nil && (mk.PIDStart == 0 || start == mk.PIDStart) {
-				return fmt.Sprintf("pid %d on this host holds it", mk.PID)
+				return fmt.Sprintf("pid %d on %s is writing it", mk.PID, mk.Host)
 			}
 			return ""
 		}
 	}
 	if age := now.Sub(written); !written.IsZero() && age < HeartbeatWindow {
-		return fmt.Sprintf("pid %d on %s refreshed its marker %s ago", mk.PID, mk.Host, age.Round(time.Second))
+		return fmt.Sprintf("pid %d on %s is writing it: it refreshed its marker %s ago", mk.PID, mk.Host, age.Round(time.Second))
 	}
 	return ""
 }

@@ -167,6 +167,7 @@ func PlanRetention(entries []Entry, opts RetentionOptions) PrunePlan {
 			plan.Needed = append(plan.Needed, e.ID)
 		case opts.Live[e.ID] != "":
 			plan.Live = append(plan.Live, e.ID)
+			plan.Reasons[e.ID] = []string{opts.Live[e.ID]}
 		case opts.Now.Sub(e.LastModified) > opts.Grace:
 			plan.Stale = append(plan.Stale, e.ID)
 		default:
@@ -280,9 +281,9 @@ func (plan PrunePlan) Summary(entries []Entry) PruneSummary {
 // every backup whose chain includes one of them. It refuses the whole
 // request, deleting nothing, when a reference names no entry
 // (ErrNoBackup) or when a backup depends on one that is to be deleted and
-// is not itself named, unless cascade (ErrHasDependents). location names
-// the store in the messages.
-func ResolveIDs(entries []Entry, refs []string, cascade bool, location string) ([]string, error) {
+// is not itself named, unless cascade (ErrHasDependents). layout and
+// location name the store in the messages.
+func ResolveIDs(entries []Entry, refs []string, cascade bool, layout, location string) ([]string, error) {
 	pos := map[string]int{}
 	parent := map[string]string{}
 	for i, e := range entries {
@@ -304,8 +305,8 @@ func ResolveIDs(entries []Entry, refs []string, cascade bool, location string) (
 				}
 			}
 			if id == "" {
-				return nil, fmt.Errorf("%w: no complete backup in %s, so no latest; `mybak list --storage %s` shows what there is",
-					ErrNoBackup, location, location)
+				return nil, fmt.Errorf("%w in %s is complete, so none is latest; nothing deleted; %s",
+					ErrNoBackup, location, ListHint(layout, location))
 			}
 		}
 		if _, ok := pos[id]; !ok {
@@ -318,8 +319,8 @@ func ResolveIDs(entries []Entry, refs []string, cascade bool, location string) (
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w %s in %s (nothing deleted); `mybak list --storage %s` shows what there is",
-			ErrNoBackup, strings.Join(missing, ", "), location, location)
+		return nil, fmt.Errorf("%w %s in %s; nothing deleted; %s",
+			ErrNoBackup, strings.Join(missing, ", "), location, ListHint(layout, location))
 	}
 	var refused []string
 	for _, id := range ids {
