@@ -293,4 +293,3 @@ func TestDeleteSeveralAndLatest(t *testing.T) {
 		t.Errorf("restore of a deleted backup: exit %d\n%s", r.code, r.stderr)
 	}
 }
-

@@ -102,7 +102,8 @@ type RetentionOptions struct {
 // incomplete or damaged leftovers are stale. A kept backup keeps its whole
 // chain (also a parent in another group, or a leftover that a chain
 // names: removing it would break a kept restore). Only complete backups
-// count for the policy. The plan's lists are in catalogue order.
+// count for the policy. An empty policy keeps every backup (as restic's
+// forget without options). The plan's lists are in catalogue order.
 func PlanRetention(entries []Entry, opts RetentionOptions) PrunePlan {
 	plan := PrunePlan{Reasons: map[string][]string{}, Groups: map[string]Group{}}
 	parent := map[string]string{}
@@ -126,6 +127,13 @@ func PlanRetention(entries []Entry, opts RetentionOptions) PrunePlan {
 		plan.Groups[e.ID] = g
 	}
 	kept := map[string]bool{}
+	if opts.Policy.Empty() {
+		// As restic's forget without a policy: nothing is removed.
+		for id := range selected {
+			kept[id] = true
+			plan.Reasons[id] = []string{"no retention policy"}
+		}
+	}
 	for _, g := range order {
 		for id, why := range applyPolicy(groups[g], opts.Policy) {
 			kept[id] = true
