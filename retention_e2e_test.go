@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,11 @@ func TestPruneLeavesRunningBackup(t *testing.T) {
 				!strings.Contains(r.stderr, fmt.Sprintf("pid %d", b.v.cmd.Process.Pid)) || strings.Contains(r.stdout, "FAILED") {
 				t.Errorf("verify of the running backup: exit %d, want 1 saying it is in progress (pid %d)\nstdout: %s\nstderr: %s",
 					r.code, b.v.cmd.Process.Pid, r.stdout, r.stderr)
+			}
+
+			r = run(t, nil, env, "show", id)
+			if r.code != 0 || !strings.Contains(r.stdout, "in progress") || !strings.Contains(r.stdout, fmt.Sprintf("pid %d", b.v.cmd.Process.Pid)) {
+				t.Errorf("show of the running backup: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 			}
 
 			r = run(t, nil, env, "prune", "--keep", "1", "--grace", "0s")
@@ -292,4 +298,87 @@ func TestDeleteSeveralAndLatest(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "no backup "+ids[0]+" in "+store) || !strings.Contains(r.stderr, "mybak list --storage "+store) {
 		t.Errorf("restore of a deleted backup: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// TestShow: show prints the manifest, the chain, the engine's metadata
+// typed, sizes and the cheap checks, in text and JSON.
+func TestShow(t *testing.T) {
+	store, env := keepEnv(t)
+	ids := backupIDs(t, env, "db", 2)
+	full, incr := ids[0], ids[1]
+	// The engines' metadata and an incremental, as a MySQL engine records them.
+	editManifest(t, store, incr, func(m map[string]any) {
+		m["type"], m["parent"] = "incremental", full
+		m["engine"] = map[string]any{"name": "mariabackup", "version": "10.11.6", "server_version": "10.11.6-MariaDB"}
+		m["meta"] = map[string]any{
+			"binlog_file": "mysql-bin.000042", "binlog_pos": "1234", "gtid": "0-1-77",
+			"from_lsn": "1000", "to_lsn": "9007199254740993", "last_lsn": "9007199254740993",
+			"row_counts": `{"mode":"auto","exact":true,"why":"same position","tables":[{"schema":"s","table":"t","rows":5},{"schema":"s","table":"u","rows":7}],"seconds":0.1}`,
+			"tool":       "mariabackup",
+		}
+	})
+
+	r := run(t, nil, env, "show", "latest", "--json")
+	must(t, r, "show --json")
+	var v map[string]any
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("show --json: %v\n%s", err, r.stdout)
+	}
+	timeRE := regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$`)
+	meta, _ := v["meta"].(map[string]any)
+	rc, _ := meta["row_counts"].(map[string]any)
+	chain, _ := v["chain"].([]any)
+	ver, _ := v["verification"].(map[string]any)
+	for what, ok := range map[string]bool{
+		"id":                         v["id"] == incr,
+		"state":                      v["state"] == "complete",
+		"label":                      v["label"] == "db",
+		"start_time fixed width UTC": timeRE.MatchString(fmt.Sprint(v["start_time"])),
+		"end_time fixed width UTC":   timeRE.MatchString(fmt.Sprint(v["end_time"])),
+		"duration_seconds a number":  isNumber(v["duration_seconds"]),
+		"raw_size a number":          isNumber(v["raw_size"]),
+		"stored_size a number":       isNumber(v["stored_size"]),
+		"binlog_pos a number":        meta["binlog_pos"] == json.Number("1234"),
+		"to_lsn exact":               meta["to_lsn"] == json.Number("9007199254740993"),
+		"gtid a string":              meta["gtid"] == "0-1-77",
+		"row_counts an object":       rc != nil && rc["exact"] == true,
+		"chain full then incremental": len(chain) == 2 && chain[0].(map[string]any)["id"] == full &&
+			chain[1].(map[string]any)["id"] == incr,
+		"verification ok":                 ver["ok"] == true,
+		"engine.server_version":           v["engine"].(map[string]any)["server_version"] == "10.11.6-MariaDB",
+		"no unknown value given as false": !strings.Contains(r.stdout, "false"),
+	} {
+		if !ok {
+			t.Errorf("show --json: %s is wrong\n%s", what, r.stdout)
+		}
+	}
+
+	r = run(t, nil, env, "show", incr)
+	must(t, r, "show")
+	for _, want := range []string{"incremental of " + full, "mysql-bin.000042:1234", "0-1-77", "from 1000 to 9007199254740993",
+		"2 tables, 12 rows (exact", full + " (full) -> " + incr + " (incremental)", "10.11.6-MariaDB", "verification     ok ("} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("show does not say %q:\n%s", want, r.stdout)
+		}
+	}
+
+	// The parent's data object gone: the cheap check sees it.
+	os.Remove(filepath.Join(store, full, "data.gz.enc"))
+	r = run(t, nil, env, "show", incr)
+	must(t, r, "show of a broken chain")
+	if !strings.Contains(r.stdout, "FAILED: object "+full+"/data.gz.enc: missing") {
+		t.Errorf("show does not report the missing object:\n%s", r.stdout)
+	}
+	missing := "20200101T000000Z-abcdef"
+	r = run(t, nil, env, "show", missing)
+	if r.code != 1 || !strings.Contains(r.stderr, "no backup "+missing+" in "+store+"; `mybak list --storage "+store+"` shows what there is") {
+		t.Errorf("show of a missing backup: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func isNumber(v any) bool {
+	_, ok := v.(json.Number)
+	return ok
 }
