@@ -124,6 +124,11 @@ func TestPruneLeavesRunningBackup(t *testing.T) {
 				t.Errorf("show of the running backup: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 			}
 
+			r = run(t, nil, env, "delete", id)
+			if r.code != 1 || !strings.Contains(r.stderr, "being written") || !strings.Contains(r.stderr, "nothing deleted") {
+				t.Errorf("delete of the running backup: exit %d\n%s", r.code, r.stderr)
+			}
+
 			r = run(t, nil, env, "prune", "--keep", "1", "--grace", "0s")
 			must(t, r, "prune --grace 0s")
 			t.Logf("prune:\n%s%s", r.stdout, r.stderr)

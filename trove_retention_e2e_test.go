@@ -304,6 +304,14 @@ func TestTrovePrune(t *testing.T) {
 		t.Errorf("prune does not say it keeps %s as the parent of %s:\n%s", tfull.id, tincr.id, r.stdout)
 	}
 	must(t, run(t, nil, env, "verify", tincr.id), "verify of the chain kept")
+	r = run(t, nil, env, "show", tincr.id)
+	must(t, r, "show of a Trove incremental")
+	for _, want := range []string{tfull.id + " \\(full\\) -> " + tincr.id + " \\(incremental\\)", "from 1626101 to 1700000",
+		`raw size +not recorded`, `verification +ok \(`} {
+		if !regexp.MustCompile(want).MatchString(r.stdout) {
+			t.Errorf("show of a Trove incremental does not say %q:\n%s", want, r.stdout)
+		}
+	}
 
 	// Named, the damaged backup goes; then the young leftover.
 	must(t, run(t, nil, env, "delete", damaged.id), "delete of a damaged backup")

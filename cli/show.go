@@ -18,6 +18,7 @@ import (
 	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
+	"github.com/mybak/mybak/trove"
 )
 
 func showCommand(e *env) *cli.Command {
@@ -101,7 +102,7 @@ type chainLink struct {
 	ID         string `json:"id"`
 	Type       string `json:"type"`
 	StartTime  string `json:"start_time"`
-	RawSize    int64  `json:"raw_size"`
+	RawSize    *int64 `json:"raw_size,omitempty"`
 	StoredSize int64  `json:"stored_size"`
 }
 
@@ -132,7 +133,7 @@ type shown struct {
 	Parent          string             `json:"parent,omitempty"`
 	Compression     backup.Compression `json:"compression"`
 	Encryption      *backup.Encryption `json:"encryption,omitempty"`
-	RawSize         int64              `json:"raw_size"`
+	RawSize         *int64             `json:"raw_size,omitempty"`
 	RawSHA256       string             `json:"raw_sha256,omitempty"`
 	StoredSize      int64              `json:"stored_size"`
 	StoredSHA256    string             `json:"stored_sha256,omitempty"`
@@ -183,10 +184,17 @@ func showBackup(ctx context.Context, cat restore.Catalogue, st storage.Backend, 
 		ID: m.ID, State: backup.StateComplete, Label: m.Label, Layout: m.Layout,
 		StartTime: jsonTime(m.StartTime), EndTime: jsonTime(m.EndTime), Host: m.Host, MybakVersion: m.MybakVersion,
 		Engine: m.Engine, Type: m.Type, Parent: m.Parent, Compression: m.Compression, Encryption: m.Encryption,
-		RawSize: m.RawSize, RawSHA256: m.RawSHA256, StoredSize: m.StoredSize, StoredSHA256: m.StoredSHA256,
-		Frames: len(m.Frames), Meta: typedMeta(m.Meta), Objects: []shownObject{},
+		RawSHA256: m.RawSHA256, StoredSize: m.StoredSize, StoredSHA256: m.StoredSHA256,
+		Frames: len(m.Frames), Objects: []shownObject{},
 	}
-	if !m.EndTime.IsZero() && !m.StartTime.IsZero() {
+	// A backup Trove made records neither its original size nor how
+	// long it took (its times are the object's Last-Modified): unknown.
+	byTrove := trove.MadeByTrove(m)
+	if !byTrove {
+		raw := m.RawSize
+		v.RawSize = &raw
+	}
+	if !m.EndTime.IsZero() && !m.StartTime.IsZero() && !byTrove {
 		d := m.EndTime.Sub(m.StartTime).Seconds()
 		v.DurationSeconds = &d
 	}
@@ -217,7 +225,12 @@ func showBackup(ctx context.Context, cat restore.Catalogue, st storage.Backend, 
 		}
 	}
 	for _, b := range chain {
-		v.Chain = append(v.Chain, chainLink{ID: b.ID, Type: b.Type, StartTime: jsonTime(b.StartTime), RawSize: b.RawSize, StoredSize: b.StoredSize})
+		link := chainLink{ID: b.ID, Type: b.Type, StartTime: jsonTime(b.StartTime), StoredSize: b.StoredSize}
+		if !trove.MadeByTrove(b) {
+			raw := b.RawSize
+			link.RawSize = &raw
+		}
+		v.Chain = append(v.Chain, link)
 		v.ChainStoredSize += b.StoredSize
 		prefix := ""
 		if b.ID != m.ID {
@@ -231,6 +244,8 @@ func showBackup(ctx context.Context, cat restore.Catalogue, st storage.Backend, 
 		v.Chain = nil
 		v.ChainStoredSize = 0
 	}
+	// After Chain, which fills in the from_lsn of a Trove incremental.
+	v.Meta = typedMeta(m.Meta)
 	return v
 }
 
@@ -283,7 +298,11 @@ func printShow(w io.Writer, v shown) error {
 	if v.DurationSeconds != nil {
 		row("duration", "%s", time.Duration(*v.DurationSeconds*float64(time.Second)).Round(time.Second/10))
 	}
-	row("raw size", "%s (%d bytes)", units.Bytes(v.RawSize), v.RawSize)
+	if v.RawSize != nil {
+		row("raw size", "%s (%d bytes)", units.Bytes(*v.RawSize), *v.RawSize)
+	} else {
+		row("raw size", "not recorded (a backup Trove made)")
+	}
 	row("stored size", "%s (%d bytes)", units.Bytes(v.StoredSize), v.StoredSize)
 	comp := v.Compression.Kind
 	if v.Compression.Level != 0 {
