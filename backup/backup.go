@@ -70,8 +70,9 @@ type Options struct {
 
 	// Layout is LayoutMybak ("") or LayoutTrove (see layout.go): with
 	// LayoutTrove the ID is a UUID, the data object <id>.xbstream.gz[.enc]
-	// or <id>.gz[.enc] (gzip only), no started marker is written, and the
-	// manifest goes beside the data as <id>.mybak.json.
+	// or <id>.gz[.enc] (gzip only), the started marker is
+	// <id>.mybak.started.json while the backup runs (removed once it is
+	// complete), and the manifest goes beside the data as <id>.mybak.json.
 	Layout string
 	// PutData, when set, stores the data object instead of Store.Put (the
 	// Trove layout names the object's Swift segments its own way).
@@ -148,15 +149,12 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	// it under its ID (a Swift upload killed before its manifest).
 	// It is rewritten while the backup runs, and says who writes it, so
 	// that prune leaves a backup in progress alone (WriterAlive).
-	stopHeartbeat := func() {}
-	if opts.Layout == LayoutMybak {
-		mk := newMarker(id, start, opts)
-		if err := putMarker(ctx, opts.Store, mk); err != nil {
-			return nil, err
-		}
-		stopHeartbeat = heartbeat(ctx, opts.Store, mk, log)
-		defer stopHeartbeat() // before the deferred clean-up above
+	mk := newMarker(id, start, opts)
+	if err := putMarker(ctx, opts.Store, opts.Layout, mk); err != nil {
+		return nil, err
 	}
+	stopHeartbeat := heartbeat(ctx, opts.Store, opts.Layout, mk, log)
+	defer stopHeartbeat() // before the deferred clean-up above
 	if opts.Spool != nil {
 		if sp, err = startSpool(ctx, opts, id, dataName, log); err != nil {
 			return nil, err
@@ -240,6 +238,12 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	}
 	if sp != nil {
 		sp.done(log)
+	}
+	if opts.Layout == LayoutTrove {
+		// Trove's container holds only what Trove knows, and the manifest.
+		if err := opts.Store.Delete(ctx, MarkerPath(opts.Layout, id)); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			log.Warn("could not remove the backup's marker; `mybak prune` removes it with the backup", "id", id, "err", err)
+		}
 	}
 	return m, nil
 }
@@ -348,6 +352,19 @@ func (opts Options) encryption() *Encryption {
 	}
 	return &Encryption{Cipher: "aes-256-cbc", KDF: &kdf}
 }
+
+// MarkerPath returns the name in the store of the marker of backup id in
+// layout: ID/started.json, or <id>.mybak.started.json in Trove's.
+func MarkerPath(layout, id string) string {
+	if layout == LayoutTrove {
+		return id + TroveMarkerSuffix
+	}
+	return id + "/" + MarkerName
+}
+
+// TroveMarkerSuffix ends the name of the marker of a backup in Trove's
+// layout (see MarkerPath).
+const TroveMarkerSuffix = ".mybak.started.json"
 
 // MarkerName is the object, under a backup's ID, written first when a
 // backup starts: who started it, where and when.

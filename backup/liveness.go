@@ -93,14 +93,15 @@ func newMarker(id string, start time.Time, opts Options) Marker {
 	}
 }
 
-// putMarker writes mk as its backup's started.json.
-func putMarker(ctx context.Context, st storage.Backend, mk Marker) error {
+// putMarker writes mk as its backup's marker (MarkerPath).
+func putMarker(ctx context.Context, st storage.Backend, layout string, mk Marker) error {
 	b, err := json.MarshalIndent(mk, "", "  ")
 	if err != nil {
 		return err
 	}
-	if _, err := st.Put(ctx, mk.ID+"/"+MarkerName, bytesReader(b)); err != nil {
-		return fmt.Errorf("backup %s: write %s to %s: %w", mk.ID, MarkerName, st.Location(), err)
+	name := MarkerPath(layout, mk.ID)
+	if _, err := st.Put(ctx, name, bytesReader(b)); err != nil {
+		return fmt.Errorf("backup %s: write %s to %s: %w", mk.ID, name, st.Location(), err)
 	}
 	return nil
 }
@@ -110,7 +111,7 @@ func putMarker(ctx context.Context, st storage.Backend, mk Marker) error {
 // nothing writes the marker after it returns (a failed backup then
 // deletes it, a complete one keeps it). A failed rewrite is logged and
 // tried again at the next beat: it only matters to a prune on another host.
-func heartbeat(ctx context.Context, st storage.Backend, mk Marker, log *slog.Logger) (stop func()) {
+func heartbeat(ctx context.Context, st storage.Backend, layout string, mk Marker, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -123,7 +124,7 @@ func heartbeat(ctx context.Context, st storage.Backend, mk Marker, log *slog.Log
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := putMarker(ctx, st, mk); err != nil && ctx.Err() == nil {
+				if err := putMarker(ctx, st, layout, mk); err != nil && ctx.Err() == nil {
 					log.Debug("could not refresh the backup's marker", "id", mk.ID, "err", err)
 				}
 			}
@@ -133,27 +134,34 @@ func heartbeat(ctx context.Context, st storage.Backend, mk Marker, log *slog.Log
 	return func() { once.Do(func() { cancel(); wg.Wait() }) }
 }
 
-// ReadMarker reads the marker of backup id; storage.ErrNotFound (wrapped)
-// when it has none.
-func ReadMarker(ctx context.Context, st storage.Backend, id string) (*Marker, error) {
-	if err := ValidateID(id); err != nil {
+// ReadMarker reads the marker of backup id in layout; storage.ErrNotFound
+// (wrapped) when it has none.
+func ReadMarker(ctx context.Context, st storage.Backend, layout, id string) (*Marker, error) {
+	if err := ValidateLayoutID(layout, id); err != nil {
 		return nil, err
 	}
-	rc, err := st.Get(ctx, id+"/"+MarkerName, 0)
+	name := MarkerPath(layout, id)
+	rc, err := st.Get(ctx, name, 0)
 	if err != nil {
-		return nil, fmt.Errorf("read %s of %s: %w", MarkerName, id, err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("read %s of %s: %w", MarkerName, id, err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	var mk Marker
 	if err := json.Unmarshal(b, &mk); err != nil {
-		return nil, fmt.Errorf("parse %s of %s: %w", MarkerName, id, err)
+		return nil, fmt.Errorf("parse %s: %w", name, err)
+	}
+	if mk.ID != id {
+		return nil, fmt.Errorf("parse %s: %w", name, errMarkerID)
 	}
 	return &mk, nil
 }
+
+// errMarkerID: a marker that names another backup is not this one's.
+var errMarkerID = errors.New("the marker names another backup")
 
 // WriterAlive tells whether the writer of the incomplete backup e is still
 // running, and says why it believes so ("" when it is not, or when nothing
@@ -173,17 +181,22 @@ func ReadMarker(ctx context.Context, st storage.Backend, id string) (*Marker, er
 // to be alive: the grace period decides. An error means the store could
 // not be asked.
 func WriterAlive(ctx context.Context, st storage.Backend, e Entry, now time.Time) (string, error) {
-	var markerTime time.Time
-	found := false
+	var (
+		markerTime time.Time
+		layout     string
+		found      bool
+	)
 	for _, oi := range e.Objects {
-		if oi.Name == e.ID+"/"+MarkerName {
-			found, markerTime = true, oi.ModTime
+		for _, l := range []string{LayoutMybak, LayoutTrove} {
+			if oi.Name == MarkerPath(l, e.ID) {
+				layout, markerTime, found = l, oi.ModTime, true
+			}
 		}
 	}
 	if !found {
 		return "", nil
 	}
-	mk, err := ReadMarker(ctx, st, e.ID)
+	mk, err := ReadMarker(ctx, st, layout, e.ID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return "", nil // gone since the listing
@@ -191,8 +204,9 @@ func WriterAlive(ctx context.Context, st storage.Backend, e Entry, now time.Time
 		return "", err
 	case err != nil:
 		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return "", nil
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, errMarkerID) {
+			return "", nil // not a marker mybak wrote: the grace period decides
 		}
 		return "", err
 	}

@@ -67,13 +67,13 @@ func TestWriterAlive(t *testing.T) {
 	st := newStore(t)
 	live := NewID(time.Now())
 	opts := Options{Engine: stdinLike{}, Label: "nightly"}
-	if err := putMarker(ctx, st, newMarker(live, time.Now(), opts)); err != nil {
+	if err := putMarker(ctx, st, LayoutMybak, newMarker(live, time.Now(), opts)); err != nil {
 		t.Fatal(err)
 	}
 	killed := NewID(time.Now())
 	mk := newMarker(killed, time.Now(), opts)
 	mk.PID = deadPID(t)
-	if err := putMarker(ctx, st, mk); err != nil {
+	if err := putMarker(ctx, st, LayoutMybak, mk); err != nil {
 		t.Fatal(err)
 	}
 	noMarker := NewID(time.Now())
@@ -102,7 +102,20 @@ func TestWriterAlive(t *testing.T) {
 	if why, err := InProgress(ctx, st, killed); err != nil || why != "" {
 		t.Errorf("InProgress(killed) = %q, %v", why, err)
 	}
-	rm, err := ReadMarker(ctx, st, live)
+	// Trove's layout: the marker lies beside the data, <id>.mybak.started.json.
+	tid := NewTroveID()
+	if err := putMarker(ctx, st, LayoutTrove, newMarker(tid, time.Now(), opts)); err != nil {
+		t.Fatal(err)
+	}
+	oi, err := st.Stat(ctx, tid+TroveMarkerSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oi.Name = tid + TroveMarkerSuffix
+	if why, err := WriterAlive(ctx, st, Entry{ID: tid, State: StateIncomplete, Objects: []storage.ObjectInfo{oi}}, time.Now()); err != nil || why == "" {
+		t.Errorf("WriterAlive of a Trove backup being written = %q, %v", why, err)
+	}
+	rm, err := ReadMarker(ctx, st, LayoutMybak, live)
 	if err != nil || rm.Label != "nightly" || rm.PID != os.Getpid() || rm.BootID == "" || rm.PIDStart == 0 {
 		t.Errorf("ReadMarker = %+v, %v", rm, err)
 	}
@@ -135,7 +148,7 @@ func TestHeartbeat(t *testing.T) {
 	t.Cleanup(func() { HeartbeatInterval = old })
 	st := &countingStore{Backend: newStore(t)}
 	mk := newMarker(NewID(time.Now()), time.Now(), Options{Engine: stdinLike{}})
-	stop := heartbeat(context.Background(), st, mk, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	stop := heartbeat(context.Background(), st, LayoutMybak, mk, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	deadline := time.Now().Add(10 * time.Second)
 	for st.puts.Load() < 3 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
@@ -152,7 +165,7 @@ func TestHeartbeat(t *testing.T) {
 	if m := st.puts.Load(); m != n {
 		t.Errorf("the marker was written %d times after stop", m-n)
 	}
-	if _, err := ReadMarker(context.Background(), st, mk.ID); err != nil {
+	if _, err := ReadMarker(context.Background(), st, LayoutMybak, mk.ID); err != nil {
 		t.Errorf("the rewritten marker: %v", err)
 	}
 }

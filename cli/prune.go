@@ -182,6 +182,7 @@ func pruneTrove(c *cli.Context, e *env, st storage.Backend, opts backup.Retentio
 	if err != nil {
 		return err
 	}
+	opts.Live = liveWriters(c.Context, e, sw, entries, opts.Now)
 	plan, err := trove.PlanPrune(entries, opts)
 	if err != nil {
 		return err
@@ -421,22 +422,11 @@ func deleteCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
-			if layout == backup.LayoutTrove {
-				sw, err := troveSwift(st)
-				if err != nil {
-					return err
-				}
-				removed, err := trove.NewCatalogue(sw).DeleteIDs(c.Context, refs, c.Bool("cascade"))
-				for _, r := range removed {
-					logRemoval(e, "deleted", r)
-				}
-				return err
-			}
-			entries, err := backup.Catalogue(c.Context, st)
+			entries, err := listEntries(c.Context, c, st)
 			if err != nil {
 				return err
 			}
-			ids, err := backup.ResolveIDs(entries, refs, c.Bool("cascade"), backup.LayoutMybak, st.Location())
+			ids, err := backup.ResolveIDs(entries, refs, c.Bool("cascade"), layout, st.Location())
 			if err != nil {
 				return err
 			}
@@ -448,6 +438,17 @@ func deleteCommand(e *env) *cli.Command {
 						return fmt.Errorf("backup %s is being written (%s); nothing deleted: wait for it to finish, or stop it first", id, why)
 					}
 				}
+			}
+			if layout == backup.LayoutTrove {
+				sw, err := troveSwift(st)
+				if err != nil {
+					return err
+				}
+				removed, err := trove.NewCatalogue(sw).DeleteIDs(c.Context, ids, c.Bool("cascade"))
+				for _, r := range removed {
+					logRemoval(e, "deleted", r)
+				}
+				return err
 			}
 			deleted, err := backup.DeleteIDs(c.Context, st, ids)
 			for _, d := range deleted {

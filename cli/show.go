@@ -80,7 +80,7 @@ func inProgress(ctx context.Context, st storage.Backend, id string) (*backup.Mar
 	if err != nil || why == "" {
 		return nil, ""
 	}
-	mk, err := backup.ReadMarker(ctx, st, id)
+	mk, err := backup.ReadMarker(ctx, st, backup.LayoutMybak, id)
 	if err != nil {
 		return nil, ""
 	}

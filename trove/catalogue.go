@@ -99,6 +99,11 @@ func (c *Catalogue) scan(ctx context.Context, prefix string) (map[string]*entryO
 			e.objects = append(e.objects, oi)
 			return nil
 		}
+		if id, ok := strings.CutSuffix(oi.Name, backup.TroveMarkerSuffix); ok && backup.ValidateLayoutID(backup.LayoutTrove, id) == nil {
+			e := get(id) // mybak's marker of a backup being written
+			e.objects = append(e.objects, oi)
+			return nil
+		}
 		if id, ok := strings.CutSuffix(oi.Name, backup.TroveManifestSuffix); ok && backup.ValidateLayoutID(backup.LayoutTrove, id) == nil {
 			e := get(id)
 			e.manifest = true
