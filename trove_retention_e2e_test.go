@@ -208,8 +208,9 @@ func killedUpload(t *testing.T, s *troveSwift, env []string) string {
 		if n >= 2 {
 			cmd.Process.Kill()
 			cmd.Wait()
-			if left := of(s.names(), id); len(left) != len(of(left, id+"_")) {
-				t.Fatalf("the killed upload left %v, want segments only", left)
+			// Its segments, and the marker that said who was writing it.
+			if left := of(s.names(), id); len(left) != len(of(left, id+"_"))+1 || !slices.Contains(left, id+".mybak.started.json") {
+				t.Fatalf("the killed upload left %v, want segments and its marker only", left)
 			}
 			return id
 		}
