@@ -259,6 +259,21 @@ func TestPruneGroupsAndSummary(t *testing.T) {
 		}
 	}
 
+	// Every backup started within 30 days of its job's newest: all of them.
+	r = run(t, nil, env, "prune", "--keep-within", "30d", "--dry-run", "--json")
+	must(t, r, "prune --keep-within 30d")
+	var within struct {
+		Policy  map[string]any `json:"policy"`
+		Summary struct {
+			Kept    int `json:"kept"`
+			Removed int `json:"removed"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &within); err != nil || within.Policy["keep_within_seconds"] != float64(30*24*3600) ||
+		within.Summary.Kept != 5 || within.Summary.Removed != 0 {
+		t.Errorf("prune --keep-within 30d --json: %v %+v\n%s", err, within, r.stdout)
+	}
+
 	r = run(t, nil, env, "prune", "--keep-last", "2")
 	must(t, r, "prune --keep-last 2")
 	if !strings.Contains(r.stdout, fmt.Sprintf("removed 1 backup")) || !strings.Contains(r.stdout, "freed") {
@@ -283,6 +298,7 @@ func TestPruneUsage(t *testing.T) {
 		{"prune", "--keep", "0"},
 		{"prune", "--keep-daily", "-1"},
 		{"prune", "--keep-within", "-1h"},
+		{"prune", "--keep-within", "30 days"},
 		{"prune", "--keep", "1", "--keep-last", "2"},
 		{"prune", "--keep-last", "1", "extra"},
 	} {

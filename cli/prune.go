@@ -3,7 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,7 +41,7 @@ func pruneCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "keep-weekly", Usage: "keep the newest backup of each of the last N ISO weeks that have one"},
 			&cli.IntFlag{Name: "keep-monthly", Usage: "keep the newest backup of each of the last N months that have one"},
 			&cli.IntFlag{Name: "keep-yearly", Usage: "keep the newest backup of each of the last N years that have one"},
-			&cli.DurationFlag{Name: "keep-within", Usage: "keep every backup started within this duration (e.g. 72h) of the job's newest backup"},
+			&cli.StringFlag{Name: "keep-within", Usage: "keep every backup started within this duration of the job's newest backup: 30d, 2w, 36h, 1w2d12h"},
 			&cli.StringFlag{Name: "name", Usage: "apply the policy to the backups of this --name (label) only"},
 			&cli.DurationFlag{Name: "grace", Value: 24 * time.Hour, Usage: "incomplete backups younger than this may still be running and are kept (one still being written is always kept)"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "only say what would be removed"},
@@ -98,7 +101,14 @@ func pruneCommand(e *env) *cli.Command {
 func prunePolicy(c *cli.Context) (backup.Policy, error) {
 	p := backup.Policy{
 		Last: c.Int("keep-last"), Daily: c.Int("keep-daily"), Weekly: c.Int("keep-weekly"),
-		Monthly: c.Int("keep-monthly"), Yearly: c.Int("keep-yearly"), Within: c.Duration("keep-within"),
+		Monthly: c.Int("keep-monthly"), Yearly: c.Int("keep-yearly"),
+	}
+	if v := c.String("keep-within"); v != "" {
+		d, err := parseWithin(v)
+		if err != nil {
+			return p, usagef("--keep-within %q: %v", v, err)
+		}
+		p.Within = d
 	}
 	if c.IsSet("keep") {
 		if c.IsSet("keep-last") {
@@ -114,14 +124,41 @@ func prunePolicy(c *cli.Context) (backup.Policy, error) {
 			return p, usagef("--%s %d: a count cannot be negative", f, c.Int(f))
 		}
 	}
-	if p.Within < 0 {
-		return p, usagef("--keep-within %s: a duration cannot be negative", p.Within)
-	}
 	if p.Empty() {
 		return p, usagef("prune needs a retention policy: at least one of --keep-last N (or --keep N), --keep-daily N, " +
 			"--keep-weekly N, --keep-monthly N, --keep-yearly N, --keep-within DURATION")
 	}
 	return p, nil
+}
+
+// withinRE splits a --keep-within value into weeks, days and the rest.
+var withinRE = regexp.MustCompile(`^(?:([0-9]+)w)?(?:([0-9]+)d)?(.*)$`)
+
+// parseWithin parses a --keep-within duration: Go's (36h, 90m) with
+// weeks and days in front (2w, 30d, 1w2d12h). It must be positive.
+func parseWithin(s string) (time.Duration, error) {
+	m := withinRE.FindStringSubmatch(s)
+	var d time.Duration
+	for i, unit := range []time.Duration{7 * 24 * time.Hour, 24 * time.Hour} {
+		if m[i+1] != "" {
+			n, err := strconv.Atoi(m[i+1])
+			if err != nil || n > 100000 {
+				return 0, fmt.Errorf("%s is too large", m[i+1])
+			}
+			d += time.Duration(n) * unit
+		}
+	}
+	if m[3] != "" {
+		r, err := time.ParseDuration(m[3])
+		if err != nil {
+			return 0, errors.New("not a duration: use e.g. 30d, 2w, 36h or 1w2d12h")
+		}
+		d += r
+	}
+	if d <= 0 {
+		return 0, errors.New("the duration must be positive")
+	}
+	return d, nil
 }
 
 // liveWriters returns the incomplete backups whose writer is alive

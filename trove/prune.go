@@ -16,11 +16,11 @@ var ErrUnreadable = errors.New("cannot read a backup's headers")
 
 // PrunePlan says what Prune removes from a Trove container and keeps.
 type PrunePlan struct {
-	// PrunePlan is mybak's retention rule (backup.PlanPrune) applied to
-	// the complete and incomplete entries: Keep the newest complete
-	// backups and the parents they need, Remove the other complete ones
-	// (Trove's own included), Stale leftovers older than the grace period
-	// and Young ones within it. A leftover is an ID with objects but no
+	// PrunePlan is mybak's retention policy (backup.PlanRetention) applied
+	// to the complete and incomplete entries: Keep what the policy keeps
+	// in each job and the parents they need, Remove the other complete
+	// ones (Trove's own included), Stale leftovers older than the grace
+	// period, Young ones within it and Live ones being written. A leftover is an ID with objects but no
 	// data object: segments <id>_NNNNNNNN of an upload that was killed
 	// (Trove's or mybak's), or an <id>.mybak.json whose data object was
 	// deleted by other means (Trove deletes only its own objects).
