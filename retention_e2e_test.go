@@ -231,15 +231,15 @@ func TestPruneGroupsAndSummary(t *testing.T) {
 		DryRun  bool `json:"dry_run"`
 		Summary struct {
 			Kept         int   `json:"kept"`
-			KeptBytes    int64 `json:"kept_bytes"`
+			KeptBytes    int64 `json:"kept_size"`
 			Removed      int   `json:"removed"`
-			RemovedBytes int64 `json:"removed_bytes"`
+			RemovedBytes int64 `json:"freed_size"`
 		} `json:"summary"`
 		Backups []struct {
 			ID          string   `json:"id"`
 			Action      string   `json:"action"`
 			Label       string   `json:"label"`
-			StoredBytes int64    `json:"stored_bytes"`
+			StoredBytes int64    `json:"stored_size"`
 			Reasons     []string `json:"reasons"`
 		} `json:"backups"`
 	}
@@ -363,7 +363,7 @@ func TestShow(t *testing.T) {
 	if err := dec.Decode(&v); err != nil {
 		t.Fatalf("show --json: %v\n%s", err, r.stdout)
 	}
-	timeRE := regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$`)
+	timeRE := regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$`)
 	meta, _ := v["meta"].(map[string]any)
 	rc, _ := meta["row_counts"].(map[string]any)
 	chain, _ := v["chain"].([]any)

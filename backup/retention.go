@@ -249,12 +249,12 @@ type PruneSummary struct {
 	// Kept counts the complete backups kept (Keep), KeptBytes their
 	// stored size.
 	Kept      int   `json:"kept"`
-	KeptBytes int64 `json:"kept_bytes"`
+	KeptBytes int64 `json:"kept_size"`
 	// Removed counts the complete backups removed (Remove), Leftovers the
 	// stale leftovers removed (Stale); RemovedBytes is what both free.
 	Removed      int   `json:"removed"`
 	Leftovers    int   `json:"leftovers_removed"`
-	RemovedBytes int64 `json:"removed_bytes"`
+	RemovedBytes int64 `json:"freed_size"`
 	// Pending counts the incomplete backups left alone: still being
 	// written (Live) or younger than the grace period (Young).
 	Pending int `json:"pending"`

@@ -248,6 +248,11 @@ func logPlan(e *env, dryRun bool, plan backup.PrunePlan, entries []backup.Entry)
 		verb = "would remove"
 	}
 	byID := entryMap(entries)
+	for _, id := range append(append([]string(nil), plan.Stale...), plan.Young...) {
+		if en := byID[id]; en.State == backup.StateDamaged {
+			e.log.Warn("damaged backup: removed as a leftover once older than --grace", "id", id, "error", en.Err)
+		}
+	}
 	for _, id := range plan.Remove {
 		attrs := []any{"id", id, "job", plan.Groups[id].String()}
 		if m := byID[id].Manifest; m != nil && m.Layout == backup.LayoutTrove {
@@ -286,10 +291,10 @@ type pruneItem struct {
 	State       string   `json:"state"`
 	Label       string   `json:"label,omitempty"`
 	Host        string   `json:"host,omitempty"`
-	StartTime   string   `json:"start_time,omitempty"`
+	StartTime   utcTime  `json:"start_time,omitzero"`
 	Type        string   `json:"type,omitempty"`
 	Parent      string   `json:"parent,omitempty"`
-	StoredBytes int64    `json:"stored_bytes"`
+	StoredBytes int64    `json:"stored_size"`
 	Reasons     []string `json:"reasons,omitempty"`
 }
 
@@ -348,9 +353,9 @@ func printPlan(e *env, c *cli.Context, st storage.Backend, p backup.Policy, plan
 		it := pruneItem{ID: en.ID, Action: a, State: en.State, StoredBytes: en.StoredBytes, Reasons: reasons[en.ID]}
 		if m := en.Manifest; m != nil {
 			it.Label, it.Host, it.Type, it.Parent = m.Label, m.Host, m.Type, m.Parent
-			it.StartTime = jsonTime(m.StartTime)
+			it.StartTime = utcTime(m.StartTime)
 		} else if t, ok := backup.IDTime(en.ID); ok {
-			it.StartTime = jsonTime(t)
+			it.StartTime = utcTime(t)
 		}
 		rep.Backups = append(rep.Backups, it)
 	}
@@ -374,7 +379,7 @@ func printPlan(e *env, c *cli.Context, st storage.Backend, p backup.Policy, plan
 		if it.State == backup.StateComplete {
 			job = backup.Group{Label: it.Label, Host: it.Host}.String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a, it.ID, dash(it.StartTime), job, units.Bytes(it.StoredBytes),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a, it.ID, textTime(it.StartTime), job, units.Bytes(it.StoredBytes),
 			dash(strings.Join(it.Reasons, ", ")))
 	}
 	if err := tw.Flush(); err != nil {
@@ -415,13 +420,12 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// jsonTime formats t as the JSON output of mybak's commands does: RFC 3339
-// in UTC, to the second, fixed width (2026-12-03T06:31:54Z).
-func jsonTime(t time.Time) string {
+// textTime is t as text output prints it (timeFormat), "-" when unknown.
+func textTime(t utcTime) string {
 	if t.IsZero() {
-		return ""
+		return "-"
 	}
-	return t.UTC().Format("2006-01-02T15:04:05Z")
+	return time.Time(t).UTC().Format(timeFormat)
 }
 
 func deleteCommand(e *env) *cli.Command {

@@ -99,11 +99,11 @@ type shownObject struct {
 
 // chainLink is one backup of the chain in `show --json`.
 type chainLink struct {
-	ID         string `json:"id"`
-	Type       string `json:"type"`
-	StartTime  string `json:"start_time"`
-	RawSize    *int64 `json:"raw_size,omitempty"`
-	StoredSize int64  `json:"stored_size"`
+	ID         string  `json:"id"`
+	Type       string  `json:"type"`
+	StartTime  utcTime `json:"start_time,omitzero"`
+	RawSize    *int64  `json:"raw_size,omitempty"`
+	StoredSize int64   `json:"stored_size"`
 }
 
 // verification is what `show` checked without reading data.
@@ -123,8 +123,8 @@ type shown struct {
 	State           string             `json:"state"`
 	Label           string             `json:"label,omitempty"`
 	Layout          string             `json:"layout,omitempty"`
-	StartTime       string             `json:"start_time"`
-	EndTime         string             `json:"end_time,omitempty"`
+	StartTime       utcTime            `json:"start_time,omitzero"`
+	EndTime         utcTime            `json:"end_time,omitzero"`
 	DurationSeconds *float64           `json:"duration_seconds,omitempty"`
 	Host            string             `json:"host,omitempty"`
 	MybakVersion    string             `json:"mybak_version,omitempty"`
@@ -182,7 +182,7 @@ func typedMeta(meta map[string]string) map[string]any {
 func showBackup(ctx context.Context, cat restore.Catalogue, st storage.Backend, m *backup.Manifest) shown {
 	v := shown{
 		ID: m.ID, State: backup.StateComplete, Label: m.Label, Layout: m.Layout,
-		StartTime: jsonTime(m.StartTime), EndTime: jsonTime(m.EndTime), Host: m.Host, MybakVersion: m.MybakVersion,
+		StartTime: utcTime(m.StartTime), EndTime: utcTime(m.EndTime), Host: m.Host, MybakVersion: m.MybakVersion,
 		Engine: m.Engine, Type: m.Type, Parent: m.Parent, Compression: m.Compression, Encryption: m.Encryption,
 		RawSHA256: m.RawSHA256, StoredSize: m.StoredSize, StoredSHA256: m.StoredSHA256,
 		Frames: len(m.Frames), Objects: []shownObject{},
@@ -225,7 +225,7 @@ func showBackup(ctx context.Context, cat restore.Catalogue, st storage.Backend, 
 		}
 	}
 	for _, b := range chain {
-		link := chainLink{ID: b.ID, Type: b.Type, StartTime: jsonTime(b.StartTime), StoredSize: b.StoredSize}
+		link := chainLink{ID: b.ID, Type: b.Type, StartTime: utcTime(b.StartTime), StoredSize: b.StoredSize}
 		if !trove.MadeByTrove(b) {
 			raw := b.RawSize
 			link.RawSize = &raw
@@ -291,9 +291,9 @@ func printShow(w io.Writer, v shown) error {
 	if v.Engine.ServerVersion != "" {
 		row("server", "%s", v.Engine.ServerVersion)
 	}
-	row("started", "%s", v.StartTime)
-	if v.EndTime != "" {
-		row("finished", "%s", v.EndTime)
+	row("started", "%s", textTime(v.StartTime))
+	if !v.EndTime.IsZero() {
+		row("finished", "%s", textTime(v.EndTime))
 	}
 	if v.DurationSeconds != nil {
 		row("duration", "%s", time.Duration(*v.DurationSeconds*float64(time.Second)).Round(time.Second/10))
@@ -416,26 +416,26 @@ func printMeta(row func(k, format string, a ...any), meta map[string]any) {
 // inProgressView is `show --json` of a backup being written: what its
 // marker says.
 type inProgressView struct {
-	ID        string `json:"id"`
-	State     string `json:"state"`
-	Writer    string `json:"writer"`
-	Label     string `json:"label,omitempty"`
-	Host      string `json:"host,omitempty"`
-	PID       int    `json:"pid,omitempty"`
-	Engine    string `json:"engine,omitempty"`
-	StartTime string `json:"start_time"`
+	ID        string  `json:"id"`
+	State     string  `json:"state"`
+	Writer    string  `json:"writer"`
+	Label     string  `json:"label,omitempty"`
+	Host      string  `json:"host,omitempty"`
+	PID       int     `json:"pid,omitempty"`
+	Engine    string  `json:"engine,omitempty"`
+	StartTime utcTime `json:"start_time,omitzero"`
 }
 
 func printInProgress(e *env, asJSON bool, mk *backup.Marker, why string) error {
 	v := inProgressView{ID: mk.ID, State: "in progress", Writer: why, Label: mk.Label, Host: mk.Host, PID: mk.PID,
-		Engine: mk.Engine, StartTime: jsonTime(mk.StartTime)}
+		Engine: mk.Engine, StartTime: utcTime(mk.StartTime)}
 	if asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "backup\t%s\nstate\tin progress (%s)\nengine\t%s\nstarted\t%s\n", v.ID, why, dash(v.Engine), v.StartTime)
+	fmt.Fprintf(tw, "backup\t%s\nstate\tin progress (%s)\nengine\t%s\nstarted\t%s\n", v.ID, why, dash(v.Engine), textTime(v.StartTime))
 	if v.Label != "" {
 		fmt.Fprintf(tw, "label\t%s\n", v.Label)
 	}
