@@ -323,7 +323,7 @@ func printPlan(e *env, c *cli.Context, st storage.Backend, p backup.Policy, plan
 		action[id], reasons[id] = "keep", plan.Reasons[id]
 	}
 	for _, id := range plan.Remove {
-		action[id] = "remove"
+		action[id], reasons[id] = "remove", []string{"not kept by " + p.String()}
 	}
 	for _, id := range plan.Stale {
 		action[id], reasons[id] = "remove", []string{fmt.Sprintf("%s leftover older than --grace %s", byID[id].State, c.Duration("grace"))}
