@@ -408,6 +408,16 @@ func TestShow(t *testing.T) {
 	if !strings.Contains(r.stdout, "FAILED: object "+full+"/data.gz.enc: missing") {
 		t.Errorf("show does not report the missing object:\n%s", r.stdout)
 	}
+	// A label is input from outside: a terminal escape or a newline in it
+	// is printed escaped, never as a line of its own.
+	editManifest(t, store, incr, func(m map[string]any) { m["label"] = "db\x1b[2K\nverification  ok" })
+	for _, args := range [][]string{{"show", incr}, {"prune", "--keep-last", "5", "--dry-run"}} {
+		r = run(t, nil, env, args...)
+		must(t, r, strings.Join(args, " "))
+		if strings.Contains(r.stdout, "\x1b") || strings.Contains(r.stdout, "\nverification  ok") || !strings.Contains(r.stdout, `\x1b[2K`) {
+			t.Errorf("%v prints the label raw:\n%q", args, r.stdout)
+		}
+	}
 	missing := "20200101T000000Z-abcdef"
 	r = run(t, nil, env, "show", missing)
 	if r.code != 1 || !strings.Contains(r.stderr, "no backup "+missing+" in "+store+"; `mybak list --storage "+store+"` shows what there is") {

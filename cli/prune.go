@@ -379,8 +379,8 @@ func printPlan(e *env, c *cli.Context, st storage.Backend, p backup.Policy, plan
 		if it.State == backup.StateComplete {
 			job = backup.Group{Label: it.Label, Host: it.Host}.String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a, it.ID, textTime(it.StartTime), job, units.Bytes(it.StoredBytes),
-			dash(strings.Join(it.Reasons, ", ")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a, printable(it.ID), textTime(it.StartTime), printable(job),
+			units.Bytes(it.StoredBytes), dash(printableText(strings.Join(it.Reasons, ", "))))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -268,7 +268,10 @@ func statObject(ctx context.Context, st storage.Backend, name string, size int64
 // printShow prints v as a two-column table.
 func printShow(w io.Writer, v shown) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }
+	// Values come from the manifest: printed escaped (see printable).
+	row := func(k, format string, a ...any) {
+		fmt.Fprintf(tw, "%s\t%s\n", printable(k), printableText(fmt.Sprintf(format, a...)))
+	}
 	row("backup", "%s", v.ID)
 	row("state", "%s", v.State)
 	if v.Label != "" {
@@ -435,9 +438,10 @@ func printInProgress(e *env, asJSON bool, mk *backup.Marker, why string) error {
 		return enc.Encode(v)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "backup\t%s\nstate\tin progress (%s)\nengine\t%s\nstarted\t%s\n", v.ID, why, dash(v.Engine), textTime(v.StartTime))
+	fmt.Fprintf(tw, "backup\t%s\nstate\tin progress (%s)\nengine\t%s\nstarted\t%s\n", printable(v.ID), printableText(why),
+		dash(printable(v.Engine)), textTime(v.StartTime))
 	if v.Label != "" {
-		fmt.Fprintf(tw, "label\t%s\n", v.Label)
+		fmt.Fprintf(tw, "label\t%s\n", printable(v.Label))
 	}
 	return tw.Flush()
 }
