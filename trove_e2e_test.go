@@ -320,7 +320,7 @@ func TestTroveRestoreVerifyList(t *testing.T) {
 	if r := run(t, nil, nil, "list", "--layout", "trove", "--storage", t.TempDir()); r.code != 2 || !strings.Contains(r.stderr, "Swift") {
 		t.Errorf("list --layout trove of a directory: exit %d %q", r.code, r.stderr)
 	}
-	if r := run(t, nil, env, "restore", "no-such-backup", "--to-stdout"); r.code != 1 || !strings.Contains(r.stderr, "no such backup") {
+	if r := run(t, nil, env, "restore", "no-such-backup", "--to-stdout"); r.code != 1 || !strings.Contains(r.stderr, "no backup ") {
 		t.Errorf("restore of an unknown Trove ID: exit %d %q", r.code, r.stderr)
 	}
 }

@@ -97,7 +97,7 @@ func TestTroveMySQLIncremental(t *testing.T) {
 		t.Errorf("--incremental into an empty container: exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, nil, env, append(bargs, "--incremental", "--parent", "0b3c1f4e-1d1a-4b9e-9f3a-000000000000")...)
-	if r.code != 1 || !strings.Contains(r.stderr, "no such backup") || !strings.Contains(r.stderr, "0b3c1f4e-1d1a-4b9e-9f3a-000000000000") {
+	if r.code != 1 || !strings.Contains(r.stderr, "no backup ") || !strings.Contains(r.stderr, "0b3c1f4e-1d1a-4b9e-9f3a-000000000000") {
 		t.Errorf("--parent of an unknown ID: exit %d\n%s", r.code, r.stderr)
 	}
 	if r = run(t, nil, env, append(bargs, "--incremental", "--parent", "not/an.id")...); r.code != 2 {

@@ -107,7 +107,7 @@ func TestTroveDelete(t *testing.T) {
 		must(t, run(t, nil, env, "verify", small), "verify of the other mybak backup")
 		must(t, run(t, nil, env, "verify", incr.id), "verify of Trove's chain")
 		r = run(t, nil, env, "restore", big, "--to-stdout")
-		if r.code != 1 || !strings.Contains(r.stderr, "no such backup") {
+		if r.code != 1 || !strings.Contains(r.stderr, "no backup ") {
 			t.Errorf("restore of a deleted backup: exit %d %q", r.code, r.stderr)
 		}
 	})
@@ -155,9 +155,9 @@ func TestTroveDelete(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"an unknown ID", env, []string{"delete", "5e6f7a8b-1111-4222-8333-444455556666"}, 1, "no such backup"},
+		{"an unknown ID", env, []string{"delete", "5e6f7a8b-1111-4222-8333-444455556666"}, 1, "no backup "},
 		{"a Trove ID without the layout", base, []string{"delete", small}, 2, "not a backup ID"},
-		{"latest", env, []string{"delete", "latest"}, 2, "not latest"},
+		{"latest and an unknown ID: nothing deleted", env, []string{"delete", "latest", "5e6f7a8b-1111-4222-8333-444455556666"}, 1, "nothing deleted"},
 		{"a directory", []string{"MYBAK_LAYOUT=trove"}, []string{"delete", "--storage", t.TempDir(), small}, 2, "Swift"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -208,8 +208,9 @@ func killedUpload(t *testing.T, s *troveSwift, env []string) string {
 		if n >= 2 {
 			cmd.Process.Kill()
 			cmd.Wait()
-			if left := of(s.names(), id); len(left) != len(of(left, id+"_")) {
-				t.Fatalf("the killed upload left %v, want segments only", left)
+			// Its segments, and the marker that said who was writing it.
+			if left := of(s.names(), id); len(left) != len(of(left, id+"_"))+1 || !slices.Contains(left, id+".mybak.started.json") {
+				t.Fatalf("the killed upload left %v, want segments and its marker only", left)
 			}
 			return id
 		}
@@ -233,8 +234,8 @@ func TestTrovePrune(t *testing.T) {
 	s.makeTroveBackup(t, troveFile(t, troveDump(1000)), key, damaged)
 	// Three full backups, the oldest over several segments.
 	var fulls []string
-	for i, size := range []int{2<<20 + 5, 1000, 2000} {
-		r := run(t, bytes.NewReader(troveData(size)), env, "backup", "--segment-size", "1M", "--name", fmt.Sprint("full ", i))
+	for _, size := range []int{2<<20 + 5, 1000, 2000} {
+		r := run(t, bytes.NewReader(troveData(size)), env, "backup", "--segment-size", "1M", "--name", "full")
 		must(t, r, "backup --layout trove")
 		fulls = append(fulls, strings.TrimSpace(r.stdout))
 	}
@@ -285,7 +286,8 @@ func TestTrovePrune(t *testing.T) {
 	must(t, run(t, nil, env, "verify", fulls[2]), "verify of the backup kept")
 
 	// The newest is now an incremental Trove made: prune keeps it and its
-	// parent, and removes mybak's full backup.
+	// parent (Trove's backups are a job of their own, without label or
+	// host) and mybak's full backup, the newest of its job.
 	orig := troveFile(t, troveXbstream(t, 100000))
 	tfull := troveBackup{id: "0b3c1f4e-1d1a-4b9e-9f3a-2a7c5d6e8f90", ext: ".xbstream.gz.enc", md: "-md sha256", kind: "single",
 		meta: map[string]string{"Lsn": "1626101", "Datastore": "mysql"}}
@@ -296,15 +298,26 @@ func TestTrovePrune(t *testing.T) {
 	before = s.names()
 	r = run(t, nil, env, "prune", "--keep", "1") // the default grace, 24h: the young leftover stays
 	must(t, r, "prune of a chain")
-	if got, want := s.names(), without(before, fulls[2]); !slices.Equal(got, want) {
-		t.Errorf("after prune --keep 1 with a chain on top: %v, want %v", got, want)
+	if got := s.names(); !slices.Equal(got, before) {
+		t.Errorf("after prune --keep 1 with a chain on top: %v, want %v", got, before)
+	}
+	if !strings.Contains(r.stdout, "parent of "+tincr.id) {
+		t.Errorf("prune does not say it keeps %s as the parent of %s:\n%s", tfull.id, tincr.id, r.stdout)
 	}
 	must(t, run(t, nil, env, "verify", tincr.id), "verify of the chain kept")
+	r = run(t, nil, env, "show", tincr.id)
+	must(t, r, "show of a Trove incremental")
+	for _, want := range []string{tfull.id + " \\(full\\) -> " + tincr.id + " \\(incremental\\)", "from 1626101 to 1700000",
+		`raw size +not recorded`, `verification +ok \(`} {
+		if !regexp.MustCompile(want).MatchString(r.stdout) {
+			t.Errorf("show of a Trove incremental does not say %q:\n%s", want, r.stdout)
+		}
+	}
 
 	// Named, the damaged backup goes; then the young leftover.
 	must(t, run(t, nil, env, "delete", damaged.id), "delete of a damaged backup")
 	must(t, run(t, nil, env, "delete", young), "delete of a leftover")
-	if got, want := s.names(), without(before, fulls[2], damaged.id, young); !slices.Equal(got, want) {
+	if got, want := s.names(), without(before, damaged.id, young); !slices.Equal(got, want) {
 		t.Errorf("after the deletes: %v, want %v", got, want)
 	}
 	if r := run(t, nil, env, "prune"); r.code != 2 {

@@ -7,7 +7,6 @@ package backup
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -72,8 +71,9 @@ type Options struct {
 
 	// Layout is LayoutMybak ("") or LayoutTrove (see layout.go): with
 	// LayoutTrove the ID is a UUID, the data object <id>.xbstream.gz[.enc]
-	// or <id>.gz[.enc] (gzip only), no started marker is written, and the
-	// manifest goes beside the data as <id>.mybak.json.
+	// or <id>.gz[.enc] (gzip only), the started marker is
+	// <id>.mybak.started.json while the backup runs (removed once it is
+	// complete), and the manifest goes beside the data as <id>.mybak.json.
 	Layout string
 	// PutData, when set, stores the data object instead of Store.Put (the
 	// Trove layout names the object's Swift segments its own way).
@@ -156,11 +156,14 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	// The marker makes a backup that dies from here on visible to list (as
 	// incomplete) and to prune, even where the store keeps nothing else of
 	// it under its ID (a Swift upload killed before its manifest).
-	if opts.Layout == LayoutMybak {
-		if err := writeMarker(ctx, opts.Store, id, start, host, opts); err != nil {
-			return nil, err
-		}
+	// It is rewritten while the backup runs, and says who writes it, so
+	// that prune leaves a backup in progress alone (WriterAlive).
+	mk := newMarker(id, start, opts)
+	if err := putMarker(ctx, opts.Store, opts.Layout, mk); err != nil {
+		return nil, err
 	}
+	stopHeartbeat := heartbeat(ctx, opts.Store, opts.Layout, mk, log)
+	defer stopHeartbeat() // before the deferred clean-up above
 	if opts.Spool != nil {
 		if sp, err = startSpool(ctx, opts, id, dataName, log); err != nil {
 			return nil, err
@@ -240,6 +243,7 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 			return nil, fmt.Errorf("backup %s: %w", id, err)
 		}
 	}
+	stopHeartbeat()
 	if err := WriteManifest(ctx, opts.Store, m); err != nil {
 		if sp != nil && sp.resumable {
 			return nil, &ResumableError{ID: id, SpoolDir: sp.opt.Dir, Location: opts.Store.Location(), Err: err}
@@ -248,6 +252,12 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	}
 	if sp != nil {
 		sp.done(log)
+	}
+	if opts.Layout == LayoutTrove {
+		// Trove's container holds only what Trove knows, and the manifest.
+		if err := opts.Store.Delete(ctx, MarkerPath(opts.Layout, id)); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			log.Warn("could not remove the backup's marker; `mybak prune` removes it with the backup", "id", id, "err", err)
+		}
 	}
 	return m, nil
 }
@@ -357,23 +367,22 @@ func (opts Options) encryption() *Encryption {
 	return &Encryption{Cipher: "aes-256-cbc", KDF: &kdf}
 }
 
+// MarkerPath returns the name in the store of the marker of backup id in
+// layout: ID/started.json, or <id>.mybak.started.json in Trove's.
+func MarkerPath(layout, id string) string {
+	if layout == LayoutTrove {
+		return id + TroveMarkerSuffix
+	}
+	return id + "/" + MarkerName
+}
+
+// TroveMarkerSuffix ends the name of the marker of a backup in Trove's
+// layout (see MarkerPath).
+const TroveMarkerSuffix = ".mybak.started.json"
+
 // MarkerName is the object, under a backup's ID, written first when a
 // backup starts: who started it, where and when.
 const MarkerName = "started.json"
-
-func writeMarker(ctx context.Context, st storage.Backend, id string, start time.Time, host string, opts Options) error {
-	b, err := json.MarshalIndent(map[string]any{
-		"id": id, "start_time": start.UTC(), "host": host, "pid": os.Getpid(),
-		"engine": opts.Engine.Name(), "mybak_version": opts.Version,
-	}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if _, err := st.Put(ctx, id+"/"+MarkerName, bytesReader(b)); err != nil {
-		return fmt.Errorf("backup %s: write %s to %s: %w", id, MarkerName, st.Location(), err)
-	}
-	return nil
-}
 
 // WriteManifest stores m as the last object of its backup, which makes the
 // backup complete. An authenticated m (Seal) is stored as Seal encoded it,

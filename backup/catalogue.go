@@ -15,7 +15,7 @@ import (
 
 // ErrNoBackup is returned (wrapped) when a backup reference resolves to
 // nothing: an unknown ID, an incomplete backup, or "latest" in an empty store.
-var ErrNoBackup = errors.New("no such backup")
+var ErrNoBackup = errors.New("no backup")
 
 // ErrHasDependents is returned (wrapped) by Delete when other backups
 // depend on the one to delete and cascade was not asked for.
@@ -123,8 +123,7 @@ func LoadManifest(ctx context.Context, st storage.Backend, id string) (*Manifest
 	rc, err := st.Get(ctx, name, 0)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("%w %s in %s: it has no manifest (never finished, or still running): %w",
-				ErrNoBackup, id, st.Location(), err)
+			return nil, noBackup(ctx, st, id, err)
 		}
 		return nil, fmt.Errorf("read manifest of %s: %w", id, err)
 	}
@@ -161,7 +160,7 @@ func Resolve(ctx context.Context, st storage.Backend, ref string) (*Manifest, er
 			return entries[i].Manifest, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: no complete backup in %s", ErrNoBackup, st.Location())
+	return nil, fmt.Errorf("%w in %s is complete, so none is latest; %s", ErrNoBackup, st.Location(), ListHint("", st.Location()))
 }
 
 // Chain returns the backups that restoring m needs, oldest (the full
@@ -234,7 +233,7 @@ func Delete(ctx context.Context, st storage.Backend, id string, cascade bool) ([
 		found = found || e.ID == id
 	}
 	if !found {
-		return nil, fmt.Errorf("%w %s in %s", ErrNoBackup, id, st.Location())
+		return nil, fmt.Errorf("%w %s in %s; %s", ErrNoBackup, id, st.Location(), ListHint("", st.Location()))
 	}
 	deps := Dependents(entries, id)
 	if len(deps) > 0 && !cascade {
@@ -292,49 +291,31 @@ type uncommittedSweeper interface {
 	SweepUncommitted(ctx context.Context, prefix string) error
 }
 
-// PrunePlan says what Prune removes and keeps.
+// PrunePlan says what Prune removes and keeps (see PlanRetention).
 type PrunePlan struct {
-	Keep   []string // complete backups kept (the newest, and the parents they need)
+	Keep   []string // complete backups kept (by the policy, and the parents they need)
 	Remove []string // complete backups past the retention
 	Stale  []string // incomplete or damaged leftovers older than the grace period
 	Young  []string // incomplete leftovers within the grace period: maybe still running
+	// Live are incomplete backups whose writer is running
+	// (RetentionOptions.Live): kept whatever the grace period.
+	Live []string
+	// Needed are incomplete or damaged entries that a kept chain names.
+	Needed []string
+	// Other are complete backups outside the label the plan was limited
+	// to (RetentionOptions.Label): left alone.
+	Other []string
+	// Reasons says why each kept backup is kept ("last 1", "daily
+	// 2026-12-03", "parent of ID", ...); Groups gives the group of every
+	// complete backup the policy looked at.
+	Reasons map[string][]string
+	Groups  map[string]Group
 }
 
-// PlanPrune decides, from a catalogue, which backups to remove so that the
-// keep newest complete backups remain, along with every backup their
-// chains need. Incomplete or damaged entries whose newest object is older
-// than grace (relative to now) are stale leftovers of killed runs.
+// PlanPrune is PlanRetention with --keep keep (the newest keep complete
+// backups of each group), grace and now.
 func PlanPrune(entries []Entry, keep int, grace time.Duration, now time.Time) PrunePlan {
-	var plan PrunePlan
-	var complete []Entry
-	parent := map[string]string{}
-	for _, e := range entries {
-		switch e.State {
-		case StateComplete:
-			complete = append(complete, e)
-			parent[e.ID] = e.Manifest.Parent
-		default:
-			if now.Sub(e.LastModified) > grace {
-				plan.Stale = append(plan.Stale, e.ID)
-			} else {
-				plan.Young = append(plan.Young, e.ID)
-			}
-		}
-	}
-	kept := map[string]bool{}
-	for i := len(complete) - 1; i >= 0 && len(complete)-i <= keep; i-- {
-		for id := complete[i].ID; id != "" && !kept[id]; id = parent[id] {
-			kept[id] = true
-		}
-	}
-	for _, e := range complete {
-		if kept[e.ID] {
-			plan.Keep = append(plan.Keep, e.ID)
-		} else {
-			plan.Remove = append(plan.Remove, e.ID)
-		}
-	}
-	return plan
+	return PlanRetention(entries, RetentionOptions{Policy: Policy{Last: keep}, Grace: grace, Now: now})
 }
 
 // Prune carries out a plan: removes plan.Remove (newest first, so a chain

@@ -183,7 +183,8 @@ func TestPlanPrune(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := PlanPrune(tt.entries, tt.keep, 24*time.Hour, now)
+			p := PlanPrune(tt.entries, tt.keep, 24*time.Hour, now)
+			got := PrunePlan{Keep: p.Keep, Remove: p.Remove, Stale: p.Stale, Young: p.Young}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("PlanPrune = %+v, want %+v", got, tt.want)
 			}

@@ -106,13 +106,14 @@ func dataObjectName(layout, engineExt, compression string, encrypted bool) (func
 }
 
 // deleteLayoutObjects removes what a failed backup left in the store: every
-// object under the ID in mybak's layout; in Trove's, the data object and
-// the manifest beside it (a failed upload removes its own segments).
+// object under the ID in mybak's layout; in Trove's, the data object, the
+// manifest and the marker beside it (a failed upload removes its own
+// segments).
 func deleteLayoutObjects(ctx context.Context, st storage.Backend, layout, id, dataName string) error {
 	if layout != LayoutTrove {
 		return deleteObjects(ctx, st, id)
 	}
-	for _, n := range []string{ManifestPath(layout, id), dataName} {
+	for _, n := range []string{ManifestPath(layout, id), dataName, MarkerPath(layout, id)} {
 		if err := st.Delete(ctx, n); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("delete backup %s: %w", id, err)
 		}

@@ -107,6 +107,7 @@ func newApp(e *env) *cli.App {
 		listCommand(e),
 		deleteCommand(e),
 		pruneCommand(e),
+		showCommand(e),
 		resumeCommand(e),
 		preflightCommand(e),
 		makeReplicaCommand(e),

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -453,57 +452,6 @@ func dash(s string) string {
 	return s
 }
 
-func deleteCommand(e *env) *cli.Command {
-	return &cli.Command{
-		Name:      "delete",
-		Aliases:   []string{"rm"},
-		Usage:     "delete a backup (and, with --cascade, the incrementals that depend on it)",
-		ArgsUsage: "ID",
-		Flags: []cli.Flag{
-			storageFlag(),
-			&cli.BoolFlag{Name: "cascade", Usage: "also delete the backups that depend on this one"},
-			layoutFlag(),
-		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("delete needs one backup ID")
-			}
-			id := c.Args().First()
-			layout, err := layoutOf(c)
-			if err != nil {
-				return err
-			}
-			if id == "latest" {
-				return usagef("delete needs a backup ID, not latest")
-			}
-			if err := backup.ValidateLayoutID(layout, id); err != nil {
-				return usageError{err}
-			}
-			st, err := openStore(c.Context, c)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if layout == backup.LayoutTrove {
-				sw, err := troveSwift(st)
-				if err != nil {
-					return err
-				}
-				removed, err := trove.NewCatalogue(sw).Delete(c.Context, id, c.Bool("cascade"))
-				for _, r := range removed {
-					logRemoval(e, "deleted", r)
-				}
-				return err
-			}
-			deleted, err := backup.Delete(c.Context, st, id, c.Bool("cascade"))
-			for _, d := range deleted {
-				e.log.Info("deleted", "id", d)
-			}
-			return err
-		},
-	}
-}
-
 // logRemoval logs what trove's Delete or Prune did with one backup: who
 // made it (a backup Trove made has a record in Trove's database that
 // mybak does not touch), how many objects went, and the segments left in
@@ -527,123 +475,5 @@ func logRemoval(e *env, verb string, r trove.Removal) {
 	if len(r.Foreign) > 0 {
 		e.log.Warn("left in place the segments its manifest joined that are not its own (<id>_NNNNNNNN in this container)",
 			"id", r.ID, "segments", strings.Join(r.Foreign, ","))
-	}
-}
-
-func pruneCommand(e *env) *cli.Command {
-	return &cli.Command{
-		Name:  "prune",
-		Usage: "keep the N newest complete backups (and the parents they need); remove the rest and stale leftovers",
-		Flags: []cli.Flag{
-			storageFlag(),
-			&cli.IntFlag{Name: "keep", Value: -1, Usage: "how many complete backups to keep (required)"},
-			&cli.DurationFlag{Name: "grace", Value: 24 * time.Hour, Usage: "incomplete backups younger than this may still be running and are kept"},
-			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "only say what would be removed"},
-			layoutFlag(),
-		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("prune takes no arguments")
-			}
-			if c.Int("keep") < 1 {
-				return usagef("--keep N is required and must be at least 1")
-			}
-			layout, err := layoutOf(c)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(c.Context, c)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			verb := "removing"
-			if c.Bool("dry-run") {
-				verb = "would remove"
-			}
-			if layout == backup.LayoutTrove {
-				sw, err := troveSwift(st)
-				if err != nil {
-					return err
-				}
-				cat := trove.NewCatalogue(sw)
-				entries, err := cat.Entries(c.Context)
-				if err != nil {
-					return err
-				}
-				plan, err := trove.PlanPrune(entries, c.Int("keep"), c.Duration("grace"), time.Now())
-				if err != nil {
-					return err
-				}
-				byID := map[string]backup.Entry{}
-				for _, en := range entries {
-					byID[en.ID] = en
-				}
-				for _, id := range plan.Remove {
-					madeBy := "mybak"
-					if trove.MadeByTrove(byID[id].Manifest) {
-						madeBy = "trove"
-					}
-					e.log.Info(verb+" backup past retention", "id", id, "made_by", madeBy)
-				}
-				for _, id := range plan.Stale {
-					e.log.Info(verb+" leftover without a data object (segments of a killed upload, or the manifest of a backup deleted by other means)",
-						"id", id, "objects", len(byID[id].Objects), "last_modified", byID[id].LastModified.Format(time.RFC3339))
-				}
-				if len(plan.Young) > 0 {
-					e.log.Info("keeping recent leftovers without a data object (maybe still uploading)", "ids", strings.Join(plan.Young, ","))
-				}
-				for _, en := range plan.Damaged {
-					e.log.Warn("keeping a damaged backup: its headers describe no backup mybak can read; delete it by its ID if it is garbage",
-						"id", en.ID, "error", en.Err)
-				}
-				if c.Bool("dry-run") {
-					return nil
-				}
-				removed, err := cat.Prune(c.Context, plan)
-				for _, r := range removed {
-					logRemoval(e, "removed", r)
-				}
-				return err
-			}
-			entries, err := backup.Catalogue(c.Context, st)
-			if err != nil {
-				return err
-			}
-			plan := backup.PlanPrune(entries, c.Int("keep"), c.Duration("grace"), time.Now())
-			for _, en := range entries {
-				if en.State == backup.StateDamaged {
-					e.log.Warn("damaged backup: removed as a leftover once older than --grace", "id", en.ID, "error", en.Err)
-				}
-			}
-			for _, id := range plan.Remove {
-				e.log.Info(verb+" backup past retention", "id", id)
-			}
-			for _, id := range plan.Stale {
-				e.log.Info(verb+" leftover of an interrupted backup", "id", id)
-			}
-			if len(plan.Young) > 0 {
-				e.log.Info("keeping recent incomplete backups (maybe still running)", "ids", strings.Join(plan.Young, ","))
-			}
-			if c.Bool("dry-run") {
-				return nil
-			}
-			if err := backup.Prune(c.Context, st, plan); err != nil {
-				return err
-			}
-			// Temporary files of writes killed mid-way (local store).
-			if tr, ok := st.(interface {
-				RemoveStaleTemp(context.Context, time.Duration) (int, error)
-			}); ok {
-				n, err := tr.RemoveStaleTemp(c.Context, c.Duration("grace"))
-				if err != nil {
-					return fmt.Errorf("prune: %w", err)
-				}
-				if n > 0 {
-					e.log.Info("removed temporary files of interrupted writes", "count", n)
-				}
-			}
-			return nil
-		},
 	}
 }

@@ -110,6 +110,10 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 	m, err := cat.Resolve(ctx, ref)
 	if err != nil {
 		if _, mybak := cat.(MybakCatalogue); mybak && ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
+			// A backup being written is not damaged, just not finished.
+			if why, _ := backup.InProgress(ctx, st, ref); why != "" {
+				return rep, fmt.Errorf("backup %s in %s is in progress (%s): verify it once it has finished", ref, st.Location(), why)
+			}
 			// Objects without a manifest are damage; nothing at all is not.
 			if n, lerr := countObjects(ctx, st, ref+"/"); lerr == nil && n > 0 {
 				rep.add("manifest", fmt.Errorf("missing: %d object(s) stored without a manifest (an interrupted backup)", n))

@@ -99,6 +99,11 @@ func (c *Catalogue) scan(ctx context.Context, prefix string) (map[string]*entryO
 			e.objects = append(e.objects, oi)
 			return nil
 		}
+		if id, ok := strings.CutSuffix(oi.Name, backup.TroveMarkerSuffix); ok && backup.ValidateLayoutID(backup.LayoutTrove, id) == nil {
+			e := get(id) // mybak's marker of a backup being written
+			e.objects = append(e.objects, oi)
+			return nil
+		}
 		if id, ok := strings.CutSuffix(oi.Name, backup.TroveManifestSuffix); ok && backup.ValidateLayoutID(backup.LayoutTrove, id) == nil {
 			e := get(id)
 			e.manifest = true
@@ -198,7 +203,7 @@ func (c *Catalogue) Resolve(ctx context.Context, ref string) (*backup.Manifest, 
 				return c.Resolve(ctx, entries[i].ID)
 			}
 		}
-		return nil, fmt.Errorf("%w: no Trove backup in %s", backup.ErrNoBackup, c.sw.Location())
+		return nil, fmt.Errorf("%w in %s is complete, so none is latest; %s", backup.ErrNoBackup, c.sw.Location(), backup.ListHint(backup.LayoutTrove, c.sw.Location()))
 	}
 	if err := backup.ValidateLayoutID(backup.LayoutTrove, ref); err != nil {
 		return nil, err
@@ -210,9 +215,11 @@ func (c *Catalogue) Resolve(ctx context.Context, ref string) (*backup.Manifest, 
 	eo := byID[ref]
 	switch {
 	case eo == nil:
-		return nil, fmt.Errorf("%w %s in %s: no object %s.xbstream.gz[.enc] or %s.gz[.enc]", backup.ErrNoBackup, ref, c.sw.Location(), ref, ref)
+		return nil, fmt.Errorf("%w %s in %s (no object %s.xbstream.gz[.enc] or %s.gz[.enc]); %s", backup.ErrNoBackup, ref, c.sw.Location(), ref, ref,
+			backup.ListHint(backup.LayoutTrove, c.sw.Location()))
 	case eo.data == nil:
-		return nil, fmt.Errorf("%w %s in %s: only %d segment(s) of it, no data object (an interrupted upload)", backup.ErrNoBackup, ref, c.sw.Location(), len(eo.objects))
+		return nil, fmt.Errorf("%w %s in %s that is complete: only %d segment(s) of it, no data object (an interrupted upload, or one still running); %s",
+			backup.ErrNoBackup, ref, c.sw.Location(), len(eo.objects), backup.ListHint(backup.LayoutTrove, c.sw.Location()))
 	}
 	m, err := c.manifest(ctx, eo, true)
 	if err != nil {

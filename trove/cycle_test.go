@@ -37,7 +37,7 @@ func TestPlansWithParentCycle(t *testing.T) {
 		if err != nil || len(ids) != 3 || ids[0] != "c" {
 			t.Errorf("PlanDelete --cascade: %v, %v; want c first, then the cycle", ids, err)
 		}
-		plan, err := PlanPrune(entries, 1, time.Hour, now)
+		plan, err := PlanPrune(entries, backup.RetentionOptions{Policy: backup.Policy{Last: 1}, Grace: time.Hour, Now: now})
 		if err != nil || !reflect.DeepEqual(plan.Keep, []string{"f"}) || len(plan.Damaged) != 3 || len(plan.order) != 0 {
 			t.Errorf("PlanPrune: %+v, %v", plan, err)
 		}

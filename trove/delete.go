@@ -113,8 +113,8 @@ func (c *Catalogue) Delete(ctx context.Context, id string, cascade bool) ([]Remo
 	}
 	ids, err := PlanDelete(entries, id, cascade)
 	if errors.Is(err, backup.ErrNoBackup) {
-		return nil, fmt.Errorf("%w in %s: no object %s.xbstream.gz[.enc], %s.gz[.enc], %s_NNNNNNNN or %s%s",
-			err, c.sw.Location(), id, id, id, id, backup.TroveManifestSuffix)
+		return nil, fmt.Errorf("%w in %s (no object %s.xbstream.gz[.enc], %s.gz[.enc], %s_NNNNNNNN or %s%s); %s",
+			err, c.sw.Location(), id, id, id, id, backup.TroveManifestSuffix, backup.ListHint(backup.LayoutTrove, c.sw.Location()))
 	}
 	if err != nil {
 		return nil, err

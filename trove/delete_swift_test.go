@@ -211,7 +211,7 @@ func TestPruneLeftovers(t *testing.T) {
 	if state[half] != backup.StateIncomplete || state[late] != backup.StateIncomplete || state[bad] != backup.StateDamaged || state[keep] != backup.StateComplete {
 		t.Fatalf("states %v", state)
 	}
-	plan, err := PlanPrune(entries, 1, time.Nanosecond, time.Now().Add(time.Minute))
+	plan, err := PlanPrune(entries, backup.RetentionOptions{Policy: backup.Policy{Last: 1}, Grace: time.Nanosecond, Now: time.Now().Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}

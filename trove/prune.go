@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/mybak/mybak/backup"
 )
@@ -17,11 +16,11 @@ var ErrUnreadable = errors.New("cannot read a backup's headers")
 
 // PrunePlan says what Prune removes from a Trove container and keeps.
 type PrunePlan struct {
-	// PrunePlan is mybak's retention rule (backup.PlanPrune) applied to
-	// the complete and incomplete entries: Keep the newest complete
-	// backups and the parents they need, Remove the other complete ones
-	// (Trove's own included), Stale leftovers older than the grace period
-	// and Young ones within it. A leftover is an ID with objects but no
+	// PrunePlan is mybak's retention policy (backup.PlanRetention) applied
+	// to the complete and incomplete entries: Keep what the policy keeps
+	// in each job and the parents they need, Remove the other complete
+	// ones (Trove's own included), Stale leftovers older than the grace
+	// period, Young ones within it and Live ones being written. A leftover is an ID with objects but no
 	// data object: segments <id>_NNNNNNNN of an upload that was killed
 	// (Trove's or mybak's), or an <id>.mybak.json whose data object was
 	// deleted by other means (Trove deletes only its own objects).
@@ -38,13 +37,15 @@ type PrunePlan struct {
 }
 
 // PlanPrune decides, from the Trove catalogue's entries (Entries), what
-// to remove so that the keep newest complete backups remain with the
-// parents they need, as backup.PlanPrune does for mybak's layout; grace
-// and now judge the leftovers. Damaged backups are kept (PrunePlan.Damaged).
-// An entry whose headers could not be read at all (not
-// backup.ErrInvalidManifest: Swift failed to answer) fails the plan with
-// ErrUnreadable: it could be an incremental of a backup the plan removes.
-func PlanPrune(entries []backup.Entry, keep int, grace time.Duration, now time.Time) (PrunePlan, error) {
+// to remove, by backup.PlanRetention's rules for mybak's layout: the
+// policy counts each group (label and host: a backup Trove made records
+// neither, so Trove's own backups form one group) on its own, kept
+// backups keep their chains, and opts.Grace and opts.Now judge the
+// leftovers. Damaged backups are kept (PrunePlan.Damaged). An entry whose
+// headers could not be read at all (not backup.ErrInvalidManifest: Swift
+// failed to answer) fails the plan with ErrUnreadable: it could be an
+// incremental of a backup the plan removes.
+func PlanPrune(entries []backup.Entry, opts backup.RetentionOptions) (PrunePlan, error) {
 	var (
 		plan       PrunePlan
 		usable     []backup.Entry
@@ -64,10 +65,37 @@ func PlanPrune(entries []backup.Entry, keep int, grace time.Duration, now time.T
 		return PrunePlan{}, fmt.Errorf("%w: %s; any of them may be an incremental of a backup past the retention, so nothing is removed: run prune again once Swift answers, or delete a backup you know to be garbage by its ID",
 			ErrUnreadable, strings.Join(unreadable, "; "))
 	}
-	plan.PrunePlan = backup.PlanPrune(usable, keep, grace, now)
+	plan.PrunePlan = backup.PlanRetention(usable, opts)
 	plan.entries = entries
 	plan.order = deleteOrder(entries, append(append([]string(nil), plan.Remove...), plan.Stale...))
 	return plan, nil
+}
+
+// DeleteIDs deletes the backups refs name (Trove IDs, or "latest": the
+// newest complete backup), each as Delete does, children before parents.
+// The whole request is refused, deleting nothing, when a reference names
+// nothing (backup.ErrNoBackup) or when a backup that is not named depends
+// on one that is, unless cascade (backup.ErrHasDependents; with cascade
+// the dependents go too). It returns what was removed, also when it fails
+// part-way.
+func (c *Catalogue) DeleteIDs(ctx context.Context, refs []string, cascade bool) ([]Removal, error) {
+	for _, ref := range refs {
+		if ref == "latest" {
+			continue
+		}
+		if err := backup.ValidateLayoutID(backup.LayoutTrove, ref); err != nil {
+			return nil, err
+		}
+	}
+	entries, err := c.Entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := backup.ResolveIDs(entries, refs, cascade, backup.LayoutTrove, c.sw.Location())
+	if err != nil {
+		return nil, err
+	}
+	return c.remove(ctx, entries, deleteOrder(entries, ids), nil)
 }
 
 // Prune carries out a plan of PlanPrune: it removes plan.Remove and

@@ -72,7 +72,7 @@ func TestPlanPrune(t *testing.T) {
 			keep:    1, errSub: "x (head: 503 Service Unavailable)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			plan, err := PlanPrune(tc.entries, tc.keep, day, now)
+			plan, err := PlanPrune(tc.entries, backup.RetentionOptions{Policy: backup.Policy{Last: tc.keep}, Grace: day, Now: now})
 			if tc.errSub != "" {
 				if !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), tc.errSub) {
 					t.Fatalf("err = %v, want ErrUnreadable naming %q", err, tc.errSub)
