@@ -50,6 +50,9 @@ type Conn struct {
 	Origin map[string]string
 
 	resolved bool // set by ResolveConn: the option files were read
+	// files are the option files ResolveConn read, in order: a child gets
+	// them (!include) before mybak's resolved settings, and no others.
+	files []string
 }
 
 // ResolvePassword returns the password Conn stands for (see Conn.Password)
@@ -237,7 +240,14 @@ func quoteOption(v string) string {
 func defaultsContent(conn *Conn, groups []string, extra map[string]map[string]string) ([]byte, error) {
 	var b strings.Builder
 	b.WriteString("# written by mybak for one child process; never stored on disk\n")
-	if conn != nil && conn.DefaultsFile != "" {
+	if conn != nil && conn.resolved {
+		// The child reads what mybak read, in the same order, then
+		// mybak's settings last: its own search (~/.my.cnf after an
+		// extra file) cannot override what mybak resolved and reported.
+		for _, f := range conn.files {
+			fmt.Fprintf(&b, "!include %s\n", f)
+		}
+	} else if conn != nil && conn.DefaultsFile != "" {
 		abs, err := filepath.Abs(conn.DefaultsFile)
 		if err != nil {
 			return nil, err

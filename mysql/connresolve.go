@@ -94,10 +94,11 @@ func ResolveConn(c Conn, o ResolveOptions) (Conn, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	opts, err := readClientOptions(c, o, lookup)
+	opts, files, err := readClientOptions(c, o, lookup)
 	if err != nil {
 		return c, err
 	}
+	c.files = files
 	origin := map[string]string{}
 	flag := func(key string, set bool) bool {
 		if set {
@@ -230,19 +231,34 @@ func osUser(name string, lookup func(string) (string, bool)) string {
 // readClientOptions reads the option files o names (the clients' list
 // when o is zero) and returns the last value of each option of
 // OptionGroups.
-func readClientOptions(c Conn, o ResolveOptions, lookup func(string) (string, bool)) (map[string]optionValue, error) {
+func readClientOptions(c Conn, o ResolveOptions, lookup func(string) (string, bool)) (map[string]optionValue, []string, error) {
 	if c.DefaultsFile != "" {
 		o.DefaultsFile = c.DefaultsFile
 	}
 	if o.DefaultsFile != "" && o.DefaultsExtraFile != "" {
-		return nil, errors.New("--defaults-file is the only option file read, --defaults-extra-file adds one to the default files: give one of them")
+		return nil, nil, errors.New("--defaults-file is the only option file read, --defaults-extra-file adds one to the default files: give one of them")
 	}
 	r := &optionReader{groups: map[string]bool{}, out: map[string]optionValue{}}
 	for _, g := range OptionGroups {
 		r.groups[g] = true
 	}
+	// read are the files that exist, in the order read: a child tool is
+	// given the same files, then mybak's settings (defaultsContent).
+	var read []string
+	readOne := func(path string, must bool) error {
+		if err := r.readFile(path, 0, must); err != nil {
+			return err
+		}
+		if _, err := os.Stat(path); err == nil {
+			if abs, err := filepath.Abs(path); err == nil {
+				read = append(read, abs)
+			}
+		}
+		return nil
+	}
 	if o.DefaultsFile != "" {
-		return r.out, r.readFile(o.DefaultsFile, 0, true)
+		err := readOne(o.DefaultsFile, true)
+		return r.out, read, err
 	}
 	files := o.GlobalFiles
 	if files == nil {
@@ -255,13 +271,13 @@ func readClientOptions(c Conn, o ResolveOptions, lookup func(string) (string, bo
 		}
 	}
 	for _, f := range files {
-		if err := r.readFile(f, 0, false); err != nil {
-			return nil, err
+		if err := readOne(f, false); err != nil {
+			return nil, nil, err
 		}
 	}
 	if o.DefaultsExtraFile != "" {
-		if err := r.readFile(o.DefaultsExtraFile, 0, true); err != nil {
-			return nil, err
+		if err := readOne(o.DefaultsExtraFile, true); err != nil {
+			return nil, nil, err
 		}
 	}
 	home := o.Home
@@ -269,11 +285,11 @@ func readClientOptions(c Conn, o ResolveOptions, lookup func(string) (string, bo
 		home, _ = lookup("HOME")
 	}
 	if home != "" {
-		if err := r.readFile(filepath.Join(home, ".my.cnf"), 0, false); err != nil {
-			return nil, err
+		if err := readOne(filepath.Join(home, ".my.cnf"), false); err != nil {
+			return nil, nil, err
 		}
 	}
-	return r.out, nil
+	return r.out, read, nil
 }
 
 // optionReader collects the options of its groups from option files.

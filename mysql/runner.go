@@ -107,7 +107,12 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		defer defaults.Close()
-		args = append([]string{"--defaults-extra-file=" + childDefaultsPath}, args...)
+		opt := "--defaults-extra-file="
+		if c.Conn != nil && c.Conn.resolved {
+			// Only this file (and what it includes): see defaultsContent.
+			opt = "--defaults-file="
+		}
+		args = append([]string{opt + childDefaultsPath}, args...)
 	}
 
 	if log := logFrom(ctx); log.Enabled(ctx, slog.LevelDebug) {
