@@ -113,7 +113,7 @@ func TestKill9LeavesNoSecret(t *testing.T) {
 			}
 			args := append(append([]string{"backup", "--storage", t.TempDir(), "--no-encrypt", "--row-counts", "off"}, tc.args...), p.conn(false)...)
 			// The password on no process's argv (the watcher fails the test).
-			stopWatch := testenv.ArgvWatch(t, pw, "--defaults-extra-file=/dev/fd/3")
+			stopWatch := testenv.ArgvWatch(t, pw, "--defaults-file=/dev/fd/3")
 			cmd := exec.Command(mybakBin, args...)
 			cmd.Env = append(cleanEnv(), "TMPDIR="+tmp)
 			var se bytes.Buffer
@@ -143,7 +143,7 @@ func TestKill9LeavesNoSecret(t *testing.T) {
 			cmd.Process.Signal(syscall.SIGKILL)
 			<-exited
 			stopWatch()
-			if !bytes.Contains(cmdline, []byte("--defaults-extra-file=/dev/fd/3\x00")) {
+			if !bytes.Contains(cmdline, []byte("--defaults-file=/dev/fd/3\x00")) {
 				t.Errorf("%s does not read its settings from the inherited descriptor", tc.name)
 			}
 			deadline := time.Now().Add(10 * time.Second)

@@ -413,7 +413,7 @@ func TestLogFormatJSONAndProgress(t *testing.T) {
 		if json.Unmarshal([]byte(line), &v) == nil && v["msg"] == "backup complete" {
 			sawJSON = true
 		}
-		if strings.Contains(line, "backup (") && strings.Contains(line, "MB/s") {
+		if strings.Contains(line, "backup (") && strings.Contains(line, "MiB/s") {
 			sawBar = true
 		}
 	}
@@ -422,7 +422,7 @@ func TestLogFormatJSONAndProgress(t *testing.T) {
 	}
 	r = run(t, bytes.NewReader(corpus(1<<20)), nil, "backup", "--storage", store, "--no-encrypt", "--progress", "never", "--log-level", "warn")
 	must(t, r, "backup quiet")
-	if strings.Contains(r.stderr, "MB/s") || strings.Contains(r.stderr, "backup complete") {
+	if strings.Contains(r.stderr, "iB/s") || strings.Contains(r.stderr, "backup complete") {
 		t.Errorf("--progress never --log-level warn still printed: %q", r.stderr)
 	}
 }
