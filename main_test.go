@@ -413,7 +413,7 @@ func TestLogFormatJSONAndProgress(t *testing.T) {
 		if json.Unmarshal([]byte(line), &v) == nil && v["msg"] == "backup complete" {
 			sawJSON = true
 		}
-		if strings.Contains(line, "backup (") && strings.Contains(line, "MiB/s") {
+		if strings.Contains(line, "backup (") && strings.Contains(line, "iB/s") {
 			sawBar = true
 		}
 	}
