@@ -3,7 +3,10 @@
 # Starts a MariaDB sandbox on 127.0.0.1 with a little data, backs it up
 # (physical full + incremental, and logical) into a local store, lists and
 # verifies, restores the physical chain into a second server and the dump
-# into a third, and compares row counts and CHECKSUM TABLE with the source.
+# into a third, and compares row counts and CHECKSUM TABLE with the source;
+# then drills the chain (verify --drill), makes a fourth server a replica of
+# the source from the dump (make-replica) and prunes to the newest backup
+# of each job.
 # A short stdin round trip comes first. Everything it starts is stopped and
 # everything it creates lives in one throwaway directory.
 set -euo pipefail
@@ -16,7 +19,7 @@ work=$(mktemp -d /tmp/mybak-demo.XXXXXX)
 export MYBAK_SANDBOX_DIR=$work/sandbox
 sandboxes=()
 cleanup() {
-  for n in "${sandboxes[@]}"; do testdata/mysql-sandbox.sh stop "$n" >/dev/null 2>&1 || true; done
+  for n in "${sandboxes[@]+"${sandboxes[@]}"}"; do testdata/mysql-sandbox.sh stop "$n" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -97,4 +100,32 @@ say "compare row counts and CHECKSUM TABLE with the source"
 cat "$work/source.txt" >&2
 diff "$work/source.txt" "$work/physical.txt" && echo "physical restore: identical" >&2
 diff "$work/source.txt" "$work/logical.txt" && echo "logical restore: identical" >&2
+
+say "restore drill: the chain into a throwaway server on 127.0.0.1, CHECK TABLE, row counts"
+mkdir -p "$work/drill"
+chmod 711 "$work" "$work/drill" # the scratch server runs as mysql
+run "$mybak" verify --drill "$inc" --scratch-dir "$work/drill" >&2
+
+say "a replica of the source, from the stored dump, in a fourth (empty) server"
+start demo-replica start demo-replica
+replica=$MYBAK_TEST_MYSQL_PORT
+run "$mybak" make-replica --backup "$dump" --host 127.0.0.1 --port "$replica" \
+  --user "$MYBAK_TEST_MYSQL_ADMIN_USER" --password-file "$MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE" \
+  --primary-host 127.0.0.1 --primary-port "$src" --replication-user "$MYBAK_TEST_MYSQL_REPL_USER" \
+  --replication-password-file "$MYBAK_TEST_MYSQL_REPL_PASSWORD_FILE" --wait-timeout 120s --log-level warn >&2
+sql "$src" "INSERT INTO shop.notes VALUES (3, 'written on the source after the replica was made')"
+for _ in $(seq 1 300); do
+  [ "$(sql "$replica" "SELECT COUNT(*) FROM shop.notes WHERE id = 3")" = 1 ] && break
+  sleep 0.1
+done
+[ "$(sql "$replica" "SELECT COUNT(*) FROM shop.notes WHERE id = 3")" = 1 ] || { echo "the replica did not receive the new row" >&2; exit 1; }
+echo "the replica replicates: a row written on the source arrived" >&2
+
+say "retention: a second dump, then keep only the newest backup of each job"
+dump2=$(run "$mybak" backup --engine mariadb-dump "${conn[@]}" --name demo-dump --log-level warn)
+run "$mybak" prune --keep-last 1 --dry-run >&2
+run "$mybak" prune --keep-last 1 >&2
+run "$mybak" list >&2
+"$mybak" show "$dump2" >/dev/null
+if "$mybak" show "$dump" >/dev/null 2>&1; then echo "prune kept the older dump" >&2; exit 1; fi
 say "demo passed"

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mybak/mybak/internal/ratelimit"
 	"github.com/mybak/mybak/storage"
 )
 
@@ -224,9 +225,7 @@ func (b *Backend) Put(ctx context.Context, name string, r io.Reader) (storage.Ob
 		}
 	}()
 
-	if b.limiter != nil {
-		r = &limitedReader{ctx: ctx, r: r, l: b.limiter}
-	}
+	r = ratelimit.Reader(ctx, r, b.limiter)
 	n, err := copyChunks(ctx, &writeback{f: f}, r)
 	var we *writeError
 	switch {

@@ -19,8 +19,8 @@ import (
 
 	"github.com/ncw/swift/v2"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/time/rate"
 
+	"github.com/mybak/mybak/internal/ratelimit"
 	"github.com/mybak/mybak/storage"
 )
 
@@ -292,9 +292,7 @@ func (b *Backend) putSeeker(ctx context.Context, container, obj string, r io.Rea
 		hdr[k] = v
 	}
 	var body io.Reader = r
-	if b.limiter != nil {
-		body = &limitedReader{ctx: ctx, r: body, l: b.limiter}
-	}
+	body = ratelimit.Reader(ctx, body, b.limiter)
 	rx, err := b.conn.ObjectPut(ctx, container, obj, body, false, md5hex, "application/octet-stream", hdr)
 	if errors.Is(err, swift.ObjectCorrupted) {
 		return &transientError{fmt.Errorf("Swift says the body does not match its MD5 %s: %w", md5hex, err)}
@@ -457,25 +455,4 @@ func (b *Backend) deleteSegments(ctx context.Context, container string, objs []s
 	}
 	_ = g.Wait()
 	return errors.Join(errs...)
-}
-
-// limitedReader waits for the backend's rate limiter before handing out
-// bytes.
-type limitedReader struct {
-	ctx context.Context
-	r   io.Reader
-	l   *rate.Limiter
-}
-
-func (r *limitedReader) Read(p []byte) (int, error) {
-	if len(p) > r.l.Burst() {
-		p = p[:r.l.Burst()]
-	}
-	n, err := r.r.Read(p)
-	if n > 0 {
-		if werr := r.l.WaitN(r.ctx, n); werr != nil {
-			return n, werr
-		}
-	}
-	return n, err
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/ncw/swift/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/mybak/mybak/internal/ratelimit"
 	"github.com/mybak/mybak/storage"
 )
 
@@ -112,9 +113,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		opening:    true, // until New returns: see retrier.opening
 	}
 	defer func() { b.retr.opening = false }()
-	if cfg.LimitRate > 0 {
-		b.limiter = rate.NewLimiter(rate.Limit(cfg.LimitRate), int(min(cfg.LimitRate, rateBurst)))
-	}
+	b.limiter = ratelimit.New(cfg.LimitRate)
 	if !conn.Authenticated() {
 		if err := b.retr.do(ctx, "authenticate at "+cfg.AuthURL, authenticate(conn)); err != nil {
 			return nil, fmt.Errorf("open %s: authenticate at %s as %q: %w", loc, cfg.AuthURL, cfg.User, err)
@@ -138,9 +137,6 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	return b, nil
 }
-
-// rateBurst is the most bytes the rate limiter lets through at once.
-const rateBurst = 64 << 10
 
 func newTransport(cfg Config) (*http.Transport, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
