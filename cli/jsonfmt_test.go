@@ -52,6 +52,27 @@ func TestOneJSONFormat(t *testing.T) {
 			t.Errorf("list --json %s = %q, not RFC 3339 UTC at a fixed width", k, s)
 		}
 	}
+	code, out, _ = mainOut("show", "--storage", store, "--json", id)
+	var shown map[string]any
+	if err := json.Unmarshal([]byte(out), &shown); code != 0 || err != nil {
+		t.Fatalf("show --json: %d %v %s", code, err, out)
+	}
+	for _, k := range []string{"id", "start_time", "end_time", "raw_size", "stored_size", "type", "label", "engine", "objects"} {
+		mv, _ := json.Marshal(manifest[k])
+		sv, _ := json.Marshal(shown[k])
+		if k == "start_time" || k == "end_time" {
+			if s, _ := shown[k].(string); !fixed.MatchString(s) {
+				t.Errorf("show --json %s = %q, not RFC 3339 UTC at a fixed width", k, s)
+			}
+			continue
+		}
+		if string(mv) != string(sv) {
+			t.Errorf("show --json %s = %s, the manifest's is %s", k, sv, mv)
+		}
+	}
+	if items[0]["raw_size"] != shown["raw_size"] || items[0]["start_time"] != shown["start_time"] {
+		t.Errorf("list and show disagree: %v %v / %v %v", items[0]["raw_size"], items[0]["start_time"], shown["raw_size"], shown["start_time"])
+	}
 	code, out, _ = mainOut("verify", "--storage", store, "--json", id)
 	var rep map[string]any
 	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil {
