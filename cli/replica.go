@@ -144,6 +144,9 @@ func makeReplica(c *cli.Context, e *env) error {
 	if nsrc != 1 {
 		return usagef("say where the data comes from, once: --backup ID|latest --storage STORE, --from-stdin, or --fresh")
 	}
+	if err := checkScopes(c, e, replicaScopes()); err != nil {
+		return err
+	}
 	if c.String("primary-host") == "" || c.String("replication-user") == "" {
 		return usagef("--primary-host and --replication-user are required (the replica connects to the primary as that user)")
 	}

@@ -135,6 +135,24 @@ func verifyScopes() []flagScope {
 	}
 }
 
+// replicaScopes: each source of make-replica has its own options; --fresh
+// is always a dump applied to a running server, so the options of a
+// physical restore do nothing there.
+func replicaScopes() []flagScope {
+	return []flagScope{
+		{flags: []string{"engine"}, applies: func(c *cli.Context) bool { return c.Bool("fresh") },
+			mode: "to --fresh (the dump tool run against the primary)"},
+		{flags: []string{"storage", "layout"}, applies: func(c *cli.Context) bool { return c.String("backup") != "" },
+			mode: "to --backup ID|latest (a stored backup)", cmdline: true},
+		{flags: []string{"datadir", "start-cmd", "owner", "use-memory"}, applies: func(c *cli.Context) bool { return !c.Bool("fresh") },
+			mode: "to a physical backup (--backup or --from-stdin), not --fresh, which applies a dump to the running replica"},
+		{flags: []string{"primary-password-file"}, applies: func(c *cli.Context) bool { return c.String("primary-user") != "" },
+			mode: "with --primary-user"},
+		{flags: []string{"replication-user-host"}, applies: func(c *cli.Context) bool { return c.Bool("create-user") },
+			mode: "with --create-user"},
+	}
+}
+
 // oneMode returns a usage error when more than one of the modes of a
 // command is chosen (restore --to-stdout --to-mysql used to ignore one).
 func oneMode(what string, modes map[string]bool) error {

@@ -35,11 +35,17 @@ func TestNoFlagIgnored(t *testing.T) {
 		{[]string{"restore", "--target-dir", "/tmp/x", "--remove-old", id}, "--remove-old goes with --force"},
 		{[]string{"verify", "--keep", id}, "--keep does nothing here: it applies with --drill"},
 		{[]string{"verify", "--parallel", "2", id}, "--parallel does nothing here: it applies with --deep or --drill"},
+		{[]string{"make-replica", "--fresh", "--datadir", "/x", "--primary-host", "h", "--replication-user", "r"}, "--datadir does nothing here"},
+		{[]string{"make-replica", "--from-stdin", "--storage", "/x", "--primary-host", "h", "--replication-user", "r"}, "--storage does nothing here: it applies to --backup"},
+		{[]string{"make-replica", "--from-stdin", "--engine", "mysqldump", "--primary-host", "h", "--replication-user", "r"}, "--engine does nothing here: it applies to --fresh"},
+		{[]string{"make-replica", "--from-stdin", "--replication-user-host", "%", "--primary-host", "h", "--replication-user", "r"}, "--replication-user-host does nothing here"},
 	} {
 		out.Reset()
 		errb.Reset()
 		code := Main(append([]string{"mybak", tc.args[0], "--storage", store, "--no-encrypt"}, tc.args[1:]...), strings.NewReader("x"), &out, &errb)
-		if tc.args[0] != "backup" {
+		if tc.args[0] == "make-replica" {
+			code = Main(append([]string{"mybak"}, tc.args...), strings.NewReader("x"), &out, &errb)
+		} else if tc.args[0] != "backup" {
 			// --no-encrypt is backup's; the others take no key here.
 			code = Main(append([]string{"mybak", tc.args[0], "--storage", store}, tc.args[1:]...), strings.NewReader("x"), &out, &errb)
 		}
