@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mybak/mybak/internal/testenv"
 	"github.com/mybak/mybak/mysql"
 )
 
@@ -155,10 +156,8 @@ func copyStore(t *testing.T, store string) string {
 
 func TestMySQLDrill(t *testing.T) {
 	mysqlTests(t)
-	if _, err := exec.LookPath("mariadbd"); err != nil {
-		if _, err := os.Stat("/usr/sbin/mariadbd"); err != nil {
-			t.Fatal("mariadbd is not installed (apt-get install mariadb-server)")
-		}
+	if _, err := os.Stat("/usr/sbin/mariadbd"); err != nil {
+		testenv.NeedTool(t, "mariadbd")
 	}
 	src := startSandbox(t, "drill-src", "")
 	db := src.db(t)

@@ -476,11 +476,7 @@ func TestKilledUploadWithoutSpool(t *testing.T) {
 func TestSpoolFreeSpace(t *testing.T) {
 	container := testContainer(t)
 	store := "swift://" + container
-	spool := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=72m", "tmpfs", spool).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v: %s); the free-space check is unit-tested in storage/spool", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", spool).Run() })
+	spool := testenv.Tmpfs(t, "72m")
 	in := filepath.Join(t.TempDir(), "in")
 	os.WriteFile(in, randomData(20<<20), 0o600)
 	f, _ := os.Open(in)
@@ -505,8 +501,11 @@ func TestSpoolFreeSpace(t *testing.T) {
 	if strings.Count(strings.TrimSpace(r.stdout), "\n") != 0 {
 		t.Errorf("failed backups left entries:\n%s", r.stdout)
 	}
-	// A local store does not need a spool.
-	r = run(t, strings.NewReader("x"), nil, "backup", "--storage", t.TempDir(), "--no-encrypt", "--spool-dir", spool)
+}
+
+// TestSpoolDirLocalStore: a local store does not need a spool.
+func TestSpoolDirLocalStore(t *testing.T) {
+	r := run(t, strings.NewReader("x"), nil, "backup", "--storage", t.TempDir(), "--no-encrypt", "--spool-dir", t.TempDir())
 	if r.code != 2 || !strings.Contains(r.stderr, "--spool-dir works with swift:// stores only") {
 		t.Errorf("local store with --spool-dir: exit %d\n%s", r.code, r.stderr)
 	}

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 var mybakBin string
@@ -487,9 +489,7 @@ func TestInterruptedBackup(t *testing.T) {
 // gzip commands, in every key derivation mode.
 func TestOpenSSLInterop(t *testing.T) {
 	for _, tool := range []string{"openssl", "gzip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is required for this test: %v", tool, err)
-		}
+		testenv.NeedTool(t, tool)
 	}
 	data := corpus(2<<20 + 5)
 	orig := filepath.Join(t.TempDir(), "orig")
@@ -546,9 +546,7 @@ func TestOpenSSLInterop(t *testing.T) {
 // TestStdinTerminal: the stdin engine refuses a terminal as its input (it
 // would wait for typing) with a usage error that says what to do.
 func TestStdinTerminal(t *testing.T) {
-	if _, err := exec.LookPath("script"); err != nil {
-		t.Skip("script(1) not installed")
-	}
+	testenv.NeedTool(t, "script")
 	cmd := exec.Command("script", "-qec", mybakBin+" backup --no-encrypt --storage "+t.TempDir(), "/dev/null")
 	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()

@@ -45,9 +45,7 @@ func newTroveSwiftIn(t *testing.T, container string) *troveSwift {
 	t.Helper()
 	testenv.NeedSwift(t)
 	for _, tool := range []string{"swift", "openssl", "gzip", "split"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is required for this test: %v", tool, err)
-		}
+		testenv.NeedTool(t, tool)
 	}
 	req, _ := http.NewRequest("GET", os.Getenv("ST_AUTH"), nil)
 	req.Header.Set("X-Auth-User", os.Getenv("ST_USER"))

@@ -17,23 +17,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mybak/mybak/internal/testenv"
 	"github.com/mybak/mybak/xbstream"
 )
 
 // mbstreamBin returns mbstream's path; without it the test is skipped, or
-// fails when MYBAK_REQUIRE_TOOLS or CI is set.
+// fails when testenv.Required.
 func mbstreamBin(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"mbstream", "xbstream"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("MYBAK_REQUIRE_TOOLS") != "" || os.Getenv("CI") == "true" {
-		t.Fatal("mbstream is not in PATH (apt-get install mariadb-backup)")
-	}
-	t.Skip("mbstream is not in PATH (apt-get install mariadb-backup)")
-	return ""
+	return testenv.NeedTool(t, "mbstream", "xbstream")
 }
 
 // flipPayload flips one byte of the first payload chunk of path in an

@@ -16,6 +16,7 @@ import (
 	"testing/iotest"
 
 	"github.com/mybak/mybak/internal/secretfile"
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 func TestParseKDF(t *testing.T) {
@@ -100,12 +101,7 @@ var testKDFs = []KDF{
 
 func needOpenSSL(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		if os.Getenv("MYBAK_REQUIRE_TOOLS") != "" {
-			t.Fatal("openssl not in PATH and MYBAK_REQUIRE_TOOLS is set")
-		}
-		t.Skip("openssl not in PATH")
-	}
+	testenv.NeedTool(t, "openssl")
 }
 
 // openssl runs `openssl enc -aes-256-cbc ARGS` with the passphrase in the

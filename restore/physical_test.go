@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 func man(id, engine, typ, parent, from, to string) *backup.Manifest {
@@ -67,24 +68,32 @@ func TestCheckDatadirAndReplace(t *testing.T) {
 
 	// A POSIX lock on ibdata1, held by another process as a running InnoDB
 	// holds it, is refused even with force.
-	ib := filepath.Join(full, "ibdata1")
-	os.WriteFile(ib, []byte("x"), 0o644)
-	holder := exec.Command("python3", "-c", "import fcntl,sys,time; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)", ib)
-	stdout, _ := holder.StdoutPipe()
-	if err := holder.Start(); err != nil {
-		t.Skipf("python3 for the lock holder: %v", err)
-	}
-	defer func() { holder.Process.Kill(); holder.Wait() }()
-	buf := make([]byte, 6)
-	io.ReadFull(stdout, buf)
-	if err := CheckDatadir(full, true); !errors.Is(err, ErrServerRunning) {
-		t.Errorf("locked ibdata1: %v", err)
-	}
-	holder.Process.Kill()
-	holder.Wait()
-	if err := CheckDatadir(full, true); err != nil {
-		t.Errorf("after the lock holder exited: %v", err)
-	}
+	t.Run("locked ibdata1", func(t *testing.T) {
+		python := testenv.NeedTool(t, "python3")
+		ib := filepath.Join(full, "ibdata1")
+		os.WriteFile(ib, []byte("x"), 0o644)
+		holder := exec.Command(python, "-c", "import fcntl,sys,time; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()", ib)
+		stdout, _ := holder.StdoutPipe()
+		stdin, _ := holder.StdinPipe() // the holder keeps the lock until its input ends
+		if err := holder.Start(); err != nil {
+			t.Fatalf("start the lock holder: %v", err)
+		}
+		defer func() { holder.Process.Kill(); holder.Wait() }()
+		buf := make([]byte, 6)
+		if _, err := io.ReadFull(stdout, buf); err != nil || string(buf) != "locked" {
+			t.Fatalf("the lock holder did not take the lock: %q, %v", buf, err)
+		}
+		if err := CheckDatadir(full, true); !errors.Is(err, ErrServerRunning) {
+			t.Errorf("locked ibdata1: %v", err)
+		}
+		stdin.Close()
+		if err := holder.Wait(); err != nil {
+			t.Fatalf("the lock holder: %v", err)
+		}
+		if err := CheckDatadir(full, true); err != nil {
+			t.Errorf("after the lock holder exited: %v", err)
+		}
+	})
 
 	// replaceDir: into an empty dir, and over a non-empty one.
 	src := filepath.Join(dir, "src")

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mybak/mybak/crypto"
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 // corpus returns n bytes like a database backup, as scripts/gencorpus
@@ -250,12 +251,7 @@ func TestEncodeOptions(t *testing.T) {
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("MYBAK_REQUIRE_TOOLS") != "" {
-				t.Fatalf("%s not in PATH and MYBAK_REQUIRE_TOOLS is set", tool)
-			}
-			t.Skipf("%s not in PATH", tool)
-		}
+		testenv.NeedTool(t, tool)
 	}
 }
 

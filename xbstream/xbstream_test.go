@@ -13,22 +13,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 // tool returns the path of mbstream (or Percona's xbstream): it skips the
-// test when neither is installed, or fails under MYBAK_REQUIRE_TOOLS.
+// test when neither is installed, or fails when testenv.Required.
 func tool(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"mbstream", "xbstream"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("MYBAK_REQUIRE_TOOLS") != "" {
-		t.Fatal("neither mbstream nor xbstream is in PATH and MYBAK_REQUIRE_TOOLS is set (apt-get install mariadb-backup)")
-	}
-	t.Skip("mbstream/xbstream not in PATH (apt-get install mariadb-backup)")
-	return ""
+	return testenv.NeedTool(t, "mbstream", "xbstream")
 }
 
 // testFiles are the files of the test streams: empty, small, several
@@ -273,12 +266,15 @@ func TestDamage(t *testing.T) {
 				// The scan went on: every file is there and complete.
 				checkSummaryDamaged(t, s, files)
 			}
-			if bin := toolIfAny(); bin != "" && tc.mbstops {
-				cmd := exec.Command(bin, "-x", "-C", t.TempDir())
-				cmd.Stdin = bytes.NewReader(b)
-				if out, err := cmd.CombinedOutput(); err == nil {
-					t.Errorf("%s -x accepted it (we call it damaged): %s", bin, out)
-				}
+			if tc.mbstops {
+				t.Run("mbstream refuses it too", func(t *testing.T) {
+					bin := tool(t)
+					cmd := exec.Command(bin, "-x", "-C", t.TempDir())
+					cmd.Stdin = bytes.NewReader(b)
+					if out, err := cmd.CombinedOutput(); err == nil {
+						t.Errorf("%s -x accepted it (we call it damaged): %s", bin, out)
+					}
+				})
 			}
 		})
 	}
@@ -297,15 +293,6 @@ func checkSummaryDamaged(t *testing.T, s *Summary, files map[string][]byte) {
 	if len(s.DamagedFiles()) == 0 {
 		t.Error("no damaged file named")
 	}
-}
-
-func toolIfAny() string {
-	for _, name := range []string{"mbstream", "xbstream"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
 }
 
 // TestChecksumMismatchNotFinal: Read reports the mismatch at the end of

@@ -1,19 +1,24 @@
 package testenv
 
 // The watchers sample the host's processes during a test, as `ps` would,
-// to prove that no secret reaches a command line or an environment.
+// to prove that no secret reaches a command line or an environment. Each
+// has a positive control: a watch that never saw the process it was
+// watching proves nothing, and fails the test.
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // watch calls look for every process (pid, /proc/PID) every 10 ms until
-// the returned stop is called; stop returns how many matches look counted.
+// the returned stop is called, which returns the sum of what look returned.
 func watch(look func(pid string) int) (stop func() int) {
 	done := make(chan struct{})
 	var seen int
@@ -35,14 +40,21 @@ func watch(look func(pid string) int) (stop func() int) {
 			}
 		}
 	}()
-	return func() int { close(done); wg.Wait(); return seen }
+	var once sync.Once
+	return func() int { once.Do(func() { close(done); wg.Wait() }); return seen }
 }
 
 // ArgvWatch samples every process's argv until stop is called and fails
-// the test if secret shows up in one. stop returns how many samples saw
-// marker, to prove that the sampling saw the process of interest.
+// the test if secret shows up in one. marker is the positive control: an
+// argument of the process whose command line must not hold the secret
+// (e.g. "--stream=xbstream" for mariabackup). stop fails the test when no
+// sample saw marker (the watch proved nothing), and returns how many did.
 func ArgvWatch(t testing.TB, secret, marker string) (stop func() int) {
-	return watch(func(pid string) int {
+	t.Helper()
+	if secret == "" || marker == "" {
+		t.Fatal("ArgvWatch needs a secret and a marker")
+	}
+	s := watch(func(pid string) int {
 		b, err := os.ReadFile("/proc/" + pid + "/cmdline")
 		if err != nil || len(b) == 0 {
 			return 0
@@ -55,22 +67,64 @@ func ArgvWatch(t testing.TB, secret, marker string) (stop func() int) {
 		}
 		return 0
 	})
+	return func() int {
+		n := s()
+		if n == 0 {
+			t.Errorf("the argv watch never saw a process with %q: it proved nothing about the secret", marker)
+		}
+		return n
+	}
 }
 
-// EnvironWatch samples the environment of every process except those
-// running the executable skip until stop is called; stop returns how many
-// samples contained needle (each is logged with its command line).
-func EnvironWatch(t testing.TB, needle, skip string) (stop func() int) {
-	return watch(func(pid string) int {
-		if exe, _ := os.Readlink("/proc/" + pid + "/exe"); skip != "" && exe == skip {
+// EnvironWatch samples the environment of every process until stop is
+// called. Processes running the executable parent (mybak, which is given
+// needle) are the positive control: stop fails the test when no sample of
+// one showed needle, since then the watch could not see what it looks
+// for. Every other process whose environment holds needle is logged with
+// its command line and counted: stop returns that count (want 0). An
+// environment of one of this user's processes that cannot be read fails
+// the test rather than counting as clean.
+func EnvironWatch(t testing.TB, needle, parent string) (stop func() int) {
+	t.Helper()
+	if needle == "" || parent == "" {
+		t.Fatal("EnvironWatch needs a needle and the parent's executable")
+	}
+	var mu sync.Mutex
+	control := 0
+	uid := os.Geteuid()
+	s := watch(func(pid string) int {
+		exe, _ := os.Readlink("/proc/" + pid + "/exe")
+		b, err := os.ReadFile("/proc/" + pid + "/environ")
+		if err != nil {
+			var fi os.FileInfo
+			fi, serr := os.Stat("/proc/" + pid)
+			gone := errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) || serr != nil
+			mine := serr == nil && int(fi.Sys().(*syscall.Stat_t).Uid) == uid
+			if !gone && mine {
+				t.Errorf("cannot read the environment of pid %s (%s): %v", pid, exe, err)
+			}
 			return 0
 		}
-		b, err := os.ReadFile("/proc/" + pid + "/environ")
-		if err != nil || !bytes.Contains(b, []byte(needle)) {
+		if !bytes.Contains(b, []byte(needle)) {
+			return 0
+		}
+		if exe == parent {
+			mu.Lock()
+			control++
+			mu.Unlock()
 			return 0
 		}
 		cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline")
 		t.Logf("pid %s has it: %q", pid, bytes.ReplaceAll(cmd, []byte{0}, []byte{' '}))
 		return 1
 	})
+	return func() int {
+		n := s()
+		mu.Lock()
+		defer mu.Unlock()
+		if control == 0 {
+			t.Errorf("the environment watch never saw %s with %q: it proved nothing about its children", parent, needle)
+		}
+		return n
+	}
 }

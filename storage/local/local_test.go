@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mybak/mybak/internal/testenv"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/storage/local"
 	"github.com/mybak/mybak/storage/storagetest"
@@ -418,18 +419,7 @@ func TestRemoveStaleTemp(t *testing.T) {
 // A full file system gives a message that says what to do, and leaves
 // nothing behind.
 func TestNoSpace(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m,mode=0700"); err != nil {
-		t.Skipf("cannot mount a tmpfs to fill (%v)", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
+	dir := testenv.Tmpfs(t, "1m")
 	b, err := local.New(dir)
 	if err != nil {
 		t.Fatal(err)
