@@ -1,19 +1,23 @@
-# mybak: see README.md. Every target installs what it needs (scripts/deps.sh).
+# mybak: see README.md. `make build` needs Go only (scripts/deps.sh go: no
+# Debian package, a Go toolchain fetched only when none is recent enough);
+# demo, test and bench* install the servers and tools they run
+# (scripts/deps.sh demo|test|bench).
 SHELL := /bin/bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/mybak/mybak/cli.Version=$(VERSION) -X github.com/mybak/mybak/cli.Commit=$(COMMIT)
-GOENV = PATH="$$(scripts/deps.sh):$$PATH"
+GOENV = PATH="$$(scripts/deps.sh go):$$PATH"
 
 .PHONY: all build test demo bench bench-mysql fuzz deps clean
 
 all: build
 
+# What make test needs (servers included); make build needs none of it.
 deps:
-	scripts/deps.sh >/dev/null
+	scripts/deps.sh test >/dev/null
 
 build:
-	$(GOENV) go build -trimpath -ldflags '$(LDFLAGS)' -o mybak .
+	$(GOENV) CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o mybak .
 
 test:
 	scripts/test.sh

@@ -536,7 +536,7 @@ func TestMySQLFailures(t *testing.T) {
 	})
 
 	t.Run("backup lock blocked", func(t *testing.T) {
-		execSQL(t, db, "CREATE DATABASE IF NOT EXISTS e2e_ftwrl", "CREATE TABLE IF NOT EXISTS e2e_ftwrl.t (id INT) ENGINE=Aria",
+		execSQL(t, db, "DROP DATABASE IF EXISTS e2e_ftwrl", "CREATE DATABASE e2e_ftwrl", "CREATE TABLE e2e_ftwrl.t (id INT) ENGINE=Aria",
 			"INSERT INTO e2e_ftwrl.t VALUES (1)")
 		go db.Exec("SELECT SLEEP(20) FROM e2e_ftwrl.t")
 		defer func() {
@@ -836,7 +836,7 @@ func heavyLoadLock(t *testing.T) {
 func TestMySQLPreflight(t *testing.T) {
 	p := primary(t)
 	db := p.db(t)
-	execSQL(t, db, "CREATE DATABASE IF NOT EXISTS e2e_pre", "CREATE TABLE IF NOT EXISTS e2e_pre.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(100))")
+	execSQL(t, db, "DROP DATABASE IF EXISTS e2e_pre", "CREATE DATABASE e2e_pre", "CREATE TABLE e2e_pre.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(100))")
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {

@@ -30,7 +30,9 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	sandboxStarted.Range(func(k, _ any) bool {
-		exec.Command(sandboxScript(), "stop", k.(string)).Run()
+		cmd := exec.Command(sandboxScript(), "destroy", k.(string))
+		cmd.Env = append(os.Environ(), "MYBAK_SANDBOX_DIR="+sandboxBase)
+		cmd.Run()
 		return true
 	})
 	if sandboxBase != "" && os.Getenv("MYBAK_SANDBOX_DIR") == "" && os.Getenv("MYBAK_KEEP_SANDBOX") == "" {
@@ -119,12 +121,15 @@ func runScript(t *testing.T, args ...string) string {
 }
 
 // startSandbox starts (once per test binary) the sandbox name with the
-// given extra mariadbd options, or on datadir when it is not empty.
+// given extra mariadbd options, or on datadir when it is not empty. A
+// sandbox of that name that an earlier run left is destroyed first: every
+// run starts from a new datadir (TestMain destroys them at the end).
 func startSandbox(t *testing.T, name, datadir string, extra ...string) *sandbox {
 	t.Helper()
 	if s, ok := sandboxStarted.Load(name); ok {
 		return s.(*sandbox)
 	}
+	runScript(t, "destroy", name)
 	if datadir != "" {
 		runScript(t, append([]string{"start-datadir", name, datadir}, extra...)...)
 	} else {
@@ -145,8 +150,9 @@ func startSandbox(t *testing.T, name, datadir string, extra ...string) *sandbox 
 	return s
 }
 
+// stopSandbox stops name and deletes its state directory.
 func stopSandbox(t *testing.T, name string) {
-	runScript(t, "stop", name)
+	runScript(t, "destroy", name)
 	sandboxStarted.Delete(name)
 }
 
@@ -171,22 +177,19 @@ func source(t *testing.T) *sandbox {
 		s := startSandbox(t, "src", "")
 		db := s.admin(t)
 		mustExec(t, db,
-			"CREATE DATABASE IF NOT EXISTS shop",
-			"CREATE TABLE IF NOT EXISTS shop.items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(64), price DECIMAL(10,2), blob_col VARBINARY(64), created DATETIME) ENGINE=InnoDB",
-			"CREATE TABLE IF NOT EXISTS shop.audit (id INT PRIMARY KEY AUTO_INCREMENT, item INT, at DATETIME) ENGINE=InnoDB",
-			"CREATE TABLE IF NOT EXISTS shop.notes (id INT PRIMARY KEY, txt TEXT) ENGINE=Aria",
+			"DROP DATABASE IF EXISTS shop",
+			"CREATE DATABASE shop",
+			"CREATE TABLE shop.items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(64), price DECIMAL(10,2), blob_col VARBINARY(64), created DATETIME) ENGINE=InnoDB",
+			"CREATE TABLE shop.audit (id INT PRIMARY KEY AUTO_INCREMENT, item INT, at DATETIME) ENGINE=InnoDB",
+			"CREATE TABLE shop.notes (id INT PRIMARY KEY, txt TEXT) ENGINE=Aria",
 			"CREATE OR REPLACE VIEW shop.cheap AS SELECT id, name FROM shop.items WHERE price < 10",
 			"CREATE OR REPLACE TRIGGER shop.items_ai AFTER INSERT ON shop.items FOR EACH ROW INSERT INTO shop.audit (item, at) VALUES (NEW.id, NOW())",
 			"CREATE OR REPLACE PROCEDURE shop.add_item(n VARCHAR(64)) INSERT INTO shop.items (name, price) VALUES (n, 1)",
 			"CREATE OR REPLACE EVENT shop.nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM shop.audit WHERE at < NOW() - INTERVAL 30 DAY",
-			"INSERT IGNORE INTO shop.notes VALUES (1, 'aria table'), (2, 'quote '' and \\\\ backslash')",
+			"INSERT INTO shop.notes VALUES (1, 'aria table'), (2, 'quote '' and \\\\ backslash')",
+			"INSERT INTO shop.items (name, price, blob_col, created) SELECT CONCAT('item-', seq), seq % 100, UNHEX(SHA2(seq, 256)), NOW() FROM shop.seq_1_to_20000",
+			"CALL shop.add_item('by procedure')",
 		)
-		var n int
-		db.QueryRow("SELECT COUNT(*) FROM shop.items").Scan(&n)
-		if n == 0 {
-			mustExec(t, db, "INSERT INTO shop.items (name, price, blob_col, created) SELECT CONCAT('item-', seq), seq % 100, UNHEX(SHA2(seq, 256)), NOW() FROM shop.seq_1_to_20000")
-			mustExec(t, db, "CALL shop.add_item('by procedure')")
-		}
 		sourceSB = s
 	})
 	if sourceSB == nil {

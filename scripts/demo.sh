@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-export PATH="$(scripts/deps.sh):$PATH"
+export PATH="$(scripts/deps.sh demo):$PATH"
 make -s build
 mybak=$root/mybak
 work=$(mktemp -d /tmp/mybak-demo.XXXXXX)

@@ -1,33 +1,55 @@
 #!/usr/bin/env bash
-# Installs what mybak's build, tests, demo and benchmarks need on a Debian
-# machine (run as root, or with sudo available). Idempotent: installs only
-# what is missing.
+# Installs what one of mybak's make targets needs on a Debian machine (run
+# as root, or with sudo available), and prints the directory of a Go recent
+# enough for go.mod on stdout (PATH="$(scripts/deps.sh go):$PATH").
+# Idempotent: installs only what is missing.
 #
-#   scripts/deps.sh            build + test dependencies
-#   scripts/deps.sh bench      and the benchmark baselines (pigz, hyperfine)
+#   scripts/deps.sh [go]   Go only: make build, make fuzz. Installs no Debian
+#                          package while a recent Go is there (a database host
+#                          gets no database or Swift server from make build).
+#   scripts/deps.sh test   Go, and the servers and tools the tests run: MariaDB
+#                          (server, client, mariabackup), sysbench, OpenStack
+#                          Swift and memcached, openssl, gzip, pigz, zstd, script.
+#   scripts/deps.sh demo   Go, MariaDB and openssl/gzip (make demo).
+#   scripts/deps.sh bench  what test needs, and the benchmark baselines
+#                          (hyperfine, time) for make bench*.
 set -euo pipefail
 
 want_go="$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$(dirname "$0")/../go.mod")"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-pkgs=(ca-certificates curl unzip git make gcc openssl gzip pigz zstd procps iproute2
-  mariadb-server mariadb-client mariadb-backup sysbench
+mariadb=(mariadb-server mariadb-client mariadb-backup)
+tools=(openssl gzip)
+test_pkgs=("${mariadb[@]}" "${tools[@]}" sysbench pigz zstd procps iproute2 bsdutils python3
   swift swift-proxy swift-account swift-container swift-object python3-swiftclient memcached)
-[ "${1:-}" = bench ] && pkgs+=(hyperfine time)
+target=${1:-go}
+case $target in
+go | build | fuzz) pkgs=() ;;
+test) pkgs=("${test_pkgs[@]}") ;;
+demo) pkgs=("${mariadb[@]}" "${tools[@]}") ;;
+bench) pkgs=("${test_pkgs[@]}" hyperfine time) ;;
+*)
+  echo "usage: $0 [go|test|demo|bench]" >&2
+  exit 2
+  ;;
+esac
 
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+install() { # Debian packages, those missing only
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
   echo "deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   # Debian's packages start services on install where they can; the tests
-  # start their own servers on private ports instead.
-  $SUDO apt-get update -q >&2
-  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-fi
+  # start their own servers on private ports instead. DPkg::Lock::Timeout
+  # waits for a concurrent apt instead of failing.
+  $SUDO apt-get -o DPkg::Lock::Timeout=900 update -q >&2
+  $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "${missing[@]}" >&2
+}
+[ ${#pkgs[@]} -eq 0 ] || install "${pkgs[@]}"
 
 # Go: the one on PATH or in /usr/local/go when recent enough; otherwise the
 # toolchain module from the Go module proxy (what GOTOOLCHAIN=auto fetches).
@@ -43,6 +65,7 @@ for g in "$(command -v go || true)" /usr/local/go/bin/go "$HOME/.cache/mybak/go/
   fi
 done
 echo "deps: Go >= $want_go not found; fetching the Go $want_go toolchain from the Go module proxy" >&2
+command -v curl >/dev/null && command -v unzip >/dev/null || install ca-certificates curl unzip
 dir="$HOME/.cache/mybak"
 mkdir -p "$dir"
 zip="$dir/go$want_go.zip"

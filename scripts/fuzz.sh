@@ -4,7 +4,7 @@
 # parser and the engines' output parsers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$(scripts/deps.sh):$PATH"
+export PATH="$(scripts/deps.sh go):$PATH"
 fuzztime=${FUZZTIME:-10s}
 n=0
 while read -r file; do

@@ -48,7 +48,12 @@
 #
 # Swift (Debian 12: 2.30) reads /etc/swift/swift.conf whatever swift_dir says
 # (hash path suffix, constraints, storage policies), so `start` writes that
-# file too (after saving a copy of a file it did not write itself).
+# file too (after saving a copy of a file it did not write itself). Several
+# sandboxes (a developer's, CI's under CI=true scripts/test.sh, another
+# user's on other ports) coexist: they all write the same hash path suffix,
+# so none makes another's objects unreadable, and each server reads the file
+# when it starts, so MYBAK_SWIFT_MAX_FILE_SIZE is per sandbox as long as two
+# sandboxes with different values do not start at the same moment.
 set -euo pipefail
 
 DIR=${MYBAK_SWIFT_DIR:-/tmp/mybak-swift}
@@ -111,11 +116,21 @@ pid_alive() { # pidfile
 	[ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
 }
 
+# The hash path suffix of every sandbox: a cluster keeps its suffix secret so
+# that clients cannot aim objects at a partition; a sandbox on loopback has
+# nothing to hide, and one suffix for all lets sandboxes share the file.
+SUFFIX=mybak-sandbox-0b5e1d2c
+
 write_etc_swift_conf() {
 	local suffix_file="$DIR/hash_path_suffix"
-	[ -s "$suffix_file" ] || od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$suffix_file"
-	local suffix
-	suffix=$(cat "$suffix_file")
+	if [ -s "$suffix_file" ] && [ "$(cat "$suffix_file")" != "$SUFFIX" ]; then
+		# A state dir of an older version of this script, with its own random
+		# suffix: its objects would be unreadable with ours.
+		log "note: $DIR holds objects stored under another hash path suffix: removing them"
+		rm -rf "$DIR/srv"
+	fi
+	echo "$SUFFIX" >"$suffix_file"
+	local suffix=$SUFFIX
 	local want
 	want=$(
 		cat <<EOF
@@ -143,11 +158,15 @@ EOF
 	fi
 	if [ -f "$ETC_SWIFT_CONF" ] && grep -qF "$MARKER" "$ETC_SWIFT_CONF" &&
 		! grep -qF "swift_hash_path_suffix = $suffix" "$ETC_SWIFT_CONF"; then
-		# Another state dir's suffix: its data would be unreadable with ours.
-		log "note: replacing the hash path suffix of another sandbox in $ETC_SWIFT_CONF"
+		# Written by an older version of this script: a sandbox running with
+		# that suffix keeps it until it restarts (and then loses its objects).
+		log "note: replacing the per-sandbox hash path suffix of an older sandbox in $ETC_SWIFT_CONF"
 	fi
-	printf '%s\n' "$want" | as_root tee "$ETC_SWIFT_CONF" >/dev/null
-	as_root chmod 0644 "$ETC_SWIFT_CONF"
+	# Written whole by rename: a server starting meanwhile reads the old
+	# file or the new one, never half of one.
+	printf '%s\n' "$want" | as_root tee "$ETC_SWIFT_CONF.tmp.$$" >/dev/null
+	as_root chmod 0644 "$ETC_SWIFT_CONF.tmp.$$"
+	as_root mv -f "$ETC_SWIFT_CONF.tmp.$$" "$ETC_SWIFT_CONF"
 }
 
 write_configs() {
