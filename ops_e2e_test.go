@@ -2,19 +2,22 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 // TestJobLock runs two backups of the same job at once: the second must
 // exit 4 naming the holder, or wait with --lock-timeout.
 func TestJobLock(t *testing.T) {
-	store := t.TempDir()
-	env := append(cleanEnv(), "MYBAK_LOCK_DIR="+t.TempDir(), "MYBAK_STORAGE="+store, "MYBAK_BACKUP_NO_ENCRYPT=true", "MYBAK_BACKUP_NAME=nightly")
+	store, lockDir := t.TempDir(), t.TempDir()
+	env := append(cleanEnv(), "MYBAK_LOCK_DIR="+lockDir, "MYBAK_STORAGE="+store, "MYBAK_BACKUP_NO_ENCRYPT=true", "MYBAK_BACKUP_NAME=nightly")
 	first := exec.Command(mybakBin, "backup")
 	first.Env = env
 	in, _ := first.StdinPipe()
@@ -24,7 +27,18 @@ func TestJobLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.Write([]byte("first backup, still running\n"))
-	time.Sleep(500 * time.Millisecond) // let it take the lock
+	// The holder writes its pid into the lock file once it holds the lock.
+	var lockFile string
+	testenv.WaitFor(t, 30*time.Second, "the first backup to take the lock", func() bool {
+		m, _ := filepath.Glob(filepath.Join(lockDir, "mybak-*.lock"))
+		for _, f := range m {
+			if b, _ := os.ReadFile(f); strings.HasPrefix(string(b), fmt.Sprintf("pid %d ", first.Process.Pid)) {
+				lockFile = f
+				return true
+			}
+		}
+		return false
+	})
 
 	second := exec.Command(mybakBin, "backup")
 	second.Env = env
@@ -48,7 +62,11 @@ func TestJobLock(t *testing.T) {
 	if err := waiter.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// The waiter has opened the lock file while the first still holds the
+	// lock: it cannot have taken it, so it waits.
+	testenv.WaitFor(t, 30*time.Second, "the waiting backup to open the lock file", func() bool {
+		return hasOpen(waiter.Process.Pid, lockFile)
+	})
 	in.Close() // the first backup's input ends: it completes
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first backup: %v", err)
@@ -87,4 +105,17 @@ func TestMetricsFile(t *testing.T) {
 			t.Errorf("metrics file lacks %q:\n%s", want, s)
 		}
 	}
+}
+
+// hasOpen reports whether process pid has path open (one of its
+// /proc/PID/fd links points at it).
+func hasOpen(pid int, path string) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && l == path {
+			return true
+		}
+	}
+	return false
 }

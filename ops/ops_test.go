@@ -29,24 +29,62 @@ func TestLock(t *testing.T) {
 	if d := time.Since(start); d < 400*time.Millisecond {
 		t.Errorf("gave up after %v, before the timeout", d)
 	}
-	// A waiter gets the lock once the holder lets go.
-	go func() { time.Sleep(300 * time.Millisecond); l1.Unlock() }()
-	l2, err := AcquireLock(ctx, p, "backup nightly", 5*time.Second)
-	if err != nil {
-		t.Fatalf("waiting lock: %v", err)
+	// A waiter gets the lock once the holder lets go: let go once the
+	// waiter has opened the lock file (so it found the lock held).
+	type got struct {
+		l   *Lock
+		err error
 	}
+	waited := make(chan got, 1)
+	go func() {
+		l, err := AcquireLock(ctx, p, "backup nightly", time.Minute)
+		waited <- got{l, err}
+	}()
+	waitOpen(t, p, 2)
+	l1.Unlock()
+	g := <-waited
+	if g.err != nil {
+		t.Fatalf("waiting lock: %v", g.err)
+	}
+	l2 := g.l
 	l2.Unlock()
 	l2.Unlock() // twice is harmless
 
 	cctx, cancel := context.WithCancel(ctx)
 	l3, _ := AcquireLock(ctx, p, "x", 0)
 	defer l3.Unlock()
-	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
-	if _, err := AcquireLock(cctx, p, "x", time.Minute); !errors.Is(err, context.Canceled) {
+	cancelled := make(chan error, 1)
+	go func() { _, err := AcquireLock(cctx, p, "x", time.Minute); cancelled <- err }()
+	waitOpen(t, p, 2) // waiting behind l3
+	cancel()
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled wait: %v", err)
 	}
 	if _, err := AcquireLock(ctx, filepath.Join(dir, "no", "such", "dir", "x.lock"), "x", 0); err == nil || !strings.Contains(err.Error(), "MYBAK_LOCK_DIR") {
 		t.Errorf("unwritable lock dir: %v", err)
+	}
+}
+
+// waitOpen waits until this process has path open n times (a holder and
+// a waiter that opened the file before trying the lock).
+func waitOpen(t *testing.T, path string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		open := 0
+		for _, e := range ents {
+			if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == path {
+				open++
+			}
+		}
+		if open >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is open %d times after 30s, want %d", path, open, n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
