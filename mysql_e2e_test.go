@@ -420,11 +420,12 @@ func TestMySQLBackupUnderLoad(t *testing.T) {
 	}
 	lctx, stopLoad := context.WithCancel(ctx)
 	load := sb(lctx, "--threads=4", "--time=120", "run")
+	base := commits(t, db)
 	if err := load.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { stopLoad(); load.Wait() }()
-	time.Sleep(2 * time.Second)
+	waitCommits(t, db, base+200)
 
 	store, work := t.TempDir(), t.TempDir()
 	r := run(t, nil, nil, append([]string{"backup", "--engine", "mariabackup", "--storage", store, "--no-encrypt"}, p.conn(false)...)...)
@@ -445,6 +446,25 @@ func TestMySQLBackupUnderLoad(t *testing.T) {
 			t.Errorf("CHECK TABLE %s: %s %v", tb, msg, err)
 		}
 	}
+}
+
+// commits returns the server's count of committed transactions (sysbench's
+// load commits one per event).
+func commits(t *testing.T, db *sql.DB) int64 {
+	t.Helper()
+	var name string
+	var n int64
+	if err := db.QueryRow("SHOW GLOBAL STATUS LIKE 'Com_commit'").Scan(&name, &n); err != nil {
+		t.Fatalf("SHOW GLOBAL STATUS LIKE 'Com_commit': %v", err)
+	}
+	return n
+}
+
+// waitCommits waits until the server has committed n transactions in all:
+// a load started meanwhile is running.
+func waitCommits(t *testing.T, db *sql.DB, n int64) {
+	t.Helper()
+	testenv.WaitFor(t, 60*time.Second, fmt.Sprintf("%d commits (the load to run)", n), func() bool { return commits(t, db) >= n })
 }
 
 // sysbench returns a command maker for sysbench oltp_write_only against s.
@@ -545,7 +565,10 @@ func TestMySQLFailures(t *testing.T) {
 				db.Exec(fmt.Sprintf("KILL QUERY %d", id))
 			}
 		}()
-		time.Sleep(1500 * time.Millisecond)
+		testenv.WaitFor(t, 30*time.Second, "SELECT SLEEP(20) to run for 1 s", func() bool {
+			var ms float64
+			return db.QueryRow("SELECT TIME_MS FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(20) FROM e2e_ftwrl%' LIMIT 1").Scan(&ms) == nil && ms >= 1000
+		})
 		r := run(t, nil, nil, append([]string{"preflight", "--sample", "1s", "--long-query", "1s"}, p.conn(false)...)...)
 		if r.code != 1 || !regexp.MustCompile(`long queries\s+FAIL.*SLEEP\(20\)`).MatchString(r.stdout) {
 			t.Errorf("preflight: exit %d\n%s", r.code, r.stdout)
@@ -677,7 +700,8 @@ func TestMySQLRedoWrap(t *testing.T) {
 	heavyLoadLock(t)
 	privateTmp(t)
 	s := startSandbox(t, "e2e-redo", "", "--innodb-log-file-size=4M")
-	execSQL(t, s.db(t), "CREATE DATABASE sbtest")
+	sdb := s.db(t)
+	execSQL(t, sdb, "CREATE DATABASE sbtest")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sb := sysbench(t, s, "sbtest", "--tables=4", "--table-size=20000")
@@ -688,13 +712,14 @@ func TestMySQLRedoWrap(t *testing.T) {
 	load := sb(lctx, "--threads=8", "--time=150", "--report-interval=5", "run")
 	var loadOut bytes.Buffer
 	load.Stdout, load.Stderr = &loadOut, &loadOut
+	base := commits(t, sdb)
 	if err := load.Start(); err != nil {
 		t.Fatal(err)
 	}
 	loadDone := make(chan struct{})
 	go func() { load.Wait(); close(loadDone) }()
 	defer func() { stopLoad(); <-loadDone }()
-	time.Sleep(2 * time.Second)
+	waitCommits(t, sdb, base+200)
 
 	r := run(t, nil, nil, append([]string{"preflight", "--sample", "2s", "--json"}, s.conn(false)...)...)
 	var rep struct {

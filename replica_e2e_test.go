@@ -12,11 +12,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,13 +47,14 @@ func replicaArgs(p *sandbox, name, replPassFile string) []string {
 	return a
 }
 
-// pipeRun runs `mybak a... | mybak b...` and returns both results.
-func pipeRun(t *testing.T, a, b []string) (result, result) {
+// pipeRun runs `mybak a... | mybak b...` and returns both results; b's
+// standard error also goes to bLog as it comes.
+func pipeRun(t *testing.T, a, b []string, bLog io.Writer) (result, result) {
 	t.Helper()
 	ca, cb := exec.Command(mybakBin, a...), exec.Command(mybakBin, b...)
 	ca.Env, cb.Env = cleanEnv(), cleanEnv()
 	var ae, bo, be bytes.Buffer
-	ca.Stderr, cb.Stdout, cb.Stderr = &ae, &bo, &be
+	ca.Stderr, cb.Stdout, cb.Stderr = &ae, &bo, io.MultiWriter(&be, bLog)
 	pr, err := ca.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -173,24 +176,24 @@ func TestMakeReplica(t *testing.T) {
 			break
 		}
 	}
+	// The server is started when make-replica says the datadir is ready.
+	ready := &lineWatch{want: "start its server now", seen: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
-		for i := 0; i < 1200; i++ {
-			if _, err := os.Stat(filepath.Join(chainDir, "ibdata1")); err == nil {
-				time.Sleep(200 * time.Millisecond)
-				out, err := exec.Command("testdata/mysql-sandbox.sh", "start-datadir", "repl-chain", chainDir).CombinedOutput()
-				if err != nil {
-					err = fmt.Errorf("%v: %s", err, out)
-				}
-				started <- err
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
+		select {
+		case <-ready.seen:
+		case <-time.After(5 * time.Minute):
+			started <- errors.New("make-replica never said the datadir is ready")
+			return
 		}
-		started <- errors.New("the chain datadir never appeared")
+		out, err := exec.Command("testdata/mysql-sandbox.sh", "start-datadir", "repl-chain", chainDir).CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("%v: %s", err, out)
+		}
+		started <- err
 	}()
 	stop = testenv.ArgvWatch(t, secret, "make-replica")
-	ra, rb := pipeRun(t, a, b)
+	ra, rb := pipeRun(t, a, b, ready)
 	stop()
 	if err := <-started; err != nil {
 		t.Fatalf("start the chained replica: %v", err)
@@ -307,4 +310,27 @@ func TestMakeReplicaUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lineWatch is a writer that closes seen once what was written to it
+// contains want (a log line another process prints).
+type lineWatch struct {
+	want string
+	seen chan struct{}
+	mu   sync.Mutex
+	buf  []byte
+	done bool
+}
+
+func (w *lineWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.buf = append(w.buf, p...)
+		if bytes.Contains(w.buf, []byte(w.want)) {
+			w.done = true
+			close(w.seen)
+		}
+	}
+	return len(p), nil
 }

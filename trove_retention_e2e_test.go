@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 // names lists the container's objects.
@@ -226,7 +229,6 @@ func TestTrovePrune(t *testing.T) {
 	const grace = 12 * time.Second // the young leftover must stay younger through two runs of mybak on a busy machine
 
 	killed := killedUpload(t, s, env)
-	killedAt := time.Now() // its segments are older
 	// A backup whose headers name no parent mybak can find: damaged, and
 	// never removed unless named.
 	damaged := troveBackup{id: "9f8e7d6c-2222-4333-8444-555566667777", ext: ".gz.enc", md: "-md md5", kind: "single",
@@ -242,7 +244,18 @@ func TestTrovePrune(t *testing.T) {
 	if n := len(of(s.names(), fulls[0]+"_")); n < 2 {
 		t.Fatalf("the oldest backup has %d segments, the test wants several", n)
 	}
-	time.Sleep(time.Until(killedAt.Add(grace + 2*time.Second)))
+	// The killed upload's segments are older than the grace period by the
+	// store's own clock (their Last-Modified, whole seconds), as prune sees them.
+	killedSegs := of(s.names(), killed)
+	testenv.WaitFor(t, grace+time.Minute, "the killed upload's segments to age past the grace period", func() bool {
+		for _, name := range killedSegs {
+			lm, err := http.ParseTime(s.head(name).Get("Last-Modified"))
+			if err != nil || time.Since(lm) <= grace+time.Second {
+				return false
+			}
+		}
+		return true
+	})
 	// An upload Trove is running now: segments, no object yet.
 	young := "3c4d5e6f-7777-4888-9999-aaaabbbbcccc"
 	for n := 0; n < 2; n++ {

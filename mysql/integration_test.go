@@ -3,6 +3,7 @@ package mysql
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -336,6 +337,8 @@ func TestIntegrationRedoWrap(t *testing.T) {
 	}
 	lctx, stopLoad := context.WithCancel(ctx)
 	load := sb(lctx, "--threads=8", "--time=120", "run")
+	adm := s.admin(t)
+	base := commits(t, adm)
 	if err := load.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +346,8 @@ func TestIntegrationRedoWrap(t *testing.T) {
 	wg.Add(1)
 	go func() { defer wg.Done(); load.Wait() }()
 	defer func() { stopLoad(); wg.Wait() }()
-	time.Sleep(2 * time.Second)
+	// The load runs once the server commits its transactions.
+	testenv.WaitFor(t, time.Minute, "sysbench's load to commit 200 transactions", func() bool { return commits(t, adm) >= base+200 })
 
 	start := time.Now()
 	_, err = BackupPhysical(ctx, PhysicalOptions{Tool: Tool{Engine: EngineMariabackup}, Conn: s.conn(), Throttle: 1,
@@ -372,6 +376,17 @@ func TestIntegrationRedoWrap(t *testing.T) {
 	if strings.TrimSpace(string(out)) != "" {
 		t.Errorf("mariabackup still running: %s", out)
 	}
+}
+
+// commits returns the server's count of committed transactions.
+func commits(t *testing.T, db *sql.DB) int64 {
+	t.Helper()
+	var name string
+	var n int64
+	if err := db.QueryRow("SHOW GLOBAL STATUS LIKE 'Com_commit'").Scan(&name, &n); err != nil {
+		t.Fatalf("SHOW GLOBAL STATUS LIKE 'Com_commit': %v", err)
+	}
+	return n
 }
 
 // heavyLoadLock serialises the redo-wrap reproductions of this package and

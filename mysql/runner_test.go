@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 // TestRunDrainsStderr: a child writing far more than a pipe buffer to
@@ -50,7 +52,15 @@ func TestRunExitErrorTail(t *testing.T) {
 func TestRunCancelKillsGroup(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	ctx, cancel := context.WithCancelCause(context.Background())
-	go func() { time.Sleep(300 * time.Millisecond); cancel(errors.New("stop now")) }()
+	go func() { // once the grandchild runs (its pid is written)
+		for {
+			if b, _ := os.ReadFile(pidFile); strings.HasSuffix(string(b), "\n") {
+				cancel(errors.New("stop now"))
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
 	start := time.Now()
 	_, err := Run(ctx, &Command{Path: "sh", Args: []string{"-c", "sleep 30 & echo $! > " + pidFile + "; wait"}})
 	if err == nil || !strings.Contains(err.Error(), "stop now") || time.Since(start) > 5*time.Second {
@@ -61,12 +71,15 @@ func TestRunCancelKillsGroup(t *testing.T) {
 	for _, c := range strings.TrimSpace(string(b)) {
 		pid = pid*10 + int(c-'0')
 	}
-	time.Sleep(100 * time.Millisecond)
-	if pid > 0 && syscall.Kill(pid, 0) == nil {
-		if st, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/stat"); !strings.Contains(string(st), ") Z ") {
-			t.Errorf("grandchild %d survived", pid)
-		}
+	if pid <= 0 {
+		t.Fatalf("no grandchild pid in %s: %q", pidFile, b)
 	}
+	// The group was sent the signal; the grandchild is gone (or a zombie)
+	// once the kernel delivered it.
+	testenv.WaitFor(t, 10*time.Second, fmt.Sprintf("grandchild %d to die", pid), func() bool {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		return err != nil || strings.Contains(string(st), ") Z ")
+	})
 }
 
 type failWriter struct{}

@@ -571,6 +571,25 @@ func (l *loopReader) Read(p []byte) (int, error) {
 	return c, nil
 }
 
+// sampledReader calls sample each time another every bytes were read
+// through it (Read is called by one goroutine).
+type sampledReader struct {
+	r      io.Reader
+	every  int64
+	sample func()
+	n      int64
+}
+
+func (s *sampledReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	before := s.n
+	s.n += int64(n)
+	if s.n/s.every != before/s.every {
+		s.sample()
+	}
+	return n, err
+}
+
 // TestMemoryBounded encodes and decodes a stream much larger than the
 // memory it may use and checks that the Go heap stayed small.
 func TestMemoryBounded(t *testing.T) {
@@ -584,28 +603,24 @@ func TestMemoryBounded(t *testing.T) {
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 		var out countDiscard
-		peak := uint64(0)
-		done := make(chan struct{})
-		go func() {
+		// The heap is sampled as the input is read, every 4 MiB of it (not
+		// on a timer that a busy machine stretches): 128 samples spread
+		// over the whole stream, whatever the speed.
+		peak, samples := uint64(0), 0
+		in := &sampledReader{r: &loopReader{data: data, n: size}, every: 4 << 20, sample: func() {
 			var m runtime.MemStats
-			for {
-				select {
-				case <-done:
-					return
-				case <-time.After(20 * time.Millisecond):
-					runtime.ReadMemStats(&m)
-					if m.HeapInuse > peak {
-						peak = m.HeapInuse
-					}
-				}
-			}
-		}()
-		_, err := Encode(context.Background(), &out, &loopReader{data: data, n: size}, EncodeOptions{Compression: Compression{Kind: kind}, Pass: []byte("p")})
-		close(done)
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+			samples++
+		}}
+		_, err := Encode(context.Background(), &out, in, EncodeOptions{Compression: Compression{Kind: kind}, Pass: []byte("p")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%s: encoded %d MiB, peak heap in use %d MiB", kind, size>>20, peak>>20)
+		if samples < size/(4<<20) {
+			t.Fatalf("%s: %d heap samples, want %d", kind, samples, size/(4<<20))
+		}
+		t.Logf("%s: encoded %d MiB, peak heap in use %d MiB (%d samples)", kind, size>>20, peak>>20, samples)
 		if peak > 100<<20 {
 			t.Errorf("%s: peak heap %d MiB while encoding", kind, peak>>20)
 		}

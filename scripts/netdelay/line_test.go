@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,16 +37,22 @@ func (s *source) Read(p []byte) (int, error) {
 }
 
 // sink records the packets written to it and when; fail says which writes
-// fail, and with what.
+// fail, and with what; hold, when set, is called before the first write
+// (which waits until it returns).
 type sink struct {
 	mu   sync.Mutex
 	got  []string
 	at   []time.Time
 	fail func(i int) error
+	hold func()
 	n    int
 }
 
 func (s *sink) Write(p []byte) (int, error) {
+	if s.hold != nil {
+		s.hold()
+		s.hold = nil // only the writer goroutine writes
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.n++
@@ -67,8 +75,9 @@ func packets(n int) []string {
 }
 
 // TestLineDelaysEveryPacketInOrder: every packet leaves the delay after it
-// was read, in order, and a burst is not serialised by the delay (the whole
-// burst takes about one delay, not one per packet).
+// was read, in order, and a burst is not serialised by the delay: the whole
+// burst is read while its first packet waits (the first write waits for
+// that), and it takes far less than one delay per packet.
 func TestLineDelaysEveryPacketInOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -82,6 +91,19 @@ func TestLineDelaysEveryPacketInOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			src := &source{c: make(chan []byte, tc.n)}
 			dst := &sink{}
+			readAll := make(chan struct{})
+			dst.hold = func() {
+				// A line that read only after writing would never get here.
+				for src.reads.Load() < int64(tc.n) {
+					select {
+					case <-readAll:
+						return
+					case <-time.After(time.Millisecond):
+					}
+				}
+			}
+			timeout := time.AfterFunc(30*time.Second, func() { close(readAll) })
+			defer timeout.Stop()
 			want := packets(tc.n)
 			for _, p := range want {
 				src.c <- []byte(p)
@@ -93,6 +115,9 @@ func TestLineDelaysEveryPacketInOrder(t *testing.T) {
 				t.Fatalf("run: %v", err)
 			}
 			elapsed := time.Since(start)
+			if got := src.reads.Load(); dst.n > 0 && got < int64(tc.n) {
+				t.Errorf("the first packet left after %d of %d reads: the line does not read while packets wait", got, tc.n)
+			}
 			if fmt.Sprint(dst.got) != fmt.Sprint(want) {
 				t.Fatalf("written %q, want %q", dst.got, want)
 			}
@@ -101,7 +126,9 @@ func TestLineDelaysEveryPacketInOrder(t *testing.T) {
 					t.Errorf("packet %d left %v after it was read, want >= %v", i, d, tc.delay)
 				}
 			}
-			if limit := tc.delay + 500*time.Millisecond; elapsed > limit {
+			// Serialised, the burst would take n delays; half of that is
+			// generous for a loaded machine and still tells the two apart.
+			if limit := time.Duration(tc.n) * tc.delay / 2; tc.n > 2 && tc.delay > 0 && elapsed > limit {
 				t.Errorf("%d packets took %v, want about one delay (< %v): the line serialises them", tc.n, elapsed, limit)
 			}
 			if got := l.forwarded.Load(); got != int64(tc.n) {
@@ -119,14 +146,26 @@ func TestLineBackPressure(t *testing.T) {
 		src.c <- []byte(p)
 	}
 	close(src.c)
-	l := &line{delay: 200 * time.Millisecond, queue: queue}
+	l := &line{delay: 0, queue: queue}
+	release := make(chan struct{})
+	dst := &sink{hold: func() { <-release }} // the first packet cannot leave
 	done := make(chan error, 1)
-	go func() { done <- l.run(src, &sink{}) }()
-	time.Sleep(100 * time.Millisecond)
-	// queue in the channel, one waiting in the writer, one read and not yet queued.
+	go func() { done <- l.run(src, dst) }()
+	// The reader stops once it blocks on the full queue: queue in the
+	// channel, one in the writer, one read and not yet queued. Wait until
+	// it is blocked there (its goroutine parked on the channel send), then
+	// count.
+	deadline := time.Now().Add(30 * time.Second)
+	for !readerBlocked() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reader never blocked on a full queue (%d packets read)", src.reads.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if got := src.reads.Load(); got > queue+2 {
 		t.Errorf("%d packets read while the first waits, want <= %d", got, queue+2)
 	}
+	close(release)
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -187,3 +226,15 @@ func TestLineReadError(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// readerBlocked reports whether line.run's reader goroutine is parked in
+// its select on sending to the queue (the queue is full).
+func readerBlocked() bool {
+	buf := make([]byte, 1<<20)
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "[select") && strings.Contains(g, ".(*line).run.func") {
+			return true
+		}
+	}
+	return false
+}
