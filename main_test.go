@@ -429,9 +429,9 @@ func TestLogFormatJSONAndProgress(t *testing.T) {
 	}
 }
 
-// TestInterruptedBackup sends SIGTERM to a backup whose input is still
-// flowing: it must stop, exit non-zero, write no manifest and leave no
-// objects behind.
+// TestInterruptedBackup sends SIGTERM (and SIGINT) to a backup whose input
+// is still flowing: it must stop, exit 130 as the README says, write no
+// manifest and leave no objects behind.
 func TestInterruptedBackup(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -460,8 +460,9 @@ func TestInterruptedBackup(t *testing.T) {
 			}()
 			select {
 			case err := <-done:
-				if err == nil {
-					t.Fatal("an interrupted backup exited 0")
+				// The README: 130 when interrupted (SIGINT or SIGTERM).
+				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+					t.Fatalf("an interrupted backup: %v, want exit status 130\n%s", err, se.String())
 				}
 			case <-time.After(20 * time.Second):
 				cmd.Process.Kill()

@@ -292,36 +292,45 @@ func TestMySQLPhysicalChain(t *testing.T) {
 		t.Errorf("restore into a non-empty target: exit %d\n%s", r.code, r.stderr)
 	}
 	// An interrupted copy-back leaves no datadir (only its staging dir
-	// while it runs, removed on the signal).
+	// while it runs, removed on the signal). mariabackup on mybak's PATH
+	// is a wrapper whose copy-back copies, says so in a file, and then
+	// does not end: SIGTERM comes while the copy-back runs, with the
+	// staging dir full, however fast the copy was.
 	idir := filepath.Join(work, "interrupted", "data")
+	copied := filepath.Join(t.TempDir(), "copied")
+	wrapDir := slowCopyBack(t, copied)
 	cmd := exec.Command(mybakBin, "restore", inc2, "--storage", store, "--encrypt-key-file", key, "--copy-back", "--datadir", idir)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), "PATH="+wrapDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var se bytes.Buffer
 	cmd.Stderr = &se
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	signalled := false
-	for i := 0; i < 6000 && !signalled; i++ {
-		if m, _ := filepath.Glob(filepath.Join(work, "interrupted", ".data.mybak-partial-*")); len(m) > 0 {
-			cmd.Process.Signal(syscall.SIGTERM)
-			signalled = true
-		}
-		time.Sleep(2 * time.Millisecond)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	testenv.WaitFor(t, 5*time.Minute, "the copy-back to copy the files", func() bool {
+		_, err := os.Stat(copied)
+		return err == nil
+	})
+	if m, _ := filepath.Glob(filepath.Join(work, "interrupted", ".data.mybak-partial-*", "ibdata1")); len(m) == 0 {
+		t.Fatalf("the copy-back runs, but no staging datadir holds ibdata1:\n%s", se.String())
 	}
-	err := cmd.Wait()
-	if !signalled {
-		t.Logf("copy-back finished before it could be interrupted: %v", err)
-	} else {
-		if err == nil {
-			t.Error("an interrupted restore exited 0")
-		}
-		if _, serr := os.Stat(idir); serr == nil {
-			t.Errorf("an interrupted restore left a datadir:\n%s", se.String())
-		}
-		if m, _ := filepath.Glob(filepath.Join(work, "interrupted", ".data.mybak-partial-*")); len(m) > 0 {
-			t.Errorf("an interrupted restore left its staging datadir %v", m)
-		}
+	cmd.Process.Signal(syscall.SIGTERM)
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("restore did not stop within a minute of SIGTERM:\n%s", se.String())
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Errorf("a restore interrupted during copy-back: %v, want exit status 130\n%s", err, se.String())
+	}
+	if _, serr := os.Stat(idir); serr == nil {
+		t.Errorf("an interrupted restore left a datadir:\n%s", se.String())
+	}
+	if m, _ := filepath.Glob(filepath.Join(work, "interrupted", ".data.mybak-partial-*")); len(m) > 0 {
+		t.Errorf("an interrupted restore left its staging datadir %v", m)
 	}
 
 	// --force replaces a non-empty target (here with the same prepared
@@ -446,6 +455,30 @@ func TestMySQLBackupUnderLoad(t *testing.T) {
 			t.Errorf("CHECK TABLE %s: %s %v", tb, msg, err)
 		}
 	}
+}
+
+// slowCopyBack writes a mariabackup wrapper into a new directory (put it
+// first on PATH) that runs the real tool, except that after a --copy-back
+// it creates the file copied and then waits to be killed instead of
+// exiting: a copy-back that is still running, its files in place.
+func slowCopyBack(t *testing.T, copied string) string {
+	t.Helper()
+	real := testenv.NeedTool(t, "mariabackup", "mariadb-backup")
+	dir := t.TempDir()
+	script := fmt.Sprintf(`#!/bin/sh
+for a in "$@"; do
+	if [ "$a" = --copy-back ]; then
+		%[1]q "$@" || exit $?
+		: > %[2]q
+		exec sleep 3600
+	fi
+done
+exec %[1]q "$@"
+`, real, copied)
+	if err := os.WriteFile(filepath.Join(dir, "mariabackup"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // commits returns the server's count of committed transactions (sysbench's

@@ -11,11 +11,17 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// rounds counts the passes over /proc of every watch (for this package's
+// tests, to know that a process was sampled).
+var rounds atomic.Int64
 
 // watch calls look for every process (pid, /proc/PID) every 10 ms until
 // the returned stop is called, which returns the sum of what look returned.
@@ -33,6 +39,7 @@ func watch(look func(pid string) int) (stop func() int) {
 					seen += look(e.Name())
 				}
 			}
+			rounds.Add(1)
 			select {
 			case <-done:
 				return
@@ -81,9 +88,9 @@ func ArgvWatch(t testing.TB, secret, marker string) (stop func() int) {
 // needle) are the positive control: stop fails the test when no sample of
 // one showed needle, since then the watch could not see what it looks
 // for. Every other process whose environment holds needle is logged with
-// its command line and counted: stop returns that count (want 0). An
-// environment of one of this user's processes that cannot be read fails
-// the test rather than counting as clean.
+// its command line and counted: stop returns that count (want 0). The
+// environment of a descendant of parent that cannot be read fails the test
+// rather than counting as clean.
 func EnvironWatch(t testing.TB, needle, parent string) (stop func() int) {
 	t.Helper()
 	if needle == "" || parent == "" {
@@ -91,17 +98,13 @@ func EnvironWatch(t testing.TB, needle, parent string) (stop func() int) {
 	}
 	var mu sync.Mutex
 	control := 0
-	uid := os.Geteuid()
 	s := watch(func(pid string) int {
 		exe, _ := os.Readlink("/proc/" + pid + "/exe")
 		b, err := os.ReadFile("/proc/" + pid + "/environ")
 		if err != nil {
-			var fi os.FileInfo
-			fi, serr := os.Stat("/proc/" + pid)
-			gone := errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) || serr != nil
-			mine := serr == nil && int(fi.Sys().(*syscall.Stat_t).Uid) == uid
-			if !gone && mine {
-				t.Errorf("cannot read the environment of pid %s (%s): %v", pid, exe, err)
+			gone := errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH)
+			if !gone && descends(pid, parent) {
+				t.Errorf("cannot read the environment of pid %s (%s), a child of %s: %v", pid, exe, parent, err)
 			}
 			return 0
 		}
@@ -127,4 +130,25 @@ func EnvironWatch(t testing.TB, needle, parent string) (stop func() int) {
 		}
 		return n
 	}
+}
+
+// descends reports whether process pid has an ancestor running the
+// executable exe (its parent, grandparent, ...).
+func descends(pid, exe string) bool {
+	for range 64 {
+		b, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			return false
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 2 || f[1] == "0" || f[1] == "1" {
+			return false
+		}
+		pid = f[1]
+		if p, _ := os.Readlink("/proc/" + pid + "/exe"); p == exe {
+			return true
+		}
+	}
+	return false
 }
