@@ -45,6 +45,14 @@ func swiftConn(t *testing.T) *swift.Connection {
 
 // testContainer names a fresh container, removed (with its segment
 // container) when the test ends.
+// uniqueName is prefix and 8 random hex digits: a container name no other
+// test, and no earlier run (a killed one left its containers), uses.
+func uniqueName(prefix string) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%x", prefix, b)
+}
+
 func testContainer(t *testing.T) string {
 	t.Helper()
 	testenv.NeedSwift(t)

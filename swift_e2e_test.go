@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -22,7 +21,7 @@ func swiftEnv() []string {
 
 func TestSwiftBackupRestoreVerify(t *testing.T) {
 	testenv.NeedSwift(t)
-	container := fmt.Sprintf("e2e-%d", os.Getpid())
+	container := uniqueName("e2e")
 	store := "swift://" + container + "/nightly"
 	env := append(swiftEnv(), "MYBAK_ENCRYPT_KEY=swift pass", "MYBAK_STORAGE="+store, "MYBAK_SEGMENT_SIZE=1M")
 	t.Cleanup(func() {
@@ -86,7 +85,7 @@ func TestSwiftBackupRestoreVerify(t *testing.T) {
 // it.
 func TestSwiftReadCommandsCreateNoContainer(t *testing.T) {
 	testenv.NeedSwift(t)
-	container := fmt.Sprintf("e2e-typo-%d", os.Getpid())
+	container := uniqueName("e2e-typo")
 	swiftCLI := func(args ...string) (string, error) {
 		out, err := exec.Command("swift", append([]string{"--auth", os.Getenv("ST_AUTH"), "--user", os.Getenv("ST_USER"), "--key", os.Getenv("ST_KEY")}, args...)...).CombinedOutput()
 		return string(out), err

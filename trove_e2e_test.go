@@ -36,7 +36,7 @@ type troveSwift struct {
 
 func newTroveSwift(t *testing.T) *troveSwift {
 	t.Helper()
-	return newTroveSwiftIn(t, fmt.Sprintf("database_backups-%d", os.Getpid()))
+	return newTroveSwiftIn(t, uniqueName("database_backups"))
 }
 
 // newTroveSwiftIn creates container (removed, with what it holds, when
@@ -65,6 +65,10 @@ func newTroveSwiftIn(t *testing.T, container string) *troveSwift {
 		exec.Command("swift", s.authArgs("delete", s.container)...).Run()
 		exec.Command("swift", s.authArgs("delete", s.container+"_segments")...).Run()
 	})
+	// The test's own container: nothing in it but what the test puts.
+	if l := strings.TrimSpace(s.swift("list", s.container)); l != "" {
+		t.Fatalf("the new container %s is not empty:\n%s", s.container, l)
+	}
 	return s
 }
 

@@ -80,7 +80,7 @@ func TestTroveMySQLIncremental(t *testing.T) {
 	p := primary(t)
 	db := p.db(t)
 	seed(t, db, "e2e_trove")
-	s := newTroveSwiftIn(t, fmt.Sprintf("database_backups-mysql-%d", os.Getpid()))
+	s := newTroveSwiftIn(t, uniqueName("database_backups-mysql"))
 	key := keyFile(t, "trove incremental key")
 	env := append(swiftEnv(), "MYBAK_STORAGE=swift://"+s.container, "MYBAK_LAYOUT=trove", "MYBAK_ENCRYPT_KEY_FILE="+key)
 	bargs := append([]string{"backup", "--engine", "mariabackup", "--segment-size", "16M"}, p.conn(false)...)
