@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mybak/mybak/crypto"
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 // Benchmarks run on a generated corpus of MYBAK_BENCH_MB MiB (default 64)
@@ -69,9 +70,7 @@ func reportSize(b *testing.B, stored int64) {
 // BenchmarkCLI runs the baseline pipelines with the real tools.
 func BenchmarkCLI(b *testing.B) {
 	data, file := benchCorpus(b)
-	if _, err := exec.LookPath("pigz"); err != nil {
-		b.Skip("pigz not installed")
-	}
+	testenv.NeedTool(b, "pigz")
 	gz := os.TempDir() + "/mybak-bench.gz.enc"
 	defer os.Remove(gz)
 	for _, c := range []struct{ name, cmd string }{
