@@ -318,7 +318,7 @@ func TestIntegrationRedoWrap(t *testing.T) {
 	heavyLoadLock(t)
 	s := startSandbox(t, "redo", "", "--innodb-log-file-size=4M")
 	defer stopSandbox(t, "redo")
-	ctx := ctxT(t, 3*time.Minute)
+	ctx := ctxT(t, 10*time.Minute) // sysbench's prepare and load
 	mustExec(t, s.admin(t), "CREATE DATABASE sbtest")
 	pw, err := os.ReadFile(s.AdminPassFile)
 	if err != nil {
@@ -336,7 +336,7 @@ func TestIntegrationRedoWrap(t *testing.T) {
 		t.Fatalf("sysbench prepare: %v\n%s", err, out)
 	}
 	lctx, stopLoad := context.WithCancel(ctx)
-	load := sb(lctx, "--threads=8", "--time=120", "run")
+	load := sb(lctx, "--threads=8", "--time=600", "run") // until stopLoad: as long as the backup runs
 	adm := s.admin(t)
 	base := commits(t, adm)
 	if err := load.Start(); err != nil {
@@ -349,8 +349,9 @@ func TestIntegrationRedoWrap(t *testing.T) {
 	// The load runs once the server commits its transactions.
 	testenv.WaitFor(t, time.Minute, "sysbench's load to commit 200 transactions", func() bool { return commits(t, adm) >= base+200 })
 
+	bctx := ctxT(t, 3*time.Minute) // the backup's own time, however long the prepare took
 	start := time.Now()
-	_, err = BackupPhysical(ctx, PhysicalOptions{Tool: Tool{Engine: EngineMariabackup}, Conn: s.conn(), Throttle: 1,
+	_, err = BackupPhysical(bctx, PhysicalOptions{Tool: Tool{Engine: EngineMariabackup}, Conn: s.conn(), Throttle: 1,
 		Warnf: logf(t)}, io.Discard)
 	took := time.Since(start)
 	t.Logf("after %s: %v", took.Round(time.Millisecond), err)

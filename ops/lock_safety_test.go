@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 // nobody is a uid that is not the test's own (tests run as root).
@@ -16,9 +18,7 @@ const nobody = 65534
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make files owned by another user")
-	}
+	testenv.Need(t, os.Geteuid() == 0, "needs root to make files owned by another user")
 }
 
 // TestLockSymlinkNotFollowed plants a symbolic link at a job's lock path
