@@ -735,14 +735,14 @@ func TestMySQLRedoWrap(t *testing.T) {
 	s := startSandbox(t, "e2e-redo", "", "--innodb-log-file-size=4M")
 	sdb := s.db(t)
 	execSQL(t, sdb, "CREATE DATABASE sbtest")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	sb := sysbench(t, s, "sbtest", "--tables=4", "--table-size=20000")
 	if out, err := sb(ctx, "--threads=2", "prepare").CombinedOutput(); err != nil {
 		t.Fatalf("sysbench prepare: %v\n%s", err, out)
 	}
 	lctx, stopLoad := context.WithCancel(ctx)
-	load := sb(lctx, "--threads=8", "--time=150", "--report-interval=5", "run")
+	load := sb(lctx, "--threads=8", "--time=600", "--report-interval=5", "run")
 	var loadOut bytes.Buffer
 	load.Stdout, load.Stderr = &loadOut, &loadOut
 	base := commits(t, sdb)
