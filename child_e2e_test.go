@@ -140,6 +140,7 @@ func TestKill9LeavesNoSecret(t *testing.T) {
 			cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(child) + "/cmdline")
 			t.Logf("%s (pid %d): %s", tc.name, child, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
 
+			testenv.Sampled(t) // the watch saw the child before it goes
 			cmd.Process.Signal(syscall.SIGKILL)
 			<-exited
 			stopWatch()

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 // TestSecretFileRule: every file that holds a secret, or says where
@@ -27,7 +30,7 @@ func TestSecretFileRule(t *testing.T) {
 		}
 		if uid >= 0 {
 			if err := os.Chown(p, uid, uid); err != nil {
-				t.Skipf("giving a file to uid %d needs root: %v", uid, err)
+				testenv.Need(t, false, fmt.Sprintf("giving a file to uid %d needs root: %v", uid, err))
 			}
 		}
 		return p

@@ -19,12 +19,12 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/internal/testenv"
 	"github.com/mybak/mybak/storage/local"
 	"github.com/mybak/mybak/stream"
 	"github.com/mybak/mybak/xbstream"
@@ -169,14 +169,8 @@ func physicalTools(t *testing.T) {
 	t.Helper()
 	mbstreamBin(t)
 	for _, bin := range []string{"mariabackup", "mariadbd"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if _, err := os.Stat("/usr/sbin/" + bin); err == nil {
-				continue
-			}
-			if os.Getenv("CI") == "true" || os.Getenv("MYBAK_REQUIRE_TOOLS") != "" {
-				t.Fatalf("%s is not installed (apt-get install mariadb-backup mariadb-server)", bin)
-			}
-			t.Skipf("%s is not installed", bin)
+		if _, err := os.Stat("/usr/sbin/" + bin); err != nil {
+			testenv.NeedTool(t, bin)
 		}
 	}
 }

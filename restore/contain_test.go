@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/internal/testenv"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/storage/local"
 	"github.com/mybak/mybak/stream"
@@ -24,12 +26,7 @@ func needPhysicalTools(t *testing.T) {
 	if err == nil {
 		_, err = mysql.StreamTool(mysql.EngineMariabackup)
 	}
-	if err != nil {
-		if os.Getenv("CI") == "true" || os.Getenv("MYBAK_REQUIRE_TOOLS") != "" {
-			t.Fatalf("mariabackup and mbstream are needed (apt-get install mariadb-backup): %v", err)
-		}
-		t.Skipf("mariabackup and mbstream are needed: %v", err)
-	}
+	testenv.Need(t, err == nil, fmt.Sprintf("mariabackup and mbstream are needed (apt-get install mariadb-backup): %v", err))
 }
 
 // files lists the regular files below dir (relative), and the

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mybak/mybak/internal/testenv"
 )
 
 func TestCheck(t *testing.T) {
@@ -76,9 +78,8 @@ func TestCheckSymlink(t *testing.T) {
 // TestCheckOwner: a file of another (non-root) user is refused, whatever
 // its mode; root's files are fine.
 func TestCheckOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give a file away") // the rule is still checked by TestCheck's modes
-	}
+	// (Without root the rule is still checked by TestCheck's modes.)
+	testenv.Need(t, os.Geteuid() == 0, "needs root to give a file away")
 	dir := t.TempDir()
 	p := filepath.Join(dir, "key")
 	os.WriteFile(p, []byte("x"), 0o600)

@@ -19,9 +19,24 @@ import (
 	"time"
 )
 
-// rounds counts the passes over /proc of every watch (for this package's
-// tests, to know that a process was sampled).
+// rounds counts the passes over /proc of every watch.
 var rounds atomic.Int64
+
+// Sampled waits until the running watches made two more passes over /proc
+// (up to 30 s): a process that ran all that time was seen by each. A test
+// that ends the process it watches (kill -9) calls it first, so that the
+// watch's positive control is not left to chance.
+func Sampled(t testing.TB) {
+	t.Helper()
+	n := rounds.Load() + 2
+	deadline := time.Now().Add(30 * time.Second)
+	for rounds.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatal("no watch made a pass over /proc in 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // watch calls look for every process (pid, /proc/PID) every 10 ms until
 // the returned stop is called, which returns the sum of what look returned.
