@@ -62,7 +62,7 @@ func mariabackupStream(t *testing.T, p *sandbox) (string, string) {
 // succeeds, and the log says which evidence decided.
 func TestTroveBackupWithoutDatastoreRestoresWithItsTool(t *testing.T) {
 	p := primary(t)
-	s := newTroveSwiftIn(t, fmt.Sprintf("database_backups-tool-%d", os.Getpid()))
+	s := newTroveSwiftIn(t, uniqueName("database_backups-tool"))
 	key := keyFile(t, "trove tool key")
 	orig, lsn := mariabackupStream(t, p)
 	id := "7c0ffee0-0000-4000-8000-000000000013"
