@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -403,7 +402,7 @@ func TestManifestWithoutEncryption(t *testing.T) {
 // the same with a Swift store as with a local one.
 func TestSwiftLimitRate(t *testing.T) {
 	testenv.NeedSwift(t)
-	container := fmt.Sprintf("hostsafe-rate-%d", os.Getpid())
+	container := uniqueName("hostsafe-rate")
 	env := append(swiftEnv(), "MYBAK_STORAGE=swift://"+container)
 	t.Cleanup(func() {
 		for _, c := range []string{container, container + "_segments"} {
