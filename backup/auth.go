@@ -56,6 +56,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mybak/mybak/crypto"
 	"sync"
 )
 
@@ -80,6 +81,7 @@ const (
 	authMACLen    = sha256.Size
 	infoManifest  = "mybak manifest mac v1"
 	infoWire      = "mybak wire mac v1"
+	infoKeyCheck  = "mybak key check v1"
 	authBlockTail = "\n  }\n}\n" // what follows the mac value in a manifest
 )
 
@@ -90,6 +92,14 @@ type Auth struct {
 	KDF  string `json:"kdf"`
 	Iter int    `json:"iter"`
 	Salt string `json:"salt"`
+	// KeyCheck tells a wrong key from an altered manifest: the first 8
+	// bytes of an HMAC of a constant under a key derived from the
+	// passphrase for this alone (hex). A MAC that fails while KeyCheck
+	// matches is an altered manifest (damage); a KeyCheck that differs is
+	// the wrong key. Whoever alters the manifest can change it too, which
+	// only turns "altered" into "wrong key": the backup is refused either
+	// way. Absent in wire headers and in manifests sealed before it.
+	KeyCheck string `json:"key_check,omitempty"`
 	// MAC is the hex HMAC-SHA-256; empty in a wire header. It must stay
 	// the last field (see manifestMACInput).
 	MAC string `json:"mac"`
@@ -164,6 +174,17 @@ func (a *Auth) macKey(pass []byte, info string) ([]byte, error) {
 	return k, nil
 }
 
+// keyCheck computes Auth.KeyCheck for pass.
+func (a *Auth) keyCheck(pass []byte) (string, error) {
+	k, err := a.macKey(pass, infoKeyCheck)
+	if err != nil {
+		return "", err
+	}
+	h := hmac.New(sha256.New, k)
+	h.Write([]byte(infoKeyCheck))
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
 // manifestMACInput returns the bytes a manifest's MAC covers: raw, the
 // manifest as stored, with the value of its mac (the last member of the
 // last object) emptied. It fails when raw does not end the way Marshal
@@ -186,6 +207,11 @@ func (m *Manifest) Seal(pass []byte) error {
 		return errors.New("seal manifest: no key")
 	}
 	m.Auth = newAuth()
+	kc, err := m.Auth.keyCheck(pass)
+	if err != nil {
+		return err
+	}
+	m.Auth.KeyCheck = kc
 	unsigned, err := m.Marshal()
 	if err != nil {
 		return err
@@ -250,6 +276,12 @@ func (m *Manifest) checkMAC(pass []byte) error {
 	h.Write(in)
 	want, _ := hex.DecodeString(m.Auth.MAC)
 	if !hmac.Equal(h.Sum(nil), want) {
+		if m.Auth.KeyCheck != "" {
+			if kc, err := m.Auth.keyCheck(pass); err == nil && kc != m.Auth.KeyCheck {
+				return fmt.Errorf("%w: the key is not the one backup %s was made with (its key check differs): give the key file it was taken with",
+					crypto.ErrWrongKey, m.ID)
+			}
+		}
 		return fail("HMAC-SHA-256 differs")
 	}
 	m.authOK = true

@@ -83,7 +83,8 @@ func TestManifestAuth(t *testing.T) {
 		is      error
 		warning bool
 	}{
-		{"wrong key", good, AuthPolicy{Pass: []byte("other")}, "", ErrAuthentication, false},
+		{"wrong key", good, AuthPolicy{Pass: []byte("other")}, "", crypto.ErrWrongKey, false},
+		{"key check rewritten, wrong key", bytes.Replace(good, []byte(`"key_check": "`), []byte(`"key_check": "0`), 1), AuthPolicy{Pass: []byte("other")}, "", crypto.ErrWrongKey, false},
 		{"hash rewritten", bytes.Replace(good, []byte(strings.Repeat("a", 64)), []byte(strings.Repeat("c", 64)), 1), AuthPolicy{Pass: pass}, "", ErrAuthentication, false},
 		{"size rewritten", bytes.Replace(good, []byte(`"raw_size": 100`), []byte(`"raw_size": 101`), 1), AuthPolicy{Pass: pass}, "", ErrAuthentication, false},
 		{"mac rewritten", macFlipped, AuthPolicy{Pass: pass}, "", ErrAuthentication, false},
@@ -366,9 +367,15 @@ func TestIncrementalParentAuthenticated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parent := parse(t, sealed(t, []byte("the parent's key")))
+	// The parent was sealed with the key the incremental is taken with, and
+	// its manifest altered afterwards.
+	b := bytes.Replace(sealed(t, []byte("the key")), []byte(`"raw_size": 100`), []byte(`"raw_size": 101`), 1)
+	parent := parse(t, b)
+	if parent.RawSize != 101 {
+		t.Fatal("the parent's manifest was not altered: the test's premise changed")
+	}
 	_, err = Run(context.Background(), Options{Store: st, Engine: incEngine{}, Parent: parent,
-		Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: "none"}, Pass: []byte("another key"), KDF: crypto.DefaultKDF}})
+		Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: "none"}, Pass: []byte("the key"), KDF: crypto.DefaultKDF}})
 	if !errors.Is(err, ErrAuthentication) || !strings.Contains(err.Error(), "parent "+parent.ID) {
 		t.Fatalf("got %v", err)
 	}
