@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/mybak/mybak/crypto"
@@ -112,12 +113,29 @@ type Object struct {
 // Incremental reports whether the backup applies onto a parent.
 func (m *Manifest) Incremental() bool { return m.Type == "incremental" }
 
-// Marshal encodes the manifest as indented JSON.
+// TimeFormat is how mybak writes a time in JSON, in manifests as in the
+// commands' --json output: RFC 3339 in UTC to the millisecond, always the
+// same width.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// manifestTime matches the manifest's own times as encoding/json writes
+// them (RFC 3339 with as many fraction digits as needed).
+var manifestTime = regexp.MustCompile(`(?m)^  "(start_time|end_time)": "([^"]+)"`)
+
+// Marshal encodes the manifest as indented JSON, its times in TimeFormat.
 func (m *Manifest) Marshal() ([]byte, error) {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest of %s: %w", m.ID, err)
 	}
+	b = manifestTime.ReplaceAllFunc(b, func(field []byte) []byte {
+		sm := manifestTime.FindSubmatch(field)
+		t, err := time.Parse(time.RFC3339Nano, string(sm[2]))
+		if err != nil {
+			return field
+		}
+		return []byte(`  "` + string(sm[1]) + `": "` + t.UTC().Format(TimeFormat) + `"`)
+	})
 	return append(b, '\n'), nil
 }
 

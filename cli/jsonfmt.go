@@ -2,11 +2,13 @@ package cli
 
 import (
 	"time"
+
+	"github.com/mybak/mybak/backup"
 )
 
 // jsonTimeFormat is how mybak's JSON output writes a time: RFC 3339 in
-// UTC with a Z, to the millisecond, always the same width.
-const jsonTimeFormat = "2006-01-02T15:04:05.000Z"
+// UTC with a Z, to the millisecond, always the same width, as manifests.
+const jsonTimeFormat = backup.TimeFormat
 
 // timeFormat is how text output prints a time: RFC 3339 in UTC with a Z,
 // to the second (like backup IDs).

@@ -47,6 +47,11 @@ func TestOneJSONFormat(t *testing.T) {
 		}
 	}
 	fixed := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
+	for _, k := range []string{"start_time", "end_time"} {
+		if s, _ := manifest[k].(string); !fixed.MatchString(s) {
+			t.Errorf("the manifest's %s = %q, not RFC 3339 UTC at a fixed width", k, s)
+		}
+	}
 	for _, k := range []string{"start_time", "end_time", "last_modified"} {
 		if s, _ := items[0][k].(string); !fixed.MatchString(s) {
 			t.Errorf("list --json %s = %q, not RFC 3339 UTC at a fixed width", k, s)
