@@ -159,6 +159,17 @@ func TestEnvironWatch(t *testing.T) {
 		if n := stop(); n == 0 || r.failed() {
 			t.Errorf("a child with the needle: stop() = %d, reported %v", n, r.errors)
 		}
+		// The next subtest must not see this child: wait until it is gone
+		// (or a zombie, whose environment is empty), not just signalled.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+			st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil || strings.Contains(string(st), ") Z ") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the killed child %d is still running", pid)
+			}
+		}
 	})
 	t.Run("never saw the parent", func(t *testing.T) {
 		r := &recorder{}
