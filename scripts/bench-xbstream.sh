@@ -12,7 +12,7 @@
 # committed.
 #
 #   BENCH_TABLES=4        sysbench tables
-#   BENCH_ROWS=250000     rows per table (4 x 250k rows, 1M in all: a ~320 MB stream;
+#   BENCH_ROWS=250000     rows per table (4 x 250k rows, 1M in all: a ~290 MB stream;
 #                         a table takes ~62 MB per 250k rows)
 #   BENCH_CACHE=DIR       where the streams are kept (default ~/.cache/mybak/bench)
 set -euo pipefail

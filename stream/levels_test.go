@@ -7,8 +7,10 @@ import (
 	"testing"
 )
 
-// BenchmarkLevels sweeps compression levels and settings on the corpus; it
-// is how DefaultGzipLevel and DefaultZstdLevel were chosen.
+// BenchmarkLevels sweeps compression levels and settings on the synthetic
+// corpus, for a quick look. DefaultGzipLevel is chosen by scripts/bench.sh
+// (make bench) on a real mariabackup stream against gzip -6 and pigz in the
+// same run; DefaultZstdLevel was chosen here.
 func BenchmarkLevels(b *testing.B) {
 	data, _ := benchCorpus(b)
 	var cases []Compression
