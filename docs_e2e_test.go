@@ -89,7 +89,7 @@ func TestDocExamplesUseRealOptions(t *testing.T) {
 					continue
 				}
 				name, _, _ := strings.Cut(w, "=")
-				if !regexp.MustCompile(`(?m)^\s+(-\w, )?` + regexp.QuoteMeta(name) + `[ ,]`).MatchString(h) &&
+				if !regexp.MustCompile(`(?m)^\s+(-\w, )?`+regexp.QuoteMeta(name)+`[ ,]`).MatchString(h) &&
 					!strings.Contains(h, ", "+name+" ") && !strings.Contains(h, ", "+name+"\t") {
 					t.Errorf("%s: `mybak %s`: %s has no option %s", f, line, cmd, name)
 				}
