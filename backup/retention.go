@@ -354,12 +354,14 @@ func ResolveIDs(entries []Entry, refs []string, cascade bool, layout, location s
 		return nil, fmt.Errorf("delete %s: %w; nothing deleted: delete them too or add --cascade",
 			strings.Join(refused, "; "), ErrHasDependents)
 	}
-	return childrenFirst(ids, parent, pos), nil
+	return ChildrenFirst(ids, parent, pos), nil
 }
 
-// childrenFirst orders ids so that every backup comes before its parent:
-// deepest in its chain first, then newest (latest in the catalogue) first.
-func childrenFirst(ids []string, parent map[string]string, pos map[string]int) []string {
+// ChildrenFirst orders ids so that every backup comes before its parent:
+// deepest in its chain first (parent maps an ID to its parent's; a cycle
+// ends the count), then newest (highest pos, its place in the catalogue)
+// first. Both layouts delete in this order.
+func ChildrenFirst(ids []string, parent map[string]string, pos map[string]int) []string {
 	depth := map[string]int{}
 	for _, id := range ids {
 		seen := map[string]bool{id: true}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -78,22 +77,7 @@ func deleteOrder(entries []backup.Entry, ids []string) []string {
 			parent[e.ID] = e.Manifest.Parent
 		}
 	}
-	depth := map[string]int{}
-	for _, id := range ids {
-		seen := map[string]bool{id: true}
-		for p := parent[id]; p != "" && !seen[p]; p = parent[p] {
-			seen[p] = true
-			depth[id]++
-		}
-	}
-	out := append([]string(nil), ids...)
-	sort.SliceStable(out, func(i, j int) bool {
-		if di, dj := depth[out[i]], depth[out[j]]; di != dj {
-			return di > dj
-		}
-		return pos[out[i]] > pos[out[j]]
-	})
-	return out
+	return backup.ChildrenFirst(ids, parent, pos)
 }
 
 // Delete removes backup id from the container, with every object that
