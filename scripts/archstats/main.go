@@ -1,0 +1,154 @@
+// Command archstats prints the figures the architecture note quotes: lines
+// of Go per package (tests apart), the longest functions, and the branches
+// on an engine's name or a layout found outside the packages that own those
+// concepts. It reads source only and runs nothing.
+//
+//	go run ./scripts/archstats [-engine-home mysql/,engine/] [-layout-home trove/,repo/]
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/printer"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+var (
+	engineRe = regexp.MustCompile(`Engine\b|Engine\.Name|Engine\(|\.Physical\(\)|"physical"|"logical"`)
+	// skipRe: comparisons of an engine's version or file extension are
+	// not branches on which engine it is.
+	skipRe   = regexp.MustCompile(`Version|Extension`)
+	layoutRe = regexp.MustCompile(`\bLayout(Trove|Mybak)?\b|\.Layout\b|\blayout\b`)
+)
+
+type fn struct {
+	name  string
+	lines int
+}
+
+func main() {
+	engineHome := flag.String("engine-home", "mysql/", "comma-separated path prefixes where engine names may be compared")
+	layoutHome := flag.String("layout-home", "trove/,backup/layout.go", "comma-separated path prefixes where layouts may be branched on")
+	top := flag.Int("top", 5, "how many of the longest functions to print")
+	verbose := flag.Bool("v", false, "print every counted branch")
+	flag.Parse()
+
+	fset := token.NewFileSet()
+	lines := map[string]int{}
+	var fns []fn
+	var engine, layout []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); path != "." && (strings.HasPrefix(n, ".") || n == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		pkg := filepath.Dir(path)
+		lines[pkg] += bytes.Count(src, []byte("\n"))
+		f, err := parser.ParseFile(fset, path, src, 0)
+		if err != nil {
+			return err
+		}
+		text := func(n ast.Node) string {
+			var b bytes.Buffer
+			_ = printer.Fprint(&b, fset, n)
+			return b.String()
+		}
+		count := func(n ast.Node, s string) {
+			pos := fset.Position(n.Pos())
+			where := fmt.Sprintf("%s:%d: %s", path, pos.Line, strings.Join(strings.Fields(s), " "))
+			if engineRe.MatchString(s) && !skipRe.MatchString(s) && !home(path, *engineHome) {
+				engine = append(engine, where)
+			}
+			if layoutRe.MatchString(s) && !strings.Contains(s, `"layout"`) && !home(path, *layoutHome) {
+				layout = append(layout, where)
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch x := n.(type) {
+			case *ast.FuncDecl:
+				if x.Body != nil {
+					name := x.Name.Name
+					if x.Recv != nil && len(x.Recv.List) > 0 {
+						name = "(" + text(x.Recv.List[0].Type) + ")." + name
+					}
+					fns = append(fns, fn{pkg + "." + name, fset.Position(x.End()).Line - fset.Position(x.Pos()).Line + 1})
+				}
+			case *ast.BinaryExpr:
+				if x.Op == token.EQL || x.Op == token.NEQ {
+					count(x, text(x))
+				}
+			case *ast.SwitchStmt:
+				if x.Tag != nil {
+					count(x, "switch "+text(x.Tag))
+				}
+			case *ast.CallExpr:
+				if s, ok := x.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == "Physical" && len(x.Args) == 0 {
+					count(x, text(x))
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "archstats:", err)
+		os.Exit(1)
+	}
+	pkgs := make([]string, 0, len(lines))
+	total := 0
+	for p, n := range lines {
+		pkgs = append(pkgs, p)
+		total += n
+	}
+	sort.Strings(pkgs)
+	fmt.Println("lines of Go per package (tests apart):")
+	for _, p := range pkgs {
+		fmt.Printf("  %-24s %6d\n", p, lines[p])
+	}
+	fmt.Printf("  %-24s %6d\n", "total", total)
+	sort.Slice(fns, func(i, j int) bool { return fns[i].lines > fns[j].lines })
+	fmt.Println("longest functions:")
+	for i := 0; i < *top && i < len(fns); i++ {
+		fmt.Printf("  %4d  %s\n", fns[i].lines, fns[i].name)
+	}
+	fmt.Printf("engine-name comparisons outside %s: %d\n", *engineHome, len(engine))
+	fmt.Printf("layout branches outside %s: %d\n", *layoutHome, len(layout))
+	if *verbose {
+		for _, s := range engine {
+			fmt.Println("  engine:", s)
+		}
+		for _, s := range layout {
+			fmt.Println("  layout:", s)
+		}
+	}
+}
+
+func home(path, prefixes string) bool {
+	for _, p := range strings.Split(prefixes, ",") {
+		if p != "" && strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
