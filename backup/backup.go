@@ -170,7 +170,7 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		}
 	}
 
-	if _, ok := opts.Store.(storage.ChecksParts); ok && opts.PutData == nil {
+	if _, ok := storage.As[storage.ChecksParts](opts.Store); ok && opts.PutData == nil {
 		// The store checks every part by its MD5 (see storage.ChecksParts).
 		opts.Encode.NoStoredHash = true
 	}

@@ -275,20 +275,12 @@ func deleteObjects(ctx context.Context, st storage.Backend, id string) error {
 	}
 	// A killed upload leaves parts that no object lists (Swift segments
 	// of a data object whose manifest was never committed).
-	if sw, ok := st.(uncommittedSweeper); ok {
+	if sw, ok := storage.As[storage.UncommittedSweeper](st); ok {
 		if err := sw.SweepUncommitted(ctx, id+"/"); err != nil {
 			return fmt.Errorf("delete backup %s: %w", id, err)
 		}
 	}
 	return nil
-}
-
-// uncommittedSweeper is a store that can delete the parts of uploads that
-// were never committed (storage/swift).
-type uncommittedSweeper interface {
-	// SweepUncommitted deletes the parts stored under the name prefix
-	// that no committed object references.
-	SweepUncommitted(ctx context.Context, prefix string) error
 }
 
 // PrunePlan says what Prune removes and keeps (see PlanRetention).

@@ -51,7 +51,7 @@ var ErrNotResumable = errors.New("the backup cannot be resumed")
 
 // partStore is the spool's view of the store.
 func partStore(st storage.Backend) (spool.Store, error) {
-	ps, ok := st.(spool.Store)
+	ps, ok := storage.As[spool.Store](st)
 	if !ok {
 		return nil, fmt.Errorf("spooling needs a store that takes objects in parts (Swift); %s does not (and writes at disk speed: back up without a spool dir)", st.Location())
 	}

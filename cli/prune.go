@@ -188,9 +188,7 @@ func liveWriters(ctx context.Context, e *env, st storage.Backend, entries []back
 // file may be idle for longer than any grace period while its engine is
 // slow. Files younger than minTempAge are never removed.
 func removeStaleTemp(ctx context.Context, e *env, st storage.Backend, plan backup.PrunePlan, grace time.Duration) error {
-	tr, ok := st.(interface {
-		RemoveStaleTemp(context.Context, time.Duration) (int, error)
-	})
+	tr, ok := storage.As[storage.StaleTempRemover](st)
 	if !ok {
 		return nil
 	}

@@ -25,7 +25,7 @@ func spoolOptions(c *cli.Context, st storage.Backend, sizeHint int64) (*backup.S
 	if dir == "" {
 		return nil, nil
 	}
-	if _, ok := st.(spool.Store); !ok {
+	if _, ok := storage.As[spool.Store](st); !ok {
 		return nil, usagef("--spool-dir works with swift:// stores only: %s is written at disk speed already (drop --spool-dir)", st.Location())
 	}
 	so := &backup.SpoolOptions{Dir: dir}
@@ -75,7 +75,7 @@ func resumeBackup(c *cli.Context, e *env, id string) error {
 		return err
 	}
 	defer st.Close()
-	if _, ok := st.(spool.Store); !ok {
+	if _, ok := storage.As[spool.Store](st); !ok {
 		return usagef("--storage %s: spooled backups go to swift:// stores only", st.Location())
 	}
 	if c.Command.Name == "resume" && c.Bool("discard") {

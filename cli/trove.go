@@ -33,7 +33,7 @@ func layoutOf(c *cli.Context) (string, error) {
 
 // troveSwift returns st as the Swift store the trove layout needs.
 func troveSwift(st storage.Backend) (trove.Swift, error) {
-	sw, ok := st.(trove.Swift)
+	sw, ok := storage.As[trove.Swift](st)
 	if !ok {
 		return nil, usagef("--layout trove needs a Swift store (--storage swift://CONTAINER, e.g. swift://database_backups), not %s", st.Location())
 	}

@@ -78,7 +78,7 @@ func ToWriter(ctx context.Context, st storage.Backend, m *backup.Manifest, w io.
 	}
 	open := objectsOpener(st, m)
 	var res stream.DecodeResult
-	if _, cheap := st.(storage.CheapRanges); cheap && len(m.Frames) > 1 && opts.Parallel != 1 {
+	if _, cheap := storage.As[storage.CheapRanges](st); cheap && len(m.Frames) > 1 && opts.Parallel != 1 {
 		res, err = stream.DecodeParallel(ctx, w, open, m.StoredSize, m.Frames, d)
 	} else {
 		var rc io.ReadCloser

@@ -183,13 +183,6 @@ func isDamage(err error) bool {
 		!errors.Is(err, context.DeadlineExceeded)
 }
 
-// partStatter is implemented by stores that keep an object in parts and
-// can check each part's size and MD5 from its metadata, without
-// downloading it (Swift: a HEAD per segment).
-type partStatter interface {
-	StatParts(ctx context.Context, parts []storage.Part) error
-}
-
 // checkObject compares a stored object with its manifest record: presence,
 // size, and a hash: the parts' MD5s where the store can check them without
 // a download, the backend's MD5 when it reports one, else SHA-256 of the
@@ -205,7 +198,7 @@ func checkObject(ctx context.Context, st storage.Backend, name string, o backup.
 	if oi.Size != o.Size {
 		return fmt.Errorf("size %d, manifest says %d", oi.Size, o.Size)
 	}
-	if ps, ok := st.(partStatter); ok && len(o.Parts) > 0 {
+	if ps, ok := storage.As[storage.PartStatter](st); ok && len(o.Parts) > 0 {
 		if err := ps.StatParts(ctx, o.Parts); err != nil {
 			return err
 		}

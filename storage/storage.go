@@ -97,31 +97,6 @@ type Backend interface {
 	Close() error
 }
 
-// CheapRanges is implemented by backends whose Get at an offset costs
-// only the bytes read (a local file): many concurrent reads of small
-// ranges cost no more than one read of the whole object. Parallel restore
-// reads frames by range only from such backends; from others (Swift, whose
-// Get downloads and checks whole segments and reads ahead) it reads the
-// object once, in order.
-type CheapRanges interface {
-	Backend
-	// CheapRanges is a marker; it does nothing.
-	CheapRanges()
-}
-
-// ChecksParts is implemented by backends that check every byte they store
-// against an MD5 computed as it was written, when it is stored and again
-// whenever it is read back in full (Swift: each segment's, or the plain
-// object's, ETag; verify HEADs the segments). A backup to such a store
-// does not also compute the SHA-256 of the stored stream: it would check
-// the same bytes a third time, for a sixth of a Swift upload's CPU. The
-// manifest then records the parts' MD5s and no stored_sha256.
-type ChecksParts interface {
-	Backend
-	// ChecksParts is a marker; it does nothing.
-	ChecksParts()
-}
-
 // ValidateName rejects object names that could escape the backend's
 // namespace or that a backend cannot store: empty names, absolute paths,
 // "." or ".." elements, empty elements, backslashes and control characters.

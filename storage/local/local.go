@@ -52,7 +52,8 @@ type Backend struct {
 
 var (
 	_ storage.Backend     = (*Backend)(nil)
-	_ storage.CheapRanges = (*Backend)(nil)
+	_ storage.CheapRanges      = (*Backend)(nil)
+	_ storage.StaleTempRemover = (*Backend)(nil)
 )
 
 // New opens the directory dir as a store, creating it (mode 0700, with its

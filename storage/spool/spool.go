@@ -20,30 +20,11 @@ import (
 	"github.com/mybak/mybak/storage"
 )
 
-// Store is what a spool needs from the store it uploads to: an object
-// stored in parts that are uploaded separately and committed at the end.
-// *swift.Backend implements it; see its methods for the contracts.
-type Store interface {
-	// Location names the store (swift://container/prefix).
-	Location() string
-	// PartSize is the size of the parts to cut; MaxParts the most parts an
-	// object may have; UploadParallel how many to upload at once.
-	PartSize() int64
-	MaxParts() int
-	UploadParallel() int
-	// PutPart stores part n of an upload from the size bytes of r,
-	// rewinding r for every retry.
-	PutPart(ctx context.Context, name, uploadID string, n int, r io.ReadSeeker, size int64, md5hex string) (storage.Part, error)
-	// StatPart returns a stored part, or an error wrapping
-	// storage.ErrNotFound.
-	StatPart(ctx context.Context, name, uploadID string, n int) (storage.Part, error)
-	// CommitParts makes the object visible, made of parts.
-	CommitParts(ctx context.Context, name string, parts []storage.Part) (storage.ObjectInfo, error)
-	// Parts lists the parts of a committed object.
-	Parts(ctx context.Context, name string) ([]storage.Part, error)
-	// DeleteUpload deletes the stored parts of an upload.
-	DeleteUpload(ctx context.Context, name, uploadID string) error
-}
+// Store is what a spool needs from the store it uploads to: the
+// storage.Multipart capability (an object stored in parts that are
+// uploaded separately and committed at the end), whose doc comment states
+// the contract. Find it in a store with storage.As[spool.Store].
+type Store = storage.Multipart
 
 // PendingName is the file, in a backup's spool directory, that SavePending
 // writes.

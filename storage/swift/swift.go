@@ -24,13 +24,25 @@ import (
 	"github.com/mybak/mybak/storage"
 )
 
-var _ storage.ChecksParts = (*Backend)(nil)
+// The capabilities the Swift store declares (see storage.As).
+var (
+	_ storage.ChecksParts        = (*Backend)(nil)
+	_ storage.Multipart          = (*Backend)(nil)
+	_ storage.PartStatter        = (*Backend)(nil)
+	_ storage.UncommittedSweeper = (*Backend)(nil)
+	_ storage.RetriesItself      = (*Backend)(nil)
+)
 
 // ChecksParts marks Swift as a store that checks every segment (or plain
 // object) by its MD5: Put sends it as ETag and checks the ETag returned,
 // Get checks it before the bytes go further, StatParts compares the
 // recorded MD5s with Swift's (see storage.ChecksParts).
 func (b *Backend) ChecksParts() {}
+
+// RetriesItself marks the Swift store as retrying its requests inside,
+// where the bytes can be replayed (retry.go): storage/retry leaves it
+// alone (see storage.RetriesItself).
+func (b *Backend) RetriesItself() {}
 
 // Backend stores objects in an OpenStack Swift container. Create it with
 // New. It is safe for concurrent use.
