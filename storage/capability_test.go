@@ -86,4 +86,3 @@ func TestAsMarker(t *testing.T) {
 type cheap struct{ storage.Backend }
 
 func (cheap) CheapRanges() {}
-

@@ -51,7 +51,7 @@ type Backend struct {
 }
 
 var (
-	_ storage.Backend     = (*Backend)(nil)
+	_ storage.Backend          = (*Backend)(nil)
 	_ storage.CheapRanges      = (*Backend)(nil)
 	_ storage.StaleTempRemover = (*Backend)(nil)
 )
