@@ -2,43 +2,42 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"net/url"
-	"strings"
+	"errors"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/mybak/mybak/storage"
-	"github.com/mybak/mybak/storage/local"
+	// The stores mybak offers register their URL schemes (storage.Open).
+	// A new store is a package under storage/ and one line here.
+	_ "github.com/mybak/mybak/storage/local"
+	_ "github.com/mybak/mybak/storage/swift"
 )
+
+// storeForms lists the --storage forms, for help and errors.
+const storeForms = "a directory, file:///path or swift://container[/prefix]"
 
 func storageFlag() cli.Flag {
 	return &cli.StringFlag{Name: "storage", Aliases: []string{"s"},
-		Usage: "where backups live: a directory, file:///path or swift://container[/prefix]"}
+		Usage: "where backups live: " + storeForms}
 }
 
-// openStore opens the backend that a --storage value names.
+// openStore opens the backend that a --storage value names, through the
+// registry of stores (storage.Open); the store reads its own flags from c.
 func openStore(ctx context.Context, c *cli.Context) (storage.Backend, error) {
 	loc := c.String("storage")
 	if loc == "" {
-		return nil, usagef("--storage is required (a directory, file:///path or swift://container[/prefix]; or MYBAK_STORAGE)")
+		return nil, usagef("--storage is required (%s; or MYBAK_STORAGE)", storeForms)
 	}
-	scheme, rest, hasScheme := strings.Cut(loc, "://")
-	if !hasScheme {
-		return localStore(c, loc)
+	b, err := storage.Open(ctx, loc, storage.OpenOptions{Create: createsStore(c), Settings: c, Log: loggerOf(c)})
+	switch {
+	case errors.Is(err, storage.ErrUnknownScheme):
+		return nil, usagef("--storage %q: unknown scheme %q (use %s)", loc, storage.Scheme(loc), storeForms)
+	case errors.Is(err, storage.ErrUsage):
+		return nil, usageError{err}
+	case err != nil:
+		return nil, err
 	}
-	switch scheme {
-	case "file":
-		u, err := url.Parse(loc)
-		if err != nil || (u.Host != "" && u.Host != "localhost") || u.Path == "" {
-			return nil, usagef("--storage %q: a file URL must look like file:///path", loc)
-		}
-		return localStore(c, u.Path)
-	case "swift":
-		_ = rest
-		return openSwift(ctx, c, loc)
-	}
-	return nil, usagef("--storage %q: unknown scheme %q (use a directory, file:///path or swift://container[/prefix])", loc, scheme)
+	return b, nil
 }
 
 // createsStore reports whether c's command may create the store (its
@@ -47,24 +46,4 @@ func openStore(ctx context.Context, c *cli.Context) (storage.Backend, error) {
 // not a new empty store.
 func createsStore(c *cli.Context) bool {
 	return c.Command.Name == "backup" || c.Command.Name == "resume"
-}
-
-func localStore(c *cli.Context, dir string) (storage.Backend, error) {
-	open := local.Open
-	if createsStore(c) {
-		open = local.New
-	}
-	b, err := open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("open local store: %w", err)
-	}
-	if v := c.String("limit-rate"); v != "" {
-		rate, err := parseSize(v)
-		if err != nil {
-			b.Close()
-			return nil, usagef("--limit-rate: %w", err)
-		}
-		b.LimitRate(rate)
-	}
-	return b, nil
 }

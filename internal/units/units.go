@@ -1,4 +1,5 @@
-// Package units formats quantities for people.
+// Package units formats quantities for people and reads the byte counts
+// they write (ParseBytes).
 package units
 
 import "fmt"
