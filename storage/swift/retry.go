@@ -6,15 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ncw/swift/v2"
+
+	storeretry "github.com/mybak/mybak/storage/retry"
 )
 
 // retryableStatus is the one list of HTTP statuses after which a request
@@ -41,18 +39,14 @@ var retryableStatus = map[int]bool{
 	504: true,
 }
 
-// verdict is what to do after a failed request.
-type verdict int
+// verdict is what to do after a failed request (storage/retry's Verdict).
+type verdict = storeretry.Verdict
 
 const (
-	permanent verdict = iota // give up
-	retry                    // try again after a wait
-	reauth                   // authenticate again, then try again
+	permanent = storeretry.GiveUp // give up
+	retry     = storeretry.Again  // try again after a wait
+	reauth    = storeretry.Reauth // authenticate again, then try again
 )
-
-func (v verdict) String() string {
-	return [...]string{"permanent", "retry", "reauth"}[v]
-}
 
 // transientError marks an error that the request's own code knows to be
 // worth a retry although classify would not: an ETag that does not match
@@ -105,68 +99,18 @@ func classify(err error) verdict {
 		}
 		return permanent
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		// The caller's context: stop. (A deadline of a single request is
-		// a net.Error timeout and is caught below only when ctx is alive;
-		// the retry loop checks ctx first.)
-		return permanent
-	}
-	// Certificate and TLS configuration problems do not heal.
-	var (
-		unknownCA  x509.UnknownAuthorityError
-		invalid    x509.CertificateInvalidError
-		hostname   x509.HostnameError
-		recordHdr  tls.RecordHeaderError
-		verifyErr  *tls.CertificateVerificationError
-		addrErr    *net.AddrError
-		dnsErr     *net.DNSError
-		parseErr   *net.ParseError
-		invalidKey *net.InvalidAddrError
-	)
-	switch {
-	case errors.As(err, &unknownCA), errors.As(err, &invalid), errors.As(err, &hostname),
-		errors.As(err, &recordHdr), errors.As(err, &verifyErr),
-		errors.As(err, &addrErr), errors.As(err, &parseErr), errors.As(err, &invalidKey):
-		return permanent
-	case errors.As(err, &dnsErr):
-		if dnsErr.IsTemporary || dnsErr.IsTimeout {
-			return retry
-		}
-		return permanent
-	}
-	switch {
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, syscall.EHOSTUNREACH),
-		errors.Is(err, syscall.ENETUNREACH),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return retry
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return retry
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		return retry
-	}
-	// net/http reports some broken connections only as text.
-	msg := err.Error()
-	for _, s := range []string{
-		"connection reset", "broken pipe", "server closed idle connection",
-		"transport connection broken", "unexpected EOF", "use of closed network connection",
-	} {
-		if strings.Contains(msg, s) {
-			return retry
-		}
-	}
-	return permanent
+	// Transport errors, the caller's context, TLS: the rule of every
+	// store that talks over a network.
+	return storeretry.Classify(err)
 }
 
-// retrier runs requests again after transient failures, with exponential
-// backoff and jitter. It is the one place that decides how often and how
-// long; classify decides whether. Every retry is logged at info level:
-// what failed, why, which attempt of how many, and when the next one is.
+// retrier runs Swift's requests again after transient failures: it is
+// storage/retry's Policy (exponential backoff with jitter, one log line
+// per retry: what failed, why, which attempt of how many, when the next
+// one is) with Swift's classify, re-authentication and advice. The
+// retries stay inside the store, per request, because only here are the
+// bytes at hand to replay (a segment held in memory); the storage/retry
+// decorator leaves the Swift store alone (Backend.RetriesItself).
 type retrier struct {
 	maxRetries int
 	base, max  time.Duration
@@ -178,24 +122,45 @@ type retrier struct {
 	// log receives the retry lines; nil discards them.
 	log *slog.Logger
 	// opening is set while New opens the store: an endpoint where nothing
-	// answers (connection refused, no route, see unreachable) then gets
-	// at most openingRetries quick retries instead of maxRetries. At the
-	// start such an endpoint is down or misconfigured and a person wants
-	// to know in seconds, not after 11 attempts over 80 s; once a backup
-	// runs, the full retries ride out a restarting proxy.
+	// answers (connection refused, no route: storage/retry.Unreachable)
+	// then gets at most retry.FastRetries quick retries instead of
+	// maxRetries. At the start such an endpoint is down or misconfigured
+	// and a person wants to know in seconds, not after 11 attempts over
+	// 80 s; once a backup runs, the full retries ride out a restarting
+	// proxy.
 	opening bool
 }
 
-// openingRetries and openingMaxWait bound the retries of an unreachable
-// endpoint while the store is opened: about a second in all.
-const (
-	openingRetries = 2
-	openingMaxWait = time.Second
-)
+// policy is the storage/retry Policy of r: Swift's statuses (classify),
+// its log line and advice, the fail-fast of an unreachable endpoint while
+// the store is opened.
+func (r *retrier) policy() storeretry.Policy {
+	p := storeretry.Policy{
+		MaxRetries: r.maxRetries,
+		BaseWait:   r.base,
+		MaxWait:    r.max,
+		Classify:   classify,
+		Reauth:     r.unauth,
+		Log:        r.log,
+		Subject:    "Swift request",
+		Reason:     reason,
+		Explain:    explain,
+		OnRetry:    r.onRetry,
+	}
+	if r.opening {
+		p.FailFast = storeretry.Unreachable
+		p.FastGiveUp = func(err error, attempts int, elapsed time.Duration) error {
+			return fmt.Errorf("%w (nothing answers there: %d attempts in %s; check the URL (--swift-auth-url, ST_AUTH or OS_AUTH_URL, "+
+				"or the storage URL of the auth service's catalogue: --swift-region, OS_ENDPOINT_TYPE), that Swift runs there, and that no firewall is in the way)",
+				err, attempts, elapsed.Round(time.Millisecond))
+		}
+	}
+	return p
+}
 
 // do calls fn until it succeeds, fails permanently, ctx ends or the
-// retries are used up; what names the request in the log ("PUT segment 3
-// of NAME").
+// retries are used up (storage/retry's Policy.Do); what names the request
+// in the log ("PUT segment 3 of NAME").
 //
 // Why this is safe: do is only used for requests that can be replayed
 // byte for byte. An upload's body is a segment held whole in a buffer
@@ -205,56 +170,14 @@ const (
 // wins) and segment names are unique per Put, so a retry after a PUT that
 // did succeed but whose response was lost stores the same bytes again.
 func (r *retrier) do(ctx context.Context, what string, fn func(ctx context.Context) error) error {
-	start := time.Now()
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		err := fn(ctx)
-		if err == nil {
-			return nil
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			return fmt.Errorf("%w (last error: %w)", cerr, err)
-		}
-		v := classify(err)
-		if v == permanent {
-			return explain(err)
-		}
-		retries, wait := r.maxRetries, r.backoff(attempt)
-		fast := r.opening && unreachable(err)
-		if fast {
-			retries, wait = min(retries, openingRetries), min(wait, openingMaxWait)
-		}
-		if attempt >= retries {
-			if fast {
-				return fmt.Errorf("%w (nothing answers there: %d attempts in %s; check the URL (--swift-auth-url, ST_AUTH or OS_AUTH_URL, "+
-					"or the storage URL of the auth service's catalogue: --swift-region, OS_ENDPOINT_TYPE), that Swift runs there, and that no firewall is in the way)",
-					err, attempt+1, time.Since(start).Round(time.Millisecond))
-			}
-			return fmt.Errorf("gave up after %d attempts: %w", attempt+1, err)
-		}
-		if r.onRetry != nil {
-			r.onRetry(attempt, err)
-		}
-		if r.log != nil {
-			r.log.Info("Swift request failed, retrying", "what", what, "why", reason(err, v),
-				"attempt", attempt+1, "of", retries+1, "next_in", wait.Round(time.Millisecond).String())
-		}
-		if v == reauth && r.unauth != nil {
-			r.unauth()
-		}
-		if serr := sleep(ctx, wait); serr != nil {
-			return fmt.Errorf("%w (last error: %w)", serr, err)
-		}
-	}
+	p := r.policy()
+	return p.Do(ctx, what, fn)
 }
 
-// unreachable reports whether err says that nothing answers at the
-// endpoint: the connection was refused, or there is no route to it.
-func unreachable(err error) bool {
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
-		errors.Is(err, syscall.ENETUNREACH)
+// backoff is the wait before retry number attempt (0-based), as do waits.
+func (r *retrier) backoff(attempt int) time.Duration {
+	p := r.policy()
+	return p.Backoff(attempt)
 }
 
 // reason is why a request is retried, for the log: the HTTP status and
@@ -271,28 +194,7 @@ func reason(err error, v verdict) string {
 	return err.Error()
 }
 
-// backoff is the wait before retry number attempt (0-based): the
-// exponential step capped at max, of which a random half is jitter so
-// that parallel uploads do not retry in lockstep.
-func (r *retrier) backoff(attempt int) time.Duration {
-	d := r.base
-	for i := 0; i < attempt && d < r.max; i++ {
-		d *= 2
-	}
-	d = min(d, r.max)
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func sleep(ctx context.Context, d time.Duration) error { return storeretry.Sleep(ctx, d) }
 
 // explain adds what a human should do to the permanent errors that need
 // one.

@@ -185,7 +185,7 @@ func TestRetriesAreLogged(t *testing.T) {
 	cfg.Log = logs.logger()
 
 	// A 503 at the auth endpoint is the cluster, not a wrong URL: it
-	// gets the full retries even while opening (4 > openingRetries).
+	// gets the full retries even while opening (4 > retry.FastRetries).
 	front.auth503.Store(4)
 	b := newTestBackend(t, cfg)
 	lines := logs.retries(t)
