@@ -144,7 +144,9 @@ func TestPolicyDo(t *testing.T) {
 	})
 	t.Run("fail fast", func(t *testing.T) {
 		p := retry.Policy{MaxRetries: 10, BaseWait: time.Millisecond, FailFast: retry.Unreachable,
-			FastGiveUp: func(err error, n int, _ time.Duration) error { return fmt.Errorf("%w (nothing answers: %d attempts)", err, n) }}
+			FastGiveUp: func(err error, n int, _ time.Duration) error {
+				return fmt.Errorf("%w (nothing answers: %d attempts)", err, n)
+			}}
 		calls := 0
 		err := p.Do(ctx, "x", func(context.Context) error { calls++; return syscall.ECONNREFUSED })
 		if calls != retry.FastRetries+1 || err == nil || !strings.Contains(err.Error(), "nothing answers: 3 attempts") {
