@@ -147,3 +147,31 @@ type RetriesItself interface {
 	// RetriesItself is a marker; it does nothing.
 	RetriesItself()
 }
+
+// Features names the capabilities that b declares, itself or through the
+// backends it decorates, in this order: "CheapRanges", "ChecksParts",
+// "Multipart", "PartStatter", "UncommittedSweeper", "StaleTempRemover",
+// "RetriesItself" (rclone's fs.Features, as a list). The conformance
+// suite compares it with what a backend's tests expect, so that a
+// capability cannot disappear unnoticed.
+func Features(b Backend) []string {
+	var f []string
+	add := func(name string, ok bool) {
+		if ok {
+			f = append(f, name)
+		}
+	}
+	add("CheapRanges", has[CheapRanges](b))
+	add("ChecksParts", has[ChecksParts](b))
+	add("Multipart", has[Multipart](b))
+	add("PartStatter", has[PartStatter](b))
+	add("UncommittedSweeper", has[UncommittedSweeper](b))
+	add("StaleTempRemover", has[StaleTempRemover](b))
+	add("RetriesItself", has[RetriesItself](b))
+	return f
+}
+
+func has[T any](b Backend) bool {
+	_, ok := As[T](b)
+	return ok
+}

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -86,3 +87,19 @@ func TestAsMarker(t *testing.T) {
 type cheap struct{ storage.Backend }
 
 func (cheap) CheapRanges() {}
+
+func TestFeatures(t *testing.T) {
+	for _, tc := range []struct {
+		b    storage.Backend
+		want string
+	}{
+		{base{}, "[]"},
+		{wrapper{stale{}}, "[StaleTempRemover]"},
+		{wrapper{cheap{}}, "[CheapRanges]"},
+		{hiding{cheap{}}, "[]"},
+	} {
+		if got := fmt.Sprint(storage.Features(tc.b)); got != tc.want {
+			t.Errorf("Features(%T) = %s, want %s", tc.b, got, tc.want)
+		}
+	}
+}

@@ -30,7 +30,8 @@ func newBackend(t *testing.T) *local.Backend {
 }
 
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Backend { return newBackend(t) })
+	storagetest.RunOptions(t, func(t *testing.T) storage.Backend { return newBackend(t) },
+		storagetest.Options{Features: []string{"CheapRanges", "StaleTempRemover"}})
 }
 
 func put(t *testing.T, b *local.Backend, name string, data []byte) {

@@ -317,11 +317,11 @@ func TestCapabilitiesThroughDecorator(t *testing.T) {
 // TestConformance: the decorator around a local store keeps the
 // storage.Backend contract.
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Backend {
+	storagetest.RunOptions(t, func(t *testing.T) storage.Backend {
 		lb, err := local.New(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return retry.New(lb, fastPolicy(2))
-	})
+	}, storagetest.Options{Features: []string{"CheapRanges", "StaleTempRemover"}})
 }

@@ -16,8 +16,22 @@
 // storage.Backend: round trips of every size, reads from offsets, Stat,
 // List order and prefix filtering, ErrNotFound and ErrInvalidName,
 // atomic replacement, concurrent writers, cancellation, failing sources and
-// Delete. Test data is generated deterministically (ChaCha8) while it is
-// written and read, so nothing large is stored in the repository and memory
+// Delete.
+//
+// Then it checks the optional capabilities the backend declares
+// (storage.Features, found through decorators with storage.As): ranged
+// reads (CheapRanges), the MD5s of what a part-checking store stored
+// (ChecksParts), the multipart contract (Multipart: parts stored,
+// checked, invisible until committed, committed again harmlessly,
+// replaced, an upload deleted) and a spool uploading through it
+// (storage/spool: Finish, and a spool finished by another process),
+// StatParts against damaged part records (PartStatter), the sweep of
+// uncommitted parts (UncommittedSweeper) and the removal of stale
+// temporary files beside a Put in progress (StaleTempRemover).
+// Options.Features pins the capabilities a backend must declare.
+//
+// Test data is generated deterministically (ChaCha8) while it is written
+// and read, so nothing large is stored in the repository and memory
 // stays small even for the large object.
 //
 // What the suite promises about readers that opened an object before a Put
@@ -31,6 +45,8 @@
 package storagetest
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -63,6 +79,11 @@ type Options struct {
 	// Timeout bounds every wait for a backend operation that should
 	// finish or reach a given point. Default 2 minutes.
 	Timeout time.Duration
+	// Features are the optional capabilities the backend must declare,
+	// as storage.Features names them; the suite fails when it declares
+	// others or fewer (so that none disappears, say behind a wrapper,
+	// with its checks). nil: not compared.
+	Features []string
 }
 
 func (o Options) withDefaults() Options {
@@ -130,15 +151,29 @@ func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
 func RunOptions(t *testing.T, newBackend func(t *testing.T) storage.Backend, opts Options) {
 	t.Helper()
 	opts = opts.withDefaults()
-	for _, c := range checks {
-		t.Run(c.name, func(t *testing.T) {
+	run := func(name string, fn func(testing.TB, storage.Backend, Options)) {
+		t.Run(name, func(t *testing.T) {
 			b := newBackend(t)
 			defer func() {
 				if err := b.Close(); err != nil {
 					t.Errorf("Close: %v", err)
 				}
 			}()
-			c.fn(t, b, opts)
+			fn(t, b, opts)
 		})
+	}
+	for _, c := range checks {
+		run(c.name, c.fn)
+	}
+	probe := newBackend(t)
+	features := storage.Features(probe)
+	probe.Close()
+	if opts.Features != nil && fmt.Sprint(features) != fmt.Sprint(opts.Features) {
+		t.Errorf("the backend declares the capabilities %q, its tests expect %q", features, opts.Features)
+	}
+	for _, c := range capChecks {
+		if slices.Contains(features, c.feature) {
+			run(c.name, c.fn)
+		}
 	}
 }

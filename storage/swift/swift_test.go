@@ -119,5 +119,6 @@ func TestConformance(t *testing.T) {
 		// object then fails (with an error, never mixed bytes).
 		EarlyReaderMayFail: true,
 		Timeout:            90 * time.Second,
+		Features:           []string{"ChecksParts", "Multipart", "PartStatter", "UncommittedSweeper", "RetriesItself"},
 	})
 }
