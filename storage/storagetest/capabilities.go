@@ -378,6 +378,11 @@ func checkSweepUncommitted(t testing.TB, b storage.Backend, o Options) {
 	if _, err := mp.StatPart(ctx, "ID2/data", "running", 0); err != nil {
 		t.Errorf("a part under another prefix after the sweep: %v", err)
 	}
+	for n, p := range parts {
+		if got, err := mp.StatPart(ctx, "ID1/data", "u1", n); err != nil || got.MD5 != p.MD5 {
+			t.Errorf("StatPart(u1, %d) of the committed object after the sweep: %+v, %v", n, got, err)
+		}
+	}
 	wantContent(t, b, "ID1/data", committed)
 	wantContent(t, b, "ID1/kept", kept)
 }
