@@ -301,4 +301,3 @@ func TestCapabilityChecksCatchBrokenBackends(t *testing.T) {
 		}
 	}
 }
-
