@@ -1,9 +1,3 @@
-// Package storage defines Backend, the small interface through which mybak
-// stores and reads the objects of a backup, and the conformance suite
-// (storage/storagetest) that every implementation must pass.
-//
-// storage knows nothing about MySQL, compression or encryption: it moves
-// named byte streams.
 package storage
 
 import (
@@ -58,9 +52,15 @@ type ObjectInfo struct {
 //
 // Errors: methods wrap the cause with the operation and the object's name
 // (`put "ID/data.gz": ...`). A missing object is ErrNotFound (wrapped).
-// Backends retry transient failures themselves where the data can be
-// replayed (a Swift segment held in memory); a stream handed to Put is read
-// once and is never rewound.
+// Transient failures are retried only where the data can be replayed: by
+// the backend itself (Swift holds each segment in memory and declares
+// RetriesItself), or by storage/retry's decorator around it, which retries
+// what retry.Classify calls transient (mark an error with retry.Permanent
+// to stop that) and never a Put whose stream cannot be rewound: a stream
+// handed to Put is read once and is never rewound.
+//
+// Optional capabilities (ranged reads, parts, sweeping, ...) are the
+// interfaces in capability.go, found with As.
 type Backend interface {
 	// Put stores everything read from r, until io.EOF, as the object name.
 	// The object becomes visible (to Get, Stat, List) only when Put returns

@@ -1,5 +1,7 @@
 // Package local implements storage.Backend on a local directory; it is
-// mybak's default store.
+// mybak's default store. storage.Open opens it from a plain path or a
+// file:///path URL (OpenPath, OpenFileURL in register.go). It declares the
+// capabilities storage.CheapRanges and storage.StaleTempRemover.
 //
 // An object name maps to a file below the directory: "ID/manifest.json" is
 // DIR/ID/manifest.json. Files are created 0600 and directories 0700.

@@ -1,6 +1,7 @@
 // Package spool writes an encoded backup stream to local segment files at
 // the speed of the disk and uploads them to a store that takes objects
-// part by part (storage/swift), concurrently, so that the database-side
+// part by part (storage.Multipart, found with storage.As: storage/swift),
+// concurrently, so that the database-side
 // backup is never slowed down by the network (a slow sink is one cause of
 // InnoDB redo log wrap), and so that a backup survives its process being
 // killed or the network staying down: the files and a journal stay in the

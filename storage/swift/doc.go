@@ -1,5 +1,8 @@
 // Package swift is the storage.Backend for OpenStack Swift
 // (swift://CONTAINER[/PREFIX]), built on github.com/ncw/swift/v2.
+// storage.Open opens it through OpenURL (register.go), which reads the
+// credentials from the environment and the store flags from
+// storage.OpenOptions.Settings.
 //
 // # Layout
 //
@@ -18,12 +21,17 @@
 // can be sent again: this is what lets a backup survive a proxy's 408
 // (client_timeout), a 499, a 5xx, a reset connection or an expired token,
 // where a streamed PUT (Trove: "no ability to reset contents for
-// reupload") cannot. Retries live in one place (retry.go): which statuses
-// and errors are transient (classify, retryableStatus) and the backoff.
+// reupload") cannot. Which Swift statuses are transient is one list in
+// retry.go (classify, retryableStatus); the backoff, the transport errors
+// and the log line of a retry are storage/retry's Policy. The retries stay
+// inside the store, where the held bytes are: the Backend declares
+// storage.RetriesItself, and storage/retry's decorator leaves it alone.
 //
 // # Parts
 //
-// parts.go exposes the segments to a caller that keeps them itself
+// parts.go exposes the segments (storage.Multipart; the other
+// capabilities declared are ChecksParts, PartStatter and
+// UncommittedSweeper, see swift.go) to a caller that keeps them itself
 // (storage/spool keeps them in files, so that an upload can be finished by
 // another process): PutPart, StatPart and CommitParts use the same names,
 // retries, ETag checks and SLO manifest as Put. SweepUncommitted deletes
