@@ -46,7 +46,7 @@
 //
 // Tests: unit tests and fuzz targets for every parser run anywhere, with
 // recorded Percona/MySQL samples in testdata/mysql. Integration tests run
-// against real MariaDB servers started by testdata/mysql-sandbox.sh when
+// against real MariaDB servers started by scripts/mysql-sandbox.sh when
 // MYBAK_TEST_MYSQL=1 (with CI=true or MYBAK_REQUIRE_TOOLS=1 they fail
 // instead of skipping: internal/testenv.Required).
 package mysql

@@ -18,7 +18,7 @@ import (
 )
 
 // Integration tests run against real MariaDB servers started with
-// testdata/mysql-sandbox.sh. They are switched on by MYBAK_TEST_MYSQL=1;
+// scripts/mysql-sandbox.sh. They are switched on by MYBAK_TEST_MYSQL=1;
 // with CI=true and the switch off they fail instead of skipping.
 
 var (
@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 }
 
 func sandboxScript() string {
-	p, _ := filepath.Abs("../testdata/mysql-sandbox.sh")
+	p, _ := filepath.Abs("../scripts/mysql-sandbox.sh")
 	return p
 }
 
@@ -50,7 +50,7 @@ func sandboxScript() string {
 func integration(t *testing.T) {
 	t.Helper()
 	testenv.Need(t, os.Getenv("MYBAK_TEST_MYSQL") == "1",
-		"MySQL integration tests are not configured: set MYBAK_TEST_MYSQL=1 (servers come from testdata/mysql-sandbox.sh; needs mariadb-server, mariadb-client, mariadb-backup, sysbench)")
+		"MySQL integration tests are not configured: set MYBAK_TEST_MYSQL=1 (servers come from scripts/mysql-sandbox.sh; needs mariadb-server, mariadb-client, mariadb-backup, sysbench)")
 }
 
 type sandbox struct {

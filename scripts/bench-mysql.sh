@@ -46,9 +46,9 @@ work=${BENCH_DIR:-$(mktemp -d /tmp/mybak-bench-mysql.XXXXXX)}
 mkdir -p "$work"
 export MYBAK_SANDBOX_DIR=$work/sandbox
 cleanup() {
-  testdata/mysql-sandbox.sh stop bench >/dev/null 2>&1 || true
-  testdata/mysql-sandbox.sh destroy bench-replica >/dev/null 2>&1 || true
-  testdata/mysql-sandbox.sh destroy bench-manual >/dev/null 2>&1 || true
+  scripts/mysql-sandbox.sh stop bench >/dev/null 2>&1 || true
+  scripts/mysql-sandbox.sh destroy bench-replica >/dev/null 2>&1 || true
+  scripts/mysql-sandbox.sh destroy bench-manual >/dev/null 2>&1 || true
   [ -n "${BENCH_DIR:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -62,9 +62,9 @@ started=$(date -u +%FT%TZ)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo "starting a MariaDB sandbox and loading ~${gb} GiB with sysbench..." >&2
-testdata/mysql-sandbox.sh stop bench >/dev/null 2>&1 || true
-testdata/mysql-sandbox.sh start bench --innodb-buffer-pool-size=512M --innodb-log-file-size=512M >&2
-eval "$(testdata/mysql-sandbox.sh env bench)"
+scripts/mysql-sandbox.sh stop bench >/dev/null 2>&1 || true
+scripts/mysql-sandbox.sh start bench --innodb-buffer-pool-size=512M --innodb-log-file-size=512M >&2
+eval "$(scripts/mysql-sandbox.sh env bench)"
 port=$MYBAK_TEST_MYSQL_PORT
 # The baselines read the backup user's password from a 0600 option file, as
 # mybak does; nothing secret goes on argv.
@@ -193,7 +193,7 @@ openssl enc -d -aes-256-cbc -pass file:\$KEYFILE <'$work/trove.xbstream.gz.enc' 
 mariabackup --prepare --target-dir="\$t" 2>'$work/manual-prepare.log'
 mariabackup --copy-back --target-dir="\$t" --datadir='$work/manual/data' 2>'$work/manual-copy.log'
 chown -R mysql: '$work/manual/data' 2>/dev/null || true
-testdata/mysql-sandbox.sh start-datadir bench-manual '$work/manual/data' 2>/dev/null
+scripts/mysql-sandbox.sh start-datadir bench-manual '$work/manual/data' 2>/dev/null
 gtid=\$(cut -f3 "\$t/mariadb_backup_binlog_info" 2>/dev/null || cut -f3 "\$t/xtrabackup_binlog_info")
 replica() { mariadb --defaults-file=/dev/null --protocol=socket --socket='$MYBAK_SANDBOX_DIR/bench-manual/mysqld.sock' -uroot -N -B "\$@"; }
 replica <<SQL
@@ -205,17 +205,17 @@ pos=\$(mariadb --defaults-extra-file='$work/admin.cnf' -N -B -e 'SELECT @@GLOBAL
 [ "\$(replica -e "SELECT MASTER_GTID_WAIT('\$pos', 1800)")" = 0 ] || { echo "by-hand replica did not reach \$pos" >&2; exit 1; }
 SH
 for ((round = 0; round <= runs; round++)); do
-  testdata/mysql-sandbox.sh destroy bench-manual >/dev/null 2>&1 || true
+  scripts/mysql-sandbox.sh destroy bench-manual >/dev/null 2>&1 || true
   rm -rf "$work/manual" && mkdir -p "$work/manual"
   run manual_replica "$round" "bash '$work/manual.sh'"
   check_replica bench-manual
-  testdata/mysql-sandbox.sh destroy bench-manual >/dev/null 2>&1 || true
+  scripts/mysql-sandbox.sh destroy bench-manual >/dev/null 2>&1 || true
   rm -rf "$work/manual" "$work"/tmp.*
-  testdata/mysql-sandbox.sh destroy bench-replica >/dev/null 2>&1 || true
+  scripts/mysql-sandbox.sh destroy bench-replica >/dev/null 2>&1 || true
   rm -rf "$work/replica"
-  run mybak_replica "$round" "'$mybak' make-replica --backup '$id' --storage '$work/store.gzip' $mybak_common --datadir '$work/replica/data' --start-cmd 'testdata/mysql-sandbox.sh start-datadir bench-replica \"\$MYBAK_DATADIR\" 2>/dev/null' --socket '$MYBAK_SANDBOX_DIR/bench-replica/mysqld.sock' --user '$MYBAK_TEST_MYSQL_ADMIN_USER' --password-file '$MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE' --primary-host 127.0.0.1 --primary-port $port --replication-user mybak_repl --replication-password-file '$replpw' >'$work/replica.out'"
+  run mybak_replica "$round" "'$mybak' make-replica --backup '$id' --storage '$work/store.gzip' $mybak_common --datadir '$work/replica/data' --start-cmd 'scripts/mysql-sandbox.sh start-datadir bench-replica \"\$MYBAK_DATADIR\" 2>/dev/null' --socket '$MYBAK_SANDBOX_DIR/bench-replica/mysqld.sock' --user '$MYBAK_TEST_MYSQL_ADMIN_USER' --password-file '$MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE' --primary-host 127.0.0.1 --primary-port $port --replication-user mybak_repl --replication-password-file '$replpw' >'$work/replica.out'"
   check_replica bench-replica
-  testdata/mysql-sandbox.sh destroy bench-replica >/dev/null 2>&1 || true
+  scripts/mysql-sandbox.sh destroy bench-replica >/dev/null 2>&1 || true
   rm -rf "$work/replica"
 done
 

@@ -4,7 +4,7 @@
 # run, with the ratios and the memory bounds. Prints a table on stdout.
 #
 # Everything runs in a network namespace of this script's own (ip netns), so
-# the Swift it starts (testdata/swift-sandbox.sh, state under the work dir)
+# the Swift it starts (scripts/swift-sandbox.sh, state under the work dir)
 # neither collides with a sandbox of the tests on 127.0.0.1 nor shares its
 # /etc/swift/swift.conf: the servers see a private copy bind-mounted over
 # /etc/swift inside the namespace's mount namespace. Nothing outside the
@@ -111,8 +111,8 @@ command -v ip >/dev/null && command -v tc >/dev/null || skip "needs ip and tc (D
 
 make -s build
 mybak=$PWD/mybak
-sandbox=$PWD/testdata/swift-sandbox.sh
-testdata/swift-sandbox.sh env >/dev/null # fails early on a broken script
+sandbox=$PWD/scripts/swift-sandbox.sh
+scripts/swift-sandbox.sh env >/dev/null # fails early on a broken script
 # Swift packages: the sandbox installs them when missing (outside the namespace).
 command -v swift-proxy-server >/dev/null && command -v swift >/dev/null || scripts/deps.sh >/dev/null
 

@@ -40,16 +40,16 @@ mkdir -p "$cache"
 work=$(mktemp -d "$cache/build.XXXXXX")
 export MYBAK_SANDBOX_DIR=$work/sandbox
 cleanup() {
-  testdata/mysql-sandbox.sh destroy benchsrc >/dev/null 2>&1 || true
+  scripts/mysql-sandbox.sh destroy benchsrc >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 echo "bench-xbstream: building $file (sysbench ${tables} x ${rows} rows on a throwaway MariaDB; minutes)" >&2
 # Loading only: no binary log, no flush per commit. The backup itself is an
 # ordinary mariabackup --backup of the loaded datadir.
-testdata/mysql-sandbox.sh start benchsrc --skip-log-bin --innodb-buffer-pool-size=1G \
+scripts/mysql-sandbox.sh start benchsrc --skip-log-bin --innodb-buffer-pool-size=1G \
   --innodb-log-file-size=512M --innodb-flush-log-at-trx-commit=0 >&2
-eval "$(testdata/mysql-sandbox.sh env benchsrc)"
+eval "$(scripts/mysql-sandbox.sh env benchsrc)"
 mariadb --defaults-file=/dev/null --protocol=socket --socket="$MYBAK_TEST_MYSQL_SOCKET" -uroot \
   -e "CREATE DATABASE sbtest"
 # sysbench reads the admin password from a 0600 config file, not argv.
@@ -70,9 +70,9 @@ got=$(mariadb --defaults-file=/dev/null --protocol=socket --socket="$MYBAK_TEST_
 # A clean shutdown and restart checkpoints the loading's redo log: the
 # stream then holds the data files and a short redo log, as a backup of a
 # quiet server does (not the ~400 MB of redo the load left behind).
-testdata/mysql-sandbox.sh stop benchsrc >&2
-testdata/mysql-sandbox.sh start benchsrc >&2
-eval "$(testdata/mysql-sandbox.sh env benchsrc)"
+scripts/mysql-sandbox.sh stop benchsrc >&2
+scripts/mysql-sandbox.sh start benchsrc >&2
+eval "$(scripts/mysql-sandbox.sh env benchsrc)"
 (umask 077 && printf '[client]\nuser=%s\npassword="%s"\nhost=127.0.0.1\nport=%s\nprotocol=tcp\n' \
   "$MYBAK_TEST_MYSQL_USER" "$(cat "$MYBAK_TEST_MYSQL_PASSWORD_FILE")" "$MYBAK_TEST_MYSQL_PORT" >"$work/client.cnf")
 mkdir "$work/target"

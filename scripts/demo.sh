@@ -19,7 +19,7 @@ work=$(mktemp -d /tmp/mybak-demo.XXXXXX)
 export MYBAK_SANDBOX_DIR=$work/sandbox
 sandboxes=()
 cleanup() {
-  for n in "${sandboxes[@]+"${sandboxes[@]}"}"; do testdata/mysql-sandbox.sh stop "$n" >/dev/null 2>&1 || true; done
+  for n in "${sandboxes[@]+"${sandboxes[@]}"}"; do scripts/mysql-sandbox.sh stop "$n" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -40,8 +40,8 @@ start() { # start NAME [start|start-datadir DIR]: a sandbox; sets port/socket va
   local name=$1
   shift
   sandboxes+=("$name")
-  testdata/mysql-sandbox.sh "${@:-start}" >&2
-  eval "$(testdata/mysql-sandbox.sh env "$name")"
+  scripts/mysql-sandbox.sh "${@:-start}" >&2
+  eval "$(scripts/mysql-sandbox.sh env "$name")"
 }
 sql() { # sql PORT QUERY: as the sandbox admin (password through MYSQL_PWD, never argv)
   MYSQL_PWD=$(cat "$MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE") mariadb --defaults-file=/dev/null -h127.0.0.1 -P"$1" \

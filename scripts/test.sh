@@ -29,7 +29,7 @@ export PATH="$gobin:$PATH"
 port_busy() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # free_swift_port prints a proxy port whose whole set of sandbox ports is
-# free (testdata/swift-sandbox.sh derives the others from it: +1, -1880,
+# free (scripts/swift-sandbox.sh derives the others from it: +1, -1880,
 # -1879, -1878, +3231), below the kernel's ephemeral range.
 free_swift_port() {
   local p off tries
@@ -51,12 +51,12 @@ cleanup() {
   local s
   for s in "${started[@]}"; do
     case $s in
-    swift) testdata/swift-sandbox.sh stop >/dev/null 2>&1 || true ;;
+    swift) scripts/swift-sandbox.sh stop >/dev/null 2>&1 || true ;;
     mysql:*)
       if [ -n "$fresh" ]; then
-        testdata/mysql-sandbox.sh destroy "${s#mysql:}" >/dev/null 2>&1 || true
+        scripts/mysql-sandbox.sh destroy "${s#mysql:}" >/dev/null 2>&1 || true
       else
-        testdata/mysql-sandbox.sh stop "${s#mysql:}" >/dev/null 2>&1 || true
+        scripts/mysql-sandbox.sh stop "${s#mysql:}" >/dev/null 2>&1 || true
       fi
       ;;
     esac
@@ -65,7 +65,7 @@ cleanup() {
     # Sandboxes a test started and could not destroy (a killed run).
     local pidf
     for pidf in "$fresh"/sandbox/*/mysqld.pid; do
-      [ -e "$pidf" ] && testdata/mysql-sandbox.sh destroy "$(basename "$(dirname "$pidf")")" >/dev/null 2>&1 || true
+      [ -e "$pidf" ] && scripts/mysql-sandbox.sh destroy "$(basename "$(dirname "$pidf")")" >/dev/null 2>&1 || true
     done
     rm -rf "$fresh"
   fi
@@ -82,18 +82,18 @@ if [ "${CI:-}" = true ]; then
   echo "== CI=true: new servers under $fresh (Swift on 127.0.0.1:$MYBAK_SWIFT_PORT)" >&2
 fi
 
-if [ -n "$fresh" ] || ! testdata/swift-sandbox.sh status >/dev/null 2>&1; then
+if [ -n "$fresh" ] || ! scripts/swift-sandbox.sh status >/dev/null 2>&1; then
   echo "== starting OpenStack Swift on 127.0.0.1" >&2
   started+=(swift)
-  testdata/swift-sandbox.sh start >&2
+  scripts/swift-sandbox.sh start >&2
 fi
-eval "$(testdata/swift-sandbox.sh env)"
-if [ -n "$fresh" ] || ! testdata/mysql-sandbox.sh status primary >/dev/null 2>&1; then
+eval "$(scripts/swift-sandbox.sh env)"
+if [ -n "$fresh" ] || ! scripts/mysql-sandbox.sh status primary >/dev/null 2>&1; then
   echo "== starting MariaDB on 127.0.0.1" >&2
   started+=(mysql:primary)
-  testdata/mysql-sandbox.sh start primary >&2
+  scripts/mysql-sandbox.sh start primary >&2
 fi
-eval "$(testdata/mysql-sandbox.sh env primary)"
+eval "$(scripts/mysql-sandbox.sh env primary)"
 
 # Tests that need a tool or server fail rather than skip when it is missing.
 export MYBAK_REQUIRE_TOOLS=1

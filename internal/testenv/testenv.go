@@ -41,12 +41,12 @@ func Need(t testing.TB, ok bool, why string) {
 }
 
 // NeedSwift switches on a test that talks to the Swift sandbox
-// (testdata/swift-sandbox.sh, whose `env` sets MYBAK_TEST_SWIFT=1 and
+// (scripts/swift-sandbox.sh, whose `env` sets MYBAK_TEST_SWIFT=1 and
 // ST_AUTH/ST_USER/ST_KEY).
 func NeedSwift(t testing.TB) {
 	t.Helper()
 	Need(t, os.Getenv("MYBAK_TEST_SWIFT") == "1" || os.Getenv("ST_AUTH") != "",
-		`needs OpenStack Swift: run testdata/swift-sandbox.sh start && eval "$(testdata/swift-sandbox.sh env)"`)
+		`needs OpenStack Swift: run scripts/swift-sandbox.sh start && eval "$(scripts/swift-sandbox.sh env)"`)
 }
 
 // packages names the Debian package of the tools the tests run.

@@ -46,7 +46,7 @@
 //
 // # Tests
 //
-// The tests run against a real Swift started by testdata/swift-sandbox.sh
+// The tests run against a real Swift started by scripts/swift-sandbox.sh
 // when MYBAK_TEST_SWIFT=1 or ST_AUTH is set; under CI=true they fail when
 // it is not configured. See swift_test.go.
 package swift

@@ -120,7 +120,7 @@ func TestTrickleThroughShortClientTimeout(t *testing.T) {
 	cfg := testConfig(t)
 	short := os.Getenv("MYBAK_SWIFT_SHORT_TIMEOUT_AUTH")
 	if short == "" {
-		t.Fatal("MYBAK_SWIFT_SHORT_TIMEOUT_AUTH is not set: eval \"$(testdata/swift-sandbox.sh env)\" (the sandbox runs a proxy with client_timeout=2)")
+		t.Fatal("MYBAK_SWIFT_SHORT_TIMEOUT_AUTH is not set: eval \"$(scripts/swift-sandbox.sh env)\" (the sandbox runs a proxy with client_timeout=2)")
 	}
 	cfg.AuthURL = short
 	cfg.SegmentSize = 256 << 10

@@ -18,8 +18,8 @@ import (
 // Integration tests run against a real Swift. Start the sandbox and
 // export its settings:
 //
-//	testdata/swift-sandbox.sh start
-//	eval "$(testdata/swift-sandbox.sh env)"
+//	scripts/swift-sandbox.sh start
+//	eval "$(scripts/swift-sandbox.sh env)"
 //	go test ./storage/swift/
 //
 // They are switched on by MYBAK_TEST_SWIFT=1 or ST_AUTH. With CI=true a

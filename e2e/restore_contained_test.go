@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of where restored bytes land (issue 10, findings 1, 3
 // and 9): crafted xbstreams (names with "..", absolute names, long names,

@@ -1,7 +1,7 @@
-package main
+package e2e
 
 // End-to-end tests of make-replica: the mybak binary against real MariaDB
-// servers started by testdata/mysql-sandbox.sh (sandboxes repl-primary,
+// servers started by scripts/mysql-sandbox.sh (sandboxes repl-primary,
 // repl-replica, repl-chain, repl-logical, repl-dump; all destroyed at the
 // end). Gated like the other MySQL tests (MYBAK_TEST_MYSQL=1; CI=true fails
 // without it).
@@ -40,7 +40,7 @@ func replicaArgs(p *sandbox, name, replPassFile string) []string {
 		"--user", p.admin, "--password-file", p.adminPassFile,
 		"--primary-host", "127.0.0.1", "--primary-port", strconv.Itoa(p.port),
 		"--replication-user", "mybak_repl", "--wait-timeout", "60s", "--start-timeout", "60s",
-		"--start-cmd", "MYBAK_SANDBOX_DIR='" + base + "' testdata/mysql-sandbox.sh start-datadir " + name + ` "$MYBAK_DATADIR"`}
+		"--start-cmd", "MYBAK_SANDBOX_DIR='" + base + "' '" + mysqlSandboxSh + "' start-datadir " + name + ` "$MYBAK_DATADIR"`}
 	if replPassFile != "" {
 		a = append(a, "--replication-password-file", replPassFile)
 	}
@@ -112,9 +112,9 @@ func socketDB(t *testing.T, p *sandbox, name string) *sandbox {
 func TestMakeReplica(t *testing.T) {
 	primary(t)
 	for _, n := range []string{"repl-replica", "repl-chain"} {
-		exec.Command("testdata/mysql-sandbox.sh", "destroy", n).Run()
+		exec.Command(mysqlSandboxSh, "destroy", n).Run()
 		n := n
-		t.Cleanup(func() { exec.Command("testdata/mysql-sandbox.sh", "destroy", n).Run() })
+		t.Cleanup(func() { exec.Command(mysqlSandboxSh, "destroy", n).Run() })
 	}
 	p := startSandbox(t, "repl-primary", "")
 	pdb := p.db(t)
@@ -186,7 +186,7 @@ func TestMakeReplica(t *testing.T) {
 			started <- errors.New("make-replica never said the datadir is ready")
 			return
 		}
-		out, err := exec.Command("testdata/mysql-sandbox.sh", "start-datadir", "repl-chain", chainDir).CombinedOutput()
+		out, err := exec.Command(mysqlSandboxSh, "start-datadir", "repl-chain", chainDir).CombinedOutput()
 		if err != nil {
 			err = fmt.Errorf("%v: %s", err, out)
 		}

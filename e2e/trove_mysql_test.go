@@ -1,8 +1,8 @@
-package main
+package e2e
 
 // End-to-end test of incremental backups in Trove's layout: the mybak
-// binary against the MariaDB sandbox (testdata/mysql-sandbox.sh) and the
-// Swift sandbox (testdata/swift-sandbox.sh). Incrementals must carry the
+// binary against the MariaDB sandbox (scripts/mysql-sandbox.sh) and the
+// Swift sandbox (scripts/swift-sandbox.sh). Incrementals must carry the
 // metadata Trove's restore follows (Parent-Location, Parent-Checksum,
 // Lsn), apply onto mybak's full backups and onto full backups Trove made
 // itself, and restore into a datadir a server starts on.
@@ -222,7 +222,7 @@ func TestTroveMySQLIncremental(t *testing.T) {
 		t.Errorf("restored %d rows written after the full backup, want 2500", n)
 	}
 	rdb.Close()
-	exec.Command("testdata/mysql-sandbox.sh", "destroy", "e2e-trove-restored").Run()
+	exec.Command(mysqlSandboxSh, "destroy", "e2e-trove-restored").Run()
 
 	// A full backup made as Trove's mariabackup driver makes it:
 	// mariabackup --backup --stream=xbstream | gzip | openssl enc (Victoria's

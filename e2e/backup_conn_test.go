@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The tools mybak runs connect as mybak resolved and reported, whatever
 // ~/.my.cnf says: a child reads the option files mybak read and then

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of verify --drill through the built binary, against a
 // MariaDB sandbox of their own ("drill-src": a quiet server, so that the

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of the mybak binary: they build it once and run it as a
 // user would, checking standard output, standard error and exit codes.
@@ -22,15 +22,33 @@ import (
 	"github.com/mybak/mybak/internal/testenv"
 )
 
+// mybakBin is the mybak binary TestMain built for this run.
 var mybakBin string
 
+// repoRoot is the repository's top directory (absolute): the tests run in
+// e2e/, and read the docs and run the scripts from there.
+var repoRoot string
+
+// mysqlSandboxSh is the MariaDB sandbox script (scripts/mysql-sandbox.sh).
+var mysqlSandboxSh string
+
+// TestMain builds mybak once for the whole run (from the repository's
+// top directory) and removes it at the end.
 func TestMain(m *testing.M) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		panic(err)
+	}
+	repoRoot = root
+	mysqlSandboxSh = filepath.Join(repoRoot, "scripts", "mysql-sandbox.sh")
 	dir, err := os.MkdirTemp("", "mybak-bin")
 	if err != nil {
 		panic(err)
 	}
 	mybakBin = filepath.Join(dir, "mybak")
-	out, err := exec.Command("go", "build", "-o", mybakBin, ".").CombinedOutput()
+	build := exec.Command("go", "build", "-o", mybakBin, ".")
+	build.Dir = repoRoot
+	out, err := build.CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build mybak: %v\n%s", err, out)
 		os.Exit(1)

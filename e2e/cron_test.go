@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The cron recipe of docs/drills.md, run as written (each crontab line's command
 // through sh, with the recipe's variables), against a MariaDB sandbox of
@@ -20,7 +20,7 @@ import (
 // the commands of its crontab lines.
 func cronRecipe(t *testing.T) (vars map[string]string, cmds []string) {
 	t.Helper()
-	b, err := os.ReadFile("docs/drills.md")
+	b, err := os.ReadFile(filepath.Join(repoRoot, "docs", "drills.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

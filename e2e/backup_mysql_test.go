@@ -1,7 +1,7 @@
-package main
+package e2e
 
 // End-to-end tests of the MySQL engines: the mybak binary against real
-// MariaDB servers started by testdata/mysql-sandbox.sh. scripts/test.sh
+// MariaDB servers started by scripts/mysql-sandbox.sh. scripts/test.sh
 // starts the sandbox "primary" and exports its MYBAK_TEST_MYSQL_* variables;
 // the tests start further sandboxes (restore targets, a small-redo server)
 // in the same MYBAK_SANDBOX_DIR and destroy them when they finish. Without
@@ -33,10 +33,10 @@ func mysqlTests(t *testing.T) {
 	t.Helper()
 	testenv.Need(t, os.Getenv("MYBAK_TEST_MYSQL") == "1" && os.Getenv("MYBAK_TEST_MYSQL_PORT") != "",
 		"MySQL end-to-end tests are not configured: run scripts/test.sh, or start a sandbox and "+
-			"eval \"$(testdata/mysql-sandbox.sh env primary)\" (sets MYBAK_TEST_MYSQL=1 and MYBAK_TEST_MYSQL_*)")
+			"eval \"$(scripts/mysql-sandbox.sh env primary)\" (sets MYBAK_TEST_MYSQL=1 and MYBAK_TEST_MYSQL_*)")
 }
 
-// sandbox is one MariaDB server of testdata/mysql-sandbox.sh.
+// sandbox is one MariaDB server of scripts/mysql-sandbox.sh.
 type sandbox struct {
 	name, socket, datadir string
 	port                  int
@@ -68,7 +68,7 @@ func privateTmp(t *testing.T) {
 
 func sandboxScript(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("testdata/mysql-sandbox.sh", args...)
+	cmd := exec.Command(mysqlSandboxSh, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -81,13 +81,13 @@ func sandboxScript(t *testing.T, args ...string) string {
 // destroys it when the test ends.
 func startSandbox(t *testing.T, name, datadir string, extra ...string) *sandbox {
 	t.Helper()
-	exec.Command("testdata/mysql-sandbox.sh", "destroy", name).Run()
+	exec.Command(mysqlSandboxSh, "destroy", name).Run()
 	if datadir != "" {
 		sandboxScript(t, append([]string{"start-datadir", name, datadir}, extra...)...)
 	} else {
 		sandboxScript(t, append([]string{"start", name}, extra...)...)
 	}
-	t.Cleanup(func() { exec.Command("testdata/mysql-sandbox.sh", "destroy", name).Run() })
+	t.Cleanup(func() { exec.Command(mysqlSandboxSh, "destroy", name).Run() })
 	env := map[string]string{}
 	for _, l := range strings.Split(sandboxScript(t, "env", name), "\n") {
 		if k, v, ok := strings.Cut(strings.TrimPrefix(l, "export "), "="); ok {

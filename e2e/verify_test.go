@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of verify --deep's content checks: the xbstream of a
 // physical backup chunk by chunk (CRC-32, damaged file named, --list), the

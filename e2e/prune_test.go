@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of retention (prune's --keep-* policy, delete of
 // several backups, show) against a local store and the Swift sandbox,

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // What a killed mybak leaves behind: its children must end with it, and
 // the MySQL password it gave them must not stay on disk.

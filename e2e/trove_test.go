@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of --layout trove against the Swift sandbox: backups
 // made exactly as OpenStack Trove made them (shell pipelines, segments

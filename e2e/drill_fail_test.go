@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of verify --drill when the backup cannot be brought up
 // or the drill cannot run: every such drill ends with its report (text and

@@ -2,10 +2,10 @@
 # swift-sandbox.sh — a throw-away, single-replica OpenStack Swift on 127.0.0.1
 # for mybak's storage/swift tests.
 #
-#   testdata/swift-sandbox.sh start    install if missing, configure, start, wait
-#   testdata/swift-sandbox.sh stop     stop everything this script started (by pid)
-#   testdata/swift-sandbox.sh status   exit 0 when the sandbox answers `swift stat`
-#   testdata/swift-sandbox.sh env      print export lines:  eval "$(testdata/swift-sandbox.sh env)"
+#   scripts/swift-sandbox.sh start    install if missing, configure, start, wait
+#   scripts/swift-sandbox.sh stop     stop everything this script started (by pid)
+#   scripts/swift-sandbox.sh status   exit 0 when the sandbox answers `swift stat`
+#   scripts/swift-sandbox.sh env      print export lines:  eval "$(scripts/swift-sandbox.sh env)"
 #
 # What runs (each in its own process group, pid files under $DIR/run):
 #   memcached                 $STORAGE_IP:$MEMCACHED_PORT (tempauth keeps its tokens there)
@@ -70,6 +70,9 @@ SLO_MAX_SEGMENTS=${MYBAK_SWIFT_SLO_MAX_SEGMENTS:-1000}
 BIND_IP=${MYBAK_SWIFT_BIND_IP:-127.0.0.1}
 STORAGE_IP=${MYBAK_SWIFT_STORAGE_IP:-127.0.0.1}
 ETC_SWIFT_CONF=/etc/swift/swift.conf
+# The marker keeps the script's old path (it lived in testdata/): it is
+# how this script recognises the /etc/swift/swift.conf it wrote, also one
+# written by an older copy that another sandbox on this host still runs.
 MARKER="# written by mybak testdata/swift-sandbox.sh"
 RUN="$DIR/run"
 LOG="$DIR/log"

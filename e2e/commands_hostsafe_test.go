@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of what a hostile host or store must not achieve: a
 // run that ignores signals, a walk of a parent cycle that never ends.

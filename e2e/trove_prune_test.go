@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of delete and prune with --layout trove against the
 // Swift sandbox: backups mybak wrote in Trove's layout and backups made

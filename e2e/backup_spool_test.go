@@ -1,8 +1,8 @@
-package main
+package e2e
 
 // End-to-end tests of spooled Swift backups (--spool-dir, resume) and of
 // the leftovers of killed backups, against the Swift sandbox
-// (testdata/swift-sandbox.sh), with mybak killed by SIGKILL at chosen
+// (scripts/swift-sandbox.sh), with mybak killed by SIGKILL at chosen
 // points. A reverse proxy in front of Swift picks the points: it sees
 // every request and can kill mybak after Swift has acted on one and
 // before mybak hears the answer.

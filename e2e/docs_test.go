@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The examples in README.md and docs/*.md name only commands and options
 // that exist: every mybak command line in a code block is parsed against
@@ -50,8 +50,8 @@ func docCommandLines(t *testing.T, path string) []string {
 }
 
 func TestDocExamplesUseRealOptions(t *testing.T) {
-	files, _ := filepath.Glob("docs/*.md")
-	files = append(files, "README.md")
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	files = append(files, filepath.Join(repoRoot, "README.md"))
 	helps := map[string]string{}
 	help := func(cmd string) string {
 		if h, ok := helps[cmd]; ok {

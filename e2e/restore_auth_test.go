@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of authenticated backups (issue 10): the binary is run
 // as a user would, against a local store and crafted streams; no server is
