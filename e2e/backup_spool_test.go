@@ -10,7 +10,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"log"
@@ -19,7 +18,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -28,66 +26,7 @@ import (
 	"time"
 
 	"github.com/mybak/mybak/internal/testenv"
-
-	"github.com/ncw/swift/v2"
 )
-
-// swiftConn is a direct connection to the sandbox, for looking at what is
-// stored.
-func swiftConn(t *testing.T) *swift.Connection {
-	t.Helper()
-	c := &swift.Connection{AuthUrl: os.Getenv("ST_AUTH"), UserName: os.Getenv("ST_USER"), ApiKey: os.Getenv("ST_KEY")}
-	if err := c.Authenticate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// testContainer names a fresh container, removed (with its segment
-// container) when the test ends.
-// uniqueName is prefix and 8 random hex digits: a container name no other
-// test, and no earlier run (a killed one left its containers), uses.
-func uniqueName(prefix string) string {
-	var b [4]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("%s-%x", prefix, b)
-}
-
-func testContainer(t *testing.T) string {
-	t.Helper()
-	testenv.NeedSwift(t)
-	var b [4]byte
-	rand.Read(b[:])
-	name := fmt.Sprintf("mybak-e2e-%x", b)
-	t.Cleanup(func() {
-		c := swiftConn(t)
-		ctx := context.Background()
-		for _, ct := range []string{name, name + "_segments"} {
-			names, _ := c.ObjectNamesAll(ctx, ct, nil)
-			for _, n := range names {
-				c.ObjectDelete(ctx, ct, n)
-			}
-			c.ContainerDelete(ctx, ct)
-		}
-	})
-	return name
-}
-
-// segments lists the segment container's objects whose names contain s.
-func segments(t *testing.T, container, s string) []string {
-	t.Helper()
-	names, err := swiftConn(t).ObjectNamesAll(context.Background(), container+"_segments", nil)
-	if err != nil && err != swift.ContainerNotFound {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, n := range names {
-		if strings.Contains(n, s) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
 
 // swiftProxy sits between mybak and Swift.
 type swiftProxy struct {
@@ -151,48 +90,6 @@ func isManifestPut(r *http.Request) bool {
 	return r.Method == http.MethodPut && r.URL.Query().Get("multipart-manifest") == "put"
 }
 
-// victim is a mybak process that a test kills.
-type victim struct {
-	cmd    *exec.Cmd
-	stderr bytes.Buffer
-	stdout bytes.Buffer
-	exited chan struct{}
-	once   sync.Once
-	killed bool
-}
-
-func startMybak(t *testing.T, stdin io.Reader, env []string, args ...string) *victim {
-	t.Helper()
-	v := &victim{cmd: exec.Command(mybakBin, args...), exited: make(chan struct{})}
-	v.cmd.Stdin = stdin
-	v.cmd.Env = append(cleanEnv(), env...)
-	v.cmd.Stdout, v.cmd.Stderr = &v.stdout, &v.stderr
-	if err := v.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { v.cmd.Wait(); close(v.exited) }()
-	t.Cleanup(func() { v.cmd.Process.Kill(); <-v.exited })
-	return v
-}
-
-// kill sends SIGKILL (once) and waits until the process is gone.
-func (v *victim) kill() {
-	v.once.Do(func() {
-		v.killed = true
-		v.cmd.Process.Kill()
-		<-v.exited
-	})
-}
-
-func (v *victim) wait(t *testing.T, d time.Duration) {
-	t.Helper()
-	select {
-	case <-v.exited:
-	case <-time.After(d):
-		t.Fatalf("mybak did not finish within %v\nstderr: %s", d, v.stderr.String())
-	}
-}
-
 // spooledIDs returns the backups in a spool dir.
 func spooledIDs(dir string) []string {
 	ents, _ := os.ReadDir(dir)
@@ -203,16 +100,6 @@ func spooledIDs(dir string) []string {
 		}
 	}
 	return ids
-}
-
-// waitFor polls cond for up to 30 s.
-func waitFor(cond func() bool) bool {
-	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-	}
-	return false
 }
 
 func pendingSaved(dir string) bool {
@@ -228,12 +115,6 @@ func restoreEquals(t *testing.T, store, key, id string, want []byte) {
 	if !bytes.Equal([]byte(r.stdout), want) {
 		t.Fatalf("restored %d bytes that differ from the %d backed up", len(r.stdout), len(want))
 	}
-}
-
-func randomData(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
 }
 
 // TestSpoolKillAndResume kills a spooled backup (SIGKILL) at several

@@ -4,7 +4,7 @@ package e2e
 // that exist: every mybak command line in a code block is parsed against
 // the built binary's own help (mybak CMD --help), so a renamed flag breaks
 // this test before it breaks a reader's script. The cron recipe is run as
-// written by cron_e2e_test.go; the quick start and the recipes need real
+// written by cron_test.go; the quick start and the recipes need real
 // servers and hosts of the reader's.
 
 import (

@@ -130,20 +130,6 @@ func serversUnder(dir string) []int {
 	return pids
 }
 
-// editManifest rewrites store/id/manifest.json through fn.
-func editManifest(t *testing.T, store, id string, fn func(m map[string]any)) {
-	t.Helper()
-	m := manifestOf(t, store, id)
-	fn(m)
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(store, id, "manifest.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // copyStore copies a local store (cp -a) so that a test can damage it.
 func copyStore(t *testing.T, store string) string {
 	t.Helper()

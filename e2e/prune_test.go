@@ -1,7 +1,7 @@
 package e2e
 
-// End-to-end tests of retention (prune's --keep-* policy, delete of
-// several backups, show) against a local store and the Swift sandbox,
+// End-to-end tests of retention (prune's --keep-* policy, its groups and
+// summary, its usage errors) against a local store and the Swift sandbox,
 // with a backup kept running by a pipe the test feeds.
 
 import (
@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -52,24 +51,6 @@ func (b *slowBackup) finish(t *testing.T, rest []byte) string {
 		t.Fatalf("the backup that was running during prune failed: exit %d\n%s", code, b.v.stderr.String())
 	}
 	return strings.TrimSpace(b.v.stdout.String())
-}
-
-// incompleteIDs returns the IDs that `list --json` shows incomplete.
-func incompleteIDs(t *testing.T, env []string) []string {
-	t.Helper()
-	r := run(t, nil, env, "list", "--json")
-	must(t, r, "list --json")
-	var items []struct{ ID, State string }
-	if err := json.Unmarshal([]byte(r.stdout), &items); err != nil {
-		t.Fatalf("list --json: %v\n%s", err, r.stdout)
-	}
-	var ids []string
-	for _, it := range items {
-		if it.State == "incomplete" {
-			ids = append(ids, it.ID)
-		}
-	}
-	return ids
 }
 
 // TestPruneLeavesRunningBackup runs prune --grace 0s while a backup is
@@ -122,7 +103,7 @@ func TestPruneLeavesRunningBackup(t *testing.T) {
 			must(t, run(t, bytes.NewReader([]byte("older")), env, "backup", "--name", "job"), "backup")
 			b := startSlowBackup(t, env, first, "--name", "job")
 			var running []string
-			if !waitFor(func() bool { running = incompleteIDs(t, env); return len(running) == 1 && stored() }) {
+			if !waitFor(func() bool { running = listIDs(t, env, "incomplete"); return len(running) == 1 && stored() }) {
 				t.Fatalf("the running backup never showed up as incomplete with data stored (%v)\n%s", running, b.v.stderr.String())
 			}
 			id := running[0]
@@ -151,7 +132,7 @@ func TestPruneLeavesRunningBackup(t *testing.T) {
 			if !strings.Contains(r.stdout+r.stderr, id) || !strings.Contains(r.stdout+r.stderr, "being written") {
 				t.Errorf("prune does not say it left %s alone because it is being written:\n%s%s", id, r.stdout, r.stderr)
 			}
-			if got := incompleteIDs(t, env); len(got) != 1 || got[0] != id {
+			if got := listIDs(t, env, "incomplete"); len(got) != 1 || got[0] != id {
 				t.Fatalf("after prune the running backup is gone: incomplete %v", got)
 			}
 
@@ -168,46 +149,6 @@ func TestPruneLeavesRunningBackup(t *testing.T) {
 	}
 }
 
-// keepEnv returns the environment of a local store with a key.
-func keepEnv(t *testing.T) (string, []string) {
-	store := t.TempDir()
-	return store, []string{"MYBAK_ENCRYPT_KEY=k", "MYBAK_STORAGE=" + store}
-}
-
-// backupIDs takes n backups of label name and returns their IDs.
-func backupIDs(t *testing.T, env []string, name string, n int) []string {
-	t.Helper()
-	var ids []string
-	for i := 0; i < n; i++ {
-		r := run(t, strings.NewReader(fmt.Sprintf("%s %d", name, i)), env, "backup", "--name", name)
-		must(t, r, "backup")
-		ids = append(ids, strings.TrimSpace(r.stdout))
-	}
-	return ids
-}
-
-// completeIDs returns the IDs of the complete backups in the store.
-func completeIDs(t *testing.T, env []string) []string {
-	t.Helper()
-	r := run(t, nil, env, "list", "--json")
-	must(t, r, "list --json")
-	var items []struct{ ID, State string }
-	if err := json.Unmarshal([]byte(r.stdout), &items); err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, it := range items {
-		if it.State == "complete" {
-			ids = append(ids, it.ID)
-		}
-	}
-	return ids
-}
-
-func sameIDs(a, b []string) bool {
-	return strings.Join(a, " ") == strings.Join(b, " ")
-}
-
 // TestPruneGroupsAndSummary: the policy counts each --name on its own, a
 // --name filter touches one job only, --dry-run prints the plan prune then
 // carries out, and --json reports it with sizes as numbers.
@@ -222,7 +163,7 @@ func TestPruneGroupsAndSummary(t *testing.T) {
 	if !strings.Contains(r.stdout, "would remove") || !strings.Contains(r.stdout, b[0]) || strings.Contains(r.stdout, a[0]) {
 		t.Errorf("prune --name b --dry-run:\n%s", r.stdout)
 	}
-	if got := completeIDs(t, env); len(got) != 5 {
+	if got := listIDs(t, env, "complete"); len(got) != 5 {
 		t.Fatalf("--dry-run removed something: %v", got)
 	}
 	dry := run(t, nil, env, "prune", "--keep-last", "2", "--dry-run", "--json")
@@ -279,12 +220,12 @@ func TestPruneGroupsAndSummary(t *testing.T) {
 	if !strings.Contains(r.stdout, fmt.Sprintf("removed 1 backup")) || !strings.Contains(r.stdout, "freed") {
 		t.Errorf("prune summary:\n%s", r.stdout)
 	}
-	if got, want := completeIDs(t, env), []string{a[1], a[2], b[0], b[1]}; !sameIDs(got, want) {
+	if got, want := listIDs(t, env, "complete"), []string{a[1], a[2], b[0], b[1]}; !sameIDs(got, want) {
 		t.Errorf("after prune --keep-last 2: %v, want %v", got, want)
 	}
 	// --keep stays an alias of --keep-last, per group.
 	must(t, run(t, nil, env, "prune", "--keep", "1"), "prune --keep 1")
-	if got, want := completeIDs(t, env), []string{a[2], b[1]}; !sameIDs(got, want) {
+	if got, want := listIDs(t, env, "complete"), []string{a[2], b[1]}; !sameIDs(got, want) {
 		t.Errorf("after prune --keep 1: %v, want %v", got, want)
 	}
 }
@@ -307,125 +248,4 @@ func TestPruneUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 (usage)\n%s", args, r.code, r.stderr)
 		}
 	}
-}
-
-// TestDeleteSeveralAndLatest: delete takes latest and several IDs, and
-// refuses the whole request when one is missing or still needed.
-func TestDeleteSeveralAndLatest(t *testing.T) {
-	store, env := keepEnv(t)
-	ids := backupIDs(t, env, "x", 4)
-
-	missing := "20200101T000000Z-abcdef"
-	r := run(t, nil, env, "delete", ids[0], missing)
-	if r.code != 1 || !strings.Contains(r.stderr, "no backup "+missing+" in "+store) || !strings.Contains(r.stderr, "mybak list") {
-		t.Errorf("delete of a missing ID: exit %d\n%s", r.code, r.stderr)
-	}
-	if got := completeIDs(t, env); len(got) != 4 {
-		t.Fatalf("a refused delete removed something: %v", got)
-	}
-	must(t, run(t, nil, env, "delete", "latest"), "delete latest")
-	if got := completeIDs(t, env); !sameIDs(got, ids[:3]) {
-		t.Errorf("after delete latest: %v, want %v", got, ids[:3])
-	}
-	must(t, run(t, nil, env, "delete", ids[0], ids[2]), "delete two")
-	if got := completeIDs(t, env); !sameIDs(got, ids[1:2]) {
-		t.Errorf("after delete of two: %v, want %v", got, ids[1:2])
-	}
-	r = run(t, nil, env, "restore", ids[0], "--to-stdout")
-	if r.code != 1 || !strings.Contains(r.stderr, "no backup "+ids[0]+" in "+store) || !strings.Contains(r.stderr, "mybak list --storage "+store) {
-		t.Errorf("restore of a deleted backup: exit %d\n%s", r.code, r.stderr)
-	}
-}
-
-// TestShow: show prints the manifest, the chain, the engine's metadata
-// typed, sizes and the cheap checks, in text and JSON.
-func TestShow(t *testing.T) {
-	store, env := keepEnv(t)
-	ids := backupIDs(t, env, "db", 2)
-	full, incr := ids[0], ids[1]
-	// The engines' metadata and an incremental, as a MySQL engine records them.
-	editManifest(t, store, incr, func(m map[string]any) {
-		m["type"], m["parent"] = "incremental", full
-		m["engine"] = map[string]any{"name": "mariabackup", "version": "10.11.6", "server_version": "10.11.6-MariaDB"}
-		m["meta"] = map[string]any{
-			"binlog_file": "mysql-bin.000042", "binlog_pos": "1234", "gtid": "0-1-77",
-			"from_lsn": "1000", "to_lsn": "9007199254740993", "last_lsn": "9007199254740993",
-			"row_counts": `{"mode":"auto","exact":true,"why":"same position","tables":[{"schema":"s","table":"t","rows":5},{"schema":"s","table":"u","rows":7}],"seconds":0.1}`,
-			"tool":       "mariabackup",
-		}
-	})
-
-	r := run(t, nil, env, "show", "latest", "--json")
-	must(t, r, "show --json")
-	var v map[string]any
-	dec := json.NewDecoder(strings.NewReader(r.stdout))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("show --json: %v\n%s", err, r.stdout)
-	}
-	timeRE := regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$`)
-	meta, _ := v["meta"].(map[string]any)
-	rc, _ := meta["row_counts"].(map[string]any)
-	chain, _ := v["chain"].([]any)
-	ver, _ := v["verification"].(map[string]any)
-	for what, ok := range map[string]bool{
-		"id":                         v["id"] == incr,
-		"state":                      v["state"] == "complete",
-		"label":                      v["label"] == "db",
-		"start_time fixed width UTC": timeRE.MatchString(fmt.Sprint(v["start_time"])),
-		"end_time fixed width UTC":   timeRE.MatchString(fmt.Sprint(v["end_time"])),
-		"duration_seconds a number":  isNumber(v["duration_seconds"]),
-		"raw_size a number":          isNumber(v["raw_size"]),
-		"stored_size a number":       isNumber(v["stored_size"]),
-		"binlog_pos a number":        meta["binlog_pos"] == json.Number("1234"),
-		"to_lsn exact":               meta["to_lsn"] == json.Number("9007199254740993"),
-		"gtid a string":              meta["gtid"] == "0-1-77",
-		"row_counts an object":       rc != nil && rc["exact"] == true,
-		"chain full then incremental": len(chain) == 2 && chain[0].(map[string]any)["id"] == full &&
-			chain[1].(map[string]any)["id"] == incr,
-		"verification ok":                 ver["ok"] == true,
-		"engine.server_version":           v["engine"].(map[string]any)["server_version"] == "10.11.6-MariaDB",
-		"no unknown value given as false": !strings.Contains(r.stdout, "false"),
-	} {
-		if !ok {
-			t.Errorf("show --json: %s is wrong\n%s", what, r.stdout)
-		}
-	}
-
-	r = run(t, nil, env, "show", incr)
-	must(t, r, "show")
-	for _, want := range []string{"incremental of " + full, "mysql-bin.000042:1234", "0-1-77", "from 1000 to 9007199254740993",
-		"2 tables, 12 rows (exact", full + " (full) -> " + incr + " (incremental)", "10.11.6-MariaDB", "verification     ok ("} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("show does not say %q:\n%s", want, r.stdout)
-		}
-	}
-
-	// The parent's data object gone: the cheap check sees it.
-	os.Remove(filepath.Join(store, full, "data.gz.enc"))
-	r = run(t, nil, env, "show", incr)
-	must(t, r, "show of a broken chain")
-	if !strings.Contains(r.stdout, "FAILED: object "+full+"/data.gz.enc: missing") {
-		t.Errorf("show does not report the missing object:\n%s", r.stdout)
-	}
-	// A label is input from outside: a terminal escape or a newline in it
-	// is printed escaped, never as a line of its own.
-	editManifest(t, store, incr, func(m map[string]any) { m["label"] = "db\x1b[2K\nverification  ok" })
-	for _, args := range [][]string{{"show", incr}, {"prune", "--keep-last", "5", "--dry-run"}} {
-		r = run(t, nil, env, args...)
-		must(t, r, strings.Join(args, " "))
-		if strings.Contains(r.stdout, "\x1b") || strings.Contains(r.stdout, "\nverification  ok") || !strings.Contains(r.stdout, `\x1b[2K`) {
-			t.Errorf("%v prints the label raw:\n%q", args, r.stdout)
-		}
-	}
-	missing := "20200101T000000Z-abcdef"
-	r = run(t, nil, env, "show", missing)
-	if r.code != 1 || !strings.Contains(r.stderr, "no backup "+missing+" in "+store+"; `mybak list --storage "+store+"` shows what there is") {
-		t.Errorf("show of a missing backup: exit %d\n%s", r.code, r.stderr)
-	}
-}
-
-func isNumber(v any) bool {
-	_, ok := v.(json.Number)
-	return ok
 }

@@ -9,15 +9,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/mybak/mybak/backup"
 )
 
 // storedBackup takes a backup of data into a new local store and returns
@@ -28,27 +25,6 @@ func storedBackup(t *testing.T, data []byte, flags ...string) (string, string) {
 	r := run(t, bytes.NewReader(data), nil, append([]string{"backup", "--storage", store, "--compress", "none"}, flags...)...)
 	must(t, r, "backup")
 	return store, strings.TrimSpace(r.stdout)
-}
-
-func readJSON(t *testing.T, path string) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func writeJSON(t *testing.T, path string, m map[string]any) {
-	t.Helper()
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestAuthStoredBackup: with a key, a backup is authenticated; an object
@@ -332,30 +308,4 @@ func TestAuthMySQLNothingApplied(t *testing.T) {
 			}
 		}
 	})
-}
-
-// sealManifest authenticates the (edited) manifest of backup id with the
-// key pass, as mybak does when it writes one: for tests whose edits stand
-// for what a mybak with the key could have recorded.
-func sealManifest(t *testing.T, store, id, pass string) {
-	t.Helper()
-	p := filepath.Join(store, id, backup.ManifestName)
-	var g map[string]any
-	b, _ := os.ReadFile(p)
-	json.Unmarshal(b, &g)
-	delete(g, "auth")
-	b, _ = json.Marshal(g)
-	m, err := backup.ParseManifest(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Seal([]byte(pass)); err != nil {
-		t.Fatal(err)
-	}
-	if b, err = m.Marshal(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -9,7 +9,7 @@ package e2e
 // file, and nothing appears outside its target. TestExtractCrafted needs
 // mariabackup and mbstream (package mariadb-backup) and, for the drill,
 // mariadbd; TestForceKeepsStore needs the MariaDB sandbox (see
-// mysql_e2e_test.go).
+// helpers_test.go).
 
 import (
 	"bytes"

@@ -4,7 +4,7 @@ package e2e
 // physical backup chunk by chunk (CRC-32, damaged file named, --list), the
 // trailer of a dump. TestVerifyDeepContent needs only mbstream (package
 // mariadb-backup); TestMySQLVerifyDeep needs the MariaDB sandbox (see
-// mysql_e2e_test.go).
+// helpers_test.go).
 
 import (
 	"bytes"
@@ -17,16 +17,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mybak/mybak/internal/testenv"
 	"github.com/mybak/mybak/xbstream"
 )
-
-// mbstreamBin returns mbstream's path; without it the test is skipped, or
-// fails when testenv.Required.
-func mbstreamBin(t *testing.T) string {
-	t.Helper()
-	return testenv.NeedTool(t, "mbstream", "xbstream")
-}
 
 // flipPayload flips one byte of the first payload chunk of path in an
 // xbstream, at offset into the payload.
@@ -244,5 +236,88 @@ func TestMySQLVerifyDeep(t *testing.T) {
 	r = run(t, nil, env, "verify", "--deep", "--storage", store, strings.TrimSpace(r.stdout))
 	if r.code != 3 || !strings.Contains(r.stdout, "FAILED dump trailer") {
 		t.Errorf("verify --deep of a dump without trailer: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+func TestVerifyFindsDamage(t *testing.T) {
+	data := corpus(1 << 20)
+	env := []string{"MYBAK_ENCRYPT_KEY=k"}
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, store, id string)
+		deep   bool
+		want   string
+	}{
+		{"flipped byte", func(t *testing.T, store, id string) {
+			p := dataObject(t, store, id)
+			b, _ := os.ReadFile(p)
+			b[len(b)/2] ^= 1
+			os.WriteFile(p, b, 0o600)
+		}, false, "sha256"},
+		{"truncated", func(t *testing.T, store, id string) {
+			p := dataObject(t, store, id)
+			fi, _ := os.Stat(p)
+			os.Truncate(p, fi.Size()-100)
+		}, false, "manifest says"},
+		{"deleted object", func(t *testing.T, store, id string) {
+			os.Remove(dataObject(t, store, id))
+		}, false, "missing"},
+		{"deleted manifest", func(t *testing.T, store, id string) {
+			os.Remove(filepath.Join(store, id, "manifest.json"))
+		}, false, "without a manifest"},
+		{"garbled manifest", func(t *testing.T, store, id string) {
+			os.WriteFile(filepath.Join(store, id, "manifest.json"), []byte("{]"), 0o600)
+		}, false, "invalid backup manifest"},
+		// With a key, the manifest is authenticated: the fast check sees
+		// any change of it.
+		{"manifest hash of the original altered", func(t *testing.T, store, id string) {
+			p := filepath.Join(store, id, "manifest.json")
+			b, _ := os.ReadFile(p)
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			m["raw_sha256"] = strings.Repeat("0", 64)
+			b, _ = json.Marshal(m)
+			os.WriteFile(p, b, 0o600)
+		}, false, "authentication failed"},
+		// A manifest made before authentication (format 1, no auth block)
+		// is not authenticated: only --deep sees the change.
+		{"unauthenticated manifest's hash of the original altered", func(t *testing.T, store, id string) {
+			p := filepath.Join(store, id, "manifest.json")
+			b, _ := os.ReadFile(p)
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			m["raw_sha256"] = strings.Repeat("0", 64)
+			m["format_version"] = 1
+			delete(m, "auth")
+			b, _ = json.Marshal(m)
+			os.WriteFile(p, b, 0o600)
+		}, true, "sha256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := t.TempDir()
+			r := run(t, bytes.NewReader(data), env, "backup", "--storage", store)
+			must(t, r, "backup")
+			id := strings.TrimSpace(r.stdout)
+			must(t, run(t, nil, env, "verify", "--deep", "--storage", store, id), "verify before damage")
+			tc.damage(t, store, id)
+			args := []string{"verify", "--storage", store, id}
+			if tc.deep {
+				// The fast check cannot see this; --deep must.
+				must(t, run(t, nil, env, args...), "fast verify of a manifest-only change")
+				args = append(args, "--deep")
+			}
+			r = run(t, nil, env, args...)
+			if r.code != 3 || !strings.Contains(r.stdout+r.stderr, tc.want) {
+				t.Fatalf("verify: exit %d, stdout %q, stderr %q; want exit 3 mentioning %q", r.code, r.stdout, r.stderr, tc.want)
+			}
+			r = run(t, nil, env, "restore", "--storage", store, id, "--to-stdout")
+			if r.code == 0 {
+				t.Fatal("restore of a damaged backup succeeded")
+			}
+		})
+	}
+	r := run(t, nil, env, "verify", "--storage", t.TempDir(), "20261121T162435Z-3fa9c1")
+	if r.code != 1 || !strings.Contains(r.stderr, "no backup ") {
+		t.Errorf("verify of an unknown ID: exit %d, %q", r.code, r.stderr)
 	}
 }

@@ -21,7 +21,7 @@ import (
 // where it did harm: `restore --target-dir X --force` (and --copy-back
 // --datadir X --force) with the store inside X went ahead, and once the
 // restore succeeded moved X aside and removed it, store and all
-// (TestForceKeepsStore in security_extract_e2e_test.go goes that far with
+// (TestForceKeepsStore in e2e/restore_contained_test.go goes that far with
 // a real backup). A target that is, contains or lies inside the store, a
 // spool or a scratch dir is refused before anything is written, whatever
 // --force says, however the path is spelt.
