@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // The tools mybak runs connect as mybak resolved and reported, whatever

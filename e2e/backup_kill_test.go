@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // What a killed mybak leaves behind: its children must end with it, and

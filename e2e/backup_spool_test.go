@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // End-to-end tests of spooled Swift backups (--spool-dir, resume) and of

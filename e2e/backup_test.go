@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // backup to a local store and the restore of what it stored: keys (flag,

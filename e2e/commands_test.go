@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // Behaviour every command shares: usage errors (exit 2, naming the

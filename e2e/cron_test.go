@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // The cron recipe of docs/drills.md, run as written (each crontab line's command

@@ -14,5 +14,7 @@
 // without it, and fail instead with CI=true or MYBAK_REQUIRE_TOOLS=1
 // (internal/testenv).
 //
-// The package has no code of its own: go test ./e2e/ runs it.
+// The tests are built on Linux only (they read /proc, mount a tmpfs and
+// run the Linux packages of MariaDB and Swift); elsewhere TestNeedsLinux
+// says so. The package has no code of its own: go test ./e2e/ runs it.
 package e2e

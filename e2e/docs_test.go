@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // The examples in README.md and docs/*.md name only commands and options

@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // The shared harness of the end-to-end tests: TestMain builds mybak once

@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // list, show and delete: what a store holds, one backup's details, and

@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // preflight against a real MariaDB server: what it checks and reports

@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // End-to-end tests of where restored bytes land (issue 10, findings 1, 3

@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // End-to-end test of incremental backups in Trove's layout: the mybak

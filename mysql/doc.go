@@ -32,11 +32,15 @@
 // Every child goes through Run: its own process group (killed as a whole on
 // cancel), stderr drained while it runs (a tool blocks when its stderr pipe
 // fills), kept in a log file and a tail for errors, stdout copied to the
-// caller's writer, a parent-death signal so that no child outlives mybak.
+// caller's writer, a parent-death signal so that no child outlives mybak
+// (Linux; other platforms have none: internal/procattr).
 // Passwords never appear on argv or on disk: they are written to a 0600
 // memfd that the child inherits as descriptor 3 and reads as
 // --defaults-extra-file=/dev/fd/3 (the first argument); MYSQL_PWD is
-// stripped from the child's environment. ApplyDump runs the client with
+// stripped from the child's environment. Where there is no memfd (darwin)
+// descriptor 3 is a pipe holding the same settings, readable once: the
+// tools that read their option file twice (mariabackup, xtrabackup) are
+// refused there with ErrUnsupportedPlatform, never given a file on disk. ApplyDump runs the client with
 // its sandbox switch (SafeClientArgs): a dump is applied as SQL only.
 //
 // Known failures become typed errors matching sentinels (ErrAccessDenied,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mybak/mybak/internal/pipes"
+	"github.com/mybak/mybak/internal/procattr"
 )
 
 // Command describes one child process run by Run. Path and Args are what
@@ -69,10 +70,11 @@ type Result struct {
 // Run starts the child in its own process group, drains its stderr while it
 // runs (into LogPath, OnLine, a tail buffer), copies its stdout to
 // c.Stdout and feeds c.Stdin to it. When ctx is cancelled the whole group is
-// killed with SIGKILL. The child also gets SIGKILL when mybak dies, even by
-// kill -9 (a parent-death signal), so that no tool runs on with an open
-// connection and nobody to read its output. Run returns after the child
-// exited and its output was drained.
+// killed with SIGKILL. On Linux the child also gets SIGKILL when mybak dies,
+// even by kill -9 (a parent-death signal), so that no tool runs on with an
+// open connection and nobody to read its output; other platforms have no
+// such signal (internal/procattr). Run returns after the child exited and
+// its output was drained.
 //
 // Errors, in order of precedence: a write error of c.Stdout (the child is
 // killed: its output has nowhere to go); ctx's cause when cancelled; an
@@ -103,6 +105,9 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		if err := checkDefaultsReopen(path, defaultsReopen); err != nil {
+			return nil, err
+		}
 		if defaults, err = secretFD("mybak-defaults", content); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -132,7 +137,8 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 	// only with mybak's end.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	procattr.SetPdeathsig(cmd.SysProcAttr, syscall.SIGKILL) // Linux only: see internal/procattr
 	if defaults != nil {
 		cmd.ExtraFiles = []*os.File{defaults} // descriptor 3 == childDefaultsFD
 	}

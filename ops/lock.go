@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 	"unicode"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrLocked is returned (wrapped) by Lock when another process holds the
@@ -188,7 +190,7 @@ func openLockFile(path string) (*os.File, error) {
 // openat is openat(2), retried on EINTR.
 func openat(dirfd int, name string, flags int, mode uint32) (int, error) {
 	for {
-		fd, err := syscall.Openat(dirfd, name, flags, mode)
+		fd, err := unix.Openat(dirfd, name, flags, mode) // x/sys: syscall has no Openat on darwin
 		if err != syscall.EINTR {
 			return fd, err
 		}

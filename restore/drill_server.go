@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mybak/mybak/internal/procattr"
 	"github.com/mybak/mybak/mysql"
 )
 
@@ -240,8 +241,9 @@ func (s *scratchServer) startOnce(ctx context.Context, timeout time.Duration) er
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.cred}
 	if !s.keep {
 		// Dies with mybak, even with kill -9 (the signal is set after the
-		// credentials change, so it survives running as mysql).
-		cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
+		// credentials change, so it survives running as mysql). Linux only:
+		// see internal/procattr.
+		procattr.SetPdeathsig(cmd.SysProcAttr, syscall.SIGTERM)
 	}
 	started := make(chan error, 1)
 	s.exited = make(chan struct{})

@@ -16,7 +16,8 @@ const writebackWindow = 32 << 20
 // So a large backup neither piles up dirty memory on the database host
 // (nor evicts the server's cached data) nor leaves a long flush for the
 // final fsync. The calls are hints: errors are ignored here, and the
-// fsync in Put stays the authority on durability.
+// fsync in Put stays the authority on durability. (Linux: sync_file_range
+// and fadvise; writeback_other.go only writes.)
 type writeback struct {
 	f         *os.File
 	off       int64 // bytes written
