@@ -7,6 +7,7 @@
 #
 #   scripts/test.sh [go test flags and packages...]
 #       e.g. scripts/test.sh -run Swift ./storage/...
+#            scripts/test.sh -run Trove ./e2e/   (the end-to-end tests)
 #            CI=true scripts/test.sh -shuffle=on
 #
 # With CI=true (CI, and anyone who wants a run that behaves as on a new
@@ -99,6 +100,11 @@ eval "$(scripts/mysql-sandbox.sh env primary)"
 export MYBAK_REQUIRE_TOOLS=1
 echo "== go vet" >&2
 go vet ./...
+# mybak builds for macOS too (platform files: _linux.go / _other.go); the
+# end-to-end tests (./e2e/) are Linux only.
+echo "== GOOS=darwin go build, go vet" >&2
+GOOS=darwin go build ./...
+GOOS=darwin go vet ./...
 echo "== go test" >&2
 # Without a package among the arguments (only flags, e.g. -shuffle=on),
 # every package.
