@@ -11,11 +11,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/crypto"
 	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/stream"
 	"github.com/mybak/mybak/trove"
+	"github.com/mybak/mybak/verify"
 )
 
 func backupCommand(e *env) *cli.Command {
@@ -311,7 +313,7 @@ func verifyCommand(e *env) *cli.Command {
 			if c.Bool("drill") {
 				return runDrill(c, e, ref, rst, cat, pass)
 			}
-			rep, err := restore.Verify(c.Context, rst, ref, restore.VerifyOptions{
+			rep, err := verify.Run(c.Context, rst, ref, verify.Options{
 				Catalogue: cat,
 				Deep:      c.Bool("deep"),
 				List:      c.Bool("list"),
@@ -319,21 +321,9 @@ func verifyCommand(e *env) *cli.Command {
 			})
 			if rep != nil && len(rep.Checks) > 0 && !(e.quiet && err == nil) {
 				if c.Bool("json") {
-					enc := json.NewEncoder(e.stdout)
-					enc.SetIndent("", "  ")
-					enc.Encode(rep)
+					check.WriteJSON(e.stdout, rep)
 				} else {
-					for _, ch := range rep.Checks {
-						status := "ok"
-						if !ch.OK {
-							status = "FAILED"
-						}
-						fmt.Fprintf(e.stdout, "%-6s %s", status, printableText(ch.Name))
-						if ch.Detail != "" {
-							fmt.Fprintf(e.stdout, ": %s", printableText(ch.Detail))
-						}
-						fmt.Fprintln(e.stdout)
-					}
+					check.Verify.WriteText(e.stdout, rep.Checks)
 					printFiles(e, rep, c.Bool("list"))
 				}
 			}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/ops"
-	"github.com/mybak/mybak/restore"
 )
 
 // Exit codes, documented in README.md. Scripts rely on them.
@@ -38,7 +38,7 @@ func exitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ue):
 		return ExitUsage
-	case errors.Is(err, restore.ErrDamaged), errors.Is(err, backup.ErrAuthentication), errors.Is(err, backup.ErrUnauthenticated):
+	case errors.Is(err, check.ErrDamaged), errors.Is(err, backup.ErrAuthentication), errors.Is(err, backup.ErrUnauthenticated):
 		return ExitDamaged
 	case errors.Is(err, ops.ErrLocked):
 		return ExitLocked

@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
@@ -111,7 +112,7 @@ type verification struct {
 	// Level says what was checked.
 	Level  string          `json:"level"`
 	OK     bool            `json:"ok"`
-	Checks []restore.Check `json:"checks"`
+	Checks check.VerifyResults `json:"checks"`
 }
 
 // shown is `show --json`: the manifest's own field names (times RFC 3339
@@ -206,12 +207,8 @@ func showBackup(ctx context.Context, cat restore.Catalogue, st storage.Backend, 
 		OK:    true,
 	}
 	add := func(name string, err error) {
-		ch := restore.Check{Name: name, OK: err == nil}
-		if err != nil {
-			ch.Detail = err.Error()
-			v.Verification.OK = false
-		}
-		v.Verification.Checks = append(v.Verification.Checks, ch)
+		v.Verification.Checks = append(v.Verification.Checks, check.FromError(name, err, true))
+		v.Verification.OK = v.Verification.OK && err == nil
 	}
 	add("manifest", nil)
 	chain := []*backup.Manifest{m}
@@ -355,7 +352,7 @@ func printShow(w io.Writer, v shown) error {
 	status := "ok"
 	var bad []string
 	for _, ch := range v.Verification.Checks {
-		if !ch.OK {
+		if ch.Status == check.Failed {
 			bad = append(bad, ch.Name+": "+ch.Detail)
 		}
 	}

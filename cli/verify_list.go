@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/mybak/mybak/restore"
+	"github.com/mybak/mybak/verify"
 )
 
 // printFiles prints the files of a deep verify's report (verify --list):
 // path and size, tab-separated columns, damaged files marked. A backup
 // whose stream is not an xbstream has no file list: say so on the log.
-func printFiles(e *env, rep *restore.Report, list bool) {
+func printFiles(e *env, rep *verify.Report, list bool) {
 	if !list || !rep.Deep {
 		return
 	}

@@ -17,7 +17,7 @@ import (
 // policy). Every manifest read from a store is authenticated before
 // anything of its backup is read, extracted, prepared or applied:
 // Physical checks the whole chain first, decodeOptions (ToWriter, ToMySQL,
-// verify --deep) each manifest it decodes, Verify reports an
+// verify --deep) each manifest it decodes, package verify reports an
 // "authentication" check per backup of the chain.
 //
 // The data itself is proven by the authenticated manifest's hashes, checked
@@ -88,7 +88,7 @@ func checkAuthenticatedObjects(ctx context.Context, st storage.Backend, m *backu
 		if o.SHA256 == "" && len(o.Parts) == 0 && o.MD5 == "" {
 			return fmt.Errorf("restore %s: %w: object %s has no hash in the manifest; nothing was applied", m.ID, backup.ErrAuthentication, o.Name)
 		}
-		if err := checkObject(ctx, st, m.ObjectPath(o.Name), o); err != nil {
+		if err := CheckObject(ctx, st, m.ObjectPath(o.Name), o); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -97,19 +97,6 @@ func checkAuthenticatedObjects(ctx context.Context, st storage.Backend, m *backu
 		}
 	}
 	return nil
-}
-
-// authCheck adds the "authentication" check of m to a verify report: a
-// MAC that does not match, or an unauthenticated backup refused by the
-// policy, is damage; "not checked: no key" and an accepted unauthenticated
-// backup pass with that detail.
-func authCheck(rep *Report, m *backup.Manifest, name string, o Options) {
-	st, err := o.policy().Check(m)
-	c := Check{Name: name, OK: err == nil, Detail: string(st)}
-	if err != nil {
-		c.Detail = err.Error()
-	}
-	rep.Checks = append(rep.Checks, c)
 }
 
 // decodeExtract runs decode, which writes m's stream, and extract, which

@@ -58,10 +58,6 @@ func TestAuthOnRestore(t *testing.T) {
 	if !errors.Is(err, backup.ErrAuthentication) || out.Len() != 0 {
 		t.Fatalf("altered manifest: %v, %d bytes written", err, out.Len())
 	}
-	rep, err := Verify(ctx, lst, sent.ID, VerifyOptions{Options: Options{Pass: pass}})
-	if !errors.Is(err, ErrDamaged) || rep.OK || !strings.Contains(err.Error(), "authentication") {
-		t.Fatalf("verify of an altered manifest: %v", err)
-	}
 	os.WriteFile(mpath, orig, 0o600)
 
 	// The object altered: refused before anything is applied, and an

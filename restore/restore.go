@@ -1,6 +1,14 @@
-// Package restore reads backups back: it decodes a backup's stream to a
-// writer (restore --to-stdout), and checks backups without restoring them
-// (verify).
+// Package restore reads backups back and restores them: it decodes a
+// backup's stream to a writer (restore --to-stdout), restores a physical
+// chain into a datadir (extract into staging, prepare, copy or move back:
+// Physical) and applies a dump through the SQL client (ToMySQL), after
+// authenticating every manifest it uses and keeping every path a backup
+// names below its target.
+//
+// Checking backups is not here: package verify checks a stored backup
+// without restoring it (verify, --deep), package drill restores it into a
+// scratch server and checks that (verify --drill). Both use Physical,
+// ToMySQL and ToWriter, and the few checks exported for them (checks.go).
 package restore
 
 import (

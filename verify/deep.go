@@ -1,4 +1,4 @@
-package restore
+package verify
 
 import (
 	"bytes"
@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/xbstream"
 )
@@ -171,11 +173,11 @@ func (c *contentChecker) finish(decodeErr error) {
 // of a dump. It adds the checks to rep and lists the xbstream's files in
 // rep.Files when list is set. The error is not nil only when the check
 // could not run (no key, cancelled).
-func deepVerify(ctx context.Context, st storage.Backend, m *backup.Manifest, opts VerifyOptions, rep *Report) error {
+func deepVerify(ctx context.Context, st storage.Backend, m *backup.Manifest, opts Options, rep *Report) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cc := newContentChecker(cctx, contentKind(m))
-	_, derr := ToWriter(ctx, st, m, cc, opts.Options)
+	_, derr := restore.ToWriter(ctx, st, m, cc, opts.Options)
 	cc.finish(derr)
 	if derr != nil && !isDamage(derr) {
 		return derr
@@ -210,7 +212,7 @@ func xbstreamCheck(m *backup.Manifest, cc *contentChecker, derr error, list bool
 		// The decode failed: the scan saw a cut stream. Only the chunks
 		// found damaged before that point are worth saying.
 		if damage := damageOnly(err); damage != "" {
-			rep.Checks = append(rep.Checks, Check{Name: name, Detail: "before the decode failed: " + damage})
+			rep.Checks = append(rep.Checks, check.Result{Name: name, Status: check.Failed, Damage: true, Detail: "before the decode failed: " + damage})
 		}
 		return nil
 	}
@@ -219,9 +221,9 @@ func xbstreamCheck(m *backup.Manifest, cc *contentChecker, derr error, list bool
 		if m.RawSHA256 != "" {
 			detail += fmt.Sprintf(" (the stream matches the SHA-256 recorded when it was stored: %s wrote it damaged; storage did not damage it)", toolName(m))
 		}
-		rep.Checks = append(rep.Checks, Check{Name: name, Detail: detail})
+		rep.Checks = append(rep.Checks, check.Result{Name: name, Status: check.Failed, Damage: true, Detail: detail})
 	} else {
-		rep.Checks = append(rep.Checks, Check{Name: name, OK: true,
+		rep.Checks = append(rep.Checks, check.Result{Name: name, Status: check.OK,
 			Detail: fmt.Sprintf("%d files, %d chunks, %d payload bytes", len(s.Files), s.Chunks, s.Payload)})
 	}
 	if list && s != nil {

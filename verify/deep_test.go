@@ -1,4 +1,4 @@
-package restore
+package verify
 
 import (
 	"bytes"
@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/crypto"
+	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage/local"
 	"github.com/mybak/mybak/stream"
 	"github.com/mybak/mybak/xbstream"
@@ -82,8 +84,8 @@ func TestDeepVerifyContent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Verify(ctx, st, m.ID, VerifyOptions{Deep: true, List: true, Options: Options{Pass: tc.pass}})
-			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrDamaged)) {
+			rep, err := Run(ctx, st, m.ID, Options{Deep: true, List: true, Options: restore.Options{Pass: tc.pass}})
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, check.ErrDamaged)) {
 				t.Fatalf("Verify: %v (want ok=%v)\n%+v", err, tc.ok, rep.Checks)
 			}
 			if rep.Content != tc.content {
@@ -107,7 +109,7 @@ func TestDeepVerifyContent(t *testing.T) {
 				}
 			}
 			for _, c := range rep.Checks[:len(rep.Checks)-1] {
-				if !c.OK && c.Name != "decode and hash the stream" {
+				if c.Status != check.OK && c.Name != "decode and hash the stream" {
 					t.Errorf("check %q failed: %s", c.Name, c.Detail)
 				}
 			}
@@ -141,8 +143,8 @@ func TestDeepVerifyStoredDamage(t *testing.T) {
 	m.Objects[0].SHA256, m.Objects[0].MD5, m.StoredSHA256 = "", "", ""
 	mb, _ := m.Marshal()
 	st.Put(ctx, m.ID+"/"+backup.ManifestName, bytes.NewReader(mb))
-	rep, err := Verify(ctx, st, m.ID, VerifyOptions{Deep: true})
-	if !errors.Is(err, ErrDamaged) {
+	rep, err := Run(ctx, st, m.ID, Options{Deep: true})
+	if !errors.Is(err, check.ErrDamaged) {
 		t.Fatalf("Verify: %v", err)
 	}
 	var details []string

@@ -1,28 +1,34 @@
-package restore
+// Package verify checks a stored backup without restoring it (mybak
+// verify): its manifest is present, valid and authenticated, every stored
+// object of the backup and of the backups its chain needs is present with
+// its recorded size and hash, an incremental's LSNs continue its parent's;
+// with Deep, the whole stream is also decoded once, its hashes checked
+// against the manifest and its content on the way (deep.go: xbstream
+// chunk CRCs, a dump's trailer).
+//
+// The report is a list of check.Results. A failed check is damage
+// (check.ErrDamaged, exit 3); an error without a failed check says that
+// verification could not run (the store is unreachable, the key is
+// missing): the backup's state is then unknown.
+package verify
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"time"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/xbstream"
 )
 
-// ErrDamaged is returned (wrapped) by Verify when a backup fails a check.
-// Its message lists the failed checks.
-var ErrDamaged = errors.New("backup is damaged")
-
-// VerifyOptions configure Verify.
-type VerifyOptions struct {
-	Options
+// Options configure Run.
+type Options struct {
+	restore.Options
 	// Deep decodes the whole stream and checks its hashes and content:
 	// the CRC-32 of every xbstream chunk (physical engines), the trailer
 	// of a dump (logical engines); a stdin backup is recognised by its
@@ -31,70 +37,50 @@ type VerifyOptions struct {
 	// List, with Deep, puts the xbstream's files in Report.Files.
 	List bool
 	// Catalogue finds the backup and its parents; nil means mybak's own
-	// layout in the store (MybakCatalogue). When it is an ObjectChecker,
-	// it checks the stored objects.
-	Catalogue Catalogue
+	// layout in the store (restore.MybakCatalogue). When it is a
+	// restore.ObjectChecker, it checks the stored objects.
+	Catalogue restore.Catalogue
 }
 
-// Check is one verified property of a backup.
-type Check struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"`
-}
-
-// Report is the outcome of Verify.
+// Report is the outcome of Run.
 type Report struct {
-	ID       string        `json:"id"`
-	Deep     bool          `json:"deep"`
-	OK       bool          `json:"ok"`
-	Checks   []Check       `json:"checks"`
-	Duration time.Duration `json:"-"`
+	ID       string              `json:"id"`
+	Deep     bool                `json:"deep"`
+	OK       bool                `json:"ok"`
+	Checks   check.VerifyResults `json:"checks"`
+	Duration time.Duration       `json:"-"`
 	// Seconds is Duration in seconds, for --json.
 	Seconds float64 `json:"duration_seconds"`
 	// Content is what a deep verify found in the stream: "xbstream",
 	// "dump" or "" (not recognised, or not deep).
 	Content string `json:"content,omitempty"`
-	// Files lists the xbstream's files (VerifyOptions.List).
+	// Files lists the xbstream's files (Options.List).
 	Files []xbstream.File `json:"files,omitempty"`
 }
 
+// add records the check name that returned err: a failed check of verify
+// is damage of the backup.
 func (r *Report) add(name string, err error) bool {
-	c := Check{Name: name, OK: err == nil}
-	if err != nil {
-		c.Detail = err.Error()
-	}
-	r.Checks = append(r.Checks, c)
+	r.Checks = append(r.Checks, check.FromError(name, err, true))
 	return err == nil
 }
 
-// failed joins the failed checks into one error wrapping ErrDamaged.
-func (r *Report) failed() error {
-	var msgs []string
-	for _, c := range r.Checks {
-		if !c.OK {
-			msgs = append(msgs, c.Name+": "+c.Detail)
-		}
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: %s", ErrDamaged, strings.Join(msgs, "; "))
-}
+// failed is the report's error: check.ErrDamaged naming the failed checks.
+func (r *Report) failed() error { return check.Err(r.Checks, "") }
 
-// Verify checks backup ref (an ID or "latest") without restoring it: the
+// Run checks backup ref (an ID or "latest") without restoring it: the
 // manifest is present and valid, and every stored object, of the backup
 // and of the backups its chain needs, is present with the recorded size and
 // hash. With Deep, the whole stream is also
 // decrypted, decompressed and hashed against the manifest, once, while its
-// content is checked (see VerifyOptions.Deep): a damaged xbstream chunk is
+// content is checked (see Options.Deep): a damaged xbstream chunk is
 // reported with its file.
 //
-// The report lists every check. The error wraps ErrDamaged when a check
+// The report lists every check. The error wraps check.ErrDamaged when a check
 // failed, backup.ErrNoBackup when ref names nothing at all, and is some
 // other error when verification itself could not run (the store is
 // unreachable, the key is missing): the backup's state is then unknown.
-func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOptions) (*Report, error) {
+func Run(ctx context.Context, st storage.Backend, ref string, opts Options) (*Report, error) {
 	start := time.Now()
 	rep := &Report{ID: ref, Deep: opts.Deep}
 	defer func() {
@@ -105,11 +91,11 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 
 	cat := opts.Catalogue
 	if cat == nil {
-		cat = MybakCatalogue{Store: st}
+		cat = restore.MybakCatalogue{Store: st}
 	}
 	m, err := cat.Resolve(ctx, ref)
 	if err != nil {
-		if _, mybak := cat.(MybakCatalogue); mybak && ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
+		if _, mybak := cat.(restore.MybakCatalogue); mybak && ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
 			// A backup being written is not damaged, just not finished.
 			if why, _ := backup.InProgress(ctx, st, ref); why != "" {
 				return rep, fmt.Errorf("backup %s in %s is in progress (%s): verify it once it has finished", ref, st.Location(), why)
@@ -134,10 +120,10 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 	checkObjects := func(b *backup.Manifest, prefix string) error {
 		for _, o := range b.Objects {
 			var cerr error
-			if oc, ok := cat.(ObjectChecker); ok {
+			if oc, ok := cat.(restore.ObjectChecker); ok {
 				cerr = oc.CheckObject(ctx, b, o)
 			} else {
-				cerr = checkObject(ctx, st, b.ObjectPath(o.Name), o)
+				cerr = restore.CheckObject(ctx, st, b.ObjectPath(o.Name), o)
 			}
 			rep.add("object "+prefix+o.Name, cerr)
 			if ctx.Err() != nil {
@@ -154,7 +140,7 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 		if perr == nil && mysql.Engine(m.Engine.Name).Physical() {
 			// The LSNs must line up: an incremental taken from another
 			// parent would fail in prepare, or worse, apply wrongly.
-			_, perr = checkChain(chain)
+			perr = restore.CheckChain(chain)
 		}
 		rep.add("parent chain", perr)
 		// Restoring an incremental needs every backup before it: their
@@ -179,61 +165,25 @@ func Verify(ctx context.Context, st storage.Backend, ref string, opts VerifyOpti
 // isDamage tells errors that say the data is bad from errors that say
 // verification could not run.
 func isDamage(err error) bool {
-	return !errors.Is(err, ErrNeedKey) && !errors.Is(err, context.Canceled) &&
+	return !errors.Is(err, restore.ErrNeedKey) && !errors.Is(err, context.Canceled) &&
 		!errors.Is(err, context.DeadlineExceeded)
-}
-
-// checkObject compares a stored object with its manifest record: presence,
-// size, and a hash: the parts' MD5s where the store can check them without
-// a download, the backend's MD5 when it reports one, else SHA-256 of the
-// bytes read back.
-func checkObject(ctx context.Context, st storage.Backend, name string, o backup.Object) error {
-	oi, err := st.Stat(ctx, name)
-	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return errors.New("missing")
-		}
-		return err
-	}
-	if oi.Size != o.Size {
-		return fmt.Errorf("size %d, manifest says %d", oi.Size, o.Size)
-	}
-	if ps, ok := storage.As[storage.PartStatter](st); ok && len(o.Parts) > 0 {
-		if err := ps.StatParts(ctx, o.Parts); err != nil {
-			return err
-		}
-		return nil
-	}
-	if oi.MD5 != "" && o.MD5 != "" && len(o.Parts) == 0 {
-		if !strings.EqualFold(oi.MD5, o.MD5) {
-			return fmt.Errorf("md5 %s, manifest says %s", oi.MD5, o.MD5)
-		}
-		return nil
-	}
-	if o.SHA256 == "" {
-		return nil
-	}
-	rc, err := st.Get(ctx, name, 0)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	h := sha256.New()
-	n, err := io.CopyBuffer(h, rc, make([]byte, 1<<20))
-	if err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	if n != o.Size {
-		return fmt.Errorf("read %d bytes, manifest says %d", n, o.Size)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != o.SHA256 {
-		return fmt.Errorf("sha256 %s, manifest says %s", got, o.SHA256)
-	}
-	return nil
 }
 
 func countObjects(ctx context.Context, st storage.Backend, prefix string) (int, error) {
 	n := 0
 	err := st.List(ctx, prefix, func(storage.ObjectInfo) error { n++; return nil })
 	return n, err
+}
+
+// authCheck adds the "authentication" check of m to a verify report: a
+// MAC that does not match, or an unauthenticated backup refused by the
+// policy, is damage; "not checked: no key" and an accepted unauthenticated
+// backup pass with that detail.
+func authCheck(rep *Report, m *backup.Manifest, name string, o restore.Options) {
+	st, err := o.Policy().Check(m)
+	r := check.FromError(name, err, true)
+	if err == nil {
+		r.Detail = string(st)
+	}
+	rep.Checks = append(rep.Checks, r)
 }

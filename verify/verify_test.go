@@ -1,4 +1,4 @@
-package restore
+package verify
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/storage/local"
 	"github.com/mybak/mybak/stream"
 	"github.com/mybak/mybak/xbstream"
@@ -46,11 +47,11 @@ func TestVerifyChainLSNs(t *testing.T) {
 	full := take(lsnEngine{"0", "1000"}, nil)
 	good := take(lsnEngine{"1000", "2000"}, full)
 	bad := take(lsnEngine{"1500", "2500"}, good) // taken from some other parent
-	if _, err := Verify(ctx, st, good.ID, VerifyOptions{}); err != nil {
+	if _, err := Run(ctx, st, good.ID, Options{}); err != nil {
 		t.Fatalf("verify of a consistent chain: %v", err)
 	}
-	rep, err := Verify(ctx, st, bad.ID, VerifyOptions{})
-	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "starts at LSN 1500") || rep.OK {
+	rep, err := Run(ctx, st, bad.ID, Options{})
+	if !errors.Is(err, check.ErrDamaged) || !strings.Contains(err.Error(), "starts at LSN 1500") || rep.OK {
 		t.Fatalf("verify of an incremental that does not continue its parent: %v", err)
 	}
 
@@ -67,8 +68,8 @@ func TestVerifyChainLSNs(t *testing.T) {
 	if _, err := st.Put(ctx, obj, bytes.NewReader(b)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Verify(ctx, st, good.ID, VerifyOptions{})
-	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "object "+full.ID+"/") || !strings.Contains(err.Error(), "sha256") {
+	_, err = Run(ctx, st, good.ID, Options{})
+	if !errors.Is(err, check.ErrDamaged) || !strings.Contains(err.Error(), "object "+full.ID+"/") || !strings.Contains(err.Error(), "sha256") {
 		t.Fatalf("verify of an incremental whose full backup is damaged: %v", err)
 	}
 }
