@@ -10,14 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/mysql"
-)
-
-// Preflight check statuses.
-const (
-	CheckOK   = "ok"
-	CheckWarn = "warn"
-	CheckFail = "fail"
 )
 
 // PreflightOptions configure Preflight.
@@ -47,32 +41,29 @@ type SpaceDir struct {
 	Must bool
 }
 
-// PreflightCheck is one line of the preflight report.
-type PreflightCheck struct {
-	Name   string `json:"name"`
-	Status string `json:"status"` // ok, warn, fail
-	Detail string `json:"detail"`
-}
-
 // PreflightReport is what Preflight found. It never holds a secret.
 type PreflightReport struct {
-	Connection    string           `json:"connection"`
-	ServerVersion string           `json:"server_version,omitempty"`
-	Flavor        string           `json:"flavor,omitempty"`
-	Engine        string           `json:"engine,omitempty"`
-	ToolPath      string           `json:"tool_path,omitempty"`
-	ToolVersion   string           `json:"tool_version,omitempty"`
-	DataBytes     int64            `json:"data_bytes,omitempty"`
-	RedoCapacity  int64            `json:"redo_capacity_bytes,omitempty"`
-	RedoRate      float64          `json:"redo_bytes_per_second"`
-	RedoWindow    float64          `json:"redo_seconds_to_wrap,omitempty"` // 0: no writes seen
-	OK            bool             `json:"ok"`
-	Checks        []PreflightCheck `json:"checks"`
+	Connection    string  `json:"connection"`
+	ServerVersion string  `json:"server_version,omitempty"`
+	Flavor        string  `json:"flavor,omitempty"`
+	Engine        string  `json:"engine,omitempty"`
+	ToolPath      string  `json:"tool_path,omitempty"`
+	ToolVersion   string  `json:"tool_version,omitempty"`
+	DataBytes     int64   `json:"data_bytes,omitempty"`
+	RedoCapacity  int64   `json:"redo_capacity_bytes,omitempty"`
+	RedoRate      float64 `json:"redo_bytes_per_second"`
+	RedoWindow    float64 `json:"redo_seconds_to_wrap,omitempty"` // 0: no writes seen
+	OK            bool    `json:"ok"`
+	// Checks are the results, in the order they ran. A failed check says
+	// a backup would fail (exit 1), never that anything is damaged.
+	Checks check.PreflightResults `json:"checks"`
 }
 
-func (r *PreflightReport) add(name, status, format string, a ...any) {
-	r.Checks = append(r.Checks, PreflightCheck{Name: name, Status: status, Detail: fmt.Sprintf(format, a...)})
-	if status == CheckFail {
+// add records the check called name, with its detail made of format and
+// a.
+func (r *PreflightReport) add(name string, status check.Status, format string, a ...any) {
+	r.Checks = append(r.Checks, check.Result{Name: name, Status: status, Detail: fmt.Sprintf(format, a...)})
+	if status == check.Failed {
 		r.OK = false
 	}
 }
@@ -99,18 +90,35 @@ func Preflight(ctx context.Context, o PreflightOptions) (*PreflightReport, error
 	r := &PreflightReport{Connection: o.Conn.String(), OK: true}
 	db, err := mysql.Open(ctx, o.Conn)
 	if err != nil {
-		r.add("connect", CheckFail, "%v", err)
+		r.add("connect", check.Failed, "%v", err)
 		return r, err
 	}
 	defer db.Close()
 	s, err := mysql.Probe(ctx, db)
 	if err != nil {
-		r.add("connect", CheckFail, "probe server: %v", err)
+		r.add("connect", check.Failed, "probe server: %v", err)
 		return r, fmt.Errorf("%w: %w", ErrPreflightFailed, err)
 	}
 	r.ServerVersion, r.Flavor = s.Version, string(s.Flavor)
-	r.add("server", CheckOK, "%s %s (%s), server_id %d", s.Flavor, s.Version, s.VersionComment, s.ServerID)
+	r.add("server", check.OK, "%s %s (%s), server_id %d", s.Flavor, s.Version, s.VersionComment, s.ServerID)
+	r.engine(ctx, o, s)
+	r.privileges(ctx, db, o, s)
+	r.binlog(s)
+	r.longQueries(ctx, db, o)
+	r.redo(ctx, db, o, s)
+	r.space(ctx, db, o)
+	if !r.OK {
+		var failed []string
+		for _, c := range check.Failures(r.Checks) {
+			failed = append(failed, c.Name)
+		}
+		return r, fmt.Errorf("%w: %s", ErrPreflightFailed, strings.Join(failed, ", "))
+	}
+	return r, nil
+}
 
+// engine checks that the engine's tool is installed and fits the server.
+func (r *PreflightReport) engine(ctx context.Context, o PreflightOptions, s *mysql.ServerInfo) {
 	want := o.Engine
 	logical := want == mysql.EngineMysqldump || want == mysql.EngineMariadbDump
 	tool, err := mysql.SelectTool(want, s, logical)
@@ -120,99 +128,108 @@ func Preflight(ctx context.Context, o PreflightOptions) (*PreflightReport, error
 			e = mysql.PhysicalEngineFor(s)
 		}
 		r.Engine = string(e)
-		r.add("engine", CheckFail, "%v", err)
-	} else {
-		r.Engine, r.ToolPath = string(tool.Engine), tool.Path
-		r.ToolVersion, _ = mysql.ToolVersion(ctx, tool)
-		r.add("engine", CheckOK, "%s (%s %s)", tool.Engine, tool.Path, r.ToolVersion)
+		r.add("engine", check.Failed, "%v", err)
+		return
 	}
+	r.Engine, r.ToolPath = string(tool.Engine), tool.Path
+	r.ToolVersion, _ = mysql.ToolVersion(ctx, tool)
+	r.add("engine", check.OK, "%s (%s %s)", tool.Engine, tool.Path, r.ToolVersion)
+}
 
+// privileges checks that the backup user has what the engine needs.
+func (r *PreflightReport) privileges(ctx context.Context, db *sql.DB, o PreflightOptions, s *mysql.ServerInfo) {
 	if grants, err := mysql.Grants(ctx, db); err != nil {
-		r.add("privileges", CheckWarn, "cannot read grants: %v", err)
+		r.add("privileges", check.Warn, "cannot read grants: %v", err)
 	} else if missing := mysql.MissingPrivileges(grants, mysql.Engine(r.Engine), s); len(missing) > 0 {
-		r.add("privileges", CheckFail, "%s lacks %s: run GRANT %s ON *.* TO the backup user",
+		r.add("privileges", check.Failed, "%s lacks %s: run GRANT %s ON *.* TO the backup user",
 			o.Conn.User, strings.Join(missing, ", "), strings.Join(missing, ", "))
 	} else {
-		r.add("privileges", CheckOK, "all that %s needs are granted", r.Engine)
+		r.add("privileges", check.OK, "all that %s needs are granted", r.Engine)
 	}
+}
 
+// binlog reports the binary log and GTID settings.
+func (r *PreflightReport) binlog(s *mysql.ServerInfo) {
 	switch {
 	case !s.LogBin:
-		r.add("binlog", CheckWarn, "binary log is off: the backup records no binlog position (no point-in-time recovery, no replicas from it)")
+		r.add("binlog", check.Warn, "binary log is off: the backup records no binlog position (no point-in-time recovery, no replicas from it)")
 	default:
-		r.add("binlog", CheckOK, "on, format %s; GTID mode %s%s; GTID position %q", s.BinlogFormat, s.GTIDMode,
+		r.add("binlog", check.OK, "on, format %s; GTID mode %s%s; GTID position %q", s.BinlogFormat, s.GTIDMode,
 			map[bool]string{true: " (strict)", false: ""}[s.GTIDStrict], s.GTIDExecuted)
 	}
+}
 
+// longQueries fails on statements that would block the backup lock.
+func (r *PreflightReport) longQueries(ctx context.Context, db *sql.DB, o PreflightOptions) {
 	if long, err := mysql.LongQueries(ctx, db, o.LongQuery); err != nil {
-		r.add("long queries", CheckWarn, "%v", err)
+		r.add("long queries", check.Warn, "%v", err)
 	} else if len(long) > 0 {
 		var qs []string
 		for _, p := range long {
 			qs = append(qs, fmt.Sprintf("id %d (%s, %s): %s", p.ID, p.User, p.Time, p.Info))
 		}
-		r.add("long queries", CheckFail, "%d statement(s) running for %s or more would block FLUSH TABLES WITH READ LOCK / BACKUP STAGE: %s",
+		r.add("long queries", check.Failed, "%d statement(s) running for %s or more would block FLUSH TABLES WITH READ LOCK / BACKUP STAGE: %s",
 			len(long), o.LongQuery, strings.Join(qs, "; "))
 	} else {
-		r.add("long queries", CheckOK, "none running for %s or more", o.LongQuery)
+		r.add("long queries", check.OK, "none running for %s or more", o.LongQuery)
 	}
+}
 
+// redo compares the redo log's capacity with the rate the server fills it
+// (sampled over o.Sample): a physical backup fails when it falls a whole
+// log behind.
+func (r *PreflightReport) redo(ctx context.Context, db *sql.DB, o PreflightOptions, s *mysql.ServerInfo) {
 	r.RedoCapacity = s.RedoCapacity
 	rate, err := sampleRedo(ctx, db, s.LSN, o.Sample)
 	switch {
 	case err != nil:
-		r.add("redo", CheckWarn, "cannot sample the LSN: %v", err)
+		r.add("redo", check.Warn, "cannot sample the LSN: %v", err)
+		return
 	case rate <= 0:
-		r.add("redo", CheckOK, "capacity %s; no redo written in %s", preflightSize(s.RedoCapacity), o.Sample)
-	default:
-		r.RedoRate = rate
-		window := float64(s.RedoCapacity) / rate
-		r.RedoWindow = window
-		status := CheckOK
-		if window < 10*o.MinRedoWindow.Seconds() {
-			status = CheckWarn
-		}
-		if window < o.MinRedoWindow.Seconds() && mysql.Engine(r.Engine).Physical() {
-			status = CheckFail
-		}
-		advice := ""
-		if status != CheckOK {
-			advice = "; a physical backup fails if it falls this far behind: raise innodb_log_file_size " +
-				"(innodb_redo_log_capacity on MySQL 8.0.30+), avoid --throttle, or back up in a quieter window"
-		}
-		r.add("redo", status, "capacity %s, generated %s/s over %s: the log wraps in %s%s", preflightSize(s.RedoCapacity),
-			preflightSize(int64(rate)), o.Sample, (time.Duration(window * float64(time.Second))).Round(100*time.Millisecond), advice)
+		r.add("redo", check.OK, "capacity %s; no redo written in %s", preflightSize(s.RedoCapacity), o.Sample)
+		return
 	}
+	r.RedoRate = rate
+	window := float64(s.RedoCapacity) / rate
+	r.RedoWindow = window
+	status := check.OK
+	if window < 10*o.MinRedoWindow.Seconds() {
+		status = check.Warn
+	}
+	if window < o.MinRedoWindow.Seconds() && mysql.Engine(r.Engine).Physical() {
+		status = check.Failed
+	}
+	advice := ""
+	if status != check.OK {
+		advice = "; a physical backup fails if it falls this far behind: raise innodb_log_file_size " +
+			"(innodb_redo_log_capacity on MySQL 8.0.30+), avoid --throttle, or back up in a quieter window"
+	}
+	r.add("redo", status, "capacity %s, generated %s/s over %s: the log wraps in %s%s", preflightSize(s.RedoCapacity),
+		preflightSize(int64(rate)), o.Sample, (time.Duration(window * float64(time.Second))).Round(100*time.Millisecond), advice)
+}
 
+// space compares the free space of o.Dirs with the data size.
+func (r *PreflightReport) space(ctx context.Context, db *sql.DB, o PreflightOptions) {
+	var err error
 	r.DataBytes, err = dataSize(ctx, db)
 	if err != nil {
-		r.add("data size", CheckWarn, "%v", err)
+		r.add("data size", check.Warn, "%v", err)
 	}
 	for _, d := range o.Dirs {
 		free, err := freeSpace(d.Path)
 		if err != nil {
-			r.add("free space", CheckWarn, "%s %s: %v", d.Purpose, d.Path, err)
+			r.add("free space", check.Warn, "%s %s: %v", d.Purpose, d.Path, err)
 			continue
 		}
-		status := CheckOK
+		status := check.OK
 		if free < r.DataBytes {
-			status = CheckWarn
+			status = check.Warn
 			if d.Must {
-				status = CheckFail
+				status = check.Failed
 			}
 		}
 		r.add("free space", status, "%s %s: %s free, data %s", d.Purpose, d.Path, preflightSize(free), preflightSize(r.DataBytes))
 	}
-	if !r.OK {
-		var failed []string
-		for _, c := range r.Checks {
-			if c.Status == CheckFail {
-				failed = append(failed, c.Name)
-			}
-		}
-		return r, fmt.Errorf("%w: %s", ErrPreflightFailed, strings.Join(failed, ", "))
-	}
-	return r, nil
 }
 
 // sampleRedo measures the redo generation rate in bytes per second.

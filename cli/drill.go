@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -9,6 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mybak/mybak/check"
+	"github.com/mybak/mybak/drill"
 	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/restore"
@@ -33,7 +34,7 @@ func runDrill(c *cli.Context, e *env, ref string, st storage.Backend, cat restor
 		return usagef("--list does not go with --drill (use verify --deep --list)")
 	}
 	e.run.Command = "verify-drill"
-	rep, err := restore.Drill(c.Context, st, ref, restore.DrillOptions{
+	rep, err := drill.Run(c.Context, st, ref, drill.Options{
 		Options:      readOptions(c, e, pass),
 		Catalogue:    cat,
 		Deep:         c.Bool("deep"),
@@ -66,9 +67,7 @@ func runDrill(c *cli.Context, e *env, ref string, st storage.Backend, cat restor
 		if e.quiet && err == nil {
 			// Nothing to say: the drill passed.
 		} else if c.Bool("json") {
-			enc := json.NewEncoder(e.stdout)
-			enc.SetIndent("", "  ")
-			enc.Encode(rep)
+			check.WriteJSON(e.stdout, rep)
 		} else {
 			printDrill(e, rep)
 		}
@@ -80,7 +79,7 @@ func runDrill(c *cli.Context, e *env, ref string, st storage.Backend, cat restor
 }
 
 // printDrill writes the human report: the steps, then one line per table.
-func printDrill(e *env, rep *restore.DrillReport) {
+func printDrill(e *env, rep *drill.Report) {
 	w := e.stdout
 	fmt.Fprintf(w, "restore drill of %s", printable(rep.ID))
 	if len(rep.Chain) > 1 {
@@ -90,24 +89,19 @@ func printDrill(e *env, rep *restore.DrillReport) {
 		fmt.Fprintf(w, ", %s %s backup of %s", rep.Kind, printable(rep.Engine), dash(printable(rep.BackupServer)))
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tSTATUS\tSECONDS\tDETAIL")
-	for _, s := range rep.Steps {
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\n", oneLine(s.Name), strings.ToUpper(s.Status), s.Seconds, oneLine(s.Detail))
-	}
-	tw.Flush()
+	check.Drill.WriteText(w, rep.Steps)
 	if len(rep.Tables) > 0 {
 		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TABLE\tCHECK\tROWS\tRECORDED\tRESULT\tDETAIL")
 		system := 0
 		for _, t := range rep.Tables {
-			if mysql.SystemSchemas[strings.ToLower(t.Schema)] && t.Result == restore.StepOK {
+			if mysql.SystemSchemas[strings.ToLower(t.Schema)] && t.Result == check.OK {
 				system++ // listed in --json; only their failures here
 				continue
 			}
 			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\n", printable(t.Schema), printable(t.Table), dash(oneLine(t.Check)), count(t.Rows), count(t.Recorded),
-				strings.ToUpper(t.Result), oneLine(t.Detail))
+				strings.ToUpper(string(t.Result)), oneLine(t.Detail))
 		}
 		tw.Flush()
 		if system > 0 {

@@ -1,17 +1,15 @@
 package cli
 
 import (
-	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/mysql"
 )
 
@@ -92,15 +90,8 @@ func printPreflight(w io.Writer, rep *backup.PreflightReport, asJSON bool) {
 		return
 	}
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
+		check.WriteJSON(w, rep)
 		return
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "CHECK\tSTATUS\tDETAIL\n")
-	for _, ch := range rep.Checks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", printableText(ch.Name), strings.ToUpper(printableText(ch.Status)), printableText(ch.Detail))
-	}
-	tw.Flush()
+	check.Preflight.WriteText(w, rep.Checks)
 }

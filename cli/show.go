@@ -110,8 +110,8 @@ type chainLink struct {
 // verification is what `show` checked without reading data.
 type verification struct {
 	// Level says what was checked.
-	Level  string          `json:"level"`
-	OK     bool            `json:"ok"`
+	Level  string              `json:"level"`
+	OK     bool                `json:"ok"`
 	Checks check.VerifyResults `json:"checks"`
 }
 

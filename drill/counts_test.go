@@ -1,10 +1,11 @@
-package restore
+package drill
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/mysql"
 )
 
@@ -13,11 +14,11 @@ func rows(n int64) *int64 { return &n }
 // TestCompareCounts: what the drill makes of the restored counts against
 // exact, approximate and missing records.
 func TestCompareCounts(t *testing.T) {
-	restored := func() *DrillReport {
-		return &DrillReport{Tables: []DrillTable{
-			{Schema: "db", Table: "a", Type: "BASE TABLE", Rows: rows(10), Result: StepOK},
-			{Schema: "db", Table: "b", Type: "BASE TABLE", Rows: rows(5), Result: StepOK},
-			{Schema: "db", Table: "big", Type: "BASE TABLE", Rows: rows(7), Result: StepOK},
+	restored := func() *Report {
+		return &Report{Tables: []Table{
+			{Schema: "db", Table: "a", Type: "BASE TABLE", Rows: rows(10), Result: check.OK},
+			{Schema: "db", Table: "b", Type: "BASE TABLE", Rows: rows(5), Result: check.OK},
+			{Schema: "db", Table: "big", Type: "BASE TABLE", Rows: rows(7), Result: check.OK},
 		}}
 	}
 	rec := func(exact bool, counts ...mysql.TableCount) *backup.RowCountRecord {
@@ -29,15 +30,15 @@ func TestCompareCounts(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		rec    *backup.RowCountRecord
-		status string
+		status check.Status
 		detail string
 	}{
-		{"exact match", rec(true, mysql.TableCount{Schema: "db", Table: "a", Rows: 10}, mysql.TableCount{Schema: "db", Table: "b", Rows: 5}), StepOK, "2 of 2"},
-		{"exact off", rec(true, mysql.TableCount{Schema: "db", Table: "a", Rows: 11}), StepFailed, "db.a (10, recorded 11)"},
-		{"approximate off", rec(false, mysql.TableCount{Schema: "db", Table: "a", Rows: 11}), StepWarn, "approximate"},
-		{"missing", rec(false, mysql.TableCount{Schema: "db", Table: "gone", Rows: 1}), StepFailed, "missing from the restore: db.gone"},
-		{"none recorded", nil, StepWarn, "records no row counts"},
-		{"count failed at backup", &backup.RowCountRecord{Mode: "auto", Error: "access denied"}, StepWarn, "access denied"},
+		{"exact match", rec(true, mysql.TableCount{Schema: "db", Table: "a", Rows: 10}, mysql.TableCount{Schema: "db", Table: "b", Rows: 5}), check.OK, "2 of 2"},
+		{"exact off", rec(true, mysql.TableCount{Schema: "db", Table: "a", Rows: 11}), check.Failed, "db.a (10, recorded 11)"},
+		{"approximate off", rec(false, mysql.TableCount{Schema: "db", Table: "a", Rows: 11}), check.Warn, "approximate"},
+		{"missing", rec(false, mysql.TableCount{Schema: "db", Table: "gone", Rows: 1}), check.Failed, "missing from the restore: db.gone"},
+		{"none recorded", nil, check.Warn, "records no row counts"},
+		{"count failed at backup", &backup.RowCountRecord{Mode: "auto", Error: "access denied"}, check.Warn, "access denied"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := restored()

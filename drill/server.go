@@ -1,4 +1,4 @@
-package restore
+package drill
 
 import (
 	"bytes"
@@ -15,13 +15,11 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/mybak/mybak/internal/procattr"
 	"github.com/mybak/mybak/mysql"
 )
 
@@ -67,11 +65,11 @@ func serverBinary(given string, flavor mysql.Flavor) (string, error) {
 // serverVersion runs bin --version and returns its version, flavour,
 // major and minor.
 func serverVersion(ctx context.Context, bin string) (string, mysql.Flavor, int, int, error) {
-	cmd := exec.CommandContext(ctx, bin, "--no-defaults", "--version")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", "", 0, 0, fmt.Errorf("%s --version: %w: %s", bin, err, bytes.TrimSpace(out))
+	var stdout bytes.Buffer
+	if _, err := mysql.Run(ctx, &mysql.Command{Path: bin, Args: []string{"--no-defaults", "--version"}, Stdout: &stdout}); err != nil {
+		return "", "", 0, 0, fmt.Errorf("%s --version: %w", bin, err)
 	}
+	out := stdout.Bytes()
 	v, err := mysql.ParseToolVersion(string(out))
 	if err != nil {
 		return "", "", 0, 0, fmt.Errorf("%s --version: %w", bin, err)
@@ -229,46 +227,35 @@ func (s *scratchServer) startOnce(ctx context.Context, timeout time.Duration) er
 	} else {
 		args = append(args, "--disable-log-bin", "--mysqlx=OFF")
 	}
-	console, err := os.OpenFile(filepath.Join(s.dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer console.Close()
-	cmd := exec.Command(s.bin, args...)
-	cmd.Stdout, cmd.Stderr = console, console
-	cmd.Dir = s.dir
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TZ=UTC"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.cred}
-	if !s.keep {
-		// Dies with mybak, even with kill -9 (the signal is set after the
-		// credentials change, so it survives running as mysql). Linux only:
-		// see internal/procattr.
-		procattr.SetPdeathsig(cmd.SysProcAttr, syscall.SIGTERM)
-	}
-	started := make(chan error, 1)
 	s.exited = make(chan struct{})
+	started := make(chan int, 1)
 	go func() {
-		// Pdeathsig fires when the thread that forked exits: keep this
-		// goroutine, and so its thread, until the server is gone.
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			close(s.exited)
-			return
-		}
-		started <- nil
-		s.err = cmd.Wait()
+		// The server is stopped by its pid (stop), not by ctx: an
+		// interrupted drill shuts it down cleanly.
+		_, err := mysql.Run(context.WithoutCancel(ctx), &mysql.Command{Path: s.bin, Args: args, Dir: s.dir,
+			Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TZ=UTC"}, ExactEnv: true,
+			LogPath: filepath.Join(s.dir, "console.log"), Credential: s.cred,
+			// Dies with mybak, even with kill -9, by a clean shutdown;
+			// a kept server outlives it.
+			DeathSignal: syscall.SIGTERM, Outlive: s.keep,
+			Started: func(pid int) { started <- pid }})
+		s.err = err
 		close(s.exited)
 	}()
-	if err := <-started; err != nil {
-		return fmt.Errorf("start %s: %w (%w: can the server's user run it?)", s.bin, err, errServerExec)
+	select {
+	case s.pid = <-started:
+	case <-s.exited:
+		select {
+		case s.pid = <-started: // it ran, and exited at once
+		default:
+			return fmt.Errorf("start %s: %w (%w: can the server's user run it?)", s.bin, s.err, errServerExec)
+		}
 	}
-	s.pid = cmd.Process.Pid
 	deadline := time.Now().Add(timeout)
 	for {
 		select {
 		case <-s.exited:
-			return fmt.Errorf("%s exited during start-up (%v); its error log %s ends:\n  %s", filepath.Base(s.bin), s.err, s.errLog, s.errLogTail(25))
+			return fmt.Errorf("%s exited during start-up (%s); its error log %s ends:\n  %s", filepath.Base(s.bin), exitStatus(s.err), s.errLog, s.errLogTail(25))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
@@ -292,6 +279,21 @@ func (s *scratchServer) startOnce(ctx context.Context, timeout time.Duration) er
 				filepath.Base(s.bin), timeout, err, s.errLog, s.errLogTail(25))
 		}
 	}
+}
+
+// exitStatus says how the server ended: "exit status N", "killed by
+// SIG" (its output is in its error log, quoted beside it).
+func exitStatus(err error) string {
+	var ee *mysql.ExitError
+	switch {
+	case errors.As(err, &ee) && ee.Signal != "":
+		return "killed by " + ee.Signal
+	case errors.As(err, &ee):
+		return fmt.Sprintf("exit status %d", ee.ExitCode)
+	case err == nil:
+		return "exit status 0"
+	}
+	return err.Error()
 }
 
 // running reports whether the server process is still alive.

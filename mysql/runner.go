@@ -53,6 +53,23 @@ type Command struct {
 	OnLine func(line string)
 	// TailLines is how many stderr lines to keep for errors (default 40).
 	TailLines int
+
+	// Credential, when set, runs the child as that user (a drill's scratch
+	// server runs as mysql when mybak runs as root).
+	Credential *syscall.Credential
+	// DeathSignal is the signal the child gets when mybak dies, even by
+	// kill -9, on Linux (default SIGKILL; a server gets SIGTERM, a clean
+	// shutdown; other platforms have none: internal/procattr).
+	// Outlive sends none: the child may run on after mybak (drill --keep).
+	DeathSignal syscall.Signal
+	Outlive     bool
+	// ExactEnv makes Env the child's whole environment instead of an
+	// addition to mybak's own (less SecretEnv). Env must hold no secret.
+	ExactEnv bool
+	// Started, when set, is called with the child's pid once it runs, from
+	// Run's goroutine: a long-running child (a scratch server) is run by
+	// Run in a goroutine of its own and stopped by its pid.
+	Started func(pid int)
 }
 
 // MaxLineLen is the longest stderr line kept in memory; longer lines are cut
@@ -130,6 +147,9 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Dir = c.Dir
 	cmd.Env = childEnv(c.Env)
+	if c.ExactEnv {
+		cmd.Env = c.Env
+	}
 	// Pdeathsig is sent when the thread that started the child ends, not
 	// the process. Go ends a thread when a goroutine locked to it exits
 	// (restore's scratch server does that): so this goroutine keeps the
@@ -137,8 +157,14 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 	// only with mybak's end.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	procattr.SetPdeathsig(cmd.SysProcAttr, syscall.SIGKILL) // Linux only: see internal/procattr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.Credential}
+	if !c.Outlive {
+		death := c.DeathSignal
+		if death == 0 {
+			death = syscall.SIGKILL
+		}
+		procattr.SetPdeathsig(cmd.SysProcAttr, death) // Linux only: see internal/procattr
+	}
 	if defaults != nil {
 		cmd.ExtraFiles = []*os.File{defaults} // descriptor 3 == childDefaultsFD
 	}
@@ -183,6 +209,9 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	if c.Started != nil {
+		c.Started(cmd.Process.Pid)
 	}
 	if defaults != nil {
 		defaults.Close() // the child holds its own copy
