@@ -187,46 +187,75 @@ func (s *scratchServer) startOnce(ctx context.Context, timeout time.Duration) er
 		return err
 	}
 	s.port = port
+	initFile, err := s.prepare()
+	if err != nil {
+		return err
+	}
+	defer os.Remove(initFile)
+	if err := s.launch(ctx, s.args(initFile)); err != nil {
+		return err
+	}
+	return s.waitReady(ctx, timeout)
+}
+
+// prepare writes what a start needs: a new password for drillUser (also in
+// passFile, for --keep), the init file that creates drillUser (returned;
+// the caller removes it), the run dir's tmp and files dirs.
+func (s *scratchServer) prepare() (initFile string, err error) {
 	pw := make([]byte, 18)
 	rand.Read(pw)
 	s.password = hex.EncodeToString(pw)
 	if err := os.WriteFile(s.passFile, []byte(s.password+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write the scratch server's password file: %w", err)
+		return "", fmt.Errorf("write the scratch server's password file: %w", err)
 	}
 	initSQL := strings.Join(s.userSQL(), ";\n") + ";\n"
-	initFile := filepath.Join(s.dir, "init.sql")
+	initFile = filepath.Join(s.dir, "init.sql")
 	if err := os.WriteFile(initFile, []byte(initSQL), 0o600); err != nil {
-		return fmt.Errorf("write the scratch server's init file: %w", err)
+		return "", fmt.Errorf("write the scratch server's init file: %w", err)
 	}
-	defer os.Remove(initFile)
 	if s.cred != nil {
 		os.Chown(initFile, int(s.cred.Uid), int(s.cred.Gid))
 	}
 	s.socket = filepath.Join(s.dir, "mysqld.sock")
 	if len(s.socket) > 100 {
-		return fmt.Errorf("the scratch server's socket path %s is longer than a Unix socket allows: choose a shorter --scratch-dir", s.socket)
+		os.Remove(initFile)
+		return "", fmt.Errorf("the scratch server's socket path %s is longer than a Unix socket allows: choose a shorter --scratch-dir", s.socket)
 	}
-	tmp := filepath.Join(s.dir, "tmp")
-	// The dump's SQL may read and write files through the server (SELECT
-	// ... INTO OUTFILE, LOAD_FILE, LOAD DATA INFILE): only in this empty
-	// directory of the scratch space, never elsewhere on the host.
-	files := filepath.Join(s.dir, "files")
-	for _, d := range []string{tmp, files} {
+	for _, d := range []string{s.tmpDir(), s.filesDir()} {
 		os.MkdirAll(d, 0o700)
 		if s.cred != nil {
 			os.Chown(d, int(s.cred.Uid), int(s.cred.Gid))
 		}
 	}
+	return initFile, nil
+}
+
+// tmpDir is the server's --tmpdir.
+func (s *scratchServer) tmpDir() string { return filepath.Join(s.dir, "tmp") }
+
+// filesDir is the only directory the dump's SQL may read and write files
+// in through the server (SELECT ... INTO OUTFILE, LOAD_FILE, LOAD DATA
+// INFILE): an empty directory of the scratch space, never elsewhere on the
+// host.
+func (s *scratchServer) filesDir() string { return filepath.Join(s.dir, "files") }
+
+// args is the server's command line.
+func (s *scratchServer) args(initFile string) []string {
 	args := []string{"--no-defaults", "--datadir=" + s.datadir, "--socket=" + s.socket, "--pid-file=" + s.pidFile,
-		"--log-error=" + s.errLog, "--port=" + strconv.Itoa(port), "--bind-address=127.0.0.1", "--skip-name-resolve",
-		"--skip-slave-start", "--event-scheduler=DISABLED", "--init-file=" + initFile, "--tmpdir=" + tmp,
-		"--secure-file-priv=" + files, "--local-infile=0",
+		"--log-error=" + s.errLog, "--port=" + strconv.Itoa(s.port), "--bind-address=127.0.0.1", "--skip-name-resolve",
+		"--skip-slave-start", "--event-scheduler=DISABLED", "--init-file=" + initFile, "--tmpdir=" + s.tmpDir(),
+		"--secure-file-priv=" + s.filesDir(), "--local-infile=0",
 		"--performance-schema=OFF", "--innodb-buffer-pool-size=128M", "--max-connections=20"}
 	if s.flavor == mysql.FlavorMariaDB {
-		args = append(args, "--skip-log-bin")
-	} else {
-		args = append(args, "--disable-log-bin", "--mysqlx=OFF")
+		return append(args, "--skip-log-bin")
 	}
+	return append(args, "--disable-log-bin", "--mysqlx=OFF")
+}
+
+// launch runs the server through mysql.Run in a goroutine of its own and
+// returns once it runs (s.pid set), or why it could not start
+// (errServerExec). s.exited is closed when it has exited.
+func (s *scratchServer) launch(ctx context.Context, args []string) error {
 	s.exited = make(chan struct{})
 	started := make(chan int, 1)
 	go func() {
@@ -251,11 +280,18 @@ func (s *scratchServer) startOnce(ctx context.Context, timeout time.Duration) er
 			return fmt.Errorf("start %s: %w (%w: can the server's user run it?)", s.bin, s.err, errServerExec)
 		}
 	}
+	return nil
+}
+
+// waitReady waits until drillUser can log in (s.db set), the server exits
+// (the error carries its error log's tail), ctx ends, or timeout.
+func (s *scratchServer) waitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	name := filepath.Base(s.bin)
 	for {
 		select {
 		case <-s.exited:
-			return fmt.Errorf("%s exited during start-up (%s); its error log %s ends:\n  %s", filepath.Base(s.bin), exitStatus(s.err), s.errLog, s.errLogTail(25))
+			return fmt.Errorf("%s exited during start-up (%s); its error log %s ends:\n  %s", name, exitStatus(s.err), s.errLog, s.errLogTail(25))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
@@ -263,7 +299,7 @@ func (s *scratchServer) startOnce(ctx context.Context, timeout time.Duration) er
 		if _, err := os.Stat(s.socket); err != nil {
 			if time.Now().After(deadline) {
 				return fmt.Errorf("%s did not open its socket within %s (raise --start-timeout); its error log %s ends:\n  %s",
-					filepath.Base(s.bin), timeout, s.errLog, s.errLogTail(25))
+					name, timeout, s.errLog, s.errLogTail(25))
 			}
 			continue
 		}
@@ -276,7 +312,7 @@ func (s *scratchServer) startOnce(ctx context.Context, timeout time.Duration) er
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s did not accept the drill's login within %s: %w; its error log %s ends:\n  %s",
-				filepath.Base(s.bin), timeout, err, s.errLog, s.errLogTail(25))
+				name, timeout, err, s.errLog, s.errLogTail(25))
 		}
 	}
 }

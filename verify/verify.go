@@ -95,44 +95,12 @@ func Run(ctx context.Context, st storage.Backend, ref string, opts Options) (*Re
 	}
 	m, err := cat.Resolve(ctx, ref)
 	if err != nil {
-		if _, mybak := cat.(restore.MybakCatalogue); mybak && ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
-			// A backup being written is not damaged, just not finished.
-			if why, _ := backup.InProgress(ctx, st, ref); why != "" {
-				return rep, fmt.Errorf("backup %s in %s is in progress (%s): verify it once it has finished", ref, st.Location(), why)
-			}
-			// Objects without a manifest are damage; nothing at all is not.
-			if n, lerr := countObjects(ctx, st, ref+"/"); lerr == nil && n > 0 {
-				rep.add("manifest", fmt.Errorf("missing: %d object(s) stored without a manifest (an interrupted backup)", n))
-				return rep, rep.failed()
-			}
-			return rep, err
-		}
-		if errors.Is(err, backup.ErrInvalidManifest) {
-			rep.add("manifest", err)
-			return rep, rep.failed()
-		}
-		return rep, err
+		return rep, notFound(ctx, st, cat, ref, err, rep)
 	}
 	rep.ID = m.ID
 	rep.add("manifest", nil)
 	authCheck(rep, m, "authentication", opts.Options)
-
-	checkObjects := func(b *backup.Manifest, prefix string) error {
-		for _, o := range b.Objects {
-			var cerr error
-			if oc, ok := cat.(restore.ObjectChecker); ok {
-				cerr = oc.CheckObject(ctx, b, o)
-			} else {
-				cerr = restore.CheckObject(ctx, st, b.ObjectPath(o.Name), o)
-			}
-			rep.add("object "+prefix+o.Name, cerr)
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-		}
-		return nil
-	}
-	if err := checkObjects(m, ""); err != nil {
+	if err := checkObjects(ctx, st, cat, m, "", rep); err != nil {
 		return rep, err
 	}
 	if m.Parent != "" {
@@ -148,7 +116,7 @@ func Run(ctx context.Context, st storage.Backend, ref string, opts Options) (*Re
 		if perr == nil {
 			for _, p := range chain[:len(chain)-1] {
 				authCheck(rep, p, "authentication "+p.ID, opts.Options)
-				if err := checkObjects(p, p.ID+"/"); err != nil {
+				if err := checkObjects(ctx, st, cat, p, p.ID+"/", rep); err != nil {
 					return rep, err
 				}
 			}
@@ -160,6 +128,49 @@ func Run(ctx context.Context, st storage.Backend, ref string, opts Options) (*Re
 		}
 	}
 	return rep, rep.failed()
+}
+
+// notFound sorts the failure err to resolve ref: a manifest that does not
+// parse, and objects stored without a manifest, are damage (a failed
+// "manifest" check); a backup still being written, or nothing at all, is
+// not (the error says so).
+func notFound(ctx context.Context, st storage.Backend, cat restore.Catalogue, ref string, err error, rep *Report) error {
+	if _, mybak := cat.(restore.MybakCatalogue); mybak && ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
+		// A backup being written is not damaged, just not finished.
+		if why, _ := backup.InProgress(ctx, st, ref); why != "" {
+			return fmt.Errorf("backup %s in %s is in progress (%s): verify it once it has finished", ref, st.Location(), why)
+		}
+		// Objects without a manifest are damage; nothing at all is not.
+		if n, lerr := countObjects(ctx, st, ref+"/"); lerr == nil && n > 0 {
+			rep.add("manifest", fmt.Errorf("missing: %d object(s) stored without a manifest (an interrupted backup)", n))
+			return rep.failed()
+		}
+		return err
+	}
+	if errors.Is(err, backup.ErrInvalidManifest) {
+		rep.add("manifest", err)
+		return rep.failed()
+	}
+	return err
+}
+
+// checkObjects adds a check of every stored object of b (named with
+// prefix) to rep: the catalogue's own check when it has one, else
+// restore.CheckObject. The error is not nil only when ctx ended.
+func checkObjects(ctx context.Context, st storage.Backend, cat restore.Catalogue, b *backup.Manifest, prefix string, rep *Report) error {
+	for _, o := range b.Objects {
+		var cerr error
+		if oc, ok := cat.(restore.ObjectChecker); ok {
+			cerr = oc.CheckObject(ctx, b, o)
+		} else {
+			cerr = restore.CheckObject(ctx, st, b.ObjectPath(o.Name), o)
+		}
+		rep.add("object "+prefix+o.Name, cerr)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // isDamage tells errors that say the data is bad from errors that say
