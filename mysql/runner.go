@@ -152,9 +152,9 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 	}
 	// Pdeathsig is sent when the thread that started the child ends, not
 	// the process. Go ends a thread when a goroutine locked to it exits
-	// (restore's scratch server does that): so this goroutine keeps the
-	// thread to itself until the child has exited, and the signal comes
-	// only with mybak's end.
+	// without unlocking: so this goroutine keeps the thread to itself
+	// until the child has exited (a drill's scratch server runs for
+	// minutes), and the signal comes only with mybak's end.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.Credential}
