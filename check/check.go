@@ -15,10 +15,11 @@
 // "ok": false): Style holds those spellings, so the model is one and the
 // documented output stays what it was.
 //
-// Where to add a check: a preflight check is a line in backup.Preflight; a
-// verify check a Result added in verify.Run; a drill step a row of the
-// step table in drill/steps.go (its name, what it needs, its function, and
-// which of its failures are damage).
+// Where to add a check: a preflight check is a method of
+// backup.PreflightReport called from backup.Preflight; a verify check a
+// Result added in verify.Run (a failure there is damage); a drill step a
+// row of the step table in drill/steps.go (its name, what it needs, its
+// function, and which of its failures are damage).
 package check
 
 import (
