@@ -239,7 +239,7 @@ func (m *Manifest) Seal(pass []byte) error {
 // authenticated backups (format_version 1), or by OpenStack Trove (a
 // manifest synthesized from a Trove object: no raw hash).
 func (m *Manifest) Legacy() bool {
-	return m.Auth == nil && (m.FormatVersion < 2 || (m.Layout == LayoutTrove && m.RawSHA256 == ""))
+	return m.Auth == nil && (m.FormatVersion < 2 || m.Synthesized())
 }
 
 // Authenticated reports whether m's MAC was checked and matched (by

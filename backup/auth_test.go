@@ -115,8 +115,10 @@ func TestManifestAuth(t *testing.T) {
 	}
 
 	t.Run("trove made", func(t *testing.T) {
+		// A manifest its layout synthesized from another tool's objects
+		// (besideLayout stands for Trove's).
 		m := validManifest()
-		m.ID, m.Layout, m.RawSHA256 = "0b3c1f4e-1d1a-4b9e-9f3a-2a7c5d6e8f90", LayoutTrove, ""
+		m.ID, m.Layout, m.RawSHA256 = "0b3c1f4e-1d1a-4b9e-9f3a-2a7c5d6e8f90", besideLayout{}.Name(), ""
 		if st, err := (AuthPolicy{Pass: pass}).Check(m); err != nil || st != AuthLegacy {
 			t.Fatalf("%v %v", st, err)
 		}

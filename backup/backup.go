@@ -69,19 +69,9 @@ type Options struct {
 	// Version is mybak's version, recorded in the manifest.
 	Version string
 
-	// Layout is LayoutMybak ("") or LayoutTrove (see layout.go): with
-	// LayoutTrove the ID is a UUID, the data object <id>.xbstream.gz[.enc]
-	// or <id>.gz[.enc] (gzip only), the started marker is
-	// <id>.mybak.started.json while the backup runs (removed once it is
-	// complete), and the manifest goes beside the data as <id>.mybak.json.
-	Layout string
-	// PutData, when set, stores the data object instead of Store.Put (the
-	// Trove layout names the object's Swift segments its own way).
-	PutData func(ctx context.Context, name string, r io.Reader) (storage.ObjectInfo, error)
-	// BeforeManifest, when set, is called with the complete manifest just
-	// before it is written; its error fails the backup (the Trove layout
-	// sets the data object's metadata headers here).
-	BeforeManifest func(ctx context.Context, m *Manifest) error
+	// Writer stores the backup in a repository's layout (see Writer and
+	// package repo); nil is mybak's own layout in Store (OwnWriter).
+	Writer Writer
 
 	// Spool, when set, spools the encoded stream to local files and
 	// uploads it from there (see SpoolOptions and Resume).
@@ -110,19 +100,21 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	start := now()
-	id := NewID(start)
-	if opts.Layout == LayoutTrove {
-		id = NewTroveID()
+	w := opts.Writer
+	if w == nil {
+		w = OwnWriter(opts.Store)
 	}
+	layout := w.Layout()
+	id := w.NewID(start)
 	if opts.OnID != nil {
 		opts.OnID(id)
 	}
 	host, _ := os.Hostname()
-	relName, err := dataObjectName(opts.Layout, opts.Engine.Extension(), opts.Encode.Compression.Kind, opts.Encode.Pass != nil)
+	relName, err := w.DataName(id, opts.Engine.Extension(), opts.Encode)
 	if err != nil {
 		return nil, fmt.Errorf("backup %s: %w", id, err)
 	}
-	dataName := (&Manifest{ID: id, Layout: opts.Layout}).ObjectPath(relName(id))
+	dataName := layout.ObjectPath(id, relName)
 	if opts.Parent != nil && opts.Encode.Pass != nil {
 		// An incremental starts from its parent's LSN: a parent whose
 		// manifest fails its MAC is refused before anything is taken (an
@@ -147,7 +139,7 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 			log.Warn("backup failed; partial objects kept (no manifest: the backup stays incomplete)", "id", id)
 			return
 		}
-		if derr := deleteLayoutObjects(cctx, opts.Store, opts.Layout, id, dataName); derr != nil {
+		if derr := w.RemoveFailed(cctx, id, dataName); derr != nil {
 			log.Warn("could not remove the objects of the failed backup; `mybak prune` removes them later",
 				"id", id, "err", derr)
 		}
@@ -159,10 +151,10 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	// It is rewritten while the backup runs, and says who writes it, so
 	// that prune leaves a backup in progress alone (WriterAlive).
 	mk := newMarker(id, start, opts)
-	if err := putMarker(ctx, opts.Store, opts.Layout, mk); err != nil {
+	if err := putMarker(ctx, opts.Store, layout, mk); err != nil {
 		return nil, err
 	}
-	stopHeartbeat := heartbeat(ctx, opts.Store, opts.Layout, mk, log)
+	stopHeartbeat := heartbeat(ctx, opts.Store, layout, mk, log)
 	defer stopHeartbeat() // before the deferred clean-up above
 	if opts.Spool != nil {
 		if sp, err = startSpool(ctx, opts, id, dataName, log); err != nil {
@@ -170,7 +162,7 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		}
 	}
 
-	if _, ok := storage.As[storage.ChecksParts](opts.Store); ok && opts.PutData == nil {
+	if w.ChecksParts() {
 		// The store checks every part by its MD5 (see storage.ChecksParts).
 		opts.Encode.NoStoredHash = true
 	}
@@ -189,10 +181,7 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 		return encW.Close()
 	})
 	g.Go(func() error {
-		put := opts.Store.Put
-		if opts.PutData != nil {
-			put = opts.PutData
-		}
+		put := w.PutData
 		if sp != nil {
 			put = sp.put
 		}
@@ -216,8 +205,8 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 			id, info.Size, dataName, encRes.StoredSize)
 	}
 
-	m = newManifest(opts, id, start, now(), host, relName(id), engRes, encRes)
-	m.Layout = opts.Layout
+	m = newManifest(opts, id, start, now(), host, relName, engRes, encRes)
+	m.Layout = layout.Name()
 	m.Objects[0].MD5, m.Objects[0].Parts = info.MD5, info.Parts
 	if engRes.Incremental {
 		if opts.Parent == nil {
@@ -233,10 +222,8 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 			return nil, err
 		}
 	}
-	if opts.BeforeManifest != nil {
-		if err := opts.BeforeManifest(ctx, m); err != nil {
-			return nil, fmt.Errorf("backup %s: %w", id, err)
-		}
+	if err := w.BeforeManifest(ctx, m); err != nil {
+		return nil, fmt.Errorf("backup %s: %w", id, err)
 	}
 	if opts.Encode.Pass != nil {
 		if err := m.Seal(opts.Encode.Pass); err != nil {
@@ -253,12 +240,7 @@ func Run(ctx context.Context, opts Options) (m *Manifest, err error) {
 	if sp != nil {
 		sp.done(log)
 	}
-	if opts.Layout == LayoutTrove {
-		// Trove's container holds only what Trove knows, and the manifest.
-		if err := opts.Store.Delete(ctx, MarkerPath(opts.Layout, id)); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			log.Warn("could not remove the backup's marker; `mybak prune` removes it with the backup", "id", id, "err", err)
-		}
-	}
+	w.Committed(ctx, m, log)
 	return m, nil
 }
 
@@ -366,19 +348,6 @@ func (opts Options) encryption() *Encryption {
 	}
 	return &Encryption{Cipher: "aes-256-cbc", KDF: &kdf}
 }
-
-// MarkerPath returns the name in the store of the marker of backup id in
-// layout: ID/started.json, or <id>.mybak.started.json in Trove's.
-func MarkerPath(layout, id string) string {
-	if layout == LayoutTrove {
-		return id + TroveMarkerSuffix
-	}
-	return id + "/" + MarkerName
-}
-
-// TroveMarkerSuffix ends the name of the marker of a backup in Trove's
-// layout (see MarkerPath).
-const TroveMarkerSuffix = ".mybak.started.json"
 
 // MarkerName is the object, under a backup's ID, written first when a
 // backup starts: who started it, where and when.

@@ -160,7 +160,7 @@ func Resolve(ctx context.Context, st storage.Backend, ref string) (*Manifest, er
 			return entries[i].Manifest, nil
 		}
 	}
-	return nil, fmt.Errorf("%w in %s is complete, so none is latest; %s", ErrNoBackup, st.Location(), ListHint("", st.Location()))
+	return nil, fmt.Errorf("%w in %s is complete, so none is latest; %s", ErrNoBackup, st.Location(), ListHint(ownLayout{}, st.Location()))
 }
 
 // Chain returns the backups that restoring m needs, oldest (the full
@@ -233,7 +233,7 @@ func Delete(ctx context.Context, st storage.Backend, id string, cascade bool) ([
 		found = found || e.ID == id
 	}
 	if !found {
-		return nil, fmt.Errorf("%w %s in %s; %s", ErrNoBackup, id, st.Location(), ListHint("", st.Location()))
+		return nil, fmt.Errorf("%w %s in %s; %s", ErrNoBackup, id, st.Location(), ListHint(ownLayout{}, st.Location()))
 	}
 	deps := Dependents(entries, id)
 	if len(deps) > 0 && !cascade {

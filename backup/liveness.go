@@ -94,12 +94,12 @@ func newMarker(id string, start time.Time, opts Options) Marker {
 }
 
 // putMarker writes mk as its backup's marker (MarkerPath).
-func putMarker(ctx context.Context, st storage.Backend, layout string, mk Marker) error {
+func putMarker(ctx context.Context, st storage.Backend, layout Layout, mk Marker) error {
 	b, err := json.MarshalIndent(mk, "", "  ")
 	if err != nil {
 		return err
 	}
-	name := MarkerPath(layout, mk.ID)
+	name := layout.MarkerPath(mk.ID)
 	if _, err := st.Put(ctx, name, bytesReader(b)); err != nil {
 		return fmt.Errorf("backup %s: write %s to %s: %w", mk.ID, name, st.Location(), err)
 	}
@@ -111,7 +111,7 @@ func putMarker(ctx context.Context, st storage.Backend, layout string, mk Marker
 // nothing writes the marker after it returns (a failed backup then
 // deletes it, a complete one keeps it). A failed rewrite is logged and
 // tried again at the next beat: it only matters to a prune on another host.
-func heartbeat(ctx context.Context, st storage.Backend, layout string, mk Marker, log *slog.Logger) (stop func()) {
+func heartbeat(ctx context.Context, st storage.Backend, layout Layout, mk Marker, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -136,11 +136,11 @@ func heartbeat(ctx context.Context, st storage.Backend, layout string, mk Marker
 
 // ReadMarker reads the marker of backup id in layout; storage.ErrNotFound
 // (wrapped) when it has none.
-func ReadMarker(ctx context.Context, st storage.Backend, layout, id string) (*Marker, error) {
-	if err := ValidateLayoutID(layout, id); err != nil {
+func ReadMarker(ctx context.Context, st storage.Backend, layout Layout, id string) (*Marker, error) {
+	if err := layout.ValidateID(id); err != nil {
 		return nil, err
 	}
-	name := MarkerPath(layout, id)
+	name := layout.MarkerPath(id)
 	rc, err := st.Get(ctx, name, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
@@ -183,12 +183,12 @@ var errMarkerID = errors.New("the marker names another backup")
 func WriterAlive(ctx context.Context, st storage.Backend, e Entry, now time.Time) (string, error) {
 	var (
 		markerTime time.Time
-		layout     string
+		layout     Layout
 		found      bool
 	)
 	for _, oi := range e.Objects {
-		for _, l := range []string{LayoutMybak, LayoutTrove} {
-			if oi.Name == MarkerPath(l, e.ID) {
+		for _, l := range allLayouts() {
+			if oi.Name == l.MarkerPath(e.ID) {
 				layout, markerTime, found = l, oi.ModTime, true
 			}
 		}

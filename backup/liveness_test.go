@@ -67,13 +67,13 @@ func TestWriterAlive(t *testing.T) {
 	st := newStore(t)
 	live := NewID(time.Now())
 	opts := Options{Engine: stdinLike{}, Label: "nightly"}
-	if err := putMarker(ctx, st, LayoutMybak, newMarker(live, time.Now(), opts)); err != nil {
+	if err := putMarker(ctx, st, ownLayout{}, newMarker(live, time.Now(), opts)); err != nil {
 		t.Fatal(err)
 	}
 	killed := NewID(time.Now())
 	mk := newMarker(killed, time.Now(), opts)
 	mk.PID = deadPID(t)
-	if err := putMarker(ctx, st, LayoutMybak, mk); err != nil {
+	if err := putMarker(ctx, st, ownLayout{}, mk); err != nil {
 		t.Fatal(err)
 	}
 	noMarker := NewID(time.Now())
@@ -102,20 +102,21 @@ func TestWriterAlive(t *testing.T) {
 	if why, err := InProgress(ctx, st, killed); err != nil || why != "" {
 		t.Errorf("InProgress(killed) = %q, %v", why, err)
 	}
-	// Trove's layout: the marker lies beside the data, <id>.mybak.started.json.
-	tid := NewTroveID()
-	if err := putMarker(ctx, st, LayoutTrove, newMarker(tid, time.Now(), opts)); err != nil {
+	// A registered layout whose marker lies beside the data (as Trove's,
+	// <id>.mybak.started.json; trove/marker_swift_test.go tests that one).
+	tid := "beside-1"
+	if err := putMarker(ctx, st, besideLayout{}, newMarker(tid, time.Now(), opts)); err != nil {
 		t.Fatal(err)
 	}
-	oi, err := st.Stat(ctx, tid+TroveMarkerSuffix)
+	oi, err := st.Stat(ctx, besideLayout{}.MarkerPath(tid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	oi.Name = tid + TroveMarkerSuffix
+	oi.Name = besideLayout{}.MarkerPath(tid)
 	if why, err := WriterAlive(ctx, st, Entry{ID: tid, State: StateIncomplete, Objects: []storage.ObjectInfo{oi}}, time.Now()); err != nil || why == "" {
-		t.Errorf("WriterAlive of a Trove backup being written = %q, %v", why, err)
+		t.Errorf("WriterAlive of a backup being written in another layout = %q, %v", why, err)
 	}
-	rm, err := ReadMarker(ctx, st, LayoutMybak, live)
+	rm, err := ReadMarker(ctx, st, ownLayout{}, live)
 	if err != nil || rm.Label != "nightly" || rm.PID != os.Getpid() || rm.BootID == "" || rm.PIDStart == 0 {
 		t.Errorf("ReadMarker = %+v, %v", rm, err)
 	}
@@ -148,7 +149,7 @@ func TestHeartbeat(t *testing.T) {
 	t.Cleanup(func() { HeartbeatInterval = old })
 	st := &countingStore{Backend: newStore(t)}
 	mk := newMarker(NewID(time.Now()), time.Now(), Options{Engine: stdinLike{}})
-	stop := heartbeat(context.Background(), st, LayoutMybak, mk, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	stop := heartbeat(context.Background(), st, ownLayout{}, mk, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	deadline := time.Now().Add(10 * time.Second)
 	for st.puts.Load() < 3 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
@@ -165,7 +166,22 @@ func TestHeartbeat(t *testing.T) {
 	if m := st.puts.Load(); m != n {
 		t.Errorf("the marker was written %d times after stop", m-n)
 	}
-	if _, err := ReadMarker(context.Background(), st, LayoutMybak, mk.ID); err != nil {
+	if _, err := ReadMarker(context.Background(), st, ownLayout{}, mk.ID); err != nil {
 		t.Errorf("the rewritten marker: %v", err)
 	}
 }
+
+// besideLayout is a registered layout that keeps a backup's objects beside
+// each other at the root of the store, as Trove's does (package trove
+// cannot be imported here).
+type besideLayout struct{}
+
+func (besideLayout) Name() string                  { return "test-beside" }
+func (besideLayout) ValidateID(id string) error    { return nil }
+func (besideLayout) ObjectPath(_, n string) string { return n }
+func (besideLayout) ManifestPath(id string) string { return id + ".test.json" }
+func (besideLayout) MarkerPath(id string) string   { return id + ".test-started.json" }
+func (besideLayout) Synthesized(m *Manifest) bool  { return m.RawSHA256 == "" }
+func (besideLayout) ListArgs() string              { return " --layout test-beside" }
+
+func init() { RegisterLayout(besideLayout{}) }

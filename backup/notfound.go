@@ -9,13 +9,9 @@ import (
 )
 
 // ListHint is the advice that ends a message about a backup that is not
-// there: the command that shows what the store holds.
-func ListHint(layout, location string) string {
-	l := ""
-	if layout == LayoutTrove {
-		l = " --layout trove"
-	}
-	return fmt.Sprintf("`mybak list%s --storage %s` shows what there is", l, location)
+// there: the command that shows what the store holds in layout.
+func ListHint(layout Layout, location string) string {
+	return fmt.Sprintf("`mybak list%s --storage %s` shows what there is", layout.ListArgs(), location)
 }
 
 // noBackup is the error of LoadManifest for an ID without a manifest: no
@@ -24,10 +20,10 @@ func ListHint(layout, location string) string {
 // cause (storage.ErrNotFound), whose text it leaves out.
 func noBackup(ctx context.Context, st storage.Backend, id string, cause error) error {
 	n := 0
-	msg := fmt.Sprintf("%v %s in %s; %s", ErrNoBackup, id, st.Location(), ListHint(LayoutMybak, st.Location()))
+	msg := fmt.Sprintf("%v %s in %s; %s", ErrNoBackup, id, st.Location(), ListHint(ownLayout{}, st.Location()))
 	if err := st.List(ctx, id+"/", func(storage.ObjectInfo) error { n++; return nil }); err == nil && n > 0 {
 		msg = fmt.Sprintf("%v %s in %s that is complete: its %d object(s) have no manifest (it never finished, or is still being written); %s",
-			ErrNoBackup, id, st.Location(), n, ListHint(LayoutMybak, st.Location()))
+			ErrNoBackup, id, st.Location(), n, ListHint(ownLayout{}, st.Location()))
 	}
 	return &notFoundError{msg: msg, cause: cause}
 }
@@ -61,4 +57,19 @@ func InProgress(ctx context.Context, st storage.Backend, id string) (string, err
 		return "", nil
 	}
 	return WriterAlive(ctx, st, e, time.Now())
+}
+
+// Unfinished says, in mybak's layout, what there is of backup id that has
+// no manifest: the marker and why its writer is believed alive (nil, ""
+// when it is not being written: InProgress), and how many objects it left
+// (0: none at all). err is the failure to count the objects.
+func Unfinished(ctx context.Context, st storage.Backend, id string) (mk *Marker, writer string, objects int, err error) {
+	if why, _ := InProgress(ctx, st, id); why != "" {
+		if mk, err := ReadMarker(ctx, st, ownLayout{}, id); err == nil {
+			return mk, why, 0, nil
+		}
+		return nil, why, 0, nil
+	}
+	err = st.List(ctx, id+"/", func(storage.ObjectInfo) error { objects++; return nil })
+	return nil, "", objects, err
 }

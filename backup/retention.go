@@ -291,7 +291,7 @@ func (plan PrunePlan) Summary(entries []Entry) PruneSummary {
 // (ErrNoBackup) or when a backup depends on one that is to be deleted and
 // is not itself named, unless cascade (ErrHasDependents). layout and
 // location name the store in the messages.
-func ResolveIDs(entries []Entry, refs []string, cascade bool, layout, location string) ([]string, error) {
+func ResolveIDs(entries []Entry, refs []string, cascade bool, layout Layout, location string) ([]string, error) {
 	pos := map[string]int{}
 	parent := map[string]string{}
 	for i, e := range entries {

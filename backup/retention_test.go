@@ -324,7 +324,7 @@ func TestResolveIDs(t *testing.T) {
 			err: ErrNoBackup, errSubs: []string{"none is latest", "mybak list --storage /store"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ResolveIDs(tc.entries, tc.refs, tc.cascade, LayoutMybak, "/store")
+			got, err := ResolveIDs(tc.entries, tc.refs, tc.cascade, ownLayout{}, "/store")
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("err = %v, want %v", err, tc.err)

@@ -74,8 +74,9 @@ type spooler struct {
 
 // startSpool creates the spool of backup id (checking the free space).
 func startSpool(ctx context.Context, opts Options, id, dataName string, log *slog.Logger) (*spooler, error) {
-	if opts.Layout != LayoutMybak {
-		return nil, fmt.Errorf("backup %s: a spool dir works with mybak's layout only, not %q", id, opts.Layout)
+	if _, own := opts.Writer.(ownWriter); opts.Writer != nil && !own {
+		// The spool uploads mybak's own parts, under mybak's names.
+		return nil, fmt.Errorf("backup %s: a spool dir works with mybak's layout only, not %q", id, opts.Writer.Layout().Name())
 	}
 	ps, err := partStore(opts.Store)
 	if err != nil {

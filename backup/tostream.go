@@ -16,16 +16,16 @@ var ErrStreamIncremental = errors.New("an incremental backup cannot be streamed:
 
 // RunToWriter takes one full backup like Run but writes it to w in the wire
 // format (see wire.go) instead of a store: the header, the encoded stream
-// in data records, and the manifest last. opts.Store, Parent, Layout,
-// PutData, BeforeManifest and Spool must be unset. When the backup fails an
+// in data records, and the manifest last. opts.Store, Parent, Writer and
+// Spool must be unset. When the backup fails an
 // error record ends the stream (best effort), so the receiver reports the
 // sender's failure rather than a truncated stream. w is not closed.
 func RunToWriter(ctx context.Context, w io.Writer, opts Options) (*Manifest, error) {
 	if opts.Parent != nil {
 		return nil, ErrStreamIncremental
 	}
-	if opts.Store != nil || opts.Layout != "" || opts.Spool != nil || opts.PutData != nil {
-		return nil, errors.New("RunToWriter writes no store: unset Store, Layout, Spool and PutData")
+	if opts.Store != nil || opts.Writer != nil || opts.Spool != nil {
+		return nil, errors.New("RunToWriter writes no store: unset Store, Writer and Spool")
 	}
 	now := time.Now
 	if opts.Now != nil {
@@ -38,10 +38,7 @@ func RunToWriter(ctx context.Context, w io.Writer, opts Options) (*Manifest, err
 	start := now()
 	id := NewID(start)
 	host, _ := os.Hostname()
-	relName, err := dataObjectName("", opts.Engine.Extension(), opts.Encode.Compression.Kind, opts.Encode.Pass != nil)
-	if err != nil {
-		return nil, fmt.Errorf("backup %s: %w", id, err)
-	}
+	relName := ownDataName(opts.Engine.Extension(), opts.Encode)
 	ww, err := newWireWriter(w, &WireHeader{FormatVersion: FormatVersion, ID: id, Engine: opts.Engine.Name(),
 		Type: "full", Compression: opts.compression(), Encryption: opts.encryption()}, opts.Encode.Pass)
 	if err != nil {
@@ -60,7 +57,7 @@ func RunToWriter(ctx context.Context, w io.Writer, opts Options) (*Manifest, err
 		}
 		return fail(fmt.Errorf("backup %s failed: %w", id, err))
 	}
-	m := newManifest(opts, id, start, now(), host, relName(id), engRes, encRes)
+	m := newManifest(opts, id, start, now(), host, relName, engRes, encRes)
 	if err := m.Validate(); err != nil {
 		return fail(fmt.Errorf("backup %s: %w", id, err))
 	}

@@ -600,7 +600,7 @@ func (wr *WireReader) parseManifest(b []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: %w", ErrWire, err)
 	}
 	h := &wr.Header
-	same := m.ID == h.ID && m.Engine.Name == h.Engine && m.Type == h.Type && m.Layout == LayoutMybak &&
+	same := m.ID == h.ID && m.Engine.Name == h.Engine && m.Type == h.Type && m.inOwnLayout() &&
 		m.Compression.Kind == h.Compression.Kind && (m.Encryption == nil) == (h.Encryption == nil)
 	if !same {
 		return nil, fmt.Errorf("%w: the manifest (%s, %s, %s) does not belong to the header (%s, %s, %s)",

@@ -14,9 +14,9 @@ import (
 	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/crypto"
 	"github.com/mybak/mybak/internal/units"
+	"github.com/mybak/mybak/repo"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/stream"
-	"github.com/mybak/mybak/trove"
 	"github.com/mybak/mybak/verify"
 )
 
@@ -79,13 +79,16 @@ func backupCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
-			withLayout, err := backupLayout(c, e, st, &enc)
+			r, err := openRepoOn(c, e, st)
 			if err != nil {
 				return err
 			}
+			if err := r.PrepareWrite(&enc, repo.WriteOptions{KDFSet: c.IsSet("encrypt-kdf"), Spool: c.String("spool-dir") != ""}); err != nil {
+				return asUsage(err)
+			}
 			if eng == nil {
 				var finish func(bool)
-				if eng, parent, finish, err = mysqlBackupEngine(c, e, st); err != nil {
+				if eng, parent, finish, err = mysqlBackupEngine(c, e, r); err != nil {
 					return err
 				}
 				defer func() { finish(err == nil) }()
@@ -109,8 +112,12 @@ func backupCommand(e *env) *cli.Command {
 				OnID:        p.SetID,
 				Log:         e.log,
 				Version:     Version,
+				// The parent of an incremental (resolveParent, from the
+				// repository) is known by now: Trove's writer puts its
+				// URL and ETag into the child's Parent-Location and
+				// Parent-Checksum.
+				Writer: r.Writer(parent),
 			}
-			withLayout(&opts)
 			if opts.Spool, err = spoolOptions(c, st, total); err != nil {
 				return err
 			}
@@ -193,14 +200,8 @@ func oneRef(c *cli.Context) (string, error) {
 		return "", usagef("%s needs one backup ID (or latest)", c.Command.Name)
 	}
 	ref := c.Args().First()
-	layout, err := layoutOf(c)
-	if err != nil {
+	if err := validateRef(c, ref); err != nil {
 		return "", err
-	}
-	if ref != "latest" {
-		if err := backup.ValidateLayoutID(layout, ref); err != nil {
-			return "", usageError{err}
-		}
 	}
 	return ref, nil
 }
@@ -244,16 +245,12 @@ func restoreCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(c.Context, c)
+			r, err := openRepo(c, e)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			cat, rst, err := openCatalogue(c, st)
-			if err != nil {
-				return err
-			}
-			m, err := cat.Resolve(c.Context, ref)
+			defer r.Store().Close()
+			m, err := r.Resolve(c.Context, ref)
 			if err != nil {
 				return err
 			}
@@ -261,7 +258,7 @@ func restoreCommand(e *env) *cli.Command {
 			p := newProgress(c.String("progress"), e.stderr, e.log, "restore", m.RawSize)
 			ropts := readOptions(c, e, pass)
 			ropts.Progress = p.Add
-			_, err = restore.ToWriter(c.Context, rst, m, e.stdout, ropts)
+			_, err = restore.ToWriter(c.Context, r.Data(), m, e.stdout, ropts)
 			p.Done()
 			if err != nil {
 				return err
@@ -301,20 +298,16 @@ func verifyCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(c.Context, c)
+			r, err := openRepo(c, e)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			cat, rst, err := openCatalogue(c, st)
-			if err != nil {
-				return err
-			}
+			defer r.Store().Close()
 			if c.Bool("drill") {
-				return runDrill(c, e, ref, rst, cat, pass)
+				return runDrill(c, e, ref, r.Data(), r, pass)
 			}
-			rep, err := verify.Run(c.Context, rst, ref, verify.Options{
-				Catalogue: cat,
+			rep, err := verify.Run(c.Context, r.Data(), ref, verify.Options{
+				Catalogue: r,
 				Deep:      c.Bool("deep"),
 				List:      c.Bool("list"),
 				Options:   readOptions(c, e, pass),
@@ -379,7 +372,11 @@ func listCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
-			entries, err := listEntries(c.Context, c, st)
+			r, err := openRepoOn(c, e, st)
+			if err != nil {
+				return err
+			}
+			entries, err := r.Entries(c.Context)
 			if err != nil {
 				return err
 			}
@@ -440,30 +437,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// logRemoval logs what trove's Delete or Prune did with one backup: who
-// made it (a backup Trove made has a record in Trove's database that
-// mybak does not touch), how many objects went, and the segments left in
-// place because they are not the backup's own.
-func logRemoval(e *env, verb string, r trove.Removal) {
-	if r.Skipped != "" {
-		e.log.Info("kept a leftover: "+r.Skipped, "id", r.ID)
-		return
-	}
-	msg, attrs := verb, []any{"id", r.ID, "objects", r.Objects}
-	switch {
-	case r.State != backup.StateComplete:
-		attrs = append(attrs, "state", r.State)
-	case r.MadeByTrove:
-		msg += " a backup made by Trove (Trove's own record of it is not touched)"
-		attrs = append(attrs, "made_by", "trove")
-	default:
-		attrs = append(attrs, "made_by", "mybak")
-	}
-	e.log.Info(msg, attrs...)
-	if len(r.Foreign) > 0 {
-		e.log.Warn("left in place the segments its manifest joined that are not its own (<id>_NNNNNNNN in this container)",
-			"id", r.ID, "segments", strings.Join(r.Foreign, ","))
-	}
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/internal/secretfile"
 	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/repo"
 	"github.com/mybak/mybak/restore"
-	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/trove"
 )
 
@@ -147,7 +147,7 @@ func connectAndSelect(ctx context.Context, conn mysql.Conn, engine string) (*ser
 // incremental and creates the temporary state dir. finish(ok) must be
 // called when the backup is over: it closes the connection and removes the
 // state dir after a success (after a failure it is kept, with the tool's log).
-func mysqlBackupEngine(c *cli.Context, e *env, st storage.Backend) (eng backup.Engine, parent *backup.Manifest, finish func(ok bool), err error) {
+func mysqlBackupEngine(c *cli.Context, e *env, r repo.Repository) (eng backup.Engine, parent *backup.Manifest, finish func(ok bool), err error) {
 	conn, err := connFromFlags(c)
 	if err != nil {
 		return nil, nil, nil, err
@@ -177,7 +177,7 @@ func mysqlBackupEngine(c *cli.Context, e *env, st storage.Backend) (eng backup.E
 			srv.db.Close()
 			return nil, nil, nil, usagef("--incremental needs a physical engine (mariabackup, xtrabackup, innobackupex), not %s", srv.tool.Engine)
 		}
-		if parent, err = resolveParent(c, e, st, srv); err != nil {
+		if parent, err = resolveParent(c, e, r, srv); err != nil {
 			srv.db.Close()
 			return nil, nil, nil, err
 		}
@@ -227,31 +227,18 @@ func mysqlBackupEngine(c *cli.Context, e *env, st storage.Backend) (eng backup.E
 
 // resolveParent finds the parent of an incremental taken from srv:
 // --parent ID, or latest: the newest complete backup taken with srv's
-// engine that can be a parent (parentProblem). It looks in the store's
-// layout: in Trove's, through the Trove catalogue, so the parent may be a
-// backup Trove made. Newer backups of the engine that latest passes over
+// engine that can be a parent (parentProblem). It looks in the repository
+// of the store's layout: in Trove's, the parent may be a backup Trove
+// made. Newer backups of the engine that latest passes over
 // are logged with the reason. A parent that cannot be one is an error
 // matching backup.ErrBadParent; none at all, backup.ErrNoBackup.
-func resolveParent(c *cli.Context, e *env, st storage.Backend, srv *server) (*backup.Manifest, error) {
+func resolveParent(c *cli.Context, e *env, r repo.Repository, srv *server) (*backup.Manifest, error) {
 	ctx, ref, engine := c.Context, c.String("parent"), srv.tool.Engine
-	layout, err := layoutOf(c)
-	if err != nil {
-		return nil, err
-	}
 	if ref != "latest" {
-		if err := backup.ValidateLayoutID(layout, ref); err != nil {
+		if err := r.Layout().ValidateID(ref); err != nil {
 			return nil, usagef("--parent: %w", err)
 		}
-		var m *backup.Manifest
-		if layout == backup.LayoutTrove {
-			var sw trove.Swift
-			if sw, err = troveSwift(st); err != nil {
-				return nil, err
-			}
-			m, err = trove.NewCatalogue(sw).Resolve(ctx, ref)
-		} else {
-			m, err = backup.LoadManifest(ctx, st, ref)
-		}
+		m, err := r.Resolve(ctx, ref)
 		if err != nil {
 			return nil, fmt.Errorf("parent of the incremental backup: %w", err)
 		}
@@ -261,7 +248,7 @@ func resolveParent(c *cli.Context, e *env, st storage.Backend, srv *server) (*ba
 		logParent(e, m)
 		return m, nil
 	}
-	entries, err := listEntries(ctx, c, st)
+	entries, err := r.Entries(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +283,7 @@ func resolveParent(c *cli.Context, e *env, st storage.Backend, srv *server) (*ba
 		note = " (the newest physical backup there: " + other + ")"
 	}
 	return nil, fmt.Errorf("%w: no complete %s backup in %s can be the parent of an incremental%s: take a full backup first (without --incremental)",
-		backup.ErrNoBackup, engine, st.Location(), note)
+		backup.ErrNoBackup, engine, r.Location(), note)
 }
 
 // logParent says which backup the incremental applies onto.
@@ -411,13 +398,14 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 		return err
 	}
 	defer st.Close()
-	// From here on st reads the backup's objects in its layout (for
-	// Trove, segment by segment).
-	cat, st, err := openCatalogue(c, st)
+	r, err := openRepoOn(c, e, st)
 	if err != nil {
 		return err
 	}
-	m, err := cat.Resolve(c.Context, ref)
+	// From here on st reads the backup's objects in its layout (for
+	// Trove, segment by segment).
+	st = r.Data()
+	m, err := r.Resolve(c.Context, ref)
 	if err != nil {
 		return err
 	}
@@ -446,7 +434,7 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 		e.log.Info("restore complete", "id", m.ID)
 		return nil
 	}
-	chain, err := cat.Chain(c.Context, m)
+	chain, err := r.Chain(c.Context, m)
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/internal/units"
+	"github.com/mybak/mybak/repo"
 	"github.com/mybak/mybak/storage"
-	"github.com/mybak/mybak/trove"
 )
 
 // minTempAge is the least age of a local store's temporary file that
@@ -59,39 +59,41 @@ func pruneCommand(e *env) *cli.Command {
 			if c.Duration("grace") < 0 {
 				return usagef("--grace %s: a duration cannot be negative", c.Duration("grace"))
 			}
-			layout, err := layoutOf(c)
+			r, err := openRepo(c, e)
 			if err != nil {
 				return err
 			}
-			st, err := openStore(c.Context, c)
-			if err != nil {
-				return err
-			}
+			st := r.Store()
 			defer st.Close()
 			opts := backup.RetentionOptions{Policy: policy, Grace: c.Duration("grace"), Now: time.Now()}
 			if c.IsSet("name") {
 				name := c.String("name")
 				opts.Label = &name
 			}
-			if layout == backup.LayoutTrove {
-				return pruneTrove(c, e, st, opts)
-			}
-			entries, err := backup.Catalogue(c.Context, st)
+			entries, err := r.Entries(c.Context)
 			if err != nil {
 				return err
 			}
 			opts.Live = liveWriters(c.Context, e, st, entries, opts.Now)
-			plan := backup.PlanRetention(entries, opts)
-			logPlan(e, c.Bool("dry-run"), plan, entries)
+			plan, err := r.PlanPrune(entries, opts)
+			if err != nil {
+				return err
+			}
+			logPlan(e, c.Bool("dry-run"), r, plan.PrunePlan, entries)
+			for _, en := range plan.Damaged {
+				e.log.Warn("keeping a damaged backup: its headers describe no backup mybak can read; delete it by its ID if it is garbage",
+					"id", en.ID, "error", en.Err)
+			}
 			if !c.Bool("dry-run") {
-				if err := backup.Prune(c.Context, st, plan); err != nil {
+				// The repository logs what it removes.
+				if _, err := r.Prune(c.Context, plan); err != nil {
 					return err
 				}
-				if err := removeStaleTemp(c.Context, e, st, plan, opts.Grace); err != nil {
+				if err := removeStaleTemp(c.Context, e, st, plan.PrunePlan, opts.Grace); err != nil {
 					return err
 				}
 			}
-			return printPlan(e, c, st, policy, plan, entries, nil)
+			return printPlan(e, c, st, policy, plan.PrunePlan, entries, plan.Damaged)
 		},
 	}
 }
@@ -206,41 +208,9 @@ func removeStaleTemp(ctx context.Context, e *env, st storage.Backend, plan backu
 	return nil
 }
 
-// pruneTrove is prune with --layout trove.
-func pruneTrove(c *cli.Context, e *env, st storage.Backend, opts backup.RetentionOptions) error {
-	sw, err := troveSwift(st)
-	if err != nil {
-		return err
-	}
-	cat := trove.NewCatalogue(sw)
-	entries, err := cat.Entries(c.Context)
-	if err != nil {
-		return err
-	}
-	opts.Live = liveWriters(c.Context, e, sw, entries, opts.Now)
-	plan, err := trove.PlanPrune(entries, opts)
-	if err != nil {
-		return err
-	}
-	logPlan(e, c.Bool("dry-run"), plan.PrunePlan, entries)
-	for _, en := range plan.Damaged {
-		e.log.Warn("keeping a damaged backup: its headers describe no backup mybak can read; delete it by its ID if it is garbage",
-			"id", en.ID, "error", en.Err)
-	}
-	if !c.Bool("dry-run") {
-		removed, err := cat.Prune(c.Context, plan)
-		for _, r := range removed {
-			logRemoval(e, "removed", r)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return printPlan(e, c, st, opts.Policy, plan.PrunePlan, entries, plan.Damaged)
-}
-
-// logPlan logs what prune removes and keeps, one line per backup removed.
-func logPlan(e *env, dryRun bool, plan backup.PrunePlan, entries []backup.Entry) {
+// logPlan logs what prune removes and keeps, one line per backup removed
+// (with what r's layout says of it, see repo.Repository.Describe).
+func logPlan(e *env, dryRun bool, r repo.Repository, plan backup.PrunePlan, entries []backup.Entry) {
 	verb := "removing"
 	if dryRun {
 		verb = "would remove"
@@ -252,10 +222,7 @@ func logPlan(e *env, dryRun bool, plan backup.PrunePlan, entries []backup.Entry)
 		}
 	}
 	for _, id := range plan.Remove {
-		attrs := []any{"id", id, "job", plan.Groups[id].String()}
-		if m := byID[id].Manifest; m != nil && m.Layout == backup.LayoutTrove {
-			attrs = append(attrs, "made_by", map[bool]string{true: "trove", false: "mybak"}[trove.MadeByTrove(m)])
-		}
+		attrs := append([]any{"id", id, "job", plan.Groups[id].String()}, r.Describe(byID[id].Manifest)...)
 		e.log.Info(verb+" backup past retention", attrs...)
 	}
 	for _, id := range plan.Stale {
@@ -444,28 +411,22 @@ func deleteCommand(e *env) *cli.Command {
 				return usagef("delete needs at least one backup ID (or latest)")
 			}
 			refs := c.Args().Slice()
-			layout, err := layoutOf(c)
-			if err != nil {
-				return err
-			}
 			for _, ref := range refs {
-				if ref == "latest" {
-					continue
-				}
-				if err := backup.ValidateLayoutID(layout, ref); err != nil {
-					return usageError{err}
+				if err := validateRef(c, ref); err != nil {
+					return err
 				}
 			}
-			st, err := openStore(c.Context, c)
+			r, err := openRepo(c, e)
 			if err != nil {
 				return err
 			}
+			st := r.Store()
 			defer st.Close()
-			entries, err := listEntries(c.Context, c, st)
+			entries, err := r.Entries(c.Context)
 			if err != nil {
 				return err
 			}
-			ids, err := backup.ResolveIDs(entries, refs, c.Bool("cascade"), layout, st.Location())
+			ids, err := backup.ResolveIDs(entries, refs, c.Bool("cascade"), r.Layout(), r.Location())
 			if err != nil {
 				return err
 			}
@@ -478,21 +439,8 @@ func deleteCommand(e *env) *cli.Command {
 					}
 				}
 			}
-			if layout == backup.LayoutTrove {
-				sw, err := troveSwift(st)
-				if err != nil {
-					return err
-				}
-				removed, err := trove.NewCatalogue(sw).DeleteIDs(c.Context, ids, c.Bool("cascade"))
-				for _, r := range removed {
-					logRemoval(e, "deleted", r)
-				}
-				return err
-			}
-			deleted, err := backup.DeleteIDs(c.Context, st, ids)
-			for _, d := range deleted {
-				e.log.Info("deleted", "id", d, "stored_bytes", byID[d].StoredBytes)
-			}
+			// The repository logs what it deletes.
+			_, err = r.Delete(c.Context, entries, ids, c.Bool("cascade"))
 			return err
 		},
 	}

@@ -273,17 +273,17 @@ func makeReplica(c *cli.Context, e *env) error {
 			return err
 		}
 		defer st.Close()
-		cat, rst, err := openCatalogue(c, st)
+		r, err := openRepoOn(c, e, st)
 		if err != nil {
 			return err
 		}
-		m, err := cat.Resolve(c.Context, c.String("backup"))
+		m, err := r.Resolve(c.Context, c.String("backup"))
 		if err != nil {
 			return err
 		}
 		chain := []*backup.Manifest{m}
 		if physical = mysql.Engine(m.Engine.Name).Physical(); physical {
-			if chain, err = cat.Chain(c.Context, m); err != nil {
+			if chain, err = r.Chain(c.Context, m); err != nil {
 				return err
 			}
 		}
@@ -292,7 +292,7 @@ func makeReplica(c *cli.Context, e *env) error {
 			ids[i] = cm.ID
 		}
 		e.log.Info("backup", "id", m.ID, "engine", m.Engine.Name, "chain", strings.Join(ids, " -> "))
-		o.Fill = replica.FromChain(rst, chain, phys, logical)
+		o.Fill = replica.FromChain(r.Data(), chain, phys, logical)
 	}
 	if !physical && c.Bool("remove-old") {
 		return usagef("--remove-old does nothing here: it applies to a physical backup (restored into --datadir)")

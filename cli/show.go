@@ -19,7 +19,6 @@ import (
 	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
-	"github.com/mybak/mybak/trove"
 )
 
 func showCommand(e *env) *cli.Command {
@@ -41,29 +40,22 @@ func showCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			layout, err := layoutOf(c)
+			r, err := openRepo(c, e)
 			if err != nil {
 				return err
 			}
-			st, err := openStore(c.Context, c)
+			defer r.Store().Close()
+			m, err := r.Resolve(c.Context, ref)
 			if err != nil {
-				return err
-			}
-			defer st.Close()
-			cat, rst, err := openCatalogue(c, st)
-			if err != nil {
-				return err
-			}
-			m, err := cat.Resolve(c.Context, ref)
-			if err != nil {
-				if layout == backup.LayoutMybak && ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
-					if mk, why := inProgress(c.Context, st, ref); why != "" {
+				if ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
+					// A backup being written (where the layout can tell).
+					if mk, why, _, _ := r.Unfinished(c.Context, ref); mk != nil && why != "" {
 						return printInProgress(e, c.Bool("json"), mk, why)
 					}
 				}
 				return err
 			}
-			v := showBackup(c.Context, cat, rst, m)
+			v := showBackup(c.Context, r, r.Data(), m)
 			if c.Bool("json") {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
@@ -72,20 +64,6 @@ func showCommand(e *env) *cli.Command {
 			return printShow(e.stdout, v)
 		},
 	}
-}
-
-// inProgress returns the marker of backup id and why its writer is
-// believed alive, or "" when it is not being written.
-func inProgress(ctx context.Context, st storage.Backend, id string) (*backup.Marker, string) {
-	why, err := backup.InProgress(ctx, st, id)
-	if err != nil || why == "" {
-		return nil, ""
-	}
-	mk, err := backup.ReadMarker(ctx, st, backup.LayoutMybak, id)
-	if err != nil {
-		return nil, ""
-	}
-	return mk, why
 }
 
 // shownObject is an object in `show --json`: the manifest's fields, and
@@ -190,7 +168,7 @@ func showBackup(ctx context.Context, cat restore.Catalogue, st storage.Backend, 
 	}
 	// A backup Trove made records neither its original size nor how
 	// long it took (its times are the object's Last-Modified): unknown.
-	byTrove := trove.MadeByTrove(m)
+	byTrove := m.Synthesized()
 	if !byTrove {
 		raw := m.RawSize
 		v.RawSize = &raw
@@ -223,7 +201,7 @@ func showBackup(ctx context.Context, cat restore.Catalogue, st storage.Backend, 
 	}
 	for _, b := range chain {
 		link := chainLink{ID: b.ID, Type: b.Type, StartTime: utcTime(b.StartTime), StoredSize: b.StoredSize}
-		if !trove.MadeByTrove(b) {
+		if !b.Synthesized() {
 			raw := b.RawSize
 			link.RawSize = &raw
 		}
@@ -271,11 +249,10 @@ func printShow(w io.Writer, v shown) error {
 	}
 	row("backup", "%s", v.ID)
 	row("state", "%s", v.State)
-	if v.Label != "" {
-		row("label", "%s", v.Label)
-	}
-	if v.Layout != "" {
-		row("layout", "%s", v.Layout)
+	for _, f := range []struct{ k, v string }{{"label", v.Label}, {"layout", v.Layout}} {
+		if f.v != "" { // optional fields
+			row(f.k, "%s", f.v)
+		}
 	}
 	row("host", "%s", dash(v.Host))
 	typ := v.Type

@@ -20,11 +20,11 @@ import (
 // dir is xbstream.ErrUnsafePath.
 var ErrUnsafeName = errors.New("unsafe name in the backup")
 
-// checkID refuses an ID that is not a backup ID of mybak's layout or of
-// Trove's (a name of letters, digits, '-' and '_'): it becomes a
-// directory's and a log file's name.
+// checkID refuses an ID that is not a backup ID of a registered layout
+// (mybak's, or Trove's: a name of letters, digits, '-' and '_'): it
+// becomes a directory's and a log file's name.
 func checkID(id string) error {
-	if backup.ValidateLayoutID(backup.LayoutMybak, id) == nil || backup.ValidateLayoutID(backup.LayoutTrove, id) == nil {
+	if backup.ValidateAnyID(id) == nil {
 		return nil
 	}
 	return fmt.Errorf("%w: %q is not a backup ID: a backup from an untrusted source? refusing to restore it", ErrUnsafeName, id)

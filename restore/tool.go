@@ -32,7 +32,7 @@ type engineSource struct {
 // wrote, Trove's Datastore metadata, or the assumption for a Trove backup
 // without it.
 func engineSourceOf(m *backup.Manifest) engineSource {
-	if m.Layout != backup.LayoutTrove || m.RawSHA256 != "" { // trove.MadeByTrove
+	if !m.Synthesized() { // mybak wrote the manifest (trove.MadeByTrove is false)
 		return engineSource{why: "its manifest says engine=" + m.Engine.Name, sure: true}
 	}
 	if ds := m.Meta[troveMetaDatastore]; ds != "" {

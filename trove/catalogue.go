@@ -99,12 +99,12 @@ func (c *Catalogue) scan(ctx context.Context, prefix string) (map[string]*entryO
 			e.objects = append(e.objects, oi)
 			return nil
 		}
-		if id, ok := strings.CutSuffix(oi.Name, backup.TroveMarkerSuffix); ok && backup.ValidateLayoutID(backup.LayoutTrove, id) == nil {
+		if id, ok := strings.CutSuffix(oi.Name, MarkerSuffix); ok && ValidateID(id) == nil {
 			e := get(id) // mybak's marker of a backup being written
 			e.objects = append(e.objects, oi)
 			return nil
 		}
-		if id, ok := strings.CutSuffix(oi.Name, backup.TroveManifestSuffix); ok && backup.ValidateLayoutID(backup.LayoutTrove, id) == nil {
+		if id, ok := strings.CutSuffix(oi.Name, ManifestSuffix); ok && ValidateID(id) == nil {
 			e := get(id)
 			e.manifest = true
 			e.objects = append(e.objects, oi)
@@ -203,9 +203,9 @@ func (c *Catalogue) Resolve(ctx context.Context, ref string) (*backup.Manifest, 
 				return c.Resolve(ctx, entries[i].ID)
 			}
 		}
-		return nil, fmt.Errorf("%w in %s is complete, so none is latest; %s", backup.ErrNoBackup, c.sw.Location(), backup.ListHint(backup.LayoutTrove, c.sw.Location()))
+		return nil, fmt.Errorf("%w in %s is complete, so none is latest; %s", backup.ErrNoBackup, c.sw.Location(), backup.ListHint(troveLayout{}, c.sw.Location()))
 	}
-	if err := backup.ValidateLayoutID(backup.LayoutTrove, ref); err != nil {
+	if err := ValidateID(ref); err != nil {
 		return nil, err
 	}
 	byID, err := c.scan(ctx, ref)
@@ -216,10 +216,10 @@ func (c *Catalogue) Resolve(ctx context.Context, ref string) (*backup.Manifest, 
 	switch {
 	case eo == nil:
 		return nil, fmt.Errorf("%w %s in %s (no object %s.xbstream.gz[.enc] or %s.gz[.enc]); %s", backup.ErrNoBackup, ref, c.sw.Location(), ref, ref,
-			backup.ListHint(backup.LayoutTrove, c.sw.Location()))
+			backup.ListHint(troveLayout{}, c.sw.Location()))
 	case eo.data == nil:
 		return nil, fmt.Errorf("%w %s in %s that is complete: only %d segment(s) of it, no data object (an interrupted upload, or one still running); %s",
-			backup.ErrNoBackup, ref, c.sw.Location(), len(eo.objects), backup.ListHint(backup.LayoutTrove, c.sw.Location()))
+			backup.ErrNoBackup, ref, c.sw.Location(), len(eo.objects), backup.ListHint(troveLayout{}, c.sw.Location()))
 	}
 	m, err := c.manifest(ctx, eo, true)
 	if err != nil {
@@ -260,7 +260,7 @@ func (c *Catalogue) manifest(ctx context.Context, eo *entryObjects, parts bool) 
 			// agree with them, never replace them.
 			if err := sameParts(m.Objects[0].Parts, segs); err != nil {
 				return nil, fmt.Errorf("%w: the segments of %s are not those its authenticated manifest %s records (%v): they were replaced after the backup",
-					backup.ErrAuthentication, eo.data.Name, backup.ManifestPath(backup.LayoutTrove, m.ID), err)
+					backup.ErrAuthentication, eo.data.Name, troveLayout{}.ManifestPath(m.ID), err)
 			}
 			return m, nil
 		case err == nil:
@@ -288,7 +288,7 @@ func (c *Catalogue) manifest(ctx context.Context, eo *entryObjects, parts bool) 
 // that it describes the data object as it is stored.
 func (c *Catalogue) ownManifest(ctx context.Context, eo *entryObjects, ro swift.RawObject) (*backup.Manifest, error) {
 	id := eo.name.ID
-	rc, err := c.sw.Get(ctx, backup.ManifestPath(backup.LayoutTrove, id), 0)
+	rc, err := c.sw.Get(ctx, troveLayout{}.ManifestPath(id), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -305,9 +305,9 @@ func (c *Catalogue) ownManifest(ctx context.Context, eo *entryObjects, ro swift.
 		m.Objects[0].Name != eo.data.Name || m.Objects[0].Size != ro.Size {
 		if m.Auth != nil {
 			return nil, fmt.Errorf("%w: %w: %s does not describe %s (altered after the backup)", errAuthenticatedMismatch,
-				backup.ErrAuthentication, backup.ManifestPath(backup.LayoutTrove, id), eo.data.Name)
+				backup.ErrAuthentication, troveLayout{}.ManifestPath(id), eo.data.Name)
 		}
-		return nil, fmt.Errorf("%w: %s does not describe %s", backup.ErrInvalidManifest, backup.ManifestPath(backup.LayoutTrove, id), eo.data.Name)
+		return nil, fmt.Errorf("%w: %s does not describe %s", backup.ErrInvalidManifest, troveLayout{}.ManifestPath(id), eo.data.Name)
 	}
 	return m, nil
 }

@@ -38,7 +38,7 @@ func TestPlansWithParentCycle(t *testing.T) {
 			t.Errorf("PlanDelete --cascade: %v, %v; want c first, then the cycle", ids, err)
 		}
 		plan, err := PlanPrune(entries, backup.RetentionOptions{Policy: backup.Policy{Last: 1}, Grace: time.Hour, Now: now})
-		if err != nil || !reflect.DeepEqual(plan.Keep, []string{"f"}) || len(plan.Damaged) != 3 || len(plan.order) != 0 {
+		if err != nil || !reflect.DeepEqual(plan.Keep, []string{"f"}) || len(plan.Damaged) != 3 || len(plan.Order) != 0 {
 			t.Errorf("PlanPrune: %+v, %v", plan, err)
 		}
 	}()
@@ -57,7 +57,7 @@ func TestChainParentCycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cat := NewCatalogue(sw)
-	a, b := backup.NewTroveID(), backup.NewTroveID()
+	a, b := NewID(), NewID()
 	for _, id := range []string{a, b} {
 		if _, err := sw.Put(ctx, id+".xbstream.gz", bytes.NewReader([]byte("data of "+id))); err != nil {
 			t.Fatal(err)

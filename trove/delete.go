@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/repo"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/storage/swift"
 )
@@ -17,27 +18,14 @@ import (
 // deleteParallel is how many segments are deleted at once.
 const deleteParallel = 4
 
-// Removal reports what Delete or Prune did with one backup.
-type Removal struct {
-	// ID is the backup's ID.
-	ID string
-	// State is the backup's state in the catalogue when it was chosen
-	// (backup.StateComplete, StateIncomplete or StateDamaged).
-	State string
-	// MadeByTrove is true for a complete backup whose manifest was
-	// synthesized from Trove's headers (see MadeByTrove): a backup Trove
-	// made, whose record in Trove's database is not touched.
-	MadeByTrove bool
-	// Objects counts the objects deleted: data object, segments and
-	// <id>.mybak.json.
-	Objects int
-	// Foreign lists the segments ("CONTAINER/OBJECT") that the data object
-	// joined but that are not the backup's own (<id>_NNNNNNNN in the same
-	// container, as Trove and mybak name them): they were left in place.
-	Foreign []string
-	// Skipped, when set, says why nothing was deleted.
-	Skipped string
-}
+// Removal reports what Delete or Prune did with one backup
+// (repo.Removal): Objects counts the data object, segments and
+// <id>.mybak.json deleted; Foreign lists the segments
+// ("CONTAINER/OBJECT") the data object joined that are not the backup's
+// own (<id>_NNNNNNNN in the same container, as Trove and mybak name
+// them), left in place; Synthesized is true for a backup Trove made
+// (MadeByTrove), whose record in Trove's database is not touched.
+type Removal = repo.Removal
 
 // PlanDelete decides which backups deleting id removes, in the order to
 // remove them: id, and, with cascade, every backup whose chain includes
@@ -88,7 +76,7 @@ func deleteOrder(entries []backup.Entry, ids []string) []string {
 // backups are deleted too: the user named them. It returns what was
 // removed, also when it fails part-way.
 func (c *Catalogue) Delete(ctx context.Context, id string, cascade bool) ([]Removal, error) {
-	if err := backup.ValidateLayoutID(backup.LayoutTrove, id); err != nil {
+	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
 	entries, err := c.Entries(ctx)
@@ -98,7 +86,7 @@ func (c *Catalogue) Delete(ctx context.Context, id string, cascade bool) ([]Remo
 	ids, err := PlanDelete(entries, id, cascade)
 	if errors.Is(err, backup.ErrNoBackup) {
 		return nil, fmt.Errorf("%w in %s (no object %s.xbstream.gz[.enc], %s.gz[.enc], %s_NNNNNNNN or %s%s); %s",
-			err, c.sw.Location(), id, id, id, id, backup.TroveManifestSuffix, backup.ListHint(backup.LayoutTrove, c.sw.Location()))
+			err, c.sw.Location(), id, id, id, id, ManifestSuffix, backup.ListHint(troveLayout{}, c.sw.Location()))
 	}
 	if err != nil {
 		return nil, err
@@ -145,11 +133,11 @@ func (c *Catalogue) remove(ctx context.Context, entries []backup.Entry, ids []st
 // deleted by other means); when a data object has appeared, nothing is
 // deleted and Removal.Skipped says so.
 func (c *Catalogue) removeEntry(ctx context.Context, e backup.Entry, onlyLeftover bool) (Removal, error) {
-	r := Removal{ID: e.ID, State: e.State, MadeByTrove: e.Manifest != nil && MadeByTrove(e.Manifest)}
+	r := Removal{ID: e.ID, State: e.State, StoredBytes: e.StoredBytes, Synthesized: e.Manifest != nil && MadeByTrove(e.Manifest)}
 	fail := func(err error) (Removal, error) {
 		return r, fmt.Errorf("delete Trove backup %s: %w", e.ID, err)
 	}
-	if err := backup.ValidateLayoutID(backup.LayoutTrove, e.ID); err != nil {
+	if err := ValidateID(e.ID); err != nil {
 		return fail(err)
 	}
 	byID, err := c.scan(ctx, e.ID)

@@ -87,7 +87,7 @@ func TestDeleteRemovesEveryObject(t *testing.T) {
 		}
 		w := NewWriter(sw, parent)
 		m, err := backup.Run(ctx, backup.Options{Store: sw, Engine: eng, Parent: parent, Encode: enc,
-			Layout: backup.LayoutTrove, PutData: w.PutData, BeforeManifest: w.BeforeManifest})
+			Writer: w})
 		if err != nil {
 			t.Fatalf("backup %d: %v", i, err)
 		}
@@ -111,7 +111,7 @@ func TestDeleteRemovesEveryObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(removed) != 2 || removed[0].ID != incr.ID || removed[1].ID != full.ID || removed[0].MadeByTrove || removed[1].Foreign != nil {
+	if len(removed) != 2 || removed[0].ID != incr.ID || removed[1].ID != full.ID || removed[0].Synthesized || removed[1].Foreign != nil {
 		t.Fatalf("removed %+v, want the incremental, then the full one, both mybak's", removed)
 	}
 	for i, m := range []*backup.Manifest{incr, full} {
@@ -143,7 +143,7 @@ func TestDeleteRemovesEveryObject(t *testing.T) {
 func TestDeleteLeavesForeignSegments(t *testing.T) {
 	sw := testStore(t)
 	ctx := context.Background()
-	id := backup.NewTroveID()
+	id := NewID()
 	_, err := sw.PutSegmented(ctx, id+".gz", bytes.NewReader(randBytes(600<<10)), swift.SegmentedPut{
 		SegmentName: func(n int) string { return fmt.Sprintf("shared/seg%08d", n) },
 	})
@@ -157,7 +157,7 @@ func TestDeleteLeavesForeignSegments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(removed) != 1 || !removed[0].MadeByTrove || removed[0].Objects != 2 || len(removed[0].Foreign) != 3 ||
+	if len(removed) != 1 || !removed[0].Synthesized || removed[0].Objects != 2 || len(removed[0].Foreign) != 3 ||
 		!strings.HasSuffix(removed[0].Foreign[0], "/shared/seg00000000") {
 		t.Fatalf("removed %+v", removed)
 	}
@@ -181,7 +181,7 @@ func TestPruneLeftovers(t *testing.T) {
 		}
 	}
 	// A backup whose delete was killed right after its data object went.
-	half := backup.NewTroveID()
+	half := NewID()
 	if _, err := NewWriter(sw, nil).PutData(ctx, half+".gz", bytes.NewReader(randBytes(600<<10))); err != nil {
 		t.Fatal(err)
 	}
@@ -189,15 +189,15 @@ func TestPruneLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An upload that finishes after the plan.
-	late := backup.NewTroveID()
+	late := NewID()
 	put(SegmentName(late, 0), []byte("segment 0"))
 	// Headers that name no parent mybak can find.
-	bad := backup.NewTroveID()
+	bad := NewID()
 	put(bad+".gz", []byte("x"))
 	if err := sw.SetMetadata(ctx, bad+".gz", map[string]string{"Parent-Location": "http://h/v1/AUTH_t/c/"}); err != nil {
 		t.Fatal(err)
 	}
-	keep := backup.NewTroveID()
+	keep := NewID()
 	put(keep+".gz", []byte("a full backup"))
 
 	entries, err := cat.Entries(ctx)

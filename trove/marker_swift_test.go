@@ -48,7 +48,7 @@ func TestMarkerOfARunningBackup(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			_, err := backup.Run(ctx, backup.Options{Store: sw, Engine: eng, Encode: enc,
-				Layout: backup.LayoutTrove, PutData: w.PutData, BeforeManifest: w.BeforeManifest})
+				Writer: w})
 			done <- err
 		}()
 		<-eng.written
@@ -82,7 +82,7 @@ func TestMarkerOfARunningBackup(t *testing.T) {
 			t.Errorf("the failed backup left %v", left)
 		}
 		for _, n := range left {
-			if strings.HasSuffix(n, backup.TroveMarkerSuffix) {
+			if strings.HasSuffix(n, MarkerSuffix) {
 				t.Errorf("the complete backup kept its marker: %v", left)
 			}
 		}

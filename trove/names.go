@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"path"
 	"strings"
-
-	"github.com/mybak/mybak/backup"
 )
 
 // Name is a Trove data object's name taken apart.
@@ -35,7 +33,7 @@ func (n Name) Object() string {
 
 // ParseObjectName recognises the name of a Trove data object:
 // <id>.xbstream.gz.enc, <id>.xbstream.gz, <id>.gz.enc or <id>.gz, where
-// the ID is a valid Trove ID (backup.ValidateLayoutID). Segments
+// the ID is a valid Trove ID (ValidateID). Segments
 // (<id>_%08d), mybak's manifests (<id>.mybak.json) and anything else are
 // not data objects.
 func ParseObjectName(name string) (Name, bool) {
@@ -51,7 +49,7 @@ func ParseObjectName(name string) (Name, bool) {
 	if rest, ok := strings.CutSuffix(s, ".xbstream"); ok {
 		s, n.Physical = rest, true
 	}
-	if backup.ValidateLayoutID(backup.LayoutTrove, s) != nil {
+	if ValidateID(s) != nil {
 		return Name{}, false
 	}
 	n.ID = s
@@ -78,7 +76,7 @@ func ParseSegmentName(name string) (id string, n int, ok bool) {
 		n = n*10 + int(c-'0')
 	}
 	id = name[:i]
-	if backup.ValidateLayoutID(backup.LayoutTrove, id) != nil {
+	if ValidateID(id) != nil {
 		return "", 0, false
 	}
 	return id, n, true

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/repo"
 )
 
 // ErrUnreadable is returned (wrapped) by PlanPrune when the headers of a
@@ -14,27 +15,25 @@ import (
 // the retention would remove, so prune removes nothing.
 var ErrUnreadable = errors.New("cannot read a backup's headers")
 
-// PrunePlan says what Prune removes from a Trove container and keeps.
-type PrunePlan struct {
-	// PrunePlan is mybak's retention policy (backup.PlanRetention) applied
-	// to the complete and incomplete entries: Keep what the policy keeps
-	// in each job and the parents they need, Remove the other complete
-	// ones (Trove's own included), Stale leftovers older than the grace
-	// period, Young ones within it and Live ones being written. A leftover is an ID with objects but no
-	// data object: segments <id>_NNNNNNNN of an upload that was killed
-	// (Trove's or mybak's), or an <id>.mybak.json whose data object was
-	// deleted by other means (Trove deletes only its own objects).
-	backup.PrunePlan
-	// Damaged are backups whose data object is there but whose headers
-	// describe nothing mybak can read (backup.ErrInvalidManifest, such as
-	// a Parent-Location that names no Trove object): kept whatever their
-	// age, since being unreadable does not make a backup garbage. The
-	// user deletes one by naming it (Delete).
-	Damaged []backup.Entry
-
-	entries []backup.Entry
-	order   []string // Remove and Stale, children before parents
-}
+// PrunePlan says what Prune removes from a Trove container and keeps
+// (repo.PrunePlan):
+//
+//   - the embedded backup.PrunePlan is mybak's retention policy
+//     (backup.PlanRetention) applied to the complete and incomplete
+//     entries: Keep what the policy keeps in each job and the parents
+//     they need, Remove the other complete ones (Trove's own included),
+//     Stale leftovers older than the grace period, Young ones within it
+//     and Live ones being written. A leftover is an ID with objects but no
+//     data object: segments <id>_NNNNNNNN of an upload that was killed
+//     (Trove's or mybak's), or an <id>.mybak.json whose data object was
+//     deleted by other means (Trove deletes only its own objects);
+//   - Damaged are backups whose data object is there but whose headers
+//     describe nothing mybak can read (backup.ErrInvalidManifest, such as
+//     a Parent-Location that names no Trove object): kept whatever their
+//     age, since being unreadable does not make a backup garbage. The
+//     user deletes one by naming it (Delete);
+//   - Order is Remove and Stale, children before parents.
+type PrunePlan = repo.PrunePlan
 
 // PlanPrune decides, from the Trove catalogue's entries (Entries), what
 // to remove, by backup.PlanRetention's rules for mybak's layout: the
@@ -66,8 +65,8 @@ func PlanPrune(entries []backup.Entry, opts backup.RetentionOptions) (PrunePlan,
 			ErrUnreadable, strings.Join(unreadable, "; "))
 	}
 	plan.PrunePlan = backup.PlanRetention(usable, opts)
-	plan.entries = entries
-	plan.order = deleteOrder(entries, append(append([]string(nil), plan.Remove...), plan.Stale...))
+	plan.Entries = entries
+	plan.Order = deleteOrder(entries, append(append([]string(nil), plan.Remove...), plan.Stale...))
 	return plan, nil
 }
 
@@ -83,7 +82,7 @@ func (c *Catalogue) DeleteIDs(ctx context.Context, refs []string, cascade bool) 
 		if ref == "latest" {
 			continue
 		}
-		if err := backup.ValidateLayoutID(backup.LayoutTrove, ref); err != nil {
+		if err := ValidateID(ref); err != nil {
 			return nil, err
 		}
 	}
@@ -91,7 +90,7 @@ func (c *Catalogue) DeleteIDs(ctx context.Context, refs []string, cascade bool) 
 	if err != nil {
 		return nil, err
 	}
-	ids, err := backup.ResolveIDs(entries, refs, cascade, backup.LayoutTrove, c.sw.Location())
+	ids, err := backup.ResolveIDs(entries, refs, cascade, troveLayout{}, c.sw.Location())
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +108,7 @@ func (c *Catalogue) Prune(ctx context.Context, plan PrunePlan) ([]Removal, error
 	for _, id := range plan.Stale {
 		leftovers[id] = true
 	}
-	out, err := c.remove(ctx, plan.entries, plan.order, leftovers)
+	out, err := c.remove(ctx, plan.Entries, plan.Order, leftovers)
 	if err != nil {
 		return out, fmt.Errorf("prune: %w", err)
 	}

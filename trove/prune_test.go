@@ -91,7 +91,7 @@ func TestPlanPrune(t *testing.T) {
 				got, want []string
 			}{
 				{"keep", plan.Keep, tc.keepIDs}, {"remove", plan.Remove, tc.remove}, {"stale", plan.Stale, tc.stale},
-				{"young", plan.Young, tc.young}, {"damaged", dmg, tc.damaged}, {"order", plan.order, tc.order},
+				{"young", plan.Young, tc.young}, {"damaged", dmg, tc.damaged}, {"order", plan.Order, tc.order},
 			} {
 				if len(c.got) != 0 || len(c.want) != 0 {
 					if !reflect.DeepEqual(c.got, c.want) {

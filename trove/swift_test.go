@@ -84,7 +84,7 @@ func TestWriterIncrementalChain(t *testing.T) {
 		}
 		w := NewWriter(sw, parent)
 		m, err := backup.Run(ctx, backup.Options{Store: sw, Engine: eng, Parent: parent, Encode: enc,
-			Layout: backup.LayoutTrove, PutData: w.PutData, BeforeManifest: w.BeforeManifest})
+			Writer: w})
 		if err != nil {
 			t.Fatalf("backup %d: %v", i, err)
 		}
@@ -163,7 +163,7 @@ func TestWriterIncrementalChain(t *testing.T) {
 	}
 	t.Run("with mybak's manifests", func(t *testing.T) { check(t, true) })
 	for _, m := range ms {
-		if err := sw.Delete(ctx, backup.ManifestPath(backup.LayoutTrove, m.ID)); err != nil {
+		if err := sw.Delete(ctx, troveLayout{}.ManifestPath(m.ID)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -135,13 +135,14 @@ func Run(ctx context.Context, st storage.Backend, ref string, opts Options) (*Re
 // "manifest" check); a backup still being written, or nothing at all, is
 // not (the error says so).
 func notFound(ctx context.Context, st storage.Backend, cat restore.Catalogue, ref string, err error, rep *Report) error {
-	if _, mybak := cat.(restore.MybakCatalogue); mybak && ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
+	if u, ok := cat.(restore.Unfinisher); ok && ref != "latest" && errors.Is(err, backup.ErrNoBackup) {
 		// A backup being written is not damaged, just not finished.
-		if why, _ := backup.InProgress(ctx, st, ref); why != "" {
+		_, why, n, lerr := u.Unfinished(ctx, ref)
+		if why != "" {
 			return fmt.Errorf("backup %s in %s is in progress (%s): verify it once it has finished", ref, st.Location(), why)
 		}
 		// Objects without a manifest are damage; nothing at all is not.
-		if n, lerr := countObjects(ctx, st, ref+"/"); lerr == nil && n > 0 {
+		if lerr == nil && n > 0 {
 			rep.add("manifest", fmt.Errorf("missing: %d object(s) stored without a manifest (an interrupted backup)", n))
 			return rep.failed()
 		}
@@ -178,12 +179,6 @@ func checkObjects(ctx context.Context, st storage.Backend, cat restore.Catalogue
 func isDamage(err error) bool {
 	return !errors.Is(err, restore.ErrNeedKey) && !errors.Is(err, context.Canceled) &&
 		!errors.Is(err, context.DeadlineExceeded)
-}
-
-func countObjects(ctx context.Context, st storage.Backend, prefix string) (int, error) {
-	n := 0
-	err := st.List(ctx, prefix, func(storage.ObjectInfo) error { n++; return nil })
-	return n, err
 }
 
 // authCheck adds the "authentication" check of m to a verify report: a
