@@ -1,7 +1,10 @@
 // Package backup knows what a backup is and how one is taken: IDs, the
-// manifest, the catalogue of a store (list, delete, prune) and Run, which
-// streams an engine's output through the stream pipeline into a store and
-// writes the manifest last.
+// manifest, the catalogue of mybak's own layout in a store (list, delete,
+// prune), retention, and Run, which streams an engine's output through the
+// stream pipeline into a store through a layout's Writer and writes the
+// manifest last. How layouts name their objects is the Layout interface:
+// mybak's own is built in, others register theirs (package trove); the
+// commands reach both through package repo.
 package backup
 
 import (

@@ -29,18 +29,23 @@
 //
 // # The mapping
 //
+// Trove's layout is registered twice from this package's init: its naming
+// (backup.RegisterLayout: IDs, <id>.mybak.json, <id>.mybak.started.json)
+// and its repository (repo.Register under --layout trove). Repository is
+// the repo.Repository the command line uses; the rest of mybak does not
+// branch on the layout.
+//
 // Catalogue lists a container's Trove backups and synthesizes a
-// backup.Manifest for each (Layout backup.LayoutTrove, engine from the
-// extension, gzip, encryption with no recorded KDF, the stored size and
-// segments from Swift, no hashes of the original). A backup that mybak
-// wrote in Trove's layout has its real manifest beside it as
-// <id>.mybak.json (Trove ignores it), which Catalogue prefers. Store is
-// the storage.Backend restore reads through: it streams a data object's
-// segments checking each one's MD5. Writer holds the hooks that make
-// backup.Run write Trove's layout. Catalogue.Delete and Catalogue.Prune
-// (with PlanPrune, mybak's retention rule) remove backups, Trove's
-// included: the data object first, then its segments and
-// <id>.mybak.json, so that an interrupted removal leaves an incomplete
-// backup (segments without a data object, which prune removes once older
-// than its grace period), never a complete-looking one.
+// backup.Manifest for each (Layout "trove", engine from the extension,
+// gzip, encryption with no recorded KDF, the stored size and segments from
+// Swift, no hashes of the original). A backup that mybak wrote in Trove's
+// layout has its real manifest beside it as <id>.mybak.json (Trove ignores
+// it), which Catalogue prefers. Store is the storage.Backend restore reads
+// through: it streams a data object's segments checking each one's MD5.
+// Writer is the backup.Writer that makes backup.Run write Trove's layout.
+// Catalogue.Delete and Catalogue.Prune (with PlanPrune, mybak's retention
+// rule) remove backups, Trove's included: the data object first, then its
+// segments and <id>.mybak.json, so that an interrupted removal leaves an
+// incomplete backup (segments without a data object, which prune removes
+// once older than its grace period), never a complete-looking one.
 package trove
