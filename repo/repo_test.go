@@ -7,6 +7,7 @@ import (
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/repo"
+	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage/local"
 	"github.com/mybak/mybak/trove"
 )
@@ -84,3 +85,11 @@ func TestLayoutRegistry(t *testing.T) {
 		t.Error("ValidateAnyID accepted ../x")
 	}
 }
+
+// Every repository is what restore reads backups through.
+var (
+	_ restore.Catalogue  = repo.Repository(nil)
+	_ restore.Unfinisher = repo.Repository(nil)
+	// Trove's checks its segments its own way.
+	_ restore.ObjectChecker = (*trove.Repository)(nil)
+)
