@@ -310,12 +310,19 @@ func PlanPrune(entries []Entry, keep int, grace time.Duration, now time.Time) Pr
 	return PlanRetention(entries, RetentionOptions{Policy: Policy{Last: keep}, Grace: grace, Now: now})
 }
 
-// Prune carries out a plan: removes plan.Remove (newest first, so a chain
-// is never left with a child whose parent is gone) and plan.Stale.
-func Prune(ctx context.Context, st storage.Backend, plan PrunePlan) error {
+// PruneOrder is the order in which Prune removes plan.Remove and
+// plan.Stale in mybak's layout: newest first (IDs sort by time), so a
+// chain is never left with a child whose parent is gone.
+func PruneOrder(plan PrunePlan) []string {
 	ids := append(append([]string{}, plan.Remove...), plan.Stale...)
 	sort.Sort(sort.Reverse(sort.StringSlice(ids)))
-	for _, id := range ids {
+	return ids
+}
+
+// Prune carries out a plan: removes plan.Remove and plan.Stale, in
+// PruneOrder.
+func Prune(ctx context.Context, st storage.Backend, plan PrunePlan) error {
+	for _, id := range PruneOrder(plan) {
 		if err := deleteObjects(ctx, st, id); err != nil {
 			return fmt.Errorf("prune: %w", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/storage"
@@ -89,15 +88,11 @@ func (r *Mybak) Delete(ctx context.Context, entries []backup.Entry, ids []string
 // PlanPrune implements Repository with backup.PlanRetention.
 func (r *Mybak) PlanPrune(entries []backup.Entry, opts backup.RetentionOptions) (*PrunePlan, error) {
 	plan := backup.PlanRetention(entries, opts)
-	order := append(append([]string(nil), plan.Remove...), plan.Stale...)
-	// Newest first (IDs sort by time), so a chain is never left with a
-	// child whose parent is gone.
-	sort.Sort(sort.Reverse(sort.StringSlice(order)))
-	return &PrunePlan{PrunePlan: plan, Entries: entries, Order: order}, nil
+	return &PrunePlan{PrunePlan: plan, Entries: entries, Order: backup.PruneOrder(plan)}, nil
 }
 
-// Prune implements Repository: as backup.Prune, each backup removed as
-// Delete removes one; it logs nothing (prune logged its plan).
+// Prune implements Repository as backup.Prune does, returning what it
+// removed; it logs nothing (prune logged its plan).
 func (r *Mybak) Prune(ctx context.Context, plan *PrunePlan) ([]Removal, error) {
 	deleted, err := backup.DeleteIDs(ctx, r.st, plan.Order)
 	if err != nil {
