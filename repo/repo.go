@@ -127,7 +127,10 @@ type PrunePlan struct {
 // line exits with its usage status.
 type UsageError struct{ Err error }
 
+// Error is the wrapped error's text, unchanged.
 func (e UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e UsageError) Unwrap() error { return e.Err }
 
 // Usagef returns a UsageError with a formatted message.
