@@ -239,9 +239,15 @@ type ownWriter struct{ st storage.Backend }
 
 func (ownWriter) Layout() Layout                                     { return ownLayout{} }
 func (ownWriter) NewID(start time.Time) string                       { return NewID(start) }
-func (w ownWriter) ChecksParts() bool                                { _, ok := storage.As[storage.ChecksParts](w.st); return ok }
 func (ownWriter) BeforeManifest(context.Context, *Manifest) error    { return nil }
 func (ownWriter) Committed(context.Context, *Manifest, *slog.Logger) {}
+
+// ChecksParts reports whether the store (or one it wraps) checks every
+// part by its MD5 (storage.ChecksParts).
+func (w ownWriter) ChecksParts() bool {
+	_, ok := storage.As[storage.ChecksParts](w.st)
+	return ok
+}
 
 func (ownWriter) DataName(_, engineExt string, enc stream.EncodeOptions) (string, error) {
 	return ownDataName(engineExt, enc), nil

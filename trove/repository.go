@@ -18,7 +18,9 @@ func init() {
 		if !ok {
 			return nil, repo.Usagef("--layout trove needs a Swift store (--storage swift://CONTAINER, e.g. swift://database_backups), not %s", st.Location())
 		}
-		return NewRepository(sw, log), nil
+		r := NewRepository(sw, log)
+		r.st = st // what the command opened (maybe a wrapper around sw)
+		return r, nil
 	}})
 }
 
@@ -28,6 +30,9 @@ func init() {
 type Repository struct {
 	*Catalogue
 	log *slog.Logger
+	// st is the store the repository was opened on: sw, or a store
+	// that wraps it.
+	st storage.Backend
 }
 
 // NewRepository returns the repository of the Trove backups in sw; log
@@ -36,7 +41,7 @@ func NewRepository(sw Swift, log *slog.Logger) *Repository {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Repository{Catalogue: NewCatalogue(sw), log: log}
+	return &Repository{Catalogue: NewCatalogue(sw), log: log, st: sw}
 }
 
 var _ repo.Repository = (*Repository)(nil)
@@ -47,8 +52,9 @@ func (r *Repository) Layout() backup.Layout { return troveLayout{} }
 // Location implements repo.Repository.
 func (r *Repository) Location() string { return r.sw.Location() }
 
-// Store implements repo.Repository: the Swift store itself.
-func (r *Repository) Store() storage.Backend { return r.sw }
+// Store implements repo.Repository: the store it was opened on (the Swift
+// store, or one that wraps it).
+func (r *Repository) Store() storage.Backend { return r.st }
 
 // Data implements repo.Repository: Store, which checks each segment as it
 // streams.
