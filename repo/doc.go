@@ -2,7 +2,7 @@
 // a store's backups can be kept in: mybak's own (this package, on top of
 // package backup's catalogue) and OpenStack Trove's (package trove). A
 // Repository lists a store's backups with their states, resolves ID|latest,
-// walks a chain, opens a backup's data, deletes and prunes (one Removal
+// walks a chain, opens a backup's data, checks a stored object, deletes and prunes (one Removal
 // type for both), validates IDs, says what is there of a backup that is
 // not complete, and hands backup.Run the Writer of its layout.
 //

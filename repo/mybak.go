@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/stream"
 )
@@ -63,6 +64,12 @@ func (r *Mybak) Resolve(ctx context.Context, ref string) (*backup.Manifest, erro
 // Chain implements Repository with backup.Chain.
 func (r *Mybak) Chain(ctx context.Context, m *backup.Manifest) ([]*backup.Manifest, error) {
 	return backup.Chain(ctx, r.st, m)
+}
+
+// CheckObject implements Repository with restore.CheckObject: presence,
+// size, and the parts' MD5s, the store's MD5 or the SHA-256 read back.
+func (r *Mybak) CheckObject(ctx context.Context, m *backup.Manifest, o backup.Object) error {
+	return restore.CheckObject(ctx, r.st, m.ObjectPath(o.Name), o)
 }
 
 // Unfinished implements Repository with backup.Unfinished.

@@ -19,9 +19,9 @@ import (
 // removes it also logs, one line per backup, to the logger it was opened
 // with. Safe for concurrent use.
 //
-// Repository implements restore.Catalogue (Resolve, Chain) and
-// restore.Unfinisher; a layout whose objects need their own check (Trove's
-// segments) implements restore.ObjectChecker too.
+// Repository implements restore.Catalogue (Resolve, Chain),
+// restore.ObjectChecker (CheckObject) and restore.Unfinisher, which verify
+// and drill use.
 type Repository interface {
 	// Layout is how the repository names its objects (Manifest.Layout,
 	// the form of its IDs, ListArgs for the messages).
@@ -44,6 +44,11 @@ type Repository interface {
 	// Chain returns the backups restoring m needs, the full one first
 	// and m last; a cycle is an error.
 	Chain(ctx context.Context, m *backup.Manifest) ([]*backup.Manifest, error)
+	// CheckObject checks stored object o of backup m against its
+	// manifest record: nil when intact, else an error that says what is
+	// wrong (naming the bad piece) or why it could not be read. It
+	// implements restore.ObjectChecker.
+	CheckObject(ctx context.Context, m *backup.Manifest, o backup.Object) error
 	// Unfinished says what there is of backup id that Resolve did not
 	// find: its marker and why its writer is believed alive (nil, "" when
 	// it is not being written, or the layout cannot tell), and how many

@@ -88,8 +88,7 @@ func TestLayoutRegistry(t *testing.T) {
 
 // Every repository is what restore reads backups through.
 var (
-	_ restore.Catalogue  = repo.Repository(nil)
-	_ restore.Unfinisher = repo.Repository(nil)
-	// Trove's checks its segments its own way.
-	_ restore.ObjectChecker = (*trove.Repository)(nil)
+	_ restore.Catalogue     = repo.Repository(nil)
+	_ restore.Unfinisher    = repo.Repository(nil)
+	_ restore.ObjectChecker = repo.Repository(nil)
 )

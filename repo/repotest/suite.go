@@ -118,6 +118,18 @@ func testLifecycle(t *testing.T, r repo.Repository) {
 		}
 	}
 
+	// Every object is intact; one that is gone is "missing".
+	for _, o := range m1.Objects {
+		if err := r.CheckObject(ctx, m1, o); err != nil {
+			t.Errorf("CheckObject(%s) = %v", o.Name, err)
+		}
+	}
+	gone := m1.Objects[0]
+	gone.Name += ".gone"
+	if err := r.CheckObject(ctx, m1, gone); err == nil || err.Error() != "missing" {
+		t.Errorf("CheckObject of an object that is not stored = %v, want missing", err)
+	}
+
 	// Prune keeps the newest one.
 	plan, err := r.PlanPrune(entries, backup.RetentionOptions{Policy: backup.Policy{Last: 1}, Grace: time.Hour, Now: time.Now()})
 	if err != nil || !slices.Equal(plan.Remove, []string{m1.ID}) || !slices.Equal(plan.Keep, []string{m2.ID}) || !slices.Equal(plan.Order, []string{m1.ID}) {
