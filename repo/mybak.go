@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/mybak/mybak/backup"
-	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/stream"
 )
@@ -66,10 +65,10 @@ func (r *Mybak) Chain(ctx context.Context, m *backup.Manifest) ([]*backup.Manife
 	return backup.Chain(ctx, r.st, m)
 }
 
-// CheckObject implements Repository with restore.CheckObject: presence,
+// CheckObject implements Repository with backup.CheckObject: presence,
 // size, and the parts' MD5s, the store's MD5 or the SHA-256 read back.
 func (r *Mybak) CheckObject(ctx context.Context, m *backup.Manifest, o backup.Object) error {
-	return restore.CheckObject(ctx, r.st, m.ObjectPath(o.Name), o)
+	return backup.CheckObject(ctx, r.st, m.ObjectPath(o.Name), o)
 }
 
 // Unfinished implements Repository with backup.Unfinished.
