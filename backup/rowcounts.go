@@ -78,11 +78,11 @@ func ParseRowCountMode(s string) (string, error) {
 	return "", fmt.Errorf("%q is not auto, exact or off", s)
 }
 
-// recordRowCounts counts the rows of the server's tables right after a
+// RecordRowCounts counts the rows of the server's tables right after a
 // backup whose consistent point is at binlog position at, and stores the
 // record in meta. A failure to count is recorded and reported through
 // Warnf; it never fails the backup.
-func recordRowCounts(ctx context.Context, o RowCountOptions, db *sql.DB, conn mysql.Conn, server *mysql.ServerInfo,
+func RecordRowCounts(ctx context.Context, o RowCountOptions, db *sql.DB, conn mysql.Conn, server *mysql.ServerInfo,
 	at mysql.BinlogPosition, meta map[string]string) {
 	if o.Mode == "" || o.Mode == RowCountsOff {
 		return

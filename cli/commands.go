@@ -70,7 +70,9 @@ func backupCommand(e *env) *cli.Command {
 			case name == "stdin" && isTerminalReader(e.stdin):
 				return usagef("--engine stdin backs up standard input, which is a terminal: pipe or redirect the data (mybak backup < dump.sql), or choose a MySQL --engine")
 			case name == "stdin":
-				eng = backup.StdinEngine{R: e.stdin}
+				if eng, err = stdinEngine(e); err != nil {
+					return err
+				}
 			case !isMySQLEngine(name):
 				return usagef("--engine %q: unknown engine (available: stdin, %s)", name, strings.Join(mysqlEngines, ", "))
 			}

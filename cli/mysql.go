@@ -3,21 +3,20 @@ package cli
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/engine"
 	"github.com/mybak/mybak/internal/secretfile"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/repo"
 	"github.com/mybak/mybak/restore"
-	"github.com/mybak/mybak/trove"
 )
 
 // mysqlEngines are the --engine values that talk to a MySQL server.
@@ -133,8 +132,9 @@ func connectAndSelect(ctx context.Context, conn mysql.Conn, engine string) (*ser
 		db.Close()
 		return nil, fmt.Errorf("probe %s: %w", conn, err)
 	}
-	e := mysql.Engine(engine)
-	tool, err := mysql.SelectTool(e, info, e == mysql.EngineMysqldump || e == mysql.EngineMariadbDump)
+	// A named engine is its own tool; auto means the physical tool of
+	// the server's flavour.
+	tool, err := mysql.SelectTool(mysql.Engine(engine), info, false)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("engine %s for %s %s: %w", engine, info.Flavor, info.Version, err)
@@ -172,12 +172,18 @@ func mysqlBackupEngine(c *cli.Context, e *env, r repo.Repository) (eng backup.En
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	en, err := engine.ByName(string(srv.tool.Engine))
+	if err != nil {
+		srv.db.Close()
+		return nil, nil, nil, err
+	}
 	if c.Bool("incremental") {
-		if !srv.tool.Engine.Physical() {
+		inc, ok := en.(engine.Incremental)
+		if !ok {
 			srv.db.Close()
 			return nil, nil, nil, usagef("--incremental needs a physical engine (mariabackup, xtrabackup, innobackupex), not %s", srv.tool.Engine)
 		}
-		if parent, err = resolveParent(c, e, r, srv); err != nil {
+		if parent, err = resolveParent(c, e, r, srv, inc); err != nil {
 			srv.db.Close()
 			return nil, nil, nil, err
 		}
@@ -200,154 +206,52 @@ func mysqlBackupEngine(c *cli.Context, e *env, r repo.Repository) (eng backup.En
 			e.log.Warn("the backup's temporary state and the tool's full log are kept", "dir", state)
 		}
 	}
-	logPath := filepath.Join(state, string(srv.tool.Engine)+".log")
-	onLine := func(l string) { e.log.Debug(string(srv.tool.Engine), "line", l) }
-	if c.IsSet("lock-wait-timeout") && srv.tool.Engine != mysql.EngineXtrabackup {
+	be, err := en.NewBackup(engine.BackupConfig{
+		Tool: srv.tool, Conn: conn, DB: srv.db, Server: srv.info,
+		Parallel: c.Int("parallel"), Throttle: c.Int("throttle"), UseMemory: c.String("use-memory"),
+		FTWRLWaitTimeout: c.Int("ftwrl-wait-timeout"), LockWaitTimeout: c.Int("lock-wait-timeout"), Given: c.IsSet,
+		ExtraArgs: extra, WorkDir: filepath.Join(state, "work"), LogPath: filepath.Join(state, string(srv.tool.Engine)+".log"),
+		OnLine:    func(l string) { e.log.Debug(string(srv.tool.Engine), "line", l) },
+		Warnf:     func(f string, a ...any) { e.log.Warn(fmt.Sprintf(f, a...)) },
+		RowCounts: rows,
+	})
+	if err != nil {
 		finish(true)
-		return nil, nil, nil, usagef("--lock-wait-timeout is xtrabackup 8.0's --backup-lock-timeout; %s has none: use --ftwrl-wait-timeout", srv.tool.Engine)
+		return nil, nil, nil, engineUsage(err)
 	}
-	if srv.tool.Engine.Physical() {
-		return &backup.PhysicalEngine{Options: mysql.PhysicalOptions{
-			Tool: srv.tool, Conn: conn, DB: srv.db, Server: srv.info,
-			Parallel: c.Int("parallel"), Throttle: c.Int("throttle"), UseMemory: c.String("use-memory"),
-			FTWRLWaitTimeout: c.Int("ftwrl-wait-timeout"), LockWaitTimeout: c.Int("lock-wait-timeout"),
-			ExtraArgs: extra, WorkDir: filepath.Join(state, "work"), LogPath: logPath, OnLine: onLine,
-			Warnf: func(f string, a ...any) { e.log.Warn(fmt.Sprintf(f, a...)) },
-		}, RowCounts: rows}, parent, finish, nil
-	}
-	for _, f := range []string{"parallel", "throttle", "use-memory", "lock-wait-timeout", "ftwrl-wait-timeout"} {
-		if c.IsSet(f) {
-			finish(true)
-			return nil, nil, nil, usagef("--%s applies to physical engines, not %s", f, srv.tool.Engine)
-		}
-	}
-	return &backup.LogicalEngine{Options: mysql.DumpOptions{Tool: srv.tool, Conn: conn, Server: srv.info,
-		ExtraArgs: extra, LogPath: logPath, OnLine: onLine}, RowCounts: rows}, nil, finish, nil
+	return be, parent, finish, nil
 }
 
-// resolveParent finds the parent of an incremental taken from srv:
-// --parent ID, or latest: the newest complete backup taken with srv's
-// engine that can be a parent (parentProblem). It looks in the repository
-// of the store's layout: in Trove's, the parent may be a backup Trove
-// made. Newer backups of the engine that latest passes over
-// are logged with the reason. A parent that cannot be one is an error
+// engineUsage turns an engine's *engine.UsageError into the cli's usage
+// error (exit code 2); other errors pass unchanged.
+func engineUsage(err error) error {
+	var ue *engine.UsageError
+	if errors.As(err, &ue) {
+		return usagef("%s", ue.Msg)
+	}
+	return err
+}
+
+// resolveParent asks inc, the engine of an incremental taken from srv,
+// for its parent (engine.Incremental.Parent: --parent ID, or latest),
+// looking in the repository of the store's layout: in Trove's, the parent
+// may be a backup Trove made. A parent that cannot be one is an error
 // matching backup.ErrBadParent; none at all, backup.ErrNoBackup.
-func resolveParent(c *cli.Context, e *env, r repo.Repository, srv *server) (*backup.Manifest, error) {
-	ctx, ref, engine := c.Context, c.String("parent"), srv.tool.Engine
+func resolveParent(c *cli.Context, e *env, r repo.Repository, srv *server, inc engine.Incremental) (*backup.Manifest, error) {
+	ref := c.String("parent")
 	if ref != "latest" {
 		if err := r.Layout().ValidateID(ref); err != nil {
 			return nil, usagef("--parent: %w", err)
 		}
-		m, err := r.Resolve(ctx, ref)
-		if err != nil {
-			return nil, fmt.Errorf("parent of the incremental backup: %w", err)
-		}
-		if why := parentProblem(m, srv); why != "" {
-			return nil, fmt.Errorf("%w: %s: take a full backup first (without --incremental), or name another --parent", backup.ErrBadParent, why)
-		}
-		logParent(e, m)
-		return m, nil
 	}
-	entries, err := r.Entries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var passed []string
-	other := "" // why the newest physical backup of another engine cannot be the parent
-	for i := len(entries) - 1; i >= 0; i-- {
-		m := entries[i].Manifest
-		if entries[i].State != backup.StateComplete {
-			continue
-		}
-		if m.Engine.Name != string(engine) {
-			if other == "" && mysql.Engine(m.Engine.Name).Physical() {
-				other = parentProblem(m, srv)
-			}
-			continue
-		}
-		if why := parentProblem(m, srv); why != "" {
-			passed = append(passed, why)
-			continue
-		}
-		for _, why := range passed {
-			e.log.Warn("passed over a newer backup that cannot be the parent", "why", why)
-		}
-		logParent(e, m)
-		return m, nil
-	}
-	note := ""
-	switch {
-	case len(passed) > 0:
-		note = " (passed over: " + strings.Join(passed, "; ") + ")"
-	case other != "":
-		note = " (the newest physical backup there: " + other + ")"
-	}
-	return nil, fmt.Errorf("%w: no complete %s backup in %s can be the parent of an incremental%s: take a full backup first (without --incremental)",
-		backup.ErrNoBackup, engine, r.Location(), note)
-}
-
-// logParent says which backup the incremental applies onto.
-func logParent(e *env, m *backup.Manifest) {
-	by := "mybak"
-	if trove.MadeByTrove(m) {
-		by = "trove"
-	}
-	e.log.Info("parent", "id", m.ID, "made_by", by, "to_lsn", m.Meta[backup.MetaToLSN])
-}
-
-var reMajorMinor = regexp.MustCompile(`(\d+)\.(\d+)`)
-
-// parentProblem says why m cannot be the parent of an incremental taken
-// from srv now, or returns "". A parent is a physical backup of srv's
-// engine with an LSN (backup.ParentLSN; a backup Trove made has its engine
-// from its Datastore header and its LSN from X-Object-Meta-Lsn), not
-// beyond the server's current LSN (the tools take an "incremental" from
-// any LSN, and one from another server's holds the wrong pages), and of
-// the server's major.minor version where both are known (a full backup
-// from before an upgrade, or from another server, is not prepared with
-// this server's increments).
-func parentProblem(m *backup.Manifest, srv *server) string {
-	engine := srv.tool.Engine
-	what := m.ID
-	byTrove := trove.MadeByTrove(m)
-	if byTrove {
-		ds := "no datastore recorded"
-		if d := strings.TrimSpace(m.Meta[trove.ManifestMetaDatastore] + " " + m.Meta[trove.ManifestMetaDatastoreVersion]); d != "" {
-			ds = "datastore " + d
-		}
-		what = fmt.Sprintf("Trove backup %s (%s)", m.ID, ds)
-	}
-	physical := mysql.Engine(m.Engine.Name).Physical()
-	switch {
-	case byTrove && physical && m.Meta[backup.MetaToLSN] == "" &&
-		(m.Engine.Name == string(engine) || m.Meta[trove.ManifestMetaDatastore] == ""):
-		// Without its metadata (older Trove releases left it off
-		// backups of more than one segment) the engine is a guess:
-		// what rules the backup out is the missing LSN.
-		return what + " has no X-Object-Meta-Lsn, the LSN an incremental starts from " +
-			"(older Trove releases did not record it on backups of more than one segment)"
-	case !physical:
-		return fmt.Sprintf("%s is a logical (%s) backup, not a physical %s one", what, m.Engine.Name, engine)
-	case byTrove && m.Engine.Name != string(engine):
-		return fmt.Sprintf("%s was made with %s (mybak takes the tool from the Datastore Trove recorded: mariabackup for MariaDB, xtrabackup otherwise), "+
-			"not with %s, which %s %s needs", what, m.Engine.Name, engine, srv.info.Flavor, srv.info.Version)
-	case m.Engine.Name != string(engine):
-		return fmt.Sprintf("%s was taken with %s, not %s", what, m.Engine.Name, engine)
-	}
-	lsn, err := backup.ParentLSN(m, string(engine))
-	if err != nil {
-		return fmt.Sprintf("%s records no to_lsn", what)
-	}
-	if srv.info.LSN > 0 && lsn > srv.info.LSN {
-		return fmt.Sprintf("%s ends at LSN %d, beyond this server's current LSN %d: it was not taken from this server "+
-			"(or the server was restored from an older backup since)", what, lsn, srv.info.LSN)
-	}
-	if mm := reMajorMinor.FindStringSubmatch(m.Engine.ServerVersion); mm != nil && srv.info.Major > 0 &&
-		(mm[1] != strconv.Itoa(srv.info.Major) || mm[2] != strconv.Itoa(srv.info.Minor)) {
-		return fmt.Sprintf("%s was taken from a %s.%s server, this one runs %s (a full backup and its incrementals are prepared by one version of the tool)",
-			what, mm[1], mm[2], srv.info.Version)
-	}
-	return ""
+	return inc.Parent(c.Context, engine.ParentQuery{
+		Ref:      ref,
+		Load:     r.Resolve,
+		Entries:  r.Entries,
+		Server:   srv.info,
+		Location: r.Location(),
+		Log:      e.log,
+	})
 }
 
 // restoreMySQLFlags are restore's options for physical and logical restores.
@@ -365,8 +269,9 @@ func restoreMySQLFlags() []cli.Flag {
 	)
 }
 
-// restoreMySQL is restore without --to-stdout: a physical restore into
-// --target-dir / --datadir or a logical one --to-mysql.
+// restoreMySQL is restore without --to-stdout: into files (--target-dir /
+// --datadir) or into a server (--to-mysql), by the backup's engine, which
+// refuses the kind of target it does not restore into.
 func restoreMySQL(c *cli.Context, e *env, ref string) error {
 	physical := c.String("target-dir") != "" || c.Bool("copy-back") || c.Bool("move-back")
 	switch {
@@ -413,6 +318,10 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 	defer p.Done()
 	opts := readOptions(c, e, pass)
 	opts.Progress = p.Add
+	eng, err := engine.For(m)
+	if err != nil {
+		return err
+	}
 	if c.Bool("to-mysql") {
 		logf, err := os.CreateTemp("", "mybak-restore-"+m.ID+"-*.log")
 		if err != nil {
@@ -420,8 +329,8 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 		}
 		logf.Close()
 		e.log.Info("restore started", "id", m.ID, "engine", m.Engine.Name, "to", conn.String())
-		err = restore.ToMySQL(c.Context, st, m, restore.LogicalOptions{Options: opts, Conn: conn, Force: c.Bool("force"),
-			LogPath: logf.Name(), Log: e.log})
+		err = eng.Restore(c.Context, st, []*backup.Manifest{m}, engine.Target{Server: &restore.LogicalOptions{Options: opts,
+			Conn: conn, Force: c.Bool("force"), LogPath: logf.Name(), Log: e.log}})
 		if err != nil {
 			if fi, serr := os.Stat(logf.Name()); serr == nil && fi.Size() > 0 {
 				e.log.Warn("the SQL client's full log is kept", "file", logf.Name())
@@ -443,9 +352,9 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 		ids[i] = cm.ID
 	}
 	e.log.Info("restore started", "id", m.ID, "chain", strings.Join(ids, " -> "))
-	err = restore.Physical(c.Context, st, chain, restore.PhysicalOptions{Options: opts,
+	err = eng.Restore(c.Context, st, chain, engine.Target{Files: &restore.PhysicalOptions{Options: opts,
 		TargetDir: c.String("target-dir"), Datadir: c.String("datadir"), MoveBack: c.Bool("move-back"),
-		Owner: c.String("owner"), Force: c.Bool("force"), RemoveOld: c.Bool("remove-old"), UseMemory: c.String("use-memory"), Log: e.log})
+		Owner: c.String("owner"), Force: c.Bool("force"), RemoveOld: c.Bool("remove-old"), UseMemory: c.String("use-memory"), Log: e.log}})
 	if err != nil {
 		return err
 	}

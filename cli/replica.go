@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/engine"
 	"github.com/mybak/mybak/internal/secretfile"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/replica"
@@ -53,7 +54,9 @@ func backupToStdout(c *cli.Context, e *env) (err error) {
 	var eng backup.Engine
 	switch name := c.String("engine"); {
 	case name == "stdin":
-		eng = backup.StdinEngine{R: e.stdin}
+		if eng, err = stdinEngine(e); err != nil {
+			return err
+		}
 	case !isMySQLEngine(name):
 		return usagef("--engine %q: unknown engine (available: stdin, %s)", name, strings.Join(mysqlEngines, ", "))
 	default:
@@ -209,11 +212,15 @@ func makeReplica(c *cli.Context, e *env) error {
 	defer p.Done()
 	ropts := readOptions(c, e, pass)
 	ropts.Progress = p.Add
-	phys := restore.PhysicalOptions{Options: ropts, Datadir: c.String("datadir"), Owner: c.String("owner"),
-		Force: c.Bool("force"), RemoveOld: c.Bool("remove-old"), UseMemory: c.String("use-memory"), Log: e.log,
-		Protect: []restore.Protected{{What: "the tools' log dir", Dir: work}}}
-	logical := restore.LogicalOptions{Options: ropts, Conn: conn, Force: c.Bool("force"),
-		LogPath: filepath.Join(work, "client.log"), Log: e.log}
+	// The replica's datadir and the running replica: the backup's engine
+	// restores into the one it restores into.
+	target := engine.Target{
+		Files: &restore.PhysicalOptions{Options: ropts, Datadir: c.String("datadir"), Owner: c.String("owner"),
+			Force: c.Bool("force"), RemoveOld: c.Bool("remove-old"), UseMemory: c.String("use-memory"), Log: e.log,
+			Protect: []restore.Protected{{What: "the tools' log dir", Dir: work}}},
+		Server: &restore.LogicalOptions{Options: ropts, Conn: conn, Force: c.Bool("force"),
+			LogPath: filepath.Join(work, "client.log"), Log: e.log},
+	}
 	o := replica.Options{
 		Replica: conn,
 		Primary: replica.Primary{Host: c.String("primary-host"), Port: c.Int("primary-port"),
@@ -228,7 +235,7 @@ func makeReplica(c *cli.Context, e *env) error {
 		WaitTimeout:  c.Duration("wait-timeout"),
 		Log:          e.log,
 	}
-	var physical bool
+	var intoDatadir bool
 	switch {
 	case c.Bool("from-stdin"):
 		if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
@@ -239,13 +246,19 @@ func makeReplica(c *cli.Context, e *env) error {
 			return err
 		}
 		e.log.Info("backup stream", "id", wr.Header.ID, "engine", wr.Header.Engine)
-		physical = mysql.Engine(wr.Header.Engine).Physical()
-		o.Fill = replica.FromWire(wr, phys, logical)
+		eng, err := engine.ForName(wr.Header.Engine)
+		if err != nil {
+			return err
+		}
+		intoDatadir = eng.Into() == engine.IntoFiles
+		o.Fill = replica.FromWire(eng, wr, target)
 	case c.Bool("fresh"):
 		name := c.String("engine")
-		if name != "auto" && name != string(mysql.EngineMysqldump) && name != string(mysql.EngineMariadbDump) {
-			return usagef("--fresh --engine %s: a physical engine must run on the primary's host: "+
-				"ssh PRIMARY mybak backup --engine %s --to-stdout ... | mybak make-replica --from-stdin ...", name, name)
+		if name != "auto" {
+			if _, err := freshDumper(name); err != nil {
+				return usagef("--fresh --engine %s: a physical engine must run on the primary's host: "+
+					"ssh PRIMARY mybak backup --engine %s --to-stdout ... | mybak make-replica --from-stdin ...", name, name)
+			}
 		}
 		db, err := mysql.Open(c.Context, *primaryConn)
 		if err != nil {
@@ -264,9 +277,13 @@ func makeReplica(c *cli.Context, e *env) error {
 		if err != nil {
 			return fmt.Errorf("engine %s for %s %s: %w", eng, info.Flavor, info.Version, err)
 		}
+		d, err := freshDumper(string(tool.Engine))
+		if err != nil {
+			return err
+		}
 		e.log.Info("dumping the primary into the replica", "primary", primaryConn.String(), "tool", tool.Path)
-		o.Fill = replica.FromDump(mysql.DumpOptions{Tool: tool, Conn: *primaryConn, Server: info,
-			LogPath: filepath.Join(work, "dump.log")}, logical)
+		o.Fill = replica.FromDump(d, engine.BackupConfig{Tool: tool, Conn: *primaryConn, Server: info,
+			LogPath: filepath.Join(work, "dump.log")}, target)
 	default:
 		st, err := openStore(c.Context, c)
 		if err != nil {
@@ -281,8 +298,12 @@ func makeReplica(c *cli.Context, e *env) error {
 		if err != nil {
 			return err
 		}
+		eng, err := engine.For(m)
+		if err != nil {
+			return err
+		}
 		chain := []*backup.Manifest{m}
-		if physical = mysql.Engine(m.Engine.Name).Physical(); physical {
+		if intoDatadir = eng.Into() == engine.IntoFiles; intoDatadir {
 			if chain, err = r.Chain(c.Context, m); err != nil {
 				return err
 			}
@@ -292,12 +313,12 @@ func makeReplica(c *cli.Context, e *env) error {
 			ids[i] = cm.ID
 		}
 		e.log.Info("backup", "id", m.ID, "engine", m.Engine.Name, "chain", strings.Join(ids, " -> "))
-		o.Fill = replica.FromChain(r.Data(), chain, phys, logical)
+		o.Fill = replica.FromChain(eng, r.Data(), chain, target)
 	}
-	if !physical && c.Bool("remove-old") {
+	if !intoDatadir && c.Bool("remove-old") {
 		return usagef("--remove-old does nothing here: it applies to a physical backup (restored into --datadir)")
 	}
-	if physical {
+	if intoDatadir {
 		if o.Datadir == "" {
 			return usagef("a physical backup is restored into the replica's datadir: give --datadir DIR")
 		}
@@ -305,7 +326,7 @@ func makeReplica(c *cli.Context, e *env) error {
 			return err
 		}
 	}
-	o.Physical = physical
+	o.IntoDatadir = intoDatadir
 	o.OnStatus = func(s replica.Status) {
 		e.log.Debug("replica status", "io", s.IORunning, "sql", s.SQLRunning, "lag", s.SecondsBehind, "gtid", s.GTIDExecuted)
 	}
@@ -320,6 +341,20 @@ func makeReplica(c *cli.Context, e *env) error {
 	}
 	e.log.Info("replica running and caught up", "primary", res.Primary, "seconds", res.Seconds)
 	return nil
+}
+
+// freshDumper returns the engine named name when it can dump a primary
+// over the network into the replica (make-replica --fresh).
+func freshDumper(name string) (engine.Dumper, error) {
+	eng, err := engine.ByName(name)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := eng.(engine.Dumper)
+	if !ok {
+		return nil, fmt.Errorf("the %s engine cannot dump a server over the network", name)
+	}
+	return d, nil
 }
 
 // printReplica prints make-replica's result as a table or JSON.

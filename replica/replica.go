@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/engine"
 	"github.com/mybak/mybak/mysql"
-	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
 )
 
@@ -35,13 +35,14 @@ type Options struct {
 	UserHost   string
 
 	// Fill puts the backup into the replica and returns its position. With
-	// Physical it restores into Datadir (no server runs on it yet); then
-	// StartCmd starts the server, or Make waits StartTimeout for someone
-	// to start it. Without Physical it applies SQL into the running
-	// replica (StartCmd starts it first when it does not answer).
-	Fill     func(ctx context.Context) (Position, error)
-	Physical bool
-	Datadir  string
+	// IntoDatadir it restores files into Datadir (no server runs on it
+	// yet); then StartCmd starts the server, or Make waits StartTimeout
+	// for someone to start it. Without IntoDatadir it applies SQL into the
+	// running replica (StartCmd starts it first when it does not answer).
+	// The backup's engine says which (engine.Engine.Into).
+	Fill        func(ctx context.Context) (Position, error)
+	IntoDatadir bool
+	Datadir     string
 	// StartCmd is run with /bin/sh -c (environment: MYBAK_DATADIR); it must
 	// return once the server was started. It holds no secret.
 	StartCmd     string
@@ -75,7 +76,7 @@ func Make(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
 	res := &Result{Replica: o.Replica.String(),
 		Primary: o.Primary.User + "@" + net.JoinHostPort(o.Primary.Host, strconv.Itoa(portOr3306(o.Primary.Port)))}
-	if o.Physical {
+	if o.IntoDatadir {
 		if o.Datadir == "" {
 			return nil, errors.New("a physical backup needs the replica's datadir (--datadir)")
 		}
@@ -85,7 +86,7 @@ func Make(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	if !o.Physical {
+	if !o.IntoDatadir {
 		if err := ensureRunning(ctx, o, log, false); err != nil {
 			return nil, err
 		}
@@ -96,7 +97,7 @@ func Make(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Position = pos
 	log.Info("replica filled", "binlog_file", pos.File, "binlog_pos", pos.Pos, "gtid", pos.GTID)
-	if o.Physical {
+	if o.IntoDatadir {
 		if err := ensureRunning(ctx, o, log, true); err != nil {
 			return nil, err
 		}
@@ -317,45 +318,35 @@ func positionOfDump(b mysql.BinlogPosition) Position {
 	return Position{File: b.File, Pos: b.Pos, GTID: b.GTID}
 }
 
-// FromChain returns a Fill that restores a stored chain (full first):
-// physical into o.Datadir, logical into the running replica. The position
-// is the last backup's.
-func FromChain(st storage.Backend, chain []*backup.Manifest, ro restore.PhysicalOptions, lo restore.LogicalOptions) func(context.Context) (Position, error) {
+// intoReplica is t with SQL applied as sql_log_bin=0: a replica being
+// built must not binlog the backup as its own transactions.
+func intoReplica(t engine.Target) engine.Target {
+	if t.Server != nil {
+		o := *t.Server
+		o.NoBinlog = true
+		t.Server = &o
+	}
+	return t
+}
+
+// FromChain returns a Fill that restores a stored chain (full first) with
+// its engine into t: files into the replica's datadir, or SQL into the
+// running replica (t holds both; the engine takes the kind it restores
+// into, eng.Into). The position is the last backup's.
+func FromChain(eng engine.Engine, st storage.Backend, chain []*backup.Manifest, t engine.Target) func(context.Context) (Position, error) {
 	return func(ctx context.Context) (Position, error) {
-		last := chain[len(chain)-1]
-		if mysql.Engine(chain[0].Engine.Name).Physical() {
-			if err := restore.Physical(ctx, st, chain, ro); err != nil {
-				return Position{}, err
-			}
-			return PositionOf(last), nil
-		}
-		lo.NoBinlog = true
-		if err := restore.ToMySQL(ctx, st, last, lo); err != nil {
+		if err := eng.Restore(ctx, st, chain, intoReplica(t)); err != nil {
 			return Position{}, err
 		}
-		return PositionOf(last), nil
+		return PositionOf(chain[len(chain)-1]), nil
 	}
 }
 
-// FromWire returns a Fill that restores the backup a wire stream carries:
-// physical into ro.Datadir, logical into the running replica.
-func FromWire(wr *backup.WireReader, ro restore.PhysicalOptions, lo restore.LogicalOptions) func(context.Context) (Position, error) {
+// FromWire returns a Fill that restores the backup a wire stream carries
+// with its engine into t, as FromChain.
+func FromWire(eng engine.Engine, wr *backup.WireReader, t engine.Target) func(context.Context) (Position, error) {
 	return func(ctx context.Context) (Position, error) {
-		eng := mysql.Engine(wr.Header.Engine)
-		if eng.Physical() {
-			m, err := restore.PhysicalFromWire(ctx, wr, ro)
-			if err != nil {
-				return Position{}, err
-			}
-			return PositionOf(m), nil
-		}
-		var m *backup.Manifest
-		lo.NoBinlog = true
-		err := restore.ApplySQL(ctx, wr.Header.ID, eng, func(ctx context.Context, w io.Writer) error {
-			var err error
-			m, err = restore.DecodeWire(ctx, wr, w, lo.Options)
-			return err
-		}, lo)
+		m, err := eng.RestoreWire(ctx, wr, intoReplica(t))
 		if err != nil {
 			return Position{}, err
 		}
@@ -363,21 +354,16 @@ func FromWire(wr *backup.WireReader, ro restore.PhysicalOptions, lo restore.Logi
 	}
 }
 
-// FromDump returns a Fill that dumps the primary with dump (mysqldump /
-// mariadb-dump over the network) straight into the running replica, no
-// store in between; the dump's own coordinates position replication.
-func FromDump(dump mysql.DumpOptions, lo restore.LogicalOptions) func(context.Context) (Position, error) {
+// FromDump returns a Fill that dumps the primary cfg describes with d
+// (mysqldump / mariadb-dump over the network) straight into the running
+// replica t.Server, no store in between; the dump's own coordinates
+// position replication.
+func FromDump(d engine.Dumper, cfg engine.BackupConfig, t engine.Target) func(context.Context) (Position, error) {
 	return func(ctx context.Context) (Position, error) {
-		var res *mysql.DumpResult
-		lo.NoBinlog = true
-		err := restore.ApplySQL(ctx, "fresh dump of "+dump.Conn.String(), dump.Tool.Engine, func(ctx context.Context, w io.Writer) error {
-			var err error
-			res, err = mysql.BackupLogical(ctx, dump, w)
-			return err
-		}, lo)
+		b, err := d.DumpInto(ctx, cfg, intoReplica(t))
 		if err != nil {
 			return Position{}, err
 		}
-		return positionOfDump(res.Binlog), nil
+		return positionOfDump(b), nil
 	}
 }

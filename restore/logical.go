@@ -32,7 +32,11 @@ type LogicalOptions struct {
 	// ADMIN): a replica being built must not binlog the dump as its own
 	// transactions, whose GTIDs would conflict with the primary's.
 	NoBinlog bool
-	Log      *slog.Logger
+	// Client is the tool family whose SQL client ToMySQL runs
+	// (mysql.ClientTool): the engine sets it; empty means mariadb-dump's
+	// (mariadb, else mysql).
+	Client mysql.Engine
+	Log    *slog.Logger
 }
 
 // AppliedError is a failure of a logical restore after part of the dump
@@ -81,7 +85,8 @@ func UserDatabases(ctx context.Context, db *sql.DB) ([]string, error) {
 	return out, rows.Err()
 }
 
-// ToMySQL streams the SQL of logical backup m into the mysql / mariadb
+// ToMySQL streams the SQL of logical backup m (the engine chose this
+// restore: engine/dump, engine/stdin) into the mysql / mariadb
 // client connected by o.Conn. Before anything is applied it checks that
 // every stored object is present with its size (so a cut-off object fails
 // first) and that the server holds no user database (unless Force). While
@@ -92,10 +97,6 @@ func UserDatabases(ctx context.Context, db *sql.DB) ([]string, error) {
 // never a broken pipe. Errors after the first byte was sent are
 // *AppliedError, saying how much was sent.
 func ToMySQL(ctx context.Context, st storage.Backend, m *backup.Manifest, o LogicalOptions) error {
-	eng := mysql.Engine(m.Engine.Name)
-	if eng.Physical() {
-		return fmt.Errorf("backup %s is a physical %s backup: restore it with --target-dir DIR (and --copy-back --datadir)", m.ID, eng)
-	}
 	if m.Incremental() {
 		return fmt.Errorf("backup %s is incremental: only logical backups can go --to-mysql", m.ID)
 	}
@@ -110,7 +111,11 @@ func ToMySQL(ctx context.Context, st storage.Backend, m *backup.Manifest, o Logi
 	if err := checkAuthenticatedObjects(ctx, st, m); err != nil {
 		return err
 	}
-	return ApplySQL(ctx, m.ID, eng, func(ctx context.Context, w io.Writer) error {
+	client := o.Client
+	if client == "" {
+		client = mysql.EngineMariadbDump
+	}
+	return ApplySQL(ctx, m.ID, client, func(ctx context.Context, w io.Writer) error {
 		_, err := ToWriter(ctx, st, m, w, o.Options)
 		return err
 	}, o)
@@ -121,10 +126,11 @@ func ToMySQL(ctx context.Context, st storage.Backend, m *backup.Manifest, o Logi
 // user databases is refused unless Force; the last bytes are held back
 // until produce returned nil and the SQL ends with the dump trailer, and on
 // any failure the client is killed before it sees them. name names the
-// dump in messages, eng is the engine that made it (it picks the client).
+// dump in messages, client is the tool family whose SQL client applies it
+// (mysql.ClientTool: mariadb for mariadb-dump, mysql for mysqldump).
 // With NoBinlog the session runs SET SESSION sql_log_bin=0 first. Errors
 // after the first byte was sent are *AppliedError.
-func ApplySQL(ctx context.Context, name string, eng mysql.Engine, produce func(ctx context.Context, w io.Writer) error, o LogicalOptions) error {
+func ApplySQL(ctx context.Context, name string, client mysql.Engine, produce func(ctx context.Context, w io.Writer) error, o LogicalOptions) error {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -142,7 +148,7 @@ func ApplySQL(ctx context.Context, name string, eng mysql.Engine, produce func(c
 		return fmt.Errorf("%w: the server %s already holds the database(s) %s: restore into an empty server, or add --force to apply the dump over them",
 			ErrNotEmpty, o.Conn, strings.Join(dbs, ", "))
 	}
-	client, err := mysql.ClientTool(clientEngine(eng))
+	clientPath, err := mysql.ClientTool(client)
 	if err != nil {
 		return err
 	}
@@ -176,8 +182,8 @@ func ApplySQL(ctx context.Context, name string, eng mysql.Engine, produce func(c
 		}
 		decodeErr <- err
 	}()
-	log.Info("applying dump", "id", name, "client", client, "server", o.Conn.String())
-	applyErr := mysql.ApplyDump(cctx, mysql.ApplyOptions{Client: client, Engine: eng, Conn: o.Conn, LogPath: o.LogPath}, pr)
+	log.Info("applying dump", "id", name, "client", clientPath, "server", o.Conn.String())
+	applyErr := mysql.ApplyDump(cctx, mysql.ApplyOptions{Client: clientPath, Engine: client, Conn: o.Conn, LogPath: o.LogPath}, pr)
 	pr.CloseWithError(errors.New("the SQL client stopped"))
 	derr := <-decodeErr
 	applied := &AppliedError{ID: name, Bytes: hw.sent, Lines: hw.lines}
@@ -199,15 +205,6 @@ func ApplySQL(ctx context.Context, name string, eng mysql.Engine, produce func(c
 		return applied
 	}
 	return nil
-}
-
-// clientEngine picks the engine whose client applies a dump of eng (the
-// stdin engine's SQL goes to mariadb, else mysql).
-func clientEngine(eng mysql.Engine) mysql.Engine {
-	if eng == mysql.EngineMysqldump {
-		return eng
-	}
-	return mysql.EngineMariadbDump
 }
 
 // checkObjects compares the stored objects' sizes with the manifest.

@@ -61,7 +61,8 @@ type PhysicalOptions struct {
 }
 
 // Physical restores a chain of physical backups (full first, as
-// backup.Chain returns it): every backup is decoded from the store and
+// backup.Chain returns it, and checked by the engine: engine/physical's
+// CheckChain): every backup is decoded from the store and
 // extracted with xbstream/mbstream into its own dir inside a staging dir
 // next to the target, the full backup is prepared (with --apply-log-only /
 // --redo-only while incrementals follow, where the tool needs it), each
@@ -73,10 +74,10 @@ type PhysicalOptions struct {
 // logs of a failed run are kept and named in the error.
 func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest, o PhysicalOptions) error {
 	o.defaults()
-	eng, err := checkChain(chain)
-	if err != nil {
-		return err
+	if len(chain) == 0 {
+		return errors.New("empty backup chain")
 	}
+	eng := mysql.Engine(chain[0].Engine.Name) // the tool family; the engine checked the chain
 	// Every manifest of the chain is authenticated before anything is
 	// extracted (see auth.go).
 	if err := authenticate(chain, o.Options); err != nil {
@@ -110,10 +111,7 @@ func PhysicalFromWire(ctx context.Context, wr *backup.WireReader, o PhysicalOpti
 	if err := checkID(h.ID); err != nil {
 		return nil, fmt.Errorf("the stream's header: %w", err)
 	}
-	eng := mysql.Engine(h.Engine)
-	if !eng.Physical() {
-		return nil, fmt.Errorf("the stream holds a %s backup, not a physical one", h.Engine)
-	}
+	eng := mysql.Engine(h.Engine) // the tool family; the engine chose this restore
 	if h.Type != "full" {
 		return nil, fmt.Errorf("the stream holds a %s backup, not a full one", h.Type)
 	}

@@ -1,4 +1,4 @@
-package cli
+package physical
 
 import (
 	"strings"
@@ -9,13 +9,13 @@ import (
 	"github.com/mybak/mybak/trove"
 )
 
-// TestParentProblem: which backups can be the parent of an incremental of
+// TestParentProblem (moved from the cli with the rule): which backups can be the parent of an incremental of
 // a MariaDB 10.11 server at LSN 5000, with mariabackup, and what the
 // refusal says. The backups Trove made are synthesized as
 // trove.Catalogue does it (no raw SHA-256, engine from the Datastore).
 func TestParentProblem(t *testing.T) {
-	srv := &server{tool: mysql.Tool{Engine: mysql.EngineMariabackup},
-		info: &mysql.ServerInfo{Version: "10.11.19-MariaDB-log", Flavor: mysql.FlavorMariaDB, Major: 10, Minor: 11, LSN: 5000}}
+	e := Engine{tool: mysql.EngineMariabackup}
+	srv := &mysql.ServerInfo{Version: "10.11.19-MariaDB-log", Flavor: mysql.FlavorMariaDB, Major: 10, Minor: 11, LSN: 5000}
 	own := func(engine, version, toLSN string) *backup.Manifest {
 		return &backup.Manifest{ID: "20261121T160000Z-abcdef", RawSHA256: "ab", Engine: backup.EngineInfo{Name: engine, ServerVersion: version},
 			Meta: map[string]string{backup.MetaToLSN: toLSN}}
@@ -55,12 +55,12 @@ func TestParentProblem(t *testing.T) {
 			trove.ManifestMetaDatastoreVersion: "10.4"}), "was taken from a 10.4 server, this one runs 10.11.19-MariaDB-log"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := parentProblem(tc.m, srv)
+			got := e.Problem(tc.m, srv)
 			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
-				t.Errorf("parentProblem = %q, want %q", got, tc.want)
+				t.Errorf("Problem = %q, want %q", got, tc.want)
 			}
 			if tc.want != "" && !strings.Contains(got, tc.m.ID) {
-				t.Errorf("parentProblem = %q does not name the backup", got)
+				t.Errorf("Problem = %q does not name the backup", got)
 			}
 		})
 	}
