@@ -24,8 +24,11 @@ const (
 
 // Physical reports whether e copies InnoDB files (xbstream output) rather
 // than writing SQL.
+//
+// Deprecated: kinds of backup are the engines' (package engine); this
+// stays until the drill, verify and preflight ask the engine.
 func (e Engine) Physical() bool {
-	return e == EngineMariabackup || e == EngineXtrabackup || e == EngineInnobackupex
+	return toolNames[e].mariaDB != nil
 }
 
 // Tool is a resolved program: which engine and where it is.
@@ -34,18 +37,38 @@ type Tool struct {
 	Path   string // absolute path found on PATH
 }
 
-// toolNames lists the program names tried for each engine, and the Debian
-// package that provides them (for the error message).
-var toolNames = map[Engine]struct {
+// toolInfo is what mybak knows of each program family: the names tried
+// on PATH and the Debian package that provides them (for the error
+// message), the server flavours it can back up (nil: any; a physical tool
+// copies InnoDB files of its own family only) and how its chain is
+// prepared.
+type toolInfo struct {
 	names []string
 	pkg   string
-}{
-	EngineMariabackup:  {[]string{"mariabackup", "mariadb-backup"}, "mariadb-backup"},
-	EngineXtrabackup:   {[]string{"xtrabackup"}, "percona-xtrabackup-80 (or percona-xtrabackup-24 for MySQL 5.7)"},
-	EngineInnobackupex: {[]string{"innobackupex"}, "percona-xtrabackup (2.x)"},
-	EngineMysqldump:    {[]string{"mysqldump"}, "mysql-client"},
-	EngineMariadbDump:  {[]string{"mariadb-dump", "mysqldump"}, "mariadb-client"},
+	// mariaDB: true for a tool that backs up MariaDB only, false for one
+	// that backs up MySQL and Percona only; nil for a dump tool, which
+	// reads any server over SQL.
+	mariaDB *bool
+	// finalApply: after the last incremental's prepare (with --redo-only)
+	// the chain needs one more --apply-log to roll back.
+	finalApply bool
 }
+
+var yes, no = true, false
+
+var toolNames = map[Engine]toolInfo{
+	EngineMariabackup:  {names: []string{"mariabackup", "mariadb-backup"}, pkg: "mariadb-backup", mariaDB: &yes},
+	EngineXtrabackup:   {names: []string{"xtrabackup"}, pkg: "percona-xtrabackup-80 (or percona-xtrabackup-24 for MySQL 5.7)", mariaDB: &no},
+	EngineInnobackupex: {names: []string{"innobackupex"}, pkg: "percona-xtrabackup (2.x)", mariaDB: &no, finalApply: true},
+	EngineMysqldump:    {names: []string{"mysqldump"}, pkg: "mysql-client"},
+	EngineMariadbDump:  {names: []string{"mariadb-dump", "mysqldump"}, pkg: "mariadb-client"},
+}
+
+// FinalApply reports whether a chain prepared with t needs one more
+// --apply-log after its last incremental (innobackupex, which applies
+// incrementals with --redo-only; xtrabackup 8.0 and mariabackup roll back
+// in the last incremental's prepare).
+func (t Tool) FinalApply() bool { return toolNames[t.Engine].finalApply }
 
 // LookupTool finds the program of engine e on PATH. When none is found the
 // error matches ErrToolNotFound and says which package to install.
@@ -99,11 +122,9 @@ func SelectTool(want Engine, s *ServerInfo, logical bool) (Tool, error) {
 			e = PhysicalEngineFor(s)
 		}
 	}
-	if s != nil && e.Physical() {
-		if (s.Flavor == FlavorMariaDB) != (e == EngineMariabackup) {
-			return Tool{}, fmt.Errorf("%s cannot back up %s %s: use %s (or engine auto)",
-				e, s.Flavor, s.Version, PhysicalEngineFor(s))
-		}
+	if only := toolNames[e].mariaDB; s != nil && only != nil && (s.Flavor == FlavorMariaDB) != *only {
+		return Tool{}, fmt.Errorf("%s cannot back up %s %s: use %s (or engine auto)",
+			e, s.Flavor, s.Version, PhysicalEngineFor(s))
 	}
 	return LookupTool(e)
 }

@@ -54,10 +54,39 @@ type PhysicalOptions struct {
 	Protect   []Protected
 	UseMemory string // --use-memory for prepare
 	Log       *slog.Logger
+	// Tools chooses the programs that prepare and copy back; nil: the
+	// tool the manifest names (engine/physical sets one that lets the
+	// stream's own files decide).
+	Tools ToolChooser
+}
 
-	// engineFrom says where the engine came from (Physical sets it from
-	// the manifest; see prepareTool).
-	engineFrom engineSource
+// ToolChooser chooses the program of a physical restore.
+type ToolChooser interface {
+	// BeforeExtract finds the tool before anything is extracted, so that a
+	// restore that cannot prepare fails before it copies gigabytes. A
+	// zero Tool and no error leave the choice to Prepare.
+	BeforeExtract(log *slog.Logger) (mysql.Tool, error)
+	// Prepare chooses the tool that prepares the full backup extracted
+	// into dir (and copies it back), and logs why.
+	Prepare(dir string, log *slog.Logger) (mysql.Tool, error)
+}
+
+// manifestTool is the ToolChooser of the tool a manifest names.
+type manifestTool mysql.Engine
+
+// BeforeExtract implements ToolChooser.
+func (t manifestTool) BeforeExtract(*slog.Logger) (mysql.Tool, error) {
+	return mysql.LookupTool(mysql.Engine(t))
+}
+
+// Prepare implements ToolChooser.
+func (t manifestTool) Prepare(_ string, log *slog.Logger) (mysql.Tool, error) {
+	tool, err := mysql.LookupTool(mysql.Engine(t))
+	if err != nil {
+		return tool, fmt.Errorf("prepare the backup with %s (its manifest says engine=%s): %w", t, t, err)
+	}
+	log.Info(fmt.Sprintf("preparing with %s (its manifest says engine=%s)", tool.Engine, t), "tool", tool.Path)
+	return tool, nil
 }
 
 // Physical restores a chain of physical backups (full first, as
@@ -87,7 +116,6 @@ func Physical(ctx context.Context, st storage.Backend, chain []*backup.Manifest,
 	for i, m := range chain {
 		ids[i] = m.ID
 	}
-	o.engineFrom = engineSourceOf(chain[0])
 	if st == nil {
 		return errors.New("physical restore needs a store")
 	}
@@ -150,10 +178,10 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 	if o.TargetDir == "" && o.Datadir == "" {
 		return errors.New("physical restore needs a target dir (--target-dir) or a datadir (--copy-back/--move-back --datadir)")
 	}
-	if o.engineFrom.why == "" {
-		o.engineFrom = engineSource{why: "its manifest says engine=" + string(eng), sure: true}
+	if o.Tools == nil {
+		o.Tools = manifestTool(eng)
 	}
-	tool, err := toolBeforeExtract(eng, o.engineFrom, log)
+	tool, err := o.Tools.BeforeExtract(log)
 	if err != nil {
 		return err
 	}
@@ -257,10 +285,9 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 		}
 	}
 	// The stream's own files say which tool wrote it.
-	if tool, err = prepareTool(dirs[0], eng, o.engineFrom, log); err != nil {
+	if tool, err = o.Tools.Prepare(dirs[0], log); err != nil {
 		return err
 	}
-	eng = tool.Engine
 	prep := func(step string, inc string, more bool) error {
 		log.Info("preparing", "step", step)
 		return mysql.Prepare(ctx, mysql.PrepareOptions{Tool: tool, TargetDir: dirs[0], IncrementalDir: inc,
@@ -276,7 +303,7 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 	}
 	// The last incremental's prepare rolls back uncommitted transactions on
 	// xtrabackup 8.0 and mariabackup; innobackupex needs a last --apply-log.
-	if len(ids) > 1 && eng == mysql.EngineInnobackupex {
+	if len(ids) > 1 && tool.FinalApply() {
 		if err := prep("final", "", false); err != nil {
 			return err
 		}

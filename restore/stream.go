@@ -41,10 +41,9 @@ func DecodeWire(ctx context.Context, wr *backup.WireReader, w io.Writer, opts Op
 			return nil, fmt.Errorf("restore %s: %w: no manifest at the end", h.ID, backup.ErrWire)
 		}
 	}
+	// The WireReader returns only a manifest that belongs to its header
+	// (same ID, engine, type, compression, encryption: backup/wire.go).
 	switch {
-	case m.ID != h.ID || m.Engine.Name != h.Engine:
-		return nil, fmt.Errorf("restore %s: %w: the manifest (%s, %s) does not belong to the header (%s, %s)",
-			h.ID, backup.ErrWire, m.ID, m.Engine.Name, h.ID, h.Engine)
 	case res.StoredSize != m.StoredSize || res.StoredSHA256 != m.StoredSHA256:
 		return nil, fmt.Errorf("restore %s: %w: received %d bytes with SHA-256 %s, the manifest says %d bytes, %s",
 			h.ID, stream.ErrCorrupt, res.StoredSize, res.StoredSHA256, m.StoredSize, m.StoredSHA256)

@@ -92,7 +92,9 @@ func (e Engine) Restore(ctx context.Context, st storage.Backend, chain []*backup
 	if err := e.CheckChain(chain); err != nil {
 		return err
 	}
-	return restore.Physical(ctx, st, chain, *t.Files)
+	o := *t.Files
+	o.Tools = chooser{tool: e.tool, src: engineSourceOf(chain[0])}
+	return restore.Physical(ctx, st, chain, o)
 }
 
 // RestoreWire implements engine.Engine with restore.PhysicalFromWire.
@@ -100,7 +102,9 @@ func (e Engine) RestoreWire(ctx context.Context, wr *backup.WireReader, t engine
 	if t.Files == nil {
 		return nil, wrongTarget(wr.Header.ID, wr.Header.Engine)
 	}
-	return restore.PhysicalFromWire(ctx, wr, *t.Files)
+	o := *t.Files
+	o.Tools = chooser{tool: e.tool, src: engineSource{why: "its manifest says engine=" + e.Name(), sure: true}}
+	return restore.PhysicalFromWire(ctx, wr, o)
 }
 
 // CheckChain implements engine.Engine: a full backup followed by its

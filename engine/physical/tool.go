@@ -1,4 +1,4 @@
-package restore
+package physical
 
 import (
 	"errors"
@@ -8,7 +8,29 @@ import (
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/restore"
+	"github.com/mybak/mybak/trove"
 )
+
+// chooser is the restore.ToolChooser of a physical engine: the tool the
+// manifest names (and where that came from), overruled by the stream's
+// own files once they are extracted.
+type chooser struct {
+	tool mysql.Engine
+	src  engineSource
+}
+
+var _ restore.ToolChooser = chooser{}
+
+// BeforeExtract implements restore.ToolChooser (toolBeforeExtract).
+func (c chooser) BeforeExtract(log *slog.Logger) (mysql.Tool, error) {
+	return toolBeforeExtract(c.tool, c.src, log)
+}
+
+// Prepare implements restore.ToolChooser (prepareTool).
+func (c chooser) Prepare(dir string, log *slog.Logger) (mysql.Tool, error) {
+	return prepareTool(dir, c.tool, c.src, log)
+}
 
 // Which program prepares a physical backup (issue 12.13). The evidence,
 // strongest first: the files the tool wrote into the stream
@@ -18,9 +40,8 @@ import (
 // a backup Trove made without datastore metadata (before 2015 it recorded
 // only the LSN) is taken for xtrabackup, the tool of its MySQL datastore.
 
-// troveMetaDatastore is trove.ManifestMetaDatastore (restore cannot
-// import trove: trove's tests import restore).
-const troveMetaDatastore = "trove_datastore"
+// troveMetaDatastore is trove.ManifestMetaDatastore.
+const troveMetaDatastore = trove.ManifestMetaDatastore
 
 // engineSource says where the manifest's engine came from.
 type engineSource struct {
