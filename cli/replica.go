@@ -4,6 +4,7 @@ package cli
 // --from-stdin reads).
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/replica"
 	"github.com/mybak/mybak/restore"
+	"github.com/mybak/mybak/storage"
 )
 
 // replPasswordEnv holds the replication password itself (never a flag).
@@ -235,86 +237,26 @@ func makeReplica(c *cli.Context, e *env) error {
 		WaitTimeout:  c.Duration("wait-timeout"),
 		Log:          e.log,
 	}
+	var fill func(context.Context) (replica.Position, error)
 	var intoDatadir bool
 	switch {
 	case c.Bool("from-stdin"):
-		if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
-			return usagef("--from-stdin: standard input is a terminal: pipe `mybak backup --to-stdout` into it")
-		}
-		wr, err := backup.NewWireReader(e.stdin, wireReadOptions(c, e, pass))
-		if err != nil {
-			return err
-		}
-		e.log.Info("backup stream", "id", wr.Header.ID, "engine", wr.Header.Engine)
-		eng, err := engine.ForName(wr.Header.Engine)
-		if err != nil {
-			return err
-		}
-		intoDatadir = eng.Into() == engine.IntoFiles
-		o.Fill = replica.FromWire(eng, wr, target)
+		fill, intoDatadir, err = fillFromStdin(c, e, pass, target)
 	case c.Bool("fresh"):
-		name := c.String("engine")
-		if name != "auto" {
-			if _, err := freshDumper(name); err != nil {
-				return usagef("--fresh --engine %s: a physical engine must run on the primary's host: "+
-					"ssh PRIMARY mybak backup --engine %s --to-stdout ... | mybak make-replica --from-stdin ...", name, name)
-			}
-		}
-		db, err := mysql.Open(c.Context, *primaryConn)
-		if err != nil {
-			return fmt.Errorf("connect to the primary: %w", err)
-		}
-		info, err := mysql.Probe(c.Context, db)
-		db.Close()
-		if err != nil {
-			return fmt.Errorf("probe the primary %s: %w", primaryConn, err)
-		}
-		eng := mysql.Engine(name)
-		if name == "auto" {
-			eng = mysql.LogicalEngineFor(info)
-		}
-		tool, err := mysql.SelectTool(eng, info, true)
-		if err != nil {
-			return fmt.Errorf("engine %s for %s %s: %w", eng, info.Flavor, info.Version, err)
-		}
-		d, err := freshDumper(string(tool.Engine))
-		if err != nil {
-			return err
-		}
-		e.log.Info("dumping the primary into the replica", "primary", primaryConn.String(), "tool", tool.Path)
-		o.Fill = replica.FromDump(d, engine.BackupConfig{Tool: tool, Conn: *primaryConn, Server: info,
-			LogPath: filepath.Join(work, "dump.log")}, target)
+		fill, err = fillFresh(c, e, *primaryConn, work, target)
 	default:
-		st, err := openStore(c.Context, c)
+		var st storage.Backend
+		st, err = openStore(c.Context, c)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		r, err := openRepoOn(c, e, st)
-		if err != nil {
-			return err
-		}
-		m, err := r.Resolve(c.Context, c.String("backup"))
-		if err != nil {
-			return err
-		}
-		eng, err := engine.For(m)
-		if err != nil {
-			return err
-		}
-		chain := []*backup.Manifest{m}
-		if intoDatadir = eng.Into() == engine.IntoFiles; intoDatadir {
-			if chain, err = r.Chain(c.Context, m); err != nil {
-				return err
-			}
-		}
-		ids := make([]string, len(chain))
-		for i, cm := range chain {
-			ids[i] = cm.ID
-		}
-		e.log.Info("backup", "id", m.ID, "engine", m.Engine.Name, "chain", strings.Join(ids, " -> "))
-		o.Fill = replica.FromChain(eng, r.Data(), chain, target)
+		fill, intoDatadir, err = fillFromStore(c, e, st, target)
 	}
+	if err != nil {
+		return err
+	}
+	o.Fill = fill
 	if !intoDatadir && c.Bool("remove-old") {
 		return usagef("--remove-old does nothing here: it applies to a physical backup (restored into --datadir)")
 	}
@@ -341,6 +283,92 @@ func makeReplica(c *cli.Context, e *env) error {
 	}
 	e.log.Info("replica running and caught up", "primary", res.Primary, "seconds", res.Seconds)
 	return nil
+}
+
+// fillFromStdin is make-replica --from-stdin: the backup a wire stream
+// carries, restored by its engine. intoDatadir says the engine restores
+// files into the replica's datadir (else SQL into the running replica).
+func fillFromStdin(c *cli.Context, e *env, pass []byte, target engine.Target) (fill func(context.Context) (replica.Position, error), intoDatadir bool, err error) {
+	if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
+		return nil, false, usagef("--from-stdin: standard input is a terminal: pipe `mybak backup --to-stdout` into it")
+	}
+	wr, err := backup.NewWireReader(e.stdin, wireReadOptions(c, e, pass))
+	if err != nil {
+		return nil, false, err
+	}
+	e.log.Info("backup stream", "id", wr.Header.ID, "engine", wr.Header.Engine)
+	eng, err := engine.ForName(wr.Header.Engine)
+	if err != nil {
+		return nil, false, err
+	}
+	return replica.FromWire(eng, wr, target), eng.Into() == engine.IntoFiles, nil
+}
+
+// fillFresh is make-replica --fresh: the primary dumped over the network
+// (--engine mysqldump, mariadb-dump, or auto: the primary's own dump
+// tool) straight into the running replica.
+func fillFresh(c *cli.Context, e *env, primary mysql.Conn, work string, target engine.Target) (func(context.Context) (replica.Position, error), error) {
+	name := c.String("engine")
+	if name != "auto" {
+		if _, err := freshDumper(name); err != nil {
+			return nil, usagef("--fresh --engine %s: a physical engine must run on the primary's host: "+
+				"ssh PRIMARY mybak backup --engine %s --to-stdout ... | mybak make-replica --from-stdin ...", name, name)
+		}
+	}
+	db, err := mysql.Open(c.Context, primary)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the primary: %w", err)
+	}
+	info, err := mysql.Probe(c.Context, db)
+	db.Close()
+	if err != nil {
+		return nil, fmt.Errorf("probe the primary %s: %w", primary, err)
+	}
+	tn := mysql.Engine(name)
+	if name == "auto" {
+		tn = mysql.LogicalEngineFor(info)
+	}
+	tool, err := mysql.SelectTool(tn, info, true)
+	if err != nil {
+		return nil, fmt.Errorf("engine %s for %s %s: %w", tn, info.Flavor, info.Version, err)
+	}
+	d, err := freshDumper(string(tool.Engine))
+	if err != nil {
+		return nil, err
+	}
+	e.log.Info("dumping the primary into the replica", "primary", primary.String(), "tool", tool.Path)
+	return replica.FromDump(d, engine.BackupConfig{Tool: tool, Conn: primary, Server: info,
+		LogPath: filepath.Join(work, "dump.log")}, target), nil
+}
+
+// fillFromStore is make-replica --backup ID|latest: a stored backup (a
+// physical one with its chain) restored by its engine; intoDatadir as
+// for fillFromStdin.
+func fillFromStore(c *cli.Context, e *env, st storage.Backend, target engine.Target) (fill func(context.Context) (replica.Position, error), intoDatadir bool, err error) {
+	r, err := openRepoOn(c, e, st)
+	if err != nil {
+		return nil, false, err
+	}
+	m, err := r.Resolve(c.Context, c.String("backup"))
+	if err != nil {
+		return nil, false, err
+	}
+	eng, err := engine.For(m)
+	if err != nil {
+		return nil, false, err
+	}
+	chain := []*backup.Manifest{m}
+	if intoDatadir = eng.Into() == engine.IntoFiles; intoDatadir {
+		if chain, err = r.Chain(c.Context, m); err != nil {
+			return nil, false, err
+		}
+	}
+	ids := make([]string, len(chain))
+	for i, cm := range chain {
+		ids[i] = cm.ID
+	}
+	e.log.Info("backup", "id", m.ID, "engine", m.Engine.Name, "chain", strings.Join(ids, " -> "))
+	return replica.FromChain(eng, r.Data(), chain, target), intoDatadir, nil
 }
 
 // freshDumper returns the engine named name when it can dump a primary
