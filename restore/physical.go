@@ -188,46 +188,9 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 	if _, err := mysql.StreamTool(eng); err != nil {
 		return err
 	}
-	for _, d := range []*string{&o.TargetDir, &o.Datadir} {
-		if *d != "" {
-			if *d, err = filepath.Abs(*d); err != nil {
-				return err
-			}
-		}
-	}
-	if o.RemoveOld && !o.Force {
-		return errors.New("RemoveOld needs Force (--remove-old goes with --force)")
-	}
-	if o.TargetDir != "" && o.Datadir != "" && (within(o.TargetDir, o.Datadir) || within(o.Datadir, o.TargetDir)) {
-		return fmt.Errorf("%w: the target dir %s and the datadir %s overlap: the datadir is replaced, and the target dir is the source of its files: choose separate directories",
-			ErrUnsafeTarget, o.TargetDir, o.Datadir)
-	}
 	start := time.Now()
-	for _, t := range []struct{ dir, what string }{{o.TargetDir, "target dir"}, {o.Datadir, "datadir"}} {
-		if t.dir == "" {
-			continue
-		}
-		if err := checkTarget(t.dir, t.what, o.Protect); err != nil {
-			return err
-		}
-		var err error
-		if t.what == "datadir" {
-			err = CheckDatadir(t.dir, o.Force)
-		} else {
-			err = checkEmpty(t.dir, t.what, o.Force)
-		}
-		if err != nil {
-			return err
-		}
-		if n := entries(t.dir); n > 0 {
-			if o.RemoveOld {
-				log.Warn("--force --remove-old: the "+t.what+" is not empty; its old contents are deleted once the restore succeeded",
-					"dir", t.dir, "entries", n)
-			} else {
-				log.Warn("--force: the "+t.what+" is not empty; its old contents are moved aside once the restore succeeded (add --remove-old to delete them)",
-					"dir", t.dir, "entries", n, "aside", t.dir+".mybak-old-"+start.UTC().Format("20060102T150405Z"))
-			}
-		}
+	if err := o.checkTargets(start); err != nil {
+		return err
 	}
 
 	near := o.TargetDir
@@ -308,6 +271,14 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 			return err
 		}
 	}
+	return o.placeBack(ctx, tool, dirs[0], logDir, start)
+}
+
+// placeBack moves the backup prepared in prepared into the target dir,
+// then, with a datadir, copies (or moves) it into a staging datadir next
+// to it with tool and renames that into place. Old contents are moved
+// aside (named after start) or removed (RemoveOld).
+func (o *PhysicalOptions) placeBack(ctx context.Context, tool mysql.Tool, prepared, logDir string, start time.Time) (err error) {
 	replace := func(src, dst string) error {
 		aside := ""
 		if !o.RemoveOld {
@@ -315,17 +286,16 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 		}
 		kept, err := replaceDir(src, dst, aside)
 		if kept != "" {
-			log.Warn("the old contents are kept: remove them when you no longer need them", "dir", dst, "kept_in", kept)
+			o.Log.Warn("the old contents are kept: remove them when you no longer need them", "dir", dst, "kept_in", kept)
 		}
 		return err
 	}
-	prepared := dirs[0]
 	if o.TargetDir != "" {
 		if err := replace(prepared, o.TargetDir); err != nil {
 			return err
 		}
 		prepared = o.TargetDir
-		log.Info("prepared backup in place", "dir", o.TargetDir)
+		o.Log.Info("prepared backup in place", "dir", o.TargetDir)
 	}
 	if o.Datadir == "" {
 		return nil
@@ -352,7 +322,7 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 	if err := checkNoISL(prepared); err != nil { // checked after extraction; prepare must not have added one
 		return err
 	}
-	log.Info(mode, "from", prepared, "datadir", o.Datadir)
+	o.Log.Info(mode, "from", prepared, "datadir", o.Datadir)
 	if err := mysql.CopyBack(ctx, mysql.CopyBackOptions{Tool: tool, TargetDir: prepared, Datadir: part, Move: o.MoveBack,
 		Owner: o.Owner, LogPath: filepath.Join(logDir, mode+".log")}); err != nil {
 		return err
@@ -360,7 +330,57 @@ func physical(ctx context.Context, eng mysql.Engine, ids []string, extract func(
 	if err := replace(part, o.Datadir); err != nil {
 		return err
 	}
-	log.Info("datadir restored", "datadir", o.Datadir)
+	o.Log.Info("datadir restored", "datadir", o.Datadir)
+	return nil
+}
+
+// checkTargets makes o's target dir and datadir absolute and checks
+// them before anything is extracted: not overlapping, not what Protect
+// lists, empty unless Force (and the datadir not in use); it logs what
+// Force will move aside (named after start) or remove.
+func (o *PhysicalOptions) checkTargets(start time.Time) error {
+	for _, d := range []*string{&o.TargetDir, &o.Datadir} {
+		if *d != "" {
+			var err error
+			if *d, err = filepath.Abs(*d); err != nil {
+				return err
+			}
+		}
+	}
+	if o.RemoveOld && !o.Force {
+		return errors.New("RemoveOld needs Force (--remove-old goes with --force)")
+	}
+	if o.TargetDir != "" && o.Datadir != "" && (within(o.TargetDir, o.Datadir) || within(o.Datadir, o.TargetDir)) {
+		return fmt.Errorf("%w: the target dir %s and the datadir %s overlap: the datadir is replaced, and the target dir is the source of its files: choose separate directories",
+			ErrUnsafeTarget, o.TargetDir, o.Datadir)
+	}
+	for _, t := range []struct{ dir, what string }{{o.TargetDir, "target dir"}, {o.Datadir, "datadir"}} {
+		if t.dir == "" {
+			continue
+		}
+		if err := checkTarget(t.dir, t.what, o.Protect); err != nil {
+			return err
+		}
+		var err error
+		if t.what == "datadir" {
+			err = CheckDatadir(t.dir, o.Force)
+		} else {
+			err = checkEmpty(t.dir, t.what, o.Force)
+		}
+		if err != nil {
+			return err
+		}
+		if n := entries(t.dir); n > 0 {
+			if o.RemoveOld {
+				o.Log.Warn("--force --remove-old: the "+t.what+" is not empty; its old contents are deleted once the restore succeeded",
+					"dir", t.dir, "entries", n)
+			} else {
+				o.Log.Warn("--force: the "+t.what+" is not empty; its old contents are moved aside once the restore succeeded (add --remove-old to delete them)",
+					"dir", t.dir, "entries", n, "aside", t.dir+".mybak-old-"+start.UTC().Format("20060102T150405Z"))
+			}
+		}
+	}
+
 	return nil
 }
 
