@@ -28,7 +28,7 @@ const (
 // Deprecated: kinds of backup are the engines' (package engine); this
 // stays until the drill, verify and preflight ask the engine.
 func (e Engine) Physical() bool {
-	return toolNames[e].mariaDB != nil
+	return toolNames[e].copiesFiles
 }
 
 // Tool is a resolved program: which engine and where it is.
@@ -45,24 +45,29 @@ type Tool struct {
 type toolInfo struct {
 	names []string
 	pkg   string
-	// mariaDB: true for a tool that backs up MariaDB only, false for one
-	// that backs up MySQL and Percona only; nil for a dump tool, which
-	// reads any server over SQL.
-	mariaDB *bool
+	// copiesFiles: the tool copies InnoDB's files and follows the redo
+	// log while it does (it fails when the log wraps before it is done),
+	// and only for its own server family (mariaDB says which); a dump
+	// tool reads any server over SQL.
+	copiesFiles bool
+	mariaDB     bool
 	// finalApply: after the last incremental's prepare (with --redo-only)
 	// the chain needs one more --apply-log to roll back.
 	finalApply bool
 }
 
-var yes, no = true, false
-
 var toolNames = map[Engine]toolInfo{
-	EngineMariabackup:  {names: []string{"mariabackup", "mariadb-backup"}, pkg: "mariadb-backup", mariaDB: &yes},
-	EngineXtrabackup:   {names: []string{"xtrabackup"}, pkg: "percona-xtrabackup-80 (or percona-xtrabackup-24 for MySQL 5.7)", mariaDB: &no},
-	EngineInnobackupex: {names: []string{"innobackupex"}, pkg: "percona-xtrabackup (2.x)", mariaDB: &no, finalApply: true},
+	EngineMariabackup:  {names: []string{"mariabackup", "mariadb-backup"}, pkg: "mariadb-backup", copiesFiles: true, mariaDB: true},
+	EngineXtrabackup:   {names: []string{"xtrabackup"}, pkg: "percona-xtrabackup-80 (or percona-xtrabackup-24 for MySQL 5.7)", copiesFiles: true},
+	EngineInnobackupex: {names: []string{"innobackupex"}, pkg: "percona-xtrabackup (2.x)", copiesFiles: true, finalApply: true},
 	EngineMysqldump:    {names: []string{"mysqldump"}, pkg: "mysql-client"},
 	EngineMariadbDump:  {names: []string{"mariadb-dump", "mysqldump"}, pkg: "mariadb-client"},
 }
+
+// FollowsRedo reports whether the program of e copies the redo log while
+// it copies files: its backup fails when the server writes a whole redo
+// log's worth before it is done (preflight's redo check).
+func FollowsRedo(e Engine) bool { return toolNames[e].copiesFiles }
 
 // FinalApply reports whether a chain prepared with t needs one more
 // --apply-log after its last incremental (innobackupex, which applies
@@ -122,7 +127,7 @@ func SelectTool(want Engine, s *ServerInfo, logical bool) (Tool, error) {
 			e = PhysicalEngineFor(s)
 		}
 	}
-	if only := toolNames[e].mariaDB; s != nil && only != nil && (s.Flavor == FlavorMariaDB) != *only {
+	if ti := toolNames[e]; s != nil && ti.copiesFiles && (s.Flavor == FlavorMariaDB) != ti.mariaDB {
 		return Tool{}, fmt.Errorf("%s cannot back up %s %s: use %s (or engine auto)",
 			e, s.Flavor, s.Version, PhysicalEngineFor(s))
 	}
