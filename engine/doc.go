@@ -31,5 +31,9 @@
 //     package in engine/all/all.go.
 //
 // An engine that takes incremental backups also implements Incremental
-// (the choice of an incremental's parent is the engine's).
+// (the choice of an incremental's parent is the engine's); one whose tool
+// reads a server over the network implements Dumper (make-replica
+// --fresh). Callers ask for these capabilities with a type assertion on
+// the Engine; the cli maps its flags to a BackupConfig and a Target and
+// never asks which engine it holds.
 package engine
