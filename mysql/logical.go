@@ -42,7 +42,7 @@ type DumpResult struct {
 // defaults file).
 func DumpArgs(o *DumpOptions) ([]string, error) {
 	a := []string{"--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--quick"}
-	mariadb := o.Tool.Engine == EngineMariadbDump
+	mariadb := toolNames[o.Tool.Engine].mariaDBDump
 	if o.Server != nil {
 		mariadb = o.Server.Flavor == FlavorMariaDB
 	}

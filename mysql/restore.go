@@ -56,16 +56,17 @@ func PrepareArgs(o *PrepareOptions) ([]string, error) {
 		return nil, errors.New("prepare: no target directory")
 	}
 	var a []string
-	switch o.Tool.Engine {
-	case EngineXtrabackup, EngineMariabackup:
+	ti := toolNames[o.Tool.Engine]
+	switch ti.style {
+	case xtraStyle:
 		a = append(a, "--prepare", "--target-dir="+o.TargetDir)
-		if o.MoreIncrementals && o.Tool.Engine == EngineXtrabackup {
+		if o.MoreIncrementals && ti.applyLogOnly {
 			a = append(a, "--apply-log-only")
 		}
 		if o.IncrementalDir != "" {
 			a = append(a, "--incremental-dir="+o.IncrementalDir)
 		}
-	case EngineInnobackupex:
+	case innoStyle:
 		a = append(a, "--apply-log")
 		if o.MoreIncrementals {
 			a = append(a, "--redo-only")
@@ -80,7 +81,7 @@ func PrepareArgs(o *PrepareOptions) ([]string, error) {
 		a = append(a, "--use-memory="+o.UseMemory)
 	}
 	a = append(a, o.ExtraArgs...)
-	if o.Tool.Engine == EngineInnobackupex {
+	if ti.style == innoStyle {
 		a = append(a, o.TargetDir)
 	}
 	return a, nil
@@ -164,10 +165,11 @@ func CopyBackArgs(o *CopyBackOptions) ([]string, error) {
 	if o.Move {
 		mode = "--move-back"
 	}
-	switch o.Tool.Engine {
-	case EngineXtrabackup, EngineMariabackup:
+	ti := toolNames[o.Tool.Engine]
+	switch ti.style {
+	case xtraStyle:
 		return append([]string{mode, "--target-dir=" + o.TargetDir, "--datadir=" + o.Datadir}, o.ExtraArgs...), nil
-	case EngineInnobackupex:
+	case innoStyle:
 		return append(append([]string{mode, "--datadir=" + o.Datadir}, o.ExtraArgs...), o.TargetDir), nil
 	}
 	return nil, fmt.Errorf("%q cannot copy back a physical backup", o.Tool.Engine)

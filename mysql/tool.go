@@ -54,14 +54,34 @@ type toolInfo struct {
 	// finalApply: after the last incremental's prepare (with --redo-only)
 	// the chain needs one more --apply-log to roll back.
 	finalApply bool
+	// style is how the tool's prepare and copy-back command lines look.
+	style toolStyle
+	// applyLogOnly: a prepare followed by more incrementals takes
+	// --apply-log-only (xtrabackup 8.0; mariabackup 10.2+ needs no such
+	// flag, 10.11 rejects it).
+	applyLogOnly bool
+	// mariaDBDump: the dump tool writes MariaDB's dialect (--gtid).
+	mariaDBDump bool
 }
 
+// toolStyle is the command-line family of a physical tool.
+type toolStyle int
+
+const (
+	noStyle   toolStyle = iota // not a physical tool: cannot prepare
+	xtraStyle                  // --prepare --target-dir=DIR, --copy-back --target-dir=DIR
+	innoStyle                  // --apply-log [--redo-only] DIR, --copy-back DIR
+)
+
 var toolNames = map[Engine]toolInfo{
-	EngineMariabackup:  {names: []string{"mariabackup", "mariadb-backup"}, pkg: "mariadb-backup", copiesFiles: true, mariaDB: true},
-	EngineXtrabackup:   {names: []string{"xtrabackup"}, pkg: "percona-xtrabackup-80 (or percona-xtrabackup-24 for MySQL 5.7)", copiesFiles: true},
-	EngineInnobackupex: {names: []string{"innobackupex"}, pkg: "percona-xtrabackup (2.x)", copiesFiles: true, finalApply: true},
-	EngineMysqldump:    {names: []string{"mysqldump"}, pkg: "mysql-client"},
-	EngineMariadbDump:  {names: []string{"mariadb-dump", "mysqldump"}, pkg: "mariadb-client"},
+	EngineMariabackup: {names: []string{"mariabackup", "mariadb-backup"}, pkg: "mariadb-backup",
+		copiesFiles: true, mariaDB: true, style: xtraStyle},
+	EngineXtrabackup: {names: []string{"xtrabackup"}, pkg: "percona-xtrabackup-80 (or percona-xtrabackup-24 for MySQL 5.7)",
+		copiesFiles: true, style: xtraStyle, applyLogOnly: true},
+	EngineInnobackupex: {names: []string{"innobackupex"}, pkg: "percona-xtrabackup (2.x)",
+		copiesFiles: true, style: innoStyle, finalApply: true},
+	EngineMysqldump:   {names: []string{"mysqldump"}, pkg: "mysql-client"},
+	EngineMariadbDump: {names: []string{"mariadb-dump", "mysqldump"}, pkg: "mariadb-client", mariaDBDump: true},
 }
 
 // FollowsRedo reports whether the program of e copies the redo log while

@@ -39,3 +39,26 @@ func TestToolTraits(t *testing.T) {
 		}
 	}
 }
+
+// TestToolCommandLines: what the table says of each program's command
+// lines where the server does not decide: a dump tool cannot prepare or
+// copy back; without a server probe, the dump tool's own family picks
+// MariaDB's --gtid.
+func TestToolCommandLines(t *testing.T) {
+	if _, err := PrepareArgs(&PrepareOptions{Tool: Tool{Engine: EngineMysqldump}, TargetDir: "F"}); err == nil || !strings.Contains(err.Error(), `"mysqldump" cannot prepare`) {
+		t.Errorf("prepare with mysqldump: %v", err)
+	}
+	if _, err := CopyBackArgs(&CopyBackOptions{Tool: Tool{Engine: EngineMariadbDump}, TargetDir: "F", Datadir: "D"}); err == nil || !strings.Contains(err.Error(), "cannot copy back") {
+		t.Errorf("copy-back with mariadb-dump: %v", err)
+	}
+	a, _ := CopyBackArgs(&CopyBackOptions{Tool: Tool{Engine: EngineXtrabackup}, TargetDir: "F", Datadir: "D", Move: true})
+	if strings.Join(a, " ") != "--move-back --target-dir=F --datadir=D" {
+		t.Errorf("xtrabackup move-back %q", a)
+	}
+	for e, gtid := range map[Engine]bool{EngineMariadbDump: true, EngineMysqldump: false} {
+		a, err := DumpArgs(&DumpOptions{Tool: Tool{Engine: e}})
+		if err != nil || strings.Contains(strings.Join(a, " "), " --gtid") != gtid {
+			t.Errorf("%s without a probe: %q, %v", e, a, err)
+		}
+	}
+}
