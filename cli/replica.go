@@ -155,37 +155,17 @@ func makeReplica(c *cli.Context, e *env) error {
 	if c.String("primary-host") == "" || c.String("replication-user") == "" {
 		return usagef("--primary-host and --replication-user are required (the replica connects to the primary as that user)")
 	}
-	envPW, hasEnv := os.LookupEnv(replPasswordEnv)
-	os.Unsetenv(replPasswordEnv)
-	var replPW string
-	switch f := c.String("replication-password-file"); {
-	case f != "" && hasEnv:
-		return usagef("both --replication-password-file and %s are set: keep one", replPasswordEnv)
-	case f != "":
-		var err error
-		if replPW, err = secretFile("replication-password-file", f); err != nil {
-			return err
-		}
-	case hasEnv:
-		replPW = envPW
-	default:
-		return usagef("the replication password is needed: --replication-password-file FILE or %s", replPasswordEnv)
+	replPW, err := replicationPassword(c)
+	if err != nil {
+		return err
 	}
 	conn, err := connFromFlags(c)
 	if err != nil {
 		return err
 	}
-	var primaryConn *mysql.Conn
-	if u := c.String("primary-user"); u != "" {
-		pc := mysql.Conn{Host: c.String("primary-host"), Port: c.Int("primary-port"), User: u}
-		if f := c.String("primary-password-file"); f != "" {
-			if pc.Password, err = secretFile("primary-password-file", f); err != nil {
-				return err
-			}
-		}
-		primaryConn = &pc
-	} else if c.Bool("fresh") || c.Bool("create-user") {
-		return usagef("--fresh and --create-user need --primary-user (and --primary-password-file)")
+	primaryConn, err := primaryConnection(c)
+	if err != nil {
+		return err
 	}
 	if c.Bool("remove-old") && !c.Bool("force") {
 		return usagef("--remove-old goes with --force")
@@ -283,6 +263,44 @@ func makeReplica(c *cli.Context, e *env) error {
 	}
 	e.log.Info("replica running and caught up", "primary", res.Primary, "seconds", res.Seconds)
 	return nil
+}
+
+// replicationPassword reads the replication password from
+// --replication-password-file or the environment (which it then clears):
+// exactly one of them.
+func replicationPassword(c *cli.Context) (string, error) {
+	envPW, hasEnv := os.LookupEnv(replPasswordEnv)
+	os.Unsetenv(replPasswordEnv)
+	switch f := c.String("replication-password-file"); {
+	case f != "" && hasEnv:
+		return "", usagef("both --replication-password-file and %s are set: keep one", replPasswordEnv)
+	case f != "":
+		return secretFile("replication-password-file", f)
+	case hasEnv:
+		return envPW, nil
+	}
+	return "", usagef("the replication password is needed: --replication-password-file FILE or %s", replPasswordEnv)
+}
+
+// primaryConnection is the privileged connection to the primary
+// (--primary-user, --primary-password-file), or nil without
+// --primary-user, which --fresh and --create-user need.
+func primaryConnection(c *cli.Context) (*mysql.Conn, error) {
+	u := c.String("primary-user")
+	if u == "" {
+		if c.Bool("fresh") || c.Bool("create-user") {
+			return nil, usagef("--fresh and --create-user need --primary-user (and --primary-password-file)")
+		}
+		return nil, nil
+	}
+	pc := mysql.Conn{Host: c.String("primary-host"), Port: c.Int("primary-port"), User: u}
+	if f := c.String("primary-password-file"); f != "" {
+		var err error
+		if pc.Password, err = secretFile("primary-password-file", f); err != nil {
+			return nil, err
+		}
+	}
+	return &pc, nil
 }
 
 // fillFromStdin is make-replica --from-stdin: the backup a wire stream
