@@ -8,7 +8,8 @@
 // to the scratch server), its function, and which of its failures are
 // damage of the backup (exit 3) rather than a drill that could not run
 // (exit 1). The steps that restore the backup and start the server on it
-// are those of the backup's kind (restoreSteps). The report is a list of
+// are those of the kind of target the backup's engine restores into (files
+// or a server: engine.DrillPlan, restoreSteps). The report is a list of
 // check.Results, printed by package check's printers.
 //
 // The scratch server (server.go) is started through mysql.Run like every
@@ -20,6 +21,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/mybak/mybak/engine"
 	"io"
 	"log/slog"
 	"runtime/debug"
@@ -196,7 +198,9 @@ type drill struct {
 	// The backup (resolve).
 	m       *backup.Manifest
 	chain   []*backup.Manifest
-	bflavor mysql.Flavor // the backed-up server's flavour ("" unknown)
+	eng     engine.Engine    // the backup's engine
+	needs   engine.DrillPlan // what it says a drill of the backup needs
+	bflavor mysql.Flavor     // the backed-up server's flavour ("" unknown)
 	// The server binary (step "server binary").
 	bin    string
 	flavor mysql.Flavor

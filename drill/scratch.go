@@ -3,6 +3,7 @@ package drill
 import (
 	"context"
 	"fmt"
+	"github.com/mybak/mybak/engine"
 	"io/fs"
 	"os"
 	"os/user"
@@ -163,12 +164,10 @@ func dirSize(dir string) int64 {
 // logs, Aria's logs. A 31 MB stream became a 141 MB datadir.
 const scratchOverhead = 128 << 20
 
-// scratchNeed estimates the room a drill of a chain of raw bytes needs: a
-// physical chain's files plus what the server adds; a dump's tables take
-// more room than its SQL text (indexes, page fill), so half as much again.
-func scratchNeed(kind string, raw int64) int64 {
-	if kind == "logical" {
-		return raw + raw/2 + scratchOverhead
-	}
-	return raw + scratchOverhead
+// scratchNeed estimates the room a drill of a chain of raw bytes needs:
+// the restored data as the backup's engine estimates it (a physical
+// chain's files; a dump's tables, which take more room than its SQL text)
+// plus what the server adds.
+func scratchNeed(p engine.DrillPlan, raw int64) int64 {
+	return p.Data(raw) + scratchOverhead
 }

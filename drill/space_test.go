@@ -1,6 +1,12 @@
 package drill
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/engine"
+	_ "github.com/mybak/mybak/engine/all" // the drill finds a backup's engine from its manifest
+)
 
 // TestNoSpaceLine: the error-log lines of servers that ran out of room
 // (recorded from MariaDB 10.11 on a full tmpfs, and the forms MySQL and
@@ -27,10 +33,23 @@ func TestNoSpaceLine(t *testing.T) {
 // TestScratchNeed: the room a drill asks for covers what the server adds
 // to the restored files (the case found: a 31 MB stream, a 141 MB datadir).
 func TestScratchNeed(t *testing.T) {
-	if n := scratchNeed("physical", 31_000_000); n < 141_000_000 {
+	plan := func(name string) engine.DrillPlan {
+		t.Helper()
+		e, err := engine.ByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := e.Drill(&backup.Manifest{ID: "X", Engine: backup.EngineInfo{Name: name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	physical, logical := plan("mariabackup"), plan("mysqldump")
+	if n := scratchNeed(physical, 31_000_000); n < 141_000_000 {
 		t.Errorf("physical 31 MB: need %d, the datadir was 141 MB", n)
 	}
-	if n := scratchNeed("logical", 100<<20); n <= scratchNeed("physical", 100<<20) {
+	if n := scratchNeed(logical, 100<<20); n <= scratchNeed(physical, 100<<20) {
 		t.Errorf("a dump's tables need more room than its text: %d", n)
 	}
 }

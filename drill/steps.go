@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mybak/mybak/engine"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -61,21 +62,22 @@ const (
 
 // The drill's table. verifyStep runs first (it finds the backup's ID);
 // then, with the backup resolved, plan: setupSteps, the restore steps of
-// the backup's kind, checkSteps. An engine adds a kind of backup to the
-// drill by its own row in restoreSteps: how its backup is restored into
-// the scratch datadir and the server started on it.
+// the kind of target the backup's engine restores into (its DrillPlan),
+// checkSteps. A new engine adds nothing here; a new kind of target adds
+// its row to restoreSteps: how a backup is restored into the scratch
+// server and the server started.
 var (
 	verifyStep = step{name: drillVerify, run: (*drill).verify, damage: isDamaged}
 	setupSteps = []step{
 		{name: drillServer, run: (*drill).serverBinary},
 		{name: drillSpace, needs: needScratch, run: (*drill).space},
 	}
-	restoreSteps = map[string][]step{
-		"physical": {
-			{name: drillRestore, needs: needScratch, run: (*drill).restorePhysical, damage: restoreDamage},
+	restoreSteps = map[engine.TargetKind][]step{
+		engine.IntoFiles: {
+			{name: drillRestore, needs: needScratch, run: (*drill).restoreFiles, damage: restoreDamage},
 			{name: drillStart, run: (*drill).startRestored, damage: startDamage},
 		},
-		"logical": {
+		engine.IntoServer: {
 			{name: drillInit, needs: needScratch, run: (*drill).initEmpty},
 			{name: drillStart, run: (*drill).startEmpty}, // an empty server: not the backup's fault
 			{name: drillApply, needs: needConn, run: (*drill).applyDump, damage: restoreDamage},
@@ -91,7 +93,7 @@ var (
 // plan is the steps after verify, for the resolved backup's kind.
 func (d *drill) plan() []step {
 	steps := append([]step{}, setupSteps...)
-	steps = append(steps, restoreSteps[d.rep.Kind]...)
+	steps = append(steps, restoreSteps[d.needs.Into]...)
 	return append(steps, checkSteps...)
 }
 
@@ -188,27 +190,22 @@ func (d *drill) resolve(ctx context.Context) error {
 	}
 	d.m, d.chain = m, chain
 	rep := d.rep
-	eng := mysql.Engine(m.Engine.Name)
 	rep.Engine, rep.BackupServer = m.Engine.Name, m.Engine.ServerVersion
 	for _, c := range chain {
 		rep.Chain = append(rep.Chain, c.ID)
 		rep.RawBytes += c.RawSize
 		rep.StoredBytes += c.StoredSize
 	}
-	switch {
-	case eng.Physical():
-		rep.Kind = "physical"
-	case eng == mysql.EngineMysqldump || eng == mysql.EngineMariadbDump:
-		rep.Kind = "logical"
-	default:
-		return fmt.Errorf("backup %s was taken with the %s engine: a restore drill needs a MySQL backup (mariabackup, xtrabackup, innobackupex, mysqldump, mariadb-dump); use verify --deep", m.ID, m.Engine.Name)
+	if d.eng, err = engine.For(m); err != nil {
+		return err
 	}
+	if d.needs, err = d.eng.Drill(m); err != nil {
+		return err
+	}
+	rep.Kind = d.needs.Kind
 	_, _, _, bflavor, verr := mysql.ParseVersion(m.Engine.ServerVersion, "")
 	if verr != nil {
-		bflavor = ""
-		if eng == mysql.EngineMariabackup || eng == mysql.EngineMariadbDump {
-			bflavor = mysql.FlavorMariaDB
-		}
+		bflavor = d.needs.Flavor
 	}
 	d.bflavor = bflavor
 	return nil
@@ -237,7 +234,7 @@ func (d *drill) serverBinary(ctx context.Context) (check.Status, string, error) 
 		return check.Failed, err.Error(), err
 	case bmaj != major || bmin != minor:
 		msg := fmt.Sprintf("%s is %d.%d but the backup is of %s", detail, major, minor, backupVersion)
-		if d.rep.Kind == "physical" {
+		if d.needs.SameMajorMinor {
 			err := fmt.Errorf("%s: a physical backup must be drilled with the same major.minor version (a newer server would upgrade the files, an older one may not open them): install it or give --mysqld PATH", msg)
 			return check.Failed, err.Error(), err
 		}
@@ -249,7 +246,7 @@ func (d *drill) serverBinary(ctx context.Context) (check.Status, string, error) 
 // space checks the scratch dir's free space against what the restore
 // needs.
 func (d *drill) space(context.Context) (check.Status, string, error) {
-	need := scratchNeed(d.rep.Kind, d.rep.RawBytes)
+	need := scratchNeed(d.needs, d.rep.RawBytes)
 	var fs syscall.Statfs_t
 	if err := syscall.Statfs(d.scratch, &fs); err != nil {
 		return check.Warn, "cannot tell the free space: " + err.Error(), nil
@@ -263,11 +260,11 @@ func (d *drill) space(context.Context) (check.Status, string, error) {
 	return check.OK, detail, nil
 }
 
-// restorePhysical restores the chain into the scratch datadir, as restore
-// --move-back does.
-func (d *drill) restorePhysical(ctx context.Context) (check.Status, string, error) {
-	err := restore.Physical(ctx, d.st, d.chain, restore.PhysicalOptions{Options: d.o.Options, Datadir: d.srv.datadir, MoveBack: true,
-		UseMemory: d.o.UseMemory, Log: d.log})
+// restoreFiles restores the chain into the scratch datadir with its
+// engine, as restore --move-back does.
+func (d *drill) restoreFiles(ctx context.Context) (check.Status, string, error) {
+	err := d.eng.Restore(ctx, d.st, d.chain, engine.Target{Files: &restore.PhysicalOptions{Options: d.o.Options,
+		Datadir: d.srv.datadir, MoveBack: true, UseMemory: d.o.UseMemory, Log: d.log}})
 	if err != nil {
 		return check.Failed, err.Error(), err
 	}
@@ -309,11 +306,11 @@ func (d *drill) startEmpty(ctx context.Context) (check.Status, string, error) {
 	return check.OK, fmt.Sprintf("pid %d on 127.0.0.1:%d", d.srv.pid, d.srv.port), nil
 }
 
-// applyDump applies the dump through the SQL client, then loads the
-// restored grant tables.
+// applyDump applies the dump with its engine (through the SQL client),
+// then loads the restored grant tables.
 func (d *drill) applyDump(ctx context.Context) (check.Status, string, error) {
-	err := restore.ToMySQL(ctx, d.st, d.m, restore.LogicalOptions{Options: d.o.Options, Conn: d.srv.conn(),
-		LogPath: filepath.Join(d.logDir, "client.log"), Log: d.log})
+	err := d.eng.Restore(ctx, d.st, d.chain, engine.Target{Server: &restore.LogicalOptions{Options: d.o.Options,
+		Conn: d.srv.conn(), LogPath: filepath.Join(d.logDir, "client.log"), Log: d.log}})
 	if err != nil {
 		return check.Failed, err.Error(), err
 	}

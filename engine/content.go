@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/xbstream"
 )
@@ -36,29 +37,14 @@ type ContentReport struct {
 	// Content is what the stream holds: ContentXbstream, ContentDump or
 	// "" (not recognised).
 	Content string
-	// Checks are the content's checks, in order.
-	Checks []Finding
+	// Checks are the content's checks, in order: a failed one is damage
+	// of the backup.
+	Checks []check.Result
 	// Files lists an xbstream's files (nil when there is no list).
 	Files []xbstream.File
 	// Err is set when the check itself could not run (cancelled): the
 	// backup's state is then unknown.
 	Err error
-}
-
-// Finding is one checked property of the content.
-type Finding struct {
-	Name   string
-	OK     bool
-	Detail string
-}
-
-// failing returns a Finding for err (OK when nil).
-func finding(name string, err error) Finding {
-	f := Finding{Name: name, OK: err == nil}
-	if err != nil {
-		f.Detail = err.Error()
-	}
-	return f
 }
 
 // dumpTail is how much of a dump's end the trailer check keeps.
@@ -173,7 +159,7 @@ func (c *contentCheck) Finish(derr error) ContentReport {
 		if !mysql.DumpComplete(c.tail) {
 			err = errors.New(`the dump does not end with "-- Dump completed": the dump tool did not finish (restore would stop half-way)`)
 		}
-		rep.Checks = append(rep.Checks, finding("dump trailer", err))
+		rep.Checks = append(rep.Checks, check.FromError("dump trailer", err, true))
 	}
 	return rep
 }
@@ -189,7 +175,7 @@ func (c *contentCheck) xbstreamReport(s *xbstream.Summary, err, derr error, rep 
 		// The decode failed: the scan saw a cut stream. Only the chunks
 		// found damaged before that point are worth saying.
 		if damage := damageOnly(err); damage != "" {
-			rep.Checks = append(rep.Checks, Finding{Name: name, Detail: "before the decode failed: " + damage})
+			rep.Checks = append(rep.Checks, check.Result{Name: name, Status: check.Failed, Damage: true, Detail: "before the decode failed: " + damage})
 		}
 		return
 	}
@@ -198,9 +184,9 @@ func (c *contentCheck) xbstreamReport(s *xbstream.Summary, err, derr error, rep 
 		if c.m.RawSHA256 != "" {
 			detail += fmt.Sprintf(" (the stream matches the SHA-256 recorded when it was stored: %s wrote it damaged; storage did not damage it)", c.producer)
 		}
-		rep.Checks = append(rep.Checks, Finding{Name: name, Detail: detail})
+		rep.Checks = append(rep.Checks, check.Result{Name: name, Status: check.Failed, Damage: true, Detail: detail})
 	} else {
-		rep.Checks = append(rep.Checks, Finding{Name: name, OK: true,
+		rep.Checks = append(rep.Checks, check.Result{Name: name, Status: check.OK,
 			Detail: fmt.Sprintf("%d files, %d chunks, %d payload bytes", len(s.Files), s.Chunks, s.Payload)})
 	}
 	if s != nil {

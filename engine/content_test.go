@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/xbstream"
 )
 
@@ -76,7 +77,7 @@ func TestContentChecks(t *testing.T) {
 			}
 			ok := true
 			for _, f := range rep.Checks {
-				ok = ok && f.OK
+				ok = ok && f.Status == check.OK
 			}
 			if ok != tc.ok {
 				t.Errorf("ok %v, want %v: %+v", ok, tc.ok, rep.Checks)
@@ -101,7 +102,7 @@ func TestContentCheckDecodeFailed(t *testing.T) {
 	c := NewXbstreamCheck(context.Background(), m, "mariabackup")
 	c.Write(bad[:bytes.Index(bad, []byte("db/t1.ibd"))+100000]) // past the damaged chunk
 	rep := c.Finish(derr)
-	if rep.Err != nil || len(rep.Checks) != 1 || rep.Checks[0].OK || !strings.HasPrefix(rep.Checks[0].Detail, "before the decode failed: ") {
+	if rep.Err != nil || len(rep.Checks) != 1 || (rep.Checks[0].Status == check.OK) || !strings.HasPrefix(rep.Checks[0].Detail, "before the decode failed: ") {
 		t.Errorf("xbstream after a failed decode: %+v", rep)
 	}
 	d := NewDumpCheck(context.Background(), m)

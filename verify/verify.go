@@ -3,8 +3,9 @@
 // object of the backup and of the backups its chain needs is present with
 // its recorded size and hash, an incremental's LSNs continue its parent's;
 // with Deep, the whole stream is also decoded once, its hashes checked
-// against the manifest and its content on the way (deep.go: xbstream
-// chunk CRCs, a dump's trailer).
+// against the manifest and its content on the way, by the backup's engine
+// (deep.go, engine.Engine.NewContentCheck: xbstream chunk CRCs, a dump's
+// trailer).
 //
 // The report is a list of check.Results. A failed check is damage
 // (check.ErrDamaged, exit 3); an error without a failed check says that
@@ -20,7 +21,7 @@ import (
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/check"
-	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/engine"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/xbstream"
@@ -105,10 +106,15 @@ func Run(ctx context.Context, st storage.Backend, ref string, opts Options) (*Re
 	}
 	if m.Parent != "" {
 		chain, perr := cat.Chain(ctx, m)
-		if perr == nil && mysql.Engine(m.Engine.Name).Physical() {
-			// The LSNs must line up: an incremental taken from another
-			// parent would fail in prepare, or worse, apply wrongly.
-			perr = restore.CheckChain(chain)
+		if perr == nil {
+			// The links must hold (a physical chain's LSNs line up: an
+			// incremental taken from another parent would fail in
+			// prepare, or worse, apply wrongly): the engine knows.
+			eng, err := engine.For(m)
+			if err != nil {
+				return rep, err
+			}
+			perr = eng.CheckChain(chain)
 		}
 		rep.add("parent chain", perr)
 		// Restoring an incremental needs every backup before it: their
