@@ -196,7 +196,7 @@ func (r *PreflightReport) redo(ctx context.Context, db *sql.DB, o PreflightOptio
 	if window < 10*o.MinRedoWindow.Seconds() {
 		status = check.Warn
 	}
-	if window < o.MinRedoWindow.Seconds() && mysql.Engine(r.Engine).Physical() {
+	if window < o.MinRedoWindow.Seconds() && mysql.FollowsRedo(mysql.Engine(r.Engine)) {
 		status = check.Failed
 	}
 	advice := ""

@@ -22,15 +22,6 @@ const (
 	EngineMariadbDump  Engine = "mariadb-dump"
 )
 
-// Physical reports whether e copies InnoDB files (xbstream output) rather
-// than writing SQL.
-//
-// Deprecated: kinds of backup are the engines' (package engine); this
-// stays until the drill, verify and preflight ask the engine.
-func (e Engine) Physical() bool {
-	return toolNames[e].copiesFiles
-}
-
 // Tool is a resolved program: which engine and where it is.
 type Tool struct {
 	Engine Engine

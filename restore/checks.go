@@ -10,7 +10,8 @@ import (
 
 // What packages verify and drill use of restore: the damage sentinel, the
 // check of a stored object against its manifest, the authentication
-// policy, the LSN check of a physical chain.
+// policy. (The LSN check of a physical chain is engine/physical's
+// CheckChain.)
 
 // ErrDamaged is check.ErrDamaged: a restore returns it (wrapped) when the
 // backup's data is missing or does not match its manifest.
@@ -18,13 +19,6 @@ var ErrDamaged = check.ErrDamaged
 
 // Policy returns o's authentication policy with o's key.
 func (o Options) Policy() backup.AuthPolicy { return o.policy() }
-
-// CheckChain checks that chain is a full physical backup followed by its
-// incrementals, each starting at the LSN where the one before it ended.
-func CheckChain(chain []*backup.Manifest) error {
-	_, err := checkChain(chain)
-	return err
-}
 
 // CheckObject compares the stored object name with its manifest record o
 // (backup.CheckObject: presence, size, and a hash).

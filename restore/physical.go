@@ -390,33 +390,6 @@ func (o *PhysicalOptions) defaults() {
 	}
 }
 
-// checkChain checks that chain is a full physical backup followed by its
-// incrementals in order, all of one engine, and returns the engine.
-func checkChain(chain []*backup.Manifest) (mysql.Engine, error) {
-	if len(chain) == 0 {
-		return "", errors.New("empty backup chain")
-	}
-	eng := mysql.Engine(chain[0].Engine.Name)
-	if !eng.Physical() {
-		return "", fmt.Errorf("backup %s was taken with the %s engine, not a physical one: restore it with --to-mysql or --to-stdout",
-			chain[0].ID, chain[0].Engine.Name)
-	}
-	if chain[0].Incremental() {
-		return "", fmt.Errorf("backup chain starts with incremental %s: its full backup is missing", chain[0].ID)
-	}
-	for i := 1; i < len(chain); i++ {
-		m, p := chain[i], chain[i-1]
-		if mysql.Engine(m.Engine.Name) != eng || m.Parent != p.ID || !m.Incremental() {
-			return "", fmt.Errorf("backup chain broken at %s (parent %s, engine %s)", m.ID, m.Parent, m.Engine.Name)
-		}
-		if m.Meta[backup.MetaFromLSN] != p.Meta[backup.MetaToLSN] {
-			return "", fmt.Errorf("backup chain broken: %s starts at LSN %s but its parent %s ends at %s",
-				m.ID, m.Meta[backup.MetaFromLSN], p.ID, p.Meta[backup.MetaToLSN])
-		}
-	}
-	return eng, nil
-}
-
 // extractOne decodes backup m and extracts its xbstream into dir (through
 // xbstream.Guard, see contain.go; decodeExtract in auth.go says how a
 // failed extraction of an authenticated backup is told from altered data).

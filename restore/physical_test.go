@@ -19,33 +19,6 @@ func man(id, engine, typ, parent, from, to string) *backup.Manifest {
 		Meta: map[string]string{backup.MetaFromLSN: from, backup.MetaToLSN: to}}
 }
 
-func TestCheckChain(t *testing.T) {
-	full := man("A", "mariabackup", "full", "", "0", "100")
-	inc1 := man("B", "mariabackup", "incremental", "A", "100", "200")
-	inc2 := man("C", "mariabackup", "incremental", "B", "200", "300")
-	for _, tc := range []struct {
-		name  string
-		chain []*backup.Manifest
-		err   string
-	}{
-		{"full", []*backup.Manifest{full}, ""},
-		{"chain", []*backup.Manifest{full, inc1, inc2}, ""},
-		{"empty", nil, "empty"},
-		{"logical", []*backup.Manifest{man("A", "mysqldump", "full", "", "", "")}, "--to-mysql"},
-		{"starts with incremental", []*backup.Manifest{inc1}, "full backup is missing"},
-		{"gap", []*backup.Manifest{full, inc2}, "chain broken"},
-		{"lsn mismatch", []*backup.Manifest{full, man("B", "mariabackup", "incremental", "A", "90", "200")}, "LSN"},
-		{"engine change", []*backup.Manifest{full, man("B", "xtrabackup", "incremental", "A", "100", "200")}, "chain broken"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := checkChain(tc.chain)
-			if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
-				t.Errorf("checkChain: %v, want %q", err, tc.err)
-			}
-		})
-	}
-}
-
 func TestCheckDatadirAndReplace(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")
