@@ -1,7 +1,20 @@
 // Package cli is mybak's command line: it turns flags, environment
-// variables and the config file into options for the backup, restore and
-// replica packages, and maps their errors to exit codes. It holds no
-// backup logic of its own.
+// variables and the config file into options for the packages below
+// (backup, restore, engine, repo, verify, drill, replica) and maps their
+// errors to exit codes. It holds no backup logic of its own.
+//
+// One file per command, named after it: cmd_backup.go, cmd_restore.go,
+// cmd_verify.go (with cmd_verify_drill.go and cmd_verify_list.go for its
+// --drill and --list modes), cmd_list.go, cmd_show.go, cmd_delete.go,
+// cmd_prune.go, cmd_resume.go, cmd_preflight.go, cmd_make_replica.go,
+// cmd_completion.go; each defines one *cli.Command that newApp lists.
+// The other files are what several commands share: the app and its
+// logging (app.go), flags from the environment and the config file
+// (config.go), which flag applies in which mode (scope.go), the store and
+// the repository (store.go, swift.go, repo.go), MySQL connections and
+// engine settings (mysql.go, conn.go), keys and authentication (keys.go,
+// auth.go), printing (progress.go, jsonfmt.go, escape.go, help.go), exit
+// codes (exit.go), locks and metrics (ops.go), signals (signal.go).
 package cli
 
 import (

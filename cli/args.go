@@ -97,3 +97,15 @@ func interspersed(app *cli.App, args []string) []string {
 	out = append(out, flags...)
 	return append(out, pos...)
 }
+
+// oneRef returns the command's single ID|latest argument.
+func oneRef(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", usagef("%s needs one backup ID (or latest)", c.Command.Name)
+	}
+	ref := c.Args().First()
+	if err := validateRef(c, ref); err != nil {
+		return "", err
+	}
+	return ref, nil
+}

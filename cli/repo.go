@@ -7,6 +7,7 @@ import (
 
 	"github.com/mybak/mybak/repo"
 	"github.com/mybak/mybak/storage"
+
 	// Trove's layout registers itself (repo.Register, backup.RegisterLayout).
 	_ "github.com/mybak/mybak/trove"
 )

@@ -28,59 +28,6 @@ import (
 // replPasswordEnv holds the replication password itself (never a flag).
 const replPasswordEnv = "MYBAK_REPLICATION_PASSWORD"
 
-// backupToStdout is `backup --to-stdout`: the backup in the wire format
-// (backup/wire.go) on standard output, no store.
-func backupToStdout(c *cli.Context, e *env) (err error) {
-	switch {
-	case c.String("storage") != "":
-		return usagef("--to-stdout writes the backup to standard output: drop --storage")
-	case c.Bool("incremental"):
-		return usagef("--to-stdout streams full backups only: drop --incremental")
-	case c.String("spool-dir") != "":
-		return usagef("--to-stdout does not spool: drop --spool-dir")
-	case c.String("layout") != "mybak" && c.String("layout") != "":
-		return usagef("--to-stdout writes mybak's own stream format: drop --layout")
-	case isTerminal(e.stdout):
-		return usagef("standard output is a terminal: pipe it into `mybak make-replica --from-stdin` (or a file)")
-	}
-	if err := defaultEngine(c, e); err != nil {
-		return err
-	}
-	if err := checkScopes(c, e, backupScopes(c.String("engine"))); err != nil {
-		return err
-	}
-	enc, err := encodeOptions(c, e)
-	if err != nil {
-		return err
-	}
-	var eng backup.Engine
-	switch name := c.String("engine"); {
-	case name == "stdin":
-		if eng, err = stdinEngine(e); err != nil {
-			return err
-		}
-	case !isMySQLEngine(name):
-		return usagef("--engine %q: unknown engine (available: stdin, %s)", name, strings.Join(mysqlEngines, ", "))
-	default:
-		var finish func(bool)
-		if eng, _, finish, err = mysqlBackupEngine(c, e, nil); err != nil {
-			return err
-		}
-		defer func() { finish(err == nil) }()
-	}
-	p := newProgress(c.String("progress"), e.stderr, e.log, "backup", -1)
-	m, err := backup.RunToWriter(c.Context, e.stdout, backup.Options{Engine: eng, Label: c.String("name"),
-		Encode: enc, AllowEmpty: c.Bool("allow-empty"), Progress: p.Add, Log: e.log, Version: Version})
-	p.Done()
-	if err != nil {
-		return err
-	}
-	e.log.Info("backup streamed", "id", m.ID, "raw_bytes", m.RawSize, "stored_bytes", m.StoredSize,
-		"seconds", m.EndTime.Sub(m.StartTime).Seconds())
-	e.run.Engine = m.Engine.Name
-	return nil
-}
-
 func makeReplicaCommand(e *env) *cli.Command {
 	flags := []cli.Flag{
 		storageFlag(),
