@@ -27,6 +27,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	// Every engine registers itself: restore, verify, drills and
+	// make-replica find a backup's engine from its manifest.
+	_ "github.com/mybak/mybak/engine/all"
 	"github.com/mybak/mybak/internal/pipes"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/ops"
