@@ -3,7 +3,7 @@
 // on an engine's name or a layout found outside the packages that own those
 // concepts. It reads source only and runs nothing.
 //
-//	go run ./scripts/archstats [-engine-home mysql/,engine/] [-layout-home trove/,repo/]
+//	go run ./scripts/archstats [-engine-home engine/] [-layout-home trove/,repo/] [-v]
 package main
 
 import (
@@ -36,8 +36,8 @@ type fn struct {
 }
 
 func main() {
-	engineHome := flag.String("engine-home", "mysql/", "comma-separated path prefixes where engine names may be compared")
-	layoutHome := flag.String("layout-home", "trove/,backup/layout.go", "comma-separated path prefixes where layouts may be branched on")
+	engineHome := flag.String("engine-home", "engine/", "comma-separated path prefixes where engine names may be compared")
+	layoutHome := flag.String("layout-home", "trove/,repo/", "comma-separated path prefixes where layouts may be branched on")
 	top := flag.Int("top", 5, "how many of the longest functions to print")
 	verbose := flag.Bool("v", false, "print every counted branch")
 	flag.Parse()
