@@ -2,7 +2,7 @@
 // mybak's model, so that mybak can list, verify and restore them straight
 // from their container, and write backups that Trove's restore reads.
 //
-// # Trove's layout (see /work/shared/TROVE-FORMAT.md)
+// # Trove's layout
 //
 // A backup is one object at the root of the container (database_backups
 // by default), named after the backup's ID (a UUID):
