@@ -146,7 +146,10 @@ func (r *Reader) decode(ev *Event) error {
 			return err
 		}
 		if f.Checksum == ChecksumCRC32 {
-			if err := checkCRC(raw); err != nil {
+			// The server checksums the event before it sets the in-use
+			// flag of the file being written, and clears the flag when it
+			// closes the file: the CRC covers the header without it.
+			if err := checkFormatCRC(raw); err != nil {
 				return err
 			}
 		}
@@ -284,6 +287,28 @@ func checkCRC(raw []byte) error {
 	want := binary.LittleEndian.Uint32(raw[n:])
 	if got := crc32.ChecksumIEEE(raw[:n]); got != want {
 		return fmt.Errorf("%w: CRC32 %08x, the event says %08x", ErrCorrupt, got, want)
+	}
+	return nil
+}
+
+// flagInUse is set in the Format_description event of the file a
+// server is writing (LOG_EVENT_BINLOG_IN_USE_F).
+const flagInUse = 0x01
+
+// checkFormatCRC checks a Format_description event's CRC, which the
+// server computed without the in-use flag.
+func checkFormatCRC(raw []byte) error {
+	if binary.LittleEndian.Uint16(raw[17:])&flagInUse == 0 {
+		return checkCRC(raw)
+	}
+	n := len(raw) - 4
+	want := binary.LittleEndian.Uint32(raw[n:])
+	var head [HeaderSize]byte
+	copy(head[:], raw)
+	head[17] &^= flagInUse
+	crc := crc32.Update(crc32.ChecksumIEEE(head[:]), crc32.IEEETable, raw[HeaderSize:n])
+	if crc != want {
+		return fmt.Errorf("%w: CRC32 %08x, the event says %08x", ErrCorrupt, crc, want)
 	}
 	return nil
 }
