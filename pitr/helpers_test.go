@@ -1,0 +1,104 @@
+package pitr
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/mybak/mybak/internal/testenv"
+	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/storage/local"
+)
+
+// server is the MariaDB sandbox the tests run against
+// (testdata/mysql-sandbox.sh start NAME; eval "$(... env NAME)").
+type server struct {
+	admin mysql.Conn
+	// arch is a user made for the test with what Archive needs.
+	arch mysql.Conn
+	db   *sql.DB
+}
+
+func needServer(t *testing.T) *server {
+	t.Helper()
+	testenv.Need(t, os.Getenv("MYBAK_TEST_MYSQL") == "1",
+		"MySQL integration tests are not configured: set MYBAK_TEST_MYSQL=1 (testdata/mysql-sandbox.sh env NAME)")
+	port, _ := strconv.Atoi(os.Getenv("MYBAK_TEST_MYSQL_PORT"))
+	s := &server{admin: mysql.Conn{Host: "127.0.0.1", Port: port, User: os.Getenv("MYBAK_TEST_MYSQL_ADMIN_USER"),
+		PasswordFile: os.Getenv("MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE")}}
+	db, err := mysql.Open(context.Background(), s.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s.db = db
+	user := "pitr_" + randHex(4)
+	pw := randHex(12)
+	pwFile := t.TempDir() + "/pw"
+	if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.exec(t, fmt.Sprintf("CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s'", user, pw))
+	s.exec(t, fmt.Sprintf("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '%s'@'127.0.0.1'", user))
+	t.Cleanup(func() { db.Exec(fmt.Sprintf("DROP USER '%s'@'127.0.0.1'", user)) })
+	s.arch = mysql.Conn{Host: "127.0.0.1", Port: port, User: user, PasswordFile: pwFile}
+	return s
+}
+
+// exec runs statements on one connection of the admin pool (SET session
+// variables stick only to sql.Conn, so the tests use exec for independent
+// statements only).
+func (s *server) exec(t *testing.T, q string, args ...any) {
+	t.Helper()
+	if _, err := s.db.Exec(q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func (s *server) str(t *testing.T, q string) string {
+	t.Helper()
+	var v string
+	if err := s.db.QueryRow(q).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return v
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func newStore(t *testing.T) *local.Backend {
+	t.Helper()
+	st, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// write runs q on a connection of its own and returns the GTID the server
+// gave its transaction (@@last_gtid).
+func (s *server) write(t *testing.T, q string) string {
+	t.Helper()
+	c, err := s.db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(context.Background(), q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	var g string
+	if err := c.QueryRowContext(context.Background(), "SELECT @@last_gtid").Scan(&g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
