@@ -29,6 +29,21 @@ func needServer(t *testing.T) *server {
 	testenv.Need(t, os.Getenv("MYBAK_TEST_MYSQL") == "1",
 		"MySQL integration tests are not configured: set MYBAK_TEST_MYSQL=1 (testdata/mysql-sandbox.sh env NAME)")
 	port, _ := strconv.Atoi(os.Getenv("MYBAK_TEST_MYSQL_PORT"))
+	return connectServer(t, port)
+}
+
+// needTarget is a second sandbox to replay into: MYBAK_TEST_PITR_TARGET_PORT
+// (testdata/mysql-sandbox.sh start target, in the same MYBAK_SANDBOX_DIR:
+// the same users and passwords).
+func needTarget(t *testing.T) *server {
+	t.Helper()
+	port, _ := strconv.Atoi(os.Getenv("MYBAK_TEST_PITR_TARGET_PORT"))
+	testenv.Need(t, port != 0, "no second server to replay into: start one (testdata/mysql-sandbox.sh start target) and set MYBAK_TEST_PITR_TARGET_PORT to its port")
+	return connectServer(t, port)
+}
+
+func connectServer(t *testing.T, port int) *server {
+	t.Helper()
 	s := &server{admin: mysql.Conn{Host: "127.0.0.1", Port: port, User: os.Getenv("MYBAK_TEST_MYSQL_ADMIN_USER"),
 		PasswordFile: os.Getenv("MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE")}}
 	db, err := mysql.Open(context.Background(), s.admin)
@@ -86,15 +101,17 @@ func newStore(t *testing.T) *local.Backend {
 
 // write runs q on a connection of its own and returns the GTID the server
 // gave its transaction (@@last_gtid).
-func (s *server) write(t *testing.T, q string) string {
+func (s *server) write(t *testing.T, qs ...string) string {
 	t.Helper()
 	c, err := s.db.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.ExecContext(context.Background(), q); err != nil {
-		t.Fatalf("%s: %v", q, err)
+	for _, q := range qs {
+		if _, err := c.ExecContext(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 	var g string
 	if err := c.QueryRowContext(context.Background(), "SELECT @@last_gtid").Scan(&g); err != nil {
