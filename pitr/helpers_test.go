@@ -119,3 +119,5 @@ func (s *server) write(t *testing.T, qs ...string) string {
 	}
 	return g
 }
+
+func newLocal(dir string) (*local.Backend, error) { return local.New(dir) }

@@ -162,6 +162,27 @@ func TestPlanAndReplay(t *testing.T) {
 		})
 	}
 
+	t.Run("find", func(t *testing.T) {
+		hits, err := Find(ctx, st, ix, FindOptions{Statement: regexp.MustCompile(`(?i)^DROP TABLE .*` + db)})
+		if err != nil || len(hits) != 1 || hits[0].GTID != drop || !strings.HasPrefix(hits[0].Statement, "DROP TABLE") {
+			t.Fatalf("find --statement: %+v, %v; want the DROP (%s)", hits, err, drop)
+		}
+		hits, err = Find(ctx, st, ix, FindOptions{Table: db + ".t"})
+		var got []string
+		for _, h := range hits {
+			got = append(got, h.GTID)
+		}
+		// The CREATE TABLE, the three inserts, the insert in domain 7, the
+		// update, the DROP.
+		if err != nil || len(hits) != 7 || hits[1].GTID != phase1[0] || hits[6].GTID != drop {
+			t.Fatalf("find --table: %v, %v", got, err)
+		}
+		hits, err = Find(ctx, st, ix, FindOptions{Table: db + ".t", Since: time.Unix(t1.Unix()+1, 0)})
+		if err != nil || len(hits) != 3 {
+			t.Fatalf("find --table --since: %d hits, %v; want phase 2 and the DROP", len(hits), err)
+		}
+	})
+
 	if err := Replay(ctx, ReplayOptions{Store: st, Plan: before, Target: target.admin}); err != nil {
 		t.Fatal(err)
 	}
