@@ -127,6 +127,7 @@ func newApp(e *env) *cli.App {
 		resumeCommand(e),
 		preflightCommand(e),
 		makeReplicaCommand(e),
+		binlogCommand(e),
 	}
 	for _, c := range cmds {
 		for _, f := range c.Flags {

@@ -54,6 +54,11 @@ func interspersed(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
+	if len(cmd.Subcommands) > 0 && len(early) == 0 && ci+1 < len(args) && cmd.Command(args[ci+1]) != nil {
+		// mybak binlog archive ...: the subcommand's flags go after its name.
+		sub := interspersed(&cli.App{Commands: cmd.Subcommands}, append([]string{args[0]}, args[ci+1:]...))
+		return append(append([]string(nil), args[:ci+1]...), sub[1:]...)
+	}
 	if len(early) > 0 {
 		// The app's own flags stay first; the command's follow its name.
 		var head []string

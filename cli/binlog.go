@@ -1,0 +1,430 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/internal/units"
+	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/pitr"
+	"github.com/mybak/mybak/restore"
+)
+
+// binlogCommand is `mybak binlog archive|list|find|verify`: the archive of
+// binary logs for point-in-time recovery (package pitr).
+func binlogCommand(e *env) *cli.Command {
+	subs := []*cli.Command{binlogArchiveCommand(e), binlogListCommand(e), binlogFindCommand(e), binlogVerifyCommand(e)}
+	for _, s := range subs {
+		wireBinlogSub(s, e, subs)
+	}
+	return &cli.Command{
+		Name:      "binlog",
+		Usage:     "archive the server's binary logs into the store (point-in-time recovery), list, search and verify the archive",
+		ArgsUsage: "archive|list|find|verify [options]",
+		Description: "The archive lives in the backups' store under binlog/, compressed and encrypted like a\n" +
+			"backup, one object per piece of a binary log file with a hash and an index record.\n" +
+			"Run `mybak binlog COMMAND --help` for each command's options.\n\n" +
+			"EXAMPLES:\n" +
+			"   mybak binlog archive --storage /var/backups/mysql --encrypt-key-file /etc/mybak.key --user mybak_binlog\n" +
+			"   mybak binlog archive --storage /var/backups/mysql --encrypt-key-file /etc/mybak.key --once\n" +
+			"   mybak binlog list --storage /var/backups/mysql\n" +
+			"   mybak binlog find --storage /var/backups/mysql --encrypt-key-file /etc/mybak.key --statement 'DROP TABLE'\n" +
+			"   mybak binlog verify --storage /var/backups/mysql --encrypt-key-file /etc/mybak.key --deep",
+		Subcommands: subs,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("binlog: unknown command %q (archive, list, find or verify)", c.Args().First())
+			}
+			return usagef("binlog needs a command: archive, list, find or verify")
+		},
+	}
+}
+
+// wireBinlogSub gives a subcommand what newApp gives every command: the
+// Swift and common flags, environment variables (MYBAK_BINLOG_<CMD>_<FLAG>
+// for its own flags), the config file, flag checks, logging.
+func wireBinlogSub(s *cli.Command, e *env, subs []*cli.Command) {
+	for _, f := range s.Flags {
+		if f.Names()[0] == "storage" {
+			s.Flags = append(s.Flags, swiftFlags()...)
+			break
+		}
+	}
+	withOps(s, e)
+	s.Flags = append(s.Flags, commonFlags()...)
+	s.OnUsageError = onUsageError
+	for _, f := range s.Flags {
+		setCategory(f, flagCategory(f.Names()[0]))
+	}
+	withEnv([]*cli.Command{{Name: "binlog-" + s.Name, Flags: s.Flags}})
+	s.Before = func(c *cli.Context) error {
+		if err := applyConfig(c, append(append([]*cli.Command(nil), c.App.Commands...), subs...)); err != nil {
+			return err
+		}
+		if err := checkFlagValues(c); err != nil {
+			return err
+		}
+		if err := setupLogging(c, e); err != nil {
+			return err
+		}
+		c.Context = mysql.WithLog(c.Context, e.log)
+		return nil
+	}
+}
+
+func binlogArchiveCommand(e *env) *cli.Command {
+	flags := []cli.Flag{
+		storageFlag(),
+		&cli.DurationFlag{Name: "flush-interval", Value: 30 * time.Second, Usage: "store what the server wrote at least this often (the newest writes are at most this far behind)"},
+		&cli.BoolFlag{Name: "once", Usage: "catch up to the server's current position, then exit (cron); without it, run until stopped (a service)"},
+		&cli.StringFlag{Name: "spool-dir", Usage: "directory for the binary log between receiving and storing (default: $TMPDIR); a private 0700 directory is made in it"},
+		&cli.IntFlag{Name: "replica-server-id", Usage: "server_id the archiver presents to the server (default: the tool's); two archivers of one server need two"},
+		&cli.StringFlag{Name: "compress", Value: "gzip", Usage: "gzip, zstd or none"},
+		&cli.IntFlag{Name: "compress-level", Usage: "compression level (default: gzip's and zstd's as for backup)"},
+		&cli.StringFlag{Name: "compress-block-size", Value: "1M", Usage: "gzip block size compressed by one core"},
+		&cli.IntFlag{Name: "compress-concurrency", Usage: "cores used for compression (default: all)"},
+		&cli.BoolFlag{Name: "no-encrypt", Usage: "store the archive unencrypted (needed explicitly when no key is configured)"},
+		&cli.StringFlag{Name: "encrypt-kdf", Value: "pbkdf2", Usage: "key derivation: pbkdf2, pbkdf2-sha512, sha256 or md5"},
+		&cli.IntFlag{Name: "encrypt-iter", Value: 10000, Usage: "PBKDF2 iterations"},
+	}
+	flags = append(append(flags, keyFlags()...), connFlags()...)
+	return &cli.Command{
+		Name:      "archive",
+		Usage:     "follow the server's binary log and store it (compressed, encrypted, hashed) in the store",
+		ArgsUsage: " ",
+		Description: "Runs mariadb-binlog (mysqlbinlog for MySQL) --read-from-remote-server --raw as a child and\n" +
+			"stores what it receives in pieces, at least every --flush-interval. It resumes where the\n" +
+			"archive of this server ends, reconnects after a network drop or a server restart, and\n" +
+			"archives a new server (a promoted replica) from its oldest binary log. The user needs\n" +
+			"REPLICATION SLAVE and BINLOG MONITOR (MySQL: REPLICATION CLIENT).\n\n" +
+			"EXAMPLES:\n" +
+			"   mybak binlog archive --storage /var/backups/mysql --encrypt-key-file /etc/mybak.key --user mybak_binlog --password-file /etc/mybak_binlog.pw\n" +
+			"   mybak binlog archive --storage swift://backups/db1 --encrypt-key-file /etc/mybak.key --once",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("binlog archive takes no arguments (got %q)", c.Args().First())
+			}
+			enc, err := encodeOptions(c, e)
+			if err != nil {
+				return err
+			}
+			conn, err := connFromFlags(c)
+			if err != nil {
+				return err
+			}
+			if c.Int("replica-server-id") < 0 {
+				return usagef("--replica-server-id %d: must be positive", c.Int("replica-server-id"))
+			}
+			if c.Duration("flush-interval") < time.Second {
+				return usagef("--flush-interval %v: want at least 1s", c.Duration("flush-interval"))
+			}
+			st, err := openStore(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return pitr.Archive(c.Context, pitr.ArchiveOptions{
+				Store: st, Conn: conn, Encode: enc, FlushInterval: c.Duration("flush-interval"), Once: c.Bool("once"),
+				SpoolDir: c.String("spool-dir"), ReplicaServerID: uint32(c.Int("replica-server-id")), Log: e.log,
+			})
+		},
+	}
+}
+
+// binlogList is what `binlog list --json` prints.
+type binlogList struct {
+	Servers  []pitr.ServerSummary `json:"servers"`
+	Backups  []backupWindow       `json:"backups"`
+	Problems []pitr.Problem       `json:"problems"`
+}
+
+// backupWindow is the recoverable window from one backup, as far as the
+// archive's records show it.
+type backupWindow struct {
+	ID   string `json:"id"`
+	GTID string `json:"gtid,omitempty"`
+	// From is when the backup ended; To the archive's newest event.
+	From utcTime `json:"from"`
+	To   utcTime `json:"to,omitempty"`
+	// Note says why there is no window ("" when there is one).
+	Note string `json:"note,omitempty"`
+}
+
+func binlogListCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "the archive per server, the recoverable window from each backup, and any gap, named",
+		ArgsUsage: " ",
+		Description: "Read from the archive's index records alone (no data is read: `mybak binlog verify` does).\n\n" +
+			"EXAMPLES:\n   mybak binlog list --storage /var/backups/mysql\n   mybak binlog list --storage swift://backups/db1 --json",
+		Flags: []cli.Flag{storageFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("binlog list takes no arguments (got %q)", c.Args().First())
+			}
+			st, err := openStore(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ix, err := pitr.LoadIndex(c.Context, st)
+			if err != nil {
+				return err
+			}
+			rep := pitr.Summarize(ix)
+			out := binlogList{Servers: rep.Servers, Problems: rep.Problems}
+			if out.Servers == nil {
+				out.Servers = []pitr.ServerSummary{}
+			}
+			if out.Problems == nil {
+				out.Problems = []pitr.Problem{}
+			}
+			entries, err := backup.Catalogue(c.Context, st)
+			if err != nil {
+				return err
+			}
+			var first, last time.Time
+			for _, s := range rep.Servers {
+				if first.IsZero() || s.First.Before(first) {
+					first = s.First
+				}
+				if s.Last.After(last) {
+					last = s.Last
+				}
+			}
+			out.Backups = []backupWindow{}
+			for _, en := range entries {
+				if en.State != backup.StateComplete {
+					continue
+				}
+				m := en.Manifest
+				w := backupWindow{ID: m.ID, GTID: m.Meta[backup.MetaGTID], From: utcTime(m.EndTime)}
+				switch {
+				case w.GTID == "":
+					w.Note = "the backup recorded no GTID position"
+				case len(rep.Servers) == 0:
+					w.Note = "nothing archived"
+				case m.EndTime.Before(first):
+					w.Note = "older than the archive (it starts at " + first.UTC().Format(time.RFC3339) + ")"
+				case len(rep.Gaps()) > 0:
+					w.To = utcTime(last)
+					w.Note = "the archive has gaps (below): a target past one fails"
+				default:
+					w.To = utcTime(last)
+				}
+				out.Backups = append(out.Backups, w)
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			return printBinlogList(e.stdout, out)
+		},
+	}
+}
+
+func printBinlogList(w io.Writer, l binlogList) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVER\tFILES\tFIRST FILE\tLAST FILE\tFIRST EVENT\tLAST EVENT\tLAST GTID\tSTORED")
+	for _, s := range l.Servers {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(s.Server), s.Files, printable(s.FirstLog), printable(s.LastLog),
+			s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339), dash(printable(s.LastGTID)), units.Bytes(s.Stored))
+	}
+	if len(l.Servers) == 0 {
+		fmt.Fprintln(tw, "(nothing archived)")
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "BACKUP\tGTID\tRECOVERABLE FROM\tTO\tNOTE")
+	for _, b := range l.Backups {
+		to := "-"
+		if !time.Time(b.To).IsZero() {
+			to = time.Time(b.To).UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.ID, dash(printable(b.GTID)), time.Time(b.From).UTC().Format(time.RFC3339), to, dash(printable(b.Note)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, p := range l.Problems {
+		fmt.Fprintf(w, "%s: %s %s: %s\n", strings.ToUpper(p.Kind), printable(p.Server), printable(p.File), printable(p.Detail))
+	}
+	return nil
+}
+
+func binlogFindCommand(e *env) *cli.Command {
+	flags := []cli.Flag{
+		storageFlag(),
+		&cli.StringFlag{Name: "statement", Usage: "a regular expression (Go syntax) that statements must match: DDL, statement-based DML, and the statement MariaDB annotates row events with"},
+		&cli.StringFlag{Name: "table", Usage: "DB.TABLE: transactions that change it (row events) or name it"},
+		&cli.StringFlag{Name: "since", Usage: "only transactions at or after this time (RFC 3339, or 2006-01-02 15:04:05 in UTC)"},
+		&cli.StringFlag{Name: "until", Usage: "only transactions at or before this time"},
+		&cli.IntFlag{Name: "limit", Value: 1000, Usage: "stop after this many matches"},
+		&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+	}
+	return &cli.Command{
+		Name:      "find",
+		Usage:     "the archived transactions that match (time, GTID, file:position, first line of the statement), to choose a recovery target",
+		ArgsUsage: " ",
+		Description: "EXAMPLES:\n" +
+			"   mybak binlog find --storage /var/backups/mysql --encrypt-key-file /etc/mybak.key --statement '(?i)^DROP TABLE'\n" +
+			"   mybak binlog find --storage /var/backups/mysql --encrypt-key-file /etc/mybak.key --table shop.orders --since '2026-12-03 09:00:00' --json",
+		Flags: append(flags, keyFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("binlog find takes no arguments (got %q)", c.Args().First())
+			}
+			var o pitr.FindOptions
+			if s := c.String("statement"); s != "" {
+				re, err := regexp.Compile(s)
+				if err != nil {
+					return usagef("--statement: %w", err)
+				}
+				o.Statement = re
+			}
+			o.Table = c.String("table")
+			if (o.Statement == nil) == (o.Table == "") {
+				return usagef("give --statement REGEX or --table DB.TABLE (one of them)")
+			}
+			if o.Table != "" && !strings.Contains(o.Table, ".") {
+				return usagef("--table %q: want DB.TABLE", o.Table)
+			}
+			var err error
+			if o.Since, err = parseWhen(c, "since"); err != nil {
+				return err
+			}
+			if o.Until, err = parseWhen(c, "until"); err != nil {
+				return err
+			}
+			if c.Int("limit") < 1 {
+				return usagef("--limit %d: want at least 1", c.Int("limit"))
+			}
+			o.Limit = c.Int("limit")
+			if o.Pass, err = loadKey(c, e); err != nil {
+				return err
+			}
+			st, err := openStore(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ix, err := pitr.LoadIndex(c.Context, st)
+			if err != nil {
+				return err
+			}
+			hits, err := pitr.Find(c.Context, st, ix, o)
+			if errors.Is(err, pitr.ErrFindLimit) {
+				e.log.Warn("more transactions match: only the first --limit are printed", "limit", o.Limit)
+				err = nil
+			}
+			if err != nil {
+				return err
+			}
+			if hits == nil {
+				hits = []*pitr.TxnRef{}
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(hits)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tGTID\tSERVER\tFILE:POSITION\tSTATEMENT")
+			for _, h := range hits {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s:%d\t%s\n", h.Time.UTC().Format(time.RFC3339), dash(h.GTID), printable(h.Server),
+					printable(h.File), h.Start, printable(h.Statement))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// parseWhen reads a time flag: RFC 3339, or "2006-01-02 15:04:05" (UTC).
+func parseWhen(c *cli.Context, name string) (time.Time, error) {
+	s := c.String(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, usagef("--%s %q: want a time like 2026-12-03T09:30:00Z or '2026-12-03 09:30:00' (UTC)", name, s)
+}
+
+func binlogVerifyCommand(e *env) *cli.Command {
+	flags := []cli.Flag{
+		storageFlag(),
+		&cli.BoolFlag{Name: "deep", Usage: "also decode every event (CRC32, transactions) and check that the GTIDs follow each other"},
+		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+	}
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "check the archive: every piece's hash, no gap in any file or between files; exit 3 on a gap or damage",
+		ArgsUsage: " ",
+		Description: "EXAMPLES:\n" +
+			"   mybak binlog verify --storage /var/backups/mysql --encrypt-key-file /etc/mybak.key\n" +
+			"   mybak binlog verify --storage swift://backups/db1 --encrypt-key-file /etc/mybak.key --deep --json",
+		Flags: append(flags, keyFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("binlog verify takes no arguments (got %q)", c.Args().First())
+			}
+			pass, err := loadKey(c, e)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ix, err := pitr.LoadIndex(c.Context, st)
+			if err != nil {
+				return err
+			}
+			rep, err := pitr.Verify(c.Context, st, ix, pitr.VerifyOptions{Pass: pass, Deep: c.Bool("deep")})
+			if err != nil {
+				return err
+			}
+			if rep.Problems == nil {
+				rep.Problems = []pitr.Problem{}
+			}
+			if rep.Servers == nil {
+				rep.Servers = []pitr.ServerSummary{}
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else if !e.quiet || len(rep.Problems) > 0 {
+				printBinlogList(e.stdout, binlogList{Servers: rep.Servers, Problems: rep.Problems})
+				fmt.Fprintf(e.stdout, "%d pieces checked", rep.Checked)
+				if c.Bool("deep") {
+					fmt.Fprintf(e.stdout, ", %d transactions decoded", rep.Txns)
+				}
+				fmt.Fprintln(e.stdout)
+			}
+			if len(ix.Pieces) == 0 && len(ix.Damaged) == 0 {
+				return fmt.Errorf("no binary log is archived in %s: nothing to verify (run mybak binlog archive)", st.Location())
+			}
+			if n := len(rep.Problems); n > 0 {
+				return fmt.Errorf("%w: the binlog archive has %d problem(s): %s", restore.ErrDamaged, n, printable(rep.Problems[0].Detail))
+			}
+			return nil
+		},
+	}
+}
