@@ -394,7 +394,24 @@ func binlogVerifyCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := pitr.Verify(c.Context, st, ix, pitr.VerifyOptions{Pass: pass, Deep: c.Bool("deep")})
+			// Continuity matters from the oldest backup on: what comes
+			// before it is never replayed.
+			vo := pitr.VerifyOptions{Pass: pass, Deep: c.Bool("deep")}
+			entries, err := backup.Catalogue(c.Context, st)
+			if err != nil {
+				return err
+			}
+			for _, en := range entries {
+				if en.State != backup.StateComplete || en.Manifest.Meta[backup.MetaGTID] == "" {
+					continue
+				}
+				if vo.From, err = pitr.ParseState(en.Manifest.Meta[backup.MetaGTID]); err != nil {
+					return fmt.Errorf("backup %s: recorded GTID position: %w", en.ID, err)
+				}
+				e.log.Info("binlog verify: GTID continuity from the oldest backup", "backup", en.ID, "gtid", vo.From.String())
+				break
+			}
+			rep, err := pitr.Verify(c.Context, st, ix, vo)
 			if err != nil {
 				return err
 			}

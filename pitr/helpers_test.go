@@ -29,7 +29,9 @@ func needServer(t *testing.T) *server {
 	testenv.Need(t, os.Getenv("MYBAK_TEST_MYSQL") == "1",
 		"MySQL integration tests are not configured: set MYBAK_TEST_MYSQL=1 (testdata/mysql-sandbox.sh env NAME)")
 	port, _ := strconv.Atoi(os.Getenv("MYBAK_TEST_MYSQL_PORT"))
-	return connectServer(t, port)
+	s := connectServer(t, port)
+	s.arch = s.archUser(t)
+	return s
 }
 
 // needTarget is a second sandbox to replay into: MYBAK_TEST_PITR_TARGET_PORT
@@ -52,16 +54,6 @@ func connectServer(t *testing.T, port int) *server {
 	}
 	t.Cleanup(func() { db.Close() })
 	s.db = db
-	user := "pitr_" + randHex(4)
-	pw := randHex(12)
-	pwFile := t.TempDir() + "/pw"
-	if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.exec(t, fmt.Sprintf("CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s'", user, pw))
-	s.exec(t, fmt.Sprintf("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '%s'@'127.0.0.1'", user))
-	t.Cleanup(func() { db.Exec(fmt.Sprintf("DROP USER '%s'@'127.0.0.1'", user)) })
-	s.arch = mysql.Conn{Host: "127.0.0.1", Port: port, User: user, PasswordFile: pwFile}
 	return s
 }
 
@@ -121,3 +113,44 @@ func (s *server) write(t *testing.T, qs ...string) string {
 }
 
 func newLocal(dir string) (*local.Backend, error) { return local.New(dir) }
+
+// archUser makes a user with what Archive needs and returns its
+// connection.
+func (s *server) archUser(t *testing.T) mysql.Conn {
+	t.Helper()
+	user := "pitr_" + randHex(4)
+	pw := randHex(12)
+	pwFile := t.TempDir() + "/pw"
+	if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Not binlogged: no test's GTIDs come from setting up users.
+	s.write(t, "SET sql_log_bin=0", fmt.Sprintf("CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s'", user, pw),
+		fmt.Sprintf("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '%s'@'127.0.0.1'", user), "SET sql_log_bin=1")
+	t.Cleanup(func() { s.write(t, "SET sql_log_bin=0", fmt.Sprintf("DROP USER '%s'@'127.0.0.1'", user), "SET sql_log_bin=1") })
+	return mysql.Conn{Host: "127.0.0.1", Port: s.admin.Port, User: user, PasswordFile: pwFile}
+}
+
+// currentLog is the binary log file the server writes.
+func (s *server) currentLog(t *testing.T) string {
+	t.Helper()
+	rows, err := s.db.Query("SHOW MASTER STATUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	if !rows.Next() {
+		t.Fatal("SHOW MASTER STATUS: no row (binary log off?)")
+	}
+	vals := make([]any, len(cols))
+	var file string
+	vals[0] = &file
+	for i := 1; i < len(vals); i++ {
+		vals[i] = new(sql.RawBytes)
+	}
+	if err := rows.Scan(vals...); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}

@@ -122,6 +122,10 @@ type VerifyOptions struct {
 	// Deep decodes every event (CRC32 of each, transaction boundaries) and
 	// checks that every server's GTIDs follow each other without a gap.
 	Deep bool
+	// From is the GTID state the archive must continue (the oldest
+	// backup's): GTIDs it holds are not checked for gaps. Empty: the
+	// archive's first transaction starts the check.
+	From State
 }
 
 // Verify checks the archive: everything Summarize checks, then every
@@ -153,8 +157,8 @@ func Verify(ctx context.Context, st storage.Backend, ix *Index, opts VerifyOptio
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	streams := openStreams(ctx, st, ix, opts.Pass, nil)
-	var seen State
-	started := false
+	seen := opts.From.Clone()
+	started := !seen.Empty()
 	for {
 		// The earliest head that continues what was seen; when none does,
 		// the earliest (and its gap is reported).

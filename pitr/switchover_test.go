@@ -1,0 +1,120 @@
+package pitr
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mybak/mybak/binlog"
+	"github.com/mybak/mybak/stream"
+)
+
+// sandboxScript finds testdata/ or scripts/mysql-sandbox.sh.
+func sandboxScript(t *testing.T) string {
+	for _, p := range []string{"../scripts/mysql-sandbox.sh", "../testdata/mysql-sandbox.sh"} {
+		if _, err := os.Stat(p); err == nil {
+			abs, _ := filepath.Abs(p)
+			return abs
+		}
+	}
+	t.Fatal("mysql-sandbox.sh not found")
+	return ""
+}
+
+// startSandbox starts a fresh sandbox NAME (in MYBAK_SANDBOX_DIR, sharing
+// the primary's users) and destroys it when the test ends.
+func startSandbox(t *testing.T, name string) *server {
+	t.Helper()
+	script := sandboxScript(t)
+	exec.Command(script, "destroy", name).Run()
+	if out, err := exec.Command(script, "start", name).CombinedOutput(); err != nil {
+		t.Fatalf("start sandbox %s: %v\n%s", name, err, out)
+	}
+	t.Cleanup(func() { exec.Command(script, "destroy", name).Run() })
+	b, err := os.ReadFile(filepath.Join(os.Getenv("MYBAK_SANDBOX_DIR"), name, "port"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return connectServer(t, port)
+}
+
+// TestSwitchover: a replica follows the primary; the primary's binary log
+// is archived; the replica is promoted and written to; the archiver,
+// pointed at it, archives it as a new server from its oldest binary log.
+// The archive verifies as one continuous GTID sequence across both
+// servers, and a plan from before the switchover to a transaction of the
+// new primary crosses from one server's files to the other's.
+func TestSwitchover(t *testing.T) {
+	needServer(t)
+	// Two fresh servers: the archive holds their whole history, and the
+	// shared sandbox's history is not this test's.
+	s := startSandbox(t, "pitr-old-primary")
+	s.arch = s.archUser(t)
+	ctx := context.Background()
+	st := newStore(t)
+	replica := startSandbox(t, "pitr-replica")
+	db := "pitr_" + randHex(3)
+	ddl := "CREATE TABLE " + db + ".t (id INT PRIMARY KEY, v VARCHAR(50))"
+	s.exec(t, "CREATE DATABASE "+db)
+	s.exec(t, ddl)
+	from, _ := ParseState(s.str(t, "SELECT @@gtid_binlog_pos"))
+	// The first insert is in the old primary's binary log only: the
+	// replica starts after it (with the schema made by hand).
+	onPrimary := []string{s.write(t, fmt.Sprintf("INSERT INTO %s.t VALUES (1, 'primary only')", db))}
+	replica.write(t, "SET sql_log_bin=0", "CREATE DATABASE "+db, ddl, "SET sql_log_bin=1")
+	pos := s.str(t, "SELECT @@gtid_binlog_pos")
+	replPw, err := os.ReadFile(os.Getenv("MYBAK_TEST_MYSQL_REPL_PASSWORD_FILE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica.exec(t, "SET GLOBAL gtid_slave_pos = '"+pos+"'")
+	replica.exec(t, fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='mybak_repl', MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos",
+		s.admin.Port, strings.TrimSpace(string(replPw))))
+	replica.exec(t, "START SLAVE")
+	for i := 2; i <= 3; i++ {
+		onPrimary = append(onPrimary, s.write(t, fmt.Sprintf("INSERT INTO %s.t VALUES (%d, 'primary, replicated')", db, i)))
+	}
+	if got := replica.str(t, "SELECT MASTER_GTID_WAIT('"+onPrimary[2]+"', 30)"); got != "0" {
+		t.Fatalf("the replica did not reach %s: %s", onPrimary[2], got)
+	}
+	opts := ArchiveOptions{Store: st, Conn: s.arch, Once: true, SpoolDir: t.TempDir(),
+		Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: stream.Zstd}}}
+	if err := Archive(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+
+	// Switchover: the replica becomes the primary.
+	replica.exec(t, "STOP SLAVE")
+	replica.exec(t, "RESET SLAVE ALL")
+	var onNew []string
+	for i := 4; i <= 5; i++ {
+		onNew = append(onNew, replica.write(t, fmt.Sprintf("INSERT INTO %s.t VALUES (%d, 'new primary')", db, i)))
+	}
+	newArch := replica.archUser(t)
+	opts.Conn = newArch
+	if err := Archive(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := LoadIndex(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(ctx, st, ix, VerifyOptions{Deep: true, From: from})
+	if err != nil || len(rep.Problems) != 0 || len(rep.Servers) != 2 {
+		t.Fatalf("verify across the switchover: %+v, %v", rep, err)
+	}
+	g5, _ := binlog.ParseGTID(onNew[1])
+	p, err := MakePlan(ctx, PlanOptions{Store: st, Index: ix, From: from, Target: Target{UntilGTID: &g5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Txns != 5 || p.First.GTID != onPrimary[0] || p.Last.GTID != onNew[1] || p.First.Server == p.Last.Server {
+		t.Fatalf("plan across the switchover: %d txns, first %+v, last %+v", p.Txns, p.First, p.Last)
+	}
+}
