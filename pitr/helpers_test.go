@@ -127,7 +127,9 @@ func (s *server) archUser(t *testing.T) mysql.Conn {
 	// Not binlogged: no test's GTIDs come from setting up users.
 	s.write(t, "SET sql_log_bin=0", fmt.Sprintf("CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s'", user, pw),
 		fmt.Sprintf("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '%s'@'127.0.0.1'", user), "SET sql_log_bin=1")
-	t.Cleanup(func() { s.write(t, "SET sql_log_bin=0", fmt.Sprintf("DROP USER '%s'@'127.0.0.1'", user), "SET sql_log_bin=1") })
+	t.Cleanup(func() {
+		s.write(t, "SET sql_log_bin=0", fmt.Sprintf("DROP USER '%s'@'127.0.0.1'", user), "SET sql_log_bin=1")
+	})
 	return mysql.Conn{Host: "127.0.0.1", Port: s.admin.Port, User: user, PasswordFile: pwFile}
 }
 
