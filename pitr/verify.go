@@ -104,9 +104,9 @@ func Summarize(ix *Index) *Report {
 		if i+1 < len(files) && files[i+1].Server == f.Server {
 			nxt := files[i+1]
 			switch {
-			case !f.Closed():
+			case !f.Closed() || f.Last().Next == "":
 				// A file a server stopped writing without a Rotate (a
-				// crash or a restart): the next file follows it.
+				// Stop at a restart, or a crash): the next file follows.
 			case f.Last().Next != nxt.Name:
 				r.Problems = append(r.Problems, Problem{Kind: ProblemGap, Server: f.Server, File: f.Last().Next,
 					Detail: fmt.Sprintf("not archived: %s rotated to it, the archive goes on with %s", f.Name, nxt.Name)})
