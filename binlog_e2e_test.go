@@ -8,10 +8,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mybak/mybak/internal/testenv"
+	"github.com/mybak/mybak/pitr"
+	"github.com/mybak/mybak/storage/local"
 )
 
 // lastGTID runs stmts on one connection and returns the GTID of the last
@@ -116,5 +121,62 @@ func TestBinlogArchiveListFindVerify(t *testing.T) {
 	r = run(t, nil, nil, "binlog", "verify", "--storage", store, "--encrypt-key-file", key)
 	if r.code != 3 || !strings.Contains(r.stdout, "DAMAGED") {
 		t.Fatalf("verify of a damaged piece: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestBinlogArchiveKill9: the archiver (a service, following) is killed
+// with SIGKILL while it runs; started again it continues where the
+// archive ends: every write is archived once, the archive verifies.
+func TestBinlogArchiveKill9(t *testing.T) {
+	p := primary(t)
+	db := p.db(t)
+	var rnd [3]byte
+	rand.Read(rnd[:])
+	name := "e2e_kill_" + hex.EncodeToString(rnd[:])
+	execSQL(t, db, "CREATE DATABASE "+name, "CREATE TABLE "+name+".t (id INT PRIMARY KEY)")
+	t.Cleanup(func() { db.Exec("DROP DATABASE IF EXISTS " + name) })
+	store := t.TempDir()
+	from := lastGTID(t, db, "INSERT INTO "+name+".t VALUES (0)")
+	args := append([]string{"binlog", "archive", "--storage", store, "--no-encrypt", "--flush-interval", "1s"}, p.conn(true)...)
+	cmd := exec.Command(mybakBin, args...)
+	cmd.Env = cleanEnv()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	archived := func(g string) func() bool {
+		return func() bool {
+			st, err := local.Open(store)
+			if err != nil {
+				return false
+			}
+			ix, err := pitr.LoadIndex(context.Background(), st)
+			if err != nil {
+				return false
+			}
+			for _, pc := range ix.Pieces {
+				if pc.LastGTID == g {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	g1 := lastGTID(t, db, "INSERT INTO "+name+".t VALUES (1)")
+	testenv.WaitFor(t, 30*time.Second, "the running archiver stores "+g1, archived(g1))
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	g2 := lastGTID(t, db, "INSERT INTO "+name+".t VALUES (2)")
+	r := run(t, nil, nil, append([]string{"binlog", "archive", "--once", "--storage", store, "--no-encrypt"}, p.conn(true)...)...)
+	must(t, r, "archive --once after kill -9")
+	if !archived(g2)() {
+		t.Fatalf("%s not archived after the restart", g2)
+	}
+	st, _ := local.Open(store)
+	ix, _ := pitr.LoadIndex(context.Background(), st)
+	fromState, _ := pitr.ParseState(from)
+	rep, err := pitr.Verify(context.Background(), st, ix, pitr.VerifyOptions{Deep: true, From: fromState})
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("verify after kill -9: %+v %v", rep.Problems, err)
 	}
 }
