@@ -180,3 +180,33 @@ func TestBinlogArchiveKill9(t *testing.T) {
 		t.Fatalf("verify after kill -9: %+v %v", rep.Problems, err)
 	}
 }
+
+// TestBinlogArchiveSwift: the archive goes into a Swift store beside the
+// backups, and find and verify read it back.
+func TestBinlogArchiveSwift(t *testing.T) {
+	testenv.NeedSwift(t)
+	p := primary(t)
+	db := p.db(t)
+	var rnd [3]byte
+	rand.Read(rnd[:])
+	name := "e2e_swift_" + hex.EncodeToString(rnd[:])
+	container := uniqueName("binlog")
+	t.Cleanup(func() {
+		for _, c := range []string{container, container + "_segments"} {
+			exec.Command("swift", "--auth", os.Getenv("ST_AUTH"), "--user", os.Getenv("ST_USER"), "--key", os.Getenv("ST_KEY"), "delete", c).Run()
+		}
+	})
+	env := append(swiftEnv(), "MYBAK_ENCRYPT_KEY=swift binlog pass", "MYBAK_STORAGE=swift://"+container+"/db1")
+	execSQL(t, db, "CREATE DATABASE "+name, "CREATE TABLE "+name+".t (id INT PRIMARY KEY)")
+	t.Cleanup(func() { db.Exec("DROP DATABASE IF EXISTS " + name) })
+	must(t, run(t, nil, env, append([]string{"backup", "--engine", "mysqldump"}, p.conn(false)...)...), "backup to swift")
+	drop := lastGTID(t, db, "DROP TABLE "+name+".t")
+	must(t, run(t, nil, env, append([]string{"binlog", "archive", "--once"}, p.conn(true)...)...), "binlog archive to swift")
+	r := run(t, nil, env, "binlog", "find", "--statement", "DROP TABLE `"+name+"`")
+	must(t, r, "binlog find")
+	if !strings.Contains(r.stdout, drop) {
+		t.Fatalf("find: want %s:\n%s", drop, r.stdout)
+	}
+	r = run(t, nil, env, "binlog", "verify", "--deep")
+	must(t, r, "binlog verify --deep")
+}
