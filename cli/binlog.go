@@ -19,17 +19,17 @@ import (
 	"github.com/mybak/mybak/restore"
 )
 
-// binlogCommand is `mybak binlog archive|list|find|verify`: the archive of
+// binlogCommand is `mybak binlog archive|list|find|verify|replay`: the archive of
 // binary logs for point-in-time recovery (package pitr).
 func binlogCommand(e *env) *cli.Command {
-	subs := []*cli.Command{binlogArchiveCommand(e), binlogListCommand(e), binlogFindCommand(e), binlogVerifyCommand(e)}
+	subs := []*cli.Command{binlogArchiveCommand(e), binlogListCommand(e), binlogFindCommand(e), binlogVerifyCommand(e), binlogReplayCommand(e)}
 	for _, s := range subs {
 		wireBinlogSub(s, e, subs)
 	}
 	return &cli.Command{
 		Name:      "binlog",
 		Usage:     "archive the server's binary logs into the store (point-in-time recovery), list, search and verify the archive",
-		ArgsUsage: "archive|list|find|verify [options]",
+		ArgsUsage: "archive|list|find|verify|replay [options]",
 		Description: "The archive lives in the backups' store under binlog/, compressed and encrypted like a\n" +
 			"backup, one object per piece of a binary log file with a hash and an index record.\n" +
 			"Run `mybak binlog COMMAND --help` for each command's options.\n\n" +
@@ -42,9 +42,9 @@ func binlogCommand(e *env) *cli.Command {
 		Subcommands: subs,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("binlog: unknown command %q (archive, list, find or verify)", c.Args().First())
+				return usagef("binlog: unknown command %q (archive, list, find, verify or replay)", c.Args().First())
 			}
-			return usagef("binlog needs a command: archive, list, find or verify")
+			return usagef("binlog needs a command: archive, list, find, verify or replay")
 		},
 	}
 }
