@@ -62,9 +62,18 @@ func TestBinlogArchiveListFindVerify(t *testing.T) {
 	drop := lastGTID(t, db, "DROP TABLE "+name+".orders")
 
 	stop := testenv.ArgvWatch(t, p.password(t), "--read-from-remote-server")
-	r = run(t, nil, nil, append([]string{"binlog", "archive", "--once", "--storage", store, "--encrypt-key-file", key, "--compress", "zstd"}, p.conn(true)...)...)
+	metrics := filepath.Join(t.TempDir(), "mybak.prom")
+	r = run(t, nil, nil, append([]string{"binlog", "archive", "--once", "--storage", store, "--encrypt-key-file", key, "--compress", "zstd",
+		"--metrics-file", metrics}, p.conn(true)...)...)
 	stop()
 	must(t, r, "binlog archive --once")
+	prom, _ := os.ReadFile(metrics)
+	for _, m := range []string{`mybak_last_binlog_last_event_timestamp_seconds{command="binlog-archive"`, "mybak_last_binlog_archive_lag_seconds{",
+		"mybak_last_binlog_window_start_timestamp_seconds{", `mybak_last_run_success{command="binlog-archive",engine="",storage="` + store + `",label=""} 1`} {
+		if !strings.Contains(string(prom), m) {
+			t.Errorf("metrics file has no %s:\n%s", m, prom)
+		}
+	}
 
 	r = run(t, nil, nil, "binlog", "list", "--storage", store, "--json")
 	must(t, r, "binlog list")

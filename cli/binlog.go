@@ -15,8 +15,10 @@ import (
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/ops"
 	"github.com/mybak/mybak/pitr"
 	"github.com/mybak/mybak/restore"
+	"github.com/mybak/mybak/storage"
 )
 
 // binlogCommand is `mybak binlog archive|list|find|verify|replay`: the archive of
@@ -96,7 +98,7 @@ func binlogArchiveCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "encrypt-kdf", Value: "pbkdf2", Usage: "key derivation: pbkdf2, pbkdf2-sha512, sha256 or md5"},
 		&cli.IntFlag{Name: "encrypt-iter", Value: 10000, Usage: "PBKDF2 iterations"},
 	}
-	flags = append(append(flags, keyFlags()...), connFlags()...)
+	flags = append(append(append(flags, keyFlags()...), connFlags()...), metricsFlag())
 	return &cli.Command{
 		Name:      "archive",
 		Usage:     "follow the server's binary log and store it (compressed, encrypted, hashed) in the store",
@@ -133,10 +135,15 @@ func binlogArchiveCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
-			return pitr.Archive(c.Context, pitr.ArchiveOptions{
+			opts := pitr.ArchiveOptions{
 				Store: st, Conn: conn, Encode: enc, FlushInterval: c.Duration("flush-interval"), Once: c.Bool("once"),
 				SpoolDir: c.String("spool-dir"), ReplicaServerID: uint32(c.Int("replica-server-id")), Log: e.log,
-			})
+			}
+			e.run.Command = "binlog-archive"
+			if path := c.String("metrics-file"); path != "" {
+				opts.OnPiece = archiveMetrics(c, e, st, path)
+			}
+			return pitr.Archive(c.Context, opts)
 		},
 	}
 }
@@ -443,5 +450,37 @@ func binlogVerifyCommand(e *env) *cli.Command {
 			}
 			return nil
 		},
+	}
+}
+
+// archiveMetrics returns the archiver's OnPiece that updates the metrics
+// file after every stored piece (the command runs for ever): the newest
+// archived event's time, how far behind the server the store was when it
+// stored it (the archive lag), and where the archive's window starts.
+func archiveMetrics(c *cli.Context, e *env, st storage.Backend, path string) func(*pitr.Piece) {
+	var start time.Time
+	location := st.Location()
+	if ix, err := pitr.LoadIndex(c.Context, st); err == nil {
+		for _, s := range pitr.Summarize(ix).Servers {
+			if start.IsZero() || s.First.Before(start) {
+				start = s.First
+			}
+		}
+	}
+	return func(p *pitr.Piece) {
+		if start.IsZero() {
+			start = p.FirstTime
+		}
+		vals := map[string]float64{
+			"binlog_last_event_timestamp_seconds":   float64(p.LastTime.Unix()),
+			"binlog_archive_lag_seconds":            p.Archived.Sub(p.LastTime).Seconds(),
+			"binlog_window_start_timestamp_seconds": float64(start.Unix()),
+			"binlog_stored_bytes":                   float64(p.StoredSize),
+		}
+		e.run.Values = vals
+		run := ops.Run{Command: "binlog-archive", Storage: location, Success: true, Start: p.Archived, End: p.Archived, Values: vals}
+		if err := ops.WriteMetrics(path, run); err != nil {
+			e.log.Warn("could not write the metrics file", "err", err)
+		}
 	}
 }
