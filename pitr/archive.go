@@ -51,6 +51,12 @@ type ArchiveOptions struct {
 	MaxPiece int64
 	// RetryMax is the longest wait between reconnections (0: 30 s).
 	RetryMax time.Duration
+	// StallCheck is how often the server's position is compared with what
+	// was received (0: the larger of 3 flush intervals and 30 s). When the
+	// server is ahead and nothing arrived since the previous check, the
+	// connection is taken for dead (a network that drops packets silently:
+	// the child would wait for ever) and made again.
+	StallCheck time.Duration
 	Log      *slog.Logger
 	// OnPiece, when set, is called after each piece is stored.
 	OnPiece func(*Piece)
@@ -115,6 +121,9 @@ type archiver struct {
 	// files are the spool files of the current session, by path.
 	files map[string]*spoolFile
 	srv   *serverInfo
+	// recvFile and recvEnd are where the events received so far end.
+	recvFile string
+	recvEnd  int64
 }
 
 func newArchiver(opts ArchiveOptions) (*archiver, error) {
@@ -126,6 +135,9 @@ func newArchiver(opts ArchiveOptions) (*archiver, error) {
 	}
 	if opts.RetryMax <= 0 {
 		opts.RetryMax = 30 * time.Second
+	}
+	if opts.StallCheck <= 0 {
+		opts.StallCheck = max(3*opts.FlushInterval, 30*time.Second)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -314,8 +326,28 @@ func (a *archiver) session(ctx context.Context) error {
 	}()
 	tick := time.NewTicker(a.opts.FlushInterval)
 	defer tick.Stop()
+	watch := time.NewTicker(a.opts.StallCheck)
+	defer watch.Stop()
+	a.recvFile, a.recvEnd = file, pos
+	lastFile, lastEnd, behind := a.recvFile, a.recvEnd, false
 	for {
 		select {
+		case <-watch.C:
+			if a.opts.Once {
+				continue
+			}
+			ahead, err := a.serverAhead(ctx)
+			stalled := err != nil || (ahead && behind && a.recvFile == lastFile && a.recvEnd == lastEnd)
+			if stalled {
+				if err == nil {
+					err = fmt.Errorf("the server's binary log is ahead of %s:%d and nothing arrived for %v", a.recvFile, a.recvEnd, a.opts.StallCheck)
+				}
+				cancel()
+				<-childDone
+				perr := a.pass(context.WithoutCancel(ctx), dir)
+				return errors.Join(fmt.Errorf("the connection looks dead: %w", err), perr)
+			}
+			lastFile, lastEnd, behind = a.recvFile, a.recvEnd, ahead
 		case err := <-childDone:
 			// What the child wrote before it ended is stored, then its
 			// error (if any) is returned.
@@ -443,6 +475,7 @@ func (a *archiver) follow(ctx context.Context, sf *spoolFile) error {
 		}
 		a.note(sf, ev)
 		sf.end = orig + size
+		a.recvFile, a.recvEnd = sf.name, sf.end
 		if ev.Header.Type == binlog.RotateEvent || ev.Header.Type == binlog.StopEvent {
 			sf.closed = true
 			if ev.Rotate != nil {
@@ -604,4 +637,39 @@ func compressionExt(kind string) string {
 		return ".zst"
 	}
 	return ""
+}
+
+// serverAhead reports whether the server's binary log goes beyond what
+// was received (SHOW MASTER STATUS), within 10 s.
+func (a *archiver) serverAhead(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db, err := mysql.Open(ctx, a.opts.Conn)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		return false, fmt.Errorf("SHOW MASTER STATUS: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil || len(cols) < 2 {
+		return false, fmt.Errorf("SHOW MASTER STATUS: %d columns, %v", len(cols), err)
+	}
+	if !rows.Next() {
+		return false, errors.New("SHOW MASTER STATUS: no row (binary log off?)")
+	}
+	vals := make([]any, len(cols))
+	var file string
+	var pos int64
+	vals[0], vals[1] = &file, &pos
+	for i := 2; i < len(vals); i++ {
+		vals[i] = new(sql.RawBytes)
+	}
+	if err := rows.Scan(vals...); err != nil {
+		return false, err
+	}
+	return file > a.recvFile || (file == a.recvFile && pos > a.recvEnd), nil
 }

@@ -2,7 +2,6 @@ package pitr
 
 import (
 	"context"
-	"io"
 	"net"
 	"os/exec"
 	"strconv"
@@ -13,14 +12,28 @@ import (
 	"github.com/mybak/mybak/stream"
 )
 
-// proxy forwards TCP connections to a server; cut closes every connection
-// and refuses new ones until heal (the network to the server gone).
+// proxy forwards TCP connections to a server. cut closes every
+// connection and refuses new ones until heal (the network gone, and the
+// peers told); blackhole makes every open connection silently drop what
+// it carries, for ever, without closing it (a firewall or NAT that lost
+// its state: the peers are never told), and refuses new ones until heal.
 type proxy struct {
 	ln      net.Listener
 	backend string
 	mu      sync.Mutex
 	down    bool
-	conns   map[net.Conn]bool
+	conns   map[net.Conn]*pair
+}
+
+type pair struct {
+	mu   sync.Mutex
+	dead bool
+}
+
+func (p *pair) isDead() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dead
 }
 
 func newProxy(t *testing.T, backend string) *proxy {
@@ -28,7 +41,7 @@ func newProxy(t *testing.T, backend string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, backend: backend, conns: map[net.Conn]bool{}}
+	p := &proxy{ln: ln, backend: backend, conns: map[net.Conn]*pair{}}
 	t.Cleanup(func() { ln.Close(); p.cut() })
 	go func() {
 		for {
@@ -48,14 +61,35 @@ func newProxy(t *testing.T, backend string) *proxy {
 				c.Close()
 				continue
 			}
+			pr := &pair{}
 			p.mu.Lock()
-			p.conns[c], p.conns[b] = true, true
+			p.conns[c], p.conns[b] = pr, pr
 			p.mu.Unlock()
-			go func() { io.Copy(b, c); b.Close() }()
-			go func() { io.Copy(c, b); c.Close() }()
+			go forward(b, c, pr)
+			go forward(c, b, pr)
 		}
 	}()
 	return p
+}
+
+// forward copies src to dst until src ends; once the pair is dead, what
+// arrives is dropped.
+func forward(dst, src net.Conn, pr *pair) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !pr.isDead() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if !pr.isDead() {
+		dst.Close()
+	}
 }
 
 func (p *proxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
@@ -68,6 +102,17 @@ func (p *proxy) cut() {
 		c.Close()
 	}
 	clear(p.conns)
+}
+
+func (p *proxy) blackhole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for _, pr := range p.conns {
+		pr.mu.Lock()
+		pr.dead = true
+		pr.mu.Unlock()
+	}
 }
 
 func (p *proxy) heal() {
@@ -97,7 +142,7 @@ func TestFollowThroughRestartAndNetworkDrop(t *testing.T) {
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- Archive(fctx, ArchiveOptions{Store: st, Conn: conn, FlushInterval: 200 * time.Millisecond, RetryMax: 500 * time.Millisecond,
+		done <- Archive(fctx, ArchiveOptions{Store: st, Conn: conn, FlushInterval: 200 * time.Millisecond, RetryMax: 500 * time.Millisecond, StallCheck: time.Second,
 			SpoolDir: t.TempDir(), Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: stream.Zstd}}})
 	}()
 	defer func() { cancel(); <-done }()
@@ -121,6 +166,15 @@ func TestFollowThroughRestartAndNetworkDrop(t *testing.T) {
 	time.Sleep(3 * time.Second) // the outage itself, not synchronisation
 	px.heal()
 	waitArchived(t, st, g3)
+
+	// The network loses the connection without telling anyone: the
+	// archiver's stall check finds the server ahead and nothing arriving,
+	// and connects again.
+	px.blackhole()
+	g4 := s2.write(t, "INSERT INTO "+db+".t VALUES (4)")
+	time.Sleep(2 * time.Second) // the outage itself
+	px.heal()
+	waitArchived(t, st, g4)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("archive: %v", err)
