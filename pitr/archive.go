@@ -57,7 +57,7 @@ type ArchiveOptions struct {
 	// connection is taken for dead (a network that drops packets silently:
 	// the child would wait for ever) and made again.
 	StallCheck time.Duration
-	Log      *slog.Logger
+	Log        *slog.Logger
 	// OnPiece, when set, is called after each piece is stored.
 	OnPiece func(*Piece)
 	// Now returns the current time (tests set it).
