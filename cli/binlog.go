@@ -21,17 +21,17 @@ import (
 	"github.com/mybak/mybak/storage"
 )
 
-// binlogCommand is `mybak binlog archive|list|find|verify|replay`: the archive of
+// binlogCommand is `mybak binlog archive|list|find|verify|replay|prune`: the archive of
 // binary logs for point-in-time recovery (package pitr).
 func binlogCommand(e *env) *cli.Command {
-	subs := []*cli.Command{binlogArchiveCommand(e), binlogListCommand(e), binlogFindCommand(e), binlogVerifyCommand(e), binlogReplayCommand(e)}
+	subs := []*cli.Command{binlogArchiveCommand(e), binlogListCommand(e), binlogFindCommand(e), binlogVerifyCommand(e), binlogReplayCommand(e), binlogPruneCommand(e)}
 	for _, s := range subs {
 		wireBinlogSub(s, e, subs)
 	}
 	return &cli.Command{
 		Name:      "binlog",
 		Usage:     "archive the server's binary logs into the store (point-in-time recovery), list, search and verify the archive",
-		ArgsUsage: "archive|list|find|verify|replay [options]",
+		ArgsUsage: "archive|list|find|verify|replay|prune [options]",
 		Description: "The archive lives in the backups' store under binlog/, compressed and encrypted like a\n" +
 			"backup, one object per piece of a binary log file with a hash and an index record.\n" +
 			"Run `mybak binlog COMMAND --help` for each command's options.\n\n" +
@@ -44,9 +44,9 @@ func binlogCommand(e *env) *cli.Command {
 		Subcommands: subs,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("binlog: unknown command %q (archive, list, find, verify or replay)", c.Args().First())
+				return usagef("binlog: unknown command %q (archive, list, find, verify, replay or prune)", c.Args().First())
 			}
-			return usagef("binlog needs a command: archive, list, find, verify or replay")
+			return usagef("binlog needs a command: archive, list, find, verify, replay or prune")
 		},
 	}
 }
@@ -482,5 +482,80 @@ func archiveMetrics(c *cli.Context, e *env, st storage.Backend, path string) fun
 		if err := ops.WriteMetrics(path, run); err != nil {
 			e.log.Warn("could not write the metrics file", "err", err)
 		}
+	}
+}
+
+func binlogPruneCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "prune",
+		Usage:     "remove the archived binary logs that no backup in the store can need (older than the oldest backup's GTID position)",
+		ArgsUsage: " ",
+		Description: "A closed file goes when the oldest complete backup holds every transaction in it (the next\n" +
+			"file's starting GTID state says so: no data is read). Run it after mybak prune.\n\n" +
+			"EXAMPLES:\n   mybak binlog prune --storage /var/backups/mysql --dry-run\n   mybak binlog prune --storage swift://backups/db1 --json",
+		Flags: []cli.Flag{storageFlag(), &cli.BoolFlag{Name: "dry-run", Usage: "say what would go, remove nothing"},
+			&cli.BoolFlag{Name: "json", Usage: "print the removed files as JSON"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("binlog prune takes no arguments (got %q)", c.Args().First())
+			}
+			st, err := openStore(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			entries, err := backup.Catalogue(c.Context, st)
+			if err != nil {
+				return err
+			}
+			var oldest *backup.Manifest
+			for _, en := range entries {
+				if en.State == backup.StateComplete && en.Manifest.Meta[backup.MetaGTID] != "" {
+					oldest = en.Manifest
+					break
+				}
+			}
+			if oldest == nil {
+				return fmt.Errorf("no complete backup with a GTID position in %s: nothing says which binary logs are needed, so none is removed", st.Location())
+			}
+			keep, _, err := pitr.BackupState(oldest)
+			if err != nil {
+				return err
+			}
+			ix, err := pitr.LoadIndex(c.Context, st)
+			if err != nil {
+				return err
+			}
+			plan, err := pitr.PrunePlan(ix, keep)
+			if err != nil {
+				return err
+			}
+			type gone struct {
+				Server string `json:"server"`
+				File   string `json:"file"`
+				Pieces int    `json:"pieces"`
+			}
+			out := []gone{}
+			for _, f := range plan {
+				out = append(out, gone{f.Server, f.Name, len(f.Pieces)})
+				verb := "removing"
+				if c.Bool("dry-run") {
+					verb = "would remove"
+				}
+				e.log.Info("binlog prune: "+verb, "server", f.Server, "file", f.Name, "pieces", len(f.Pieces))
+			}
+			e.log.Info("binlog prune: keeping what the oldest backup needs", "backup", oldest.ID, "gtid", keep.String(), "files", len(plan))
+			if !c.Bool("dry-run") {
+				if err := pitr.DeleteFiles(c.Context, st, plan); err != nil {
+					return err
+				}
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			return nil
+		},
 	}
 }

@@ -44,7 +44,7 @@ func TestBinlogUsage(t *testing.T) {
 // categories; its own flags read MYBAK_BINLOG_<COMMAND>_<FLAG>, the
 // shared ones (the store, the key, the server) their global variables.
 func TestBinlogHelpAndEnv(t *testing.T) {
-	for _, sub := range []string{"archive", "list", "find", "verify", "replay"} {
+	for _, sub := range []string{"archive", "list", "find", "verify", "replay", "prune"} {
 		code, out, errs := mainOut("binlog", sub, "--help")
 		if code != 0 || !strings.Contains(out, "EXAMPLES:") || !strings.Contains(out, "mybak binlog "+sub) || !strings.Contains(out, catStore) {
 			t.Errorf("binlog %s --help: exit %d %s\n%s", sub, code, errs, out)

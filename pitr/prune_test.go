@@ -1,0 +1,70 @@
+package pitr
+
+import (
+	"context"
+	"testing"
+
+	"github.com/mybak/mybak/stream"
+)
+
+// TestPrunePlan: with the oldest kept backup taken at the start of the
+// third of three fresh files, the first two go, the rest stays, and a
+// replay from that backup still plans.
+func TestPrunePlan(t *testing.T) {
+	s := needServer(t)
+	ctx := context.Background()
+	st := newStore(t)
+	db := "pitr_" + randHex(3)
+	s.exec(t, "CREATE DATABASE "+db)
+	t.Cleanup(func() { s.db.Exec("DROP DATABASE IF EXISTS " + db) })
+	s.exec(t, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)")
+	s.exec(t, "FLUSH BINARY LOGS")
+	first := s.currentLog(t)
+	s.write(t, "INSERT INTO "+db+".t VALUES (1)")
+	s.exec(t, "FLUSH BINARY LOGS")
+	second := s.currentLog(t)
+	s.write(t, "INSERT INTO "+db+".t VALUES (2)")
+	s.exec(t, "FLUSH BINARY LOGS")
+	keep, _ := ParseState(s.str(t, "SELECT @@gtid_binlog_pos"))
+	third := s.currentLog(t)
+	g3 := s.write(t, "INSERT INTO "+db+".t VALUES (3)")
+	if err := Archive(ctx, ArchiveOptions{Store: st, Conn: s.arch, Once: true, SpoolDir: t.TempDir(),
+		Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: stream.Gzip}}}); err != nil {
+		t.Fatal(err)
+	}
+	ix, _ := LoadIndex(ctx, st)
+	plan, err := PrunePlan(ix, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := map[string]bool{}
+	for _, f := range plan {
+		gone[f.Name] = true
+	}
+	if !gone[first] || !gone[second] || gone[third] {
+		t.Fatalf("prune plan %v: want %s and %s, not %s", gone, first, second, third)
+	}
+	// Nothing that replay from keep needs is in the plan.
+	if err := DeleteFiles(ctx, st, plan); err != nil {
+		t.Fatal(err)
+	}
+	ix, _ = LoadIndex(ctx, st)
+	for _, f := range ix.Files() {
+		if gone[f.Name] {
+			t.Fatalf("%s still indexed", f.Name)
+		}
+	}
+	target := mustGTID(t, g3)
+	p, err := MakePlan(ctx, PlanOptions{Store: st, Index: ix, From: keep, Target: Target{UntilGTID: target}})
+	if err != nil || p.Txns != 1 {
+		t.Fatalf("plan after prune: %+v, %v", p, err)
+	}
+	// An older backup's replay now meets the gap prune made.
+	older := keep.Clone()
+	g0 := older.maria[0]
+	g0.Seq -= 2
+	older.maria[0] = g0
+	if _, err := MakePlan(ctx, PlanOptions{Store: st, Index: ix, From: older, Target: Target{UntilGTID: target}}); err == nil {
+		t.Fatal("a replay from before the pruned files planned without a gap")
+	}
+}
