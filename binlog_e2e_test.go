@@ -159,7 +159,7 @@ func TestBinlogArchiveKill9(t *testing.T) {
 			if err != nil {
 				return false
 			}
-			ix, err := pitr.LoadIndex(context.Background(), st)
+			ix, err := pitr.LoadIndex(context.Background(), st, nil)
 			if err != nil {
 				return false
 			}
@@ -182,7 +182,7 @@ func TestBinlogArchiveKill9(t *testing.T) {
 		t.Fatalf("%s not archived after the restart", g2)
 	}
 	st, _ := local.Open(store)
-	ix, _ := pitr.LoadIndex(context.Background(), st)
+	ix, _ := pitr.LoadIndex(context.Background(), st, nil)
 	fromState, _ := pitr.ParseState(from)
 	rep, err := pitr.Verify(context.Background(), st, ix, pitr.VerifyOptions{Deep: true, From: fromState})
 	if err != nil || len(rep.Problems) != 0 {

@@ -141,7 +141,7 @@ func binlogArchiveCommand(e *env) *cli.Command {
 			}
 			e.run.Command = "binlog-archive"
 			if path := c.String("metrics-file"); path != "" {
-				opts.OnPiece = archiveMetrics(c, e, st, path)
+				opts.OnPiece = archiveMetrics(c, e, st, enc.Pass, path)
 			}
 			return pitr.Archive(c.Context, opts)
 		},
@@ -174,17 +174,21 @@ func binlogListCommand(e *env) *cli.Command {
 		ArgsUsage: " ",
 		Description: "Read from the archive's index records alone (no data is read: `mybak binlog verify` does).\n\n" +
 			"EXAMPLES:\n   mybak binlog list --storage /var/backups/mysql\n   mybak binlog list --storage swift://backups/db1 --json",
-		Flags: []cli.Flag{storageFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags: append([]cli.Flag{storageFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}}, keyFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("binlog list takes no arguments (got %q)", c.Args().First())
+			}
+			pass, err := loadKey(c, e)
+			if err != nil {
+				return err
 			}
 			st, err := openStore(c.Context, c)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			ix, err := pitr.LoadIndex(c.Context, st)
+			ix, err := pitr.LoadIndex(c.Context, st, pass)
 			if err != nil {
 				return err
 			}
@@ -325,7 +329,7 @@ func binlogFindCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
-			ix, err := pitr.LoadIndex(c.Context, st)
+			ix, err := pitr.LoadIndex(c.Context, st, o.Pass)
 			if err != nil {
 				return err
 			}
@@ -397,7 +401,7 @@ func binlogVerifyCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
-			ix, err := pitr.LoadIndex(c.Context, st)
+			ix, err := pitr.LoadIndex(c.Context, st, pass)
 			if err != nil {
 				return err
 			}
@@ -457,10 +461,10 @@ func binlogVerifyCommand(e *env) *cli.Command {
 // file after every stored piece (the command runs for ever): the newest
 // archived event's time, how far behind the server the store was when it
 // stored it (the archive lag), and where the archive's window starts.
-func archiveMetrics(c *cli.Context, e *env, st storage.Backend, path string) func(*pitr.Piece) {
+func archiveMetrics(c *cli.Context, e *env, st storage.Backend, pass []byte, path string) func(*pitr.Piece) {
 	var start time.Time
 	location := st.Location()
-	if ix, err := pitr.LoadIndex(c.Context, st); err == nil {
+	if ix, err := pitr.LoadIndex(c.Context, st, pass); err == nil {
 		for _, s := range pitr.Summarize(ix).Servers {
 			if start.IsZero() || s.First.Before(start) {
 				start = s.First
@@ -493,11 +497,15 @@ func binlogPruneCommand(e *env) *cli.Command {
 		Description: "A closed file goes when the oldest complete backup holds every transaction in it (the next\n" +
 			"file's starting GTID state says so: no data is read). Run it after mybak prune.\n\n" +
 			"EXAMPLES:\n   mybak binlog prune --storage /var/backups/mysql --dry-run\n   mybak binlog prune --storage swift://backups/db1 --json",
-		Flags: []cli.Flag{storageFlag(), &cli.BoolFlag{Name: "dry-run", Usage: "say what would go, remove nothing"},
-			&cli.BoolFlag{Name: "json", Usage: "print the removed files as JSON"}},
+		Flags: append([]cli.Flag{storageFlag(), &cli.BoolFlag{Name: "dry-run", Usage: "say what would go, remove nothing"},
+			&cli.BoolFlag{Name: "json", Usage: "print the removed files as JSON"}}, keyFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("binlog prune takes no arguments (got %q)", c.Args().First())
+			}
+			pass, err := loadKey(c, e)
+			if err != nil {
+				return err
 			}
 			st, err := openStore(c.Context, c)
 			if err != nil {
@@ -522,7 +530,7 @@ func binlogPruneCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			ix, err := pitr.LoadIndex(c.Context, st)
+			ix, err := pitr.LoadIndex(c.Context, st, pass)
 			if err != nil {
 				return err
 			}

@@ -124,6 +124,8 @@ type archiver struct {
 	// recvFile and recvEnd are where the events received so far end.
 	recvFile string
 	recvEnd  int64
+	// seal authenticates the records (nil without a key).
+	seal *sealer
 }
 
 func newArchiver(opts ArchiveOptions) (*archiver, error) {
@@ -152,7 +154,12 @@ func newArchiver(opts ArchiveOptions) (*archiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("binlog archive: make a spool directory: %w (set --spool-dir to a writable directory)", err)
 	}
-	return &archiver{opts: opts, log: opts.Log, spool: dir}, nil
+	seal, err := newSealer(opts.Encode.Pass)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &archiver{opts: opts, log: opts.Log, spool: dir, seal: seal}, nil
 }
 
 // serverInfo is what the archiver asks the server before it follows it.
@@ -230,7 +237,7 @@ func binaryLogs(ctx context.Context, db *sql.DB) ([]string, error) {
 // resumePoint is where the archive of srv ends: the file to read and the
 // offset archived so far (0: the file from its start).
 func (a *archiver) resumePoint(ctx context.Context, srv *serverInfo) (string, int64, error) {
-	ix, err := LoadIndex(ctx, a.opts.Store)
+	ix, err := LoadIndex(ctx, a.opts.Store, a.opts.Encode.Pass)
 	if err != nil {
 		return "", 0, err
 	}
@@ -542,7 +549,7 @@ func (a *archiver) flush(ctx context.Context, sf *spoolFile) error {
 	}
 	defer f.Close()
 	src := io.NewSectionReader(f, sf.held, sf.end-sf.heldAt)
-	if err := storePiece(ctx, a.opts.Store, p, src, a.opts.Encode, a.opts.Now); err != nil {
+	if err := storePiece(ctx, a.opts.Store, p, src, a.opts.Encode, a.seal, a.opts.Now); err != nil {
 		return err
 	}
 	a.log.Info("binlog archive: stored", "object", p.ObjectName(), "bytes", p.End-p.Start,
@@ -557,7 +564,7 @@ func (a *archiver) flush(ctx context.Context, sf *spoolFile) error {
 // storePiece encodes src into the piece's data object and then writes its
 // record. Neither replaces an existing object: when the name is taken (a
 // run that died between the two), a random suffix makes a new one.
-func storePiece(ctx context.Context, st storage.Backend, p *Piece, src io.Reader, enc stream.EncodeOptions, now func() time.Time) error {
+func storePiece(ctx context.Context, st storage.Backend, p *Piece, src io.Reader, enc stream.EncodeOptions, seal *sealer, now func() time.Time) error {
 	base := rangeName(p.Start, p.End)
 	ext := ".binlog" + compressionExt(enc.Compression.Kind)
 	if enc.Pass != nil {
@@ -612,7 +619,7 @@ func storePiece(ctx context.Context, st storage.Backend, p *Piece, src io.Reader
 	if err != nil {
 		return err
 	}
-	if _, err := st.Put(ctx, p.name, bytes.NewReader(append(b, '\n'))); err != nil {
+	if _, err := st.Put(ctx, p.name, bytes.NewReader(seal.seal(b))); err != nil {
 		return fmt.Errorf("store piece record %s: %w", p.name, err)
 	}
 	return nil

@@ -75,7 +75,7 @@ func TestArchiveOnceThenFollow(t *testing.T) {
 	if err := Archive(ctx, opts); err != nil {
 		t.Fatalf("archive --once: %v", err)
 	}
-	ix, err := LoadIndex(ctx, st)
+	ix, err := LoadIndex(ctx, st, []byte("k3y"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestArchiveOnceThenFollow(t *testing.T) {
 	if err := Archive(ctx, opts); err != nil {
 		t.Fatalf("second archive --once: %v", err)
 	}
-	ix2, _ := LoadIndex(ctx, st)
+	ix2, _ := LoadIndex(ctx, st, []byte("k3y"))
 	checkArchiveMatches(t, s, st, ix2, ReadOptions{Pass: []byte("k3y")})
 	if len(ix2.Pieces) != len(ix.Pieces)+1 {
 		t.Errorf("%d pieces after the second run, want %d (one new piece)", len(ix2.Pieces), len(ix.Pieces)+1)
@@ -121,7 +121,7 @@ func TestArchiveOnceThenFollow(t *testing.T) {
 		t.Fatalf("archive: %v", err)
 	}
 	done <- nil
-	ix3, _ := LoadIndex(ctx, st)
+	ix3, _ := LoadIndex(ctx, st, []byte("k3y"))
 	checkArchiveMatches(t, s, st, ix3, ReadOptions{Pass: []byte("k3y")})
 }
 
@@ -129,7 +129,7 @@ func TestArchiveOnceThenFollow(t *testing.T) {
 func waitArchived(t *testing.T, st storage.Backend, g string) {
 	t.Helper()
 	testenv.WaitFor(t, 20*time.Second, "the archive reaches "+g, func() bool {
-		ix, err := LoadIndex(context.Background(), st)
+		ix, err := LoadIndex(context.Background(), st, nil)
 		if err != nil {
 			return false
 		}

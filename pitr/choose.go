@@ -43,7 +43,7 @@ func PlanRestore(ctx context.Context, st storage.Backend, id string, t Target, p
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	ix, err := LoadIndex(ctx, st)
+	ix, err := LoadIndex(ctx, st, pass)
 	if err != nil {
 		return nil, err
 	}

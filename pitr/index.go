@@ -146,10 +146,12 @@ type Index struct {
 	Damaged map[string]error
 }
 
-// LoadIndex reads every piece record under Prefix. Unreadable records are
-// listed in Index.Damaged, not returned as an error; an error is returned
-// only when the store cannot be listed or ctx ends.
-func LoadIndex(ctx context.Context, st storage.Backend) (*Index, error) {
+// LoadIndex reads every piece record under Prefix. With pass (the
+// archive's key) every record must carry a MAC that matches (see
+// auth.go). Unreadable, unauthenticated and altered records are listed in
+// Index.Damaged, never used, and not returned as an error; an error is
+// returned only when the store cannot be listed or ctx ends.
+func LoadIndex(ctx context.Context, st storage.Backend, pass []byte) (*Index, error) {
 	var names []string
 	err := st.List(ctx, Prefix, func(oi storage.ObjectInfo) error {
 		if strings.HasSuffix(oi.Name, ".json") {
@@ -162,7 +164,7 @@ func LoadIndex(ctx context.Context, st storage.Backend) (*Index, error) {
 	}
 	ix := &Index{Damaged: map[string]error{}}
 	for _, n := range names {
-		p, err := loadPiece(ctx, st, n)
+		p, err := loadPiece(ctx, st, n, pass)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -192,7 +194,7 @@ func (ix *Index) sort() {
 	})
 }
 
-func loadPiece(ctx context.Context, st storage.Backend, name string) (*Piece, error) {
+func loadPiece(ctx context.Context, st storage.Backend, name string, pass []byte) (*Piece, error) {
 	rc, err := st.Get(ctx, name, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
@@ -204,6 +206,9 @@ func loadPiece(ctx context.Context, st storage.Backend, name string) (*Piece, er
 	}
 	if len(b) > maxRecordSize {
 		return nil, fmt.Errorf("%w %s: larger than %d bytes", ErrInvalidPiece, name, maxRecordSize)
+	}
+	if b, err = openRecord(b, pass); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var p Piece
 	dec := json.NewDecoder(bytes.NewReader(b))

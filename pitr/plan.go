@@ -148,7 +148,7 @@ func MakePlan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 	ix := opts.Index
 	if ix == nil {
 		var err error
-		if ix, err = LoadIndex(ctx, opts.Store); err != nil {
+		if ix, err = LoadIndex(ctx, opts.Store, opts.Pass); err != nil {
 			return nil, err
 		}
 	}

@@ -69,7 +69,7 @@ func TestPlanAndReplay(t *testing.T) {
 		Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: stream.Gzip}}}); err != nil {
 		t.Fatal(err)
 	}
-	ix, err := LoadIndex(ctx, st)
+	ix, err := LoadIndex(ctx, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

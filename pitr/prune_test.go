@@ -32,7 +32,7 @@ func TestPrunePlan(t *testing.T) {
 		Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: stream.Gzip}}}); err != nil {
 		t.Fatal(err)
 	}
-	ix, _ := LoadIndex(ctx, st)
+	ix, _ := LoadIndex(ctx, st, nil)
 	plan, err := PrunePlan(ix, keep)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func TestPrunePlan(t *testing.T) {
 	if err := DeleteFiles(ctx, st, plan); err != nil {
 		t.Fatal(err)
 	}
-	ix, _ = LoadIndex(ctx, st)
+	ix, _ = LoadIndex(ctx, st, nil)
 	for _, f := range ix.Files() {
 		if gone[f.Name] {
 			t.Fatalf("%s still indexed", f.Name)

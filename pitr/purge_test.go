@@ -36,7 +36,7 @@ func TestPurge(t *testing.T) {
 	if err := Archive(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	ix, _ := LoadIndex(ctx, st)
+	ix, _ := LoadIndex(ctx, st, nil)
 	rep, err := Verify(ctx, st, ix, VerifyOptions{Deep: true, From: from})
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("purged after archiving: %+v, %v", rep.Problems, err)
@@ -50,7 +50,7 @@ func TestPurge(t *testing.T) {
 	if err := Archive(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	ix, _ = LoadIndex(ctx, st)
+	ix, _ = LoadIndex(ctx, st, nil)
 	rep, err = Verify(ctx, st, ix, VerifyOptions{Deep: true, From: from})
 	g, _ := ParseState(lost)
 	if err != nil || len(rep.Gaps()) != 1 || !strings.Contains(rep.Gaps()[0].Detail, "0-?-"+strings.Split(g.String(), "-")[2]) {
@@ -71,7 +71,7 @@ func TestNeverOverwrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	enc := stream.EncodeOptions{Compression: stream.Compression{Kind: stream.Gzip}}
-	if err := storePiece(ctx, st, p, bytes.NewReader([]byte{0xfe, 'b', 'i', 'n'}), enc, time.Now); err != nil {
+	if err := storePiece(ctx, st, p, bytes.NewReader([]byte{0xfe, 'b', 'i', 'n'}), enc, nil, time.Now); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(p.Object, "000000000000-000000000004-r") {
@@ -83,7 +83,7 @@ func TestNeverOverwrite(t *testing.T) {
 	if string(b) != "old" {
 		t.Fatalf("the taken object was overwritten: %q", b)
 	}
-	ix, err := LoadIndex(ctx, st)
+	ix, err := LoadIndex(ctx, st, nil)
 	if err != nil || len(ix.Pieces) != 1 || len(ix.Damaged) != 0 || ix.Pieces[0].Object != p.Object {
 		t.Fatalf("index: %+v %v", ix, err)
 	}

@@ -181,7 +181,7 @@ func TestFollowThroughRestartAndNetworkDrop(t *testing.T) {
 	}
 	done <- nil
 
-	ix, err := LoadIndex(ctx, st)
+	ix, err := LoadIndex(ctx, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func TestSwitchover(t *testing.T) {
 	if err := Archive(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	ix, err := LoadIndex(ctx, st)
+	ix, err := LoadIndex(ctx, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestVerify(t *testing.T) {
 	if err := Archive(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	ix, err := LoadIndex(ctx, st)
+	ix, err := LoadIndex(ctx, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchpitr:", err)
 		os.Exit(1)
 	}
-	ix, err := pitr.LoadIndex(context.Background(), st)
+	ix, err := pitr.LoadIndex(context.Background(), st, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchpitr:", err)
 		os.Exit(1)
