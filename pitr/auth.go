@@ -142,4 +142,3 @@ func openRecord(b, pass []byte) ([]byte, error) {
 	}
 	return body, nil
 }
-
