@@ -147,6 +147,8 @@ func TestBinlogArchiveKill9(t *testing.T) {
 	store := t.TempDir()
 	from := lastGTID(t, db, "INSERT INTO "+name+".t VALUES (0)")
 	args := append([]string{"binlog", "archive", "--storage", store, "--no-encrypt", "--flush-interval", "1s"}, p.conn(true)...)
+	spool := t.TempDir()
+	args = append(args, "--spool-dir", spool)
 	cmd := exec.Command(mybakBin, args...)
 	cmd.Env = cleanEnv()
 	if err := cmd.Start(); err != nil {
@@ -176,8 +178,15 @@ func TestBinlogArchiveKill9(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	g2 := lastGTID(t, db, "INSERT INTO "+name+".t VALUES (2)")
-	r := run(t, nil, nil, append([]string{"binlog", "archive", "--once", "--storage", store, "--no-encrypt"}, p.conn(true)...)...)
+	if left, _ := filepath.Glob(filepath.Join(spool, "mybak-binlog-*")); len(left) != 1 {
+		t.Fatalf("the killed run's spool: %v, want one directory", left)
+	}
+	r := run(t, nil, nil, append([]string{"binlog", "archive", "--once", "--storage", store, "--no-encrypt", "--spool-dir", spool}, p.conn(true)...)...)
 	must(t, r, "archive --once after kill -9")
+	// The killed run's spool (the binary log, unencrypted) is gone.
+	if left, _ := filepath.Glob(filepath.Join(spool, "mybak-binlog-*")); len(left) != 0 {
+		t.Errorf("spool directories left: %v", left)
+	}
 	if !archived(g2)() {
 		t.Fatalf("%s not archived after the restart", g2)
 	}

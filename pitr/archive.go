@@ -150,9 +150,15 @@ func newArchiver(opts ArchiveOptions) (*archiver, error) {
 	if err := opts.Encode.Compression.Validate(); err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(opts.SpoolDir, "mybak-binlog-")
+	removeStaleSpools(opts.SpoolDir, opts.Log)
+	dir, err := os.MkdirTemp(opts.SpoolDir, spoolPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("binlog archive: make a spool directory: %w (set --spool-dir to a writable directory)", err)
+	}
+	// Who owns it, for the next run to remove it if this one is killed.
+	if err := os.WriteFile(filepath.Join(dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("binlog archive: %w", err)
 	}
 	seal, err := newSealer(opts.Encode.Pass)
 	if err != nil {
@@ -679,4 +685,42 @@ func (a *archiver) serverAhead(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return file > a.recvFile || (file == a.recvFile && pos > a.recvEnd), nil
+}
+
+const spoolPrefix = "mybak-binlog-"
+
+// removeStaleSpools removes the spool directories of archivers that were
+// killed (kill -9 leaves them: they hold the binary log unencrypted): those
+// whose pid file names a process that no longer runs.
+func removeStaleSpools(parent string, log *slog.Logger) {
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), spoolPrefix) {
+			continue
+		}
+		dir := filepath.Join(parent, e.Name())
+		b, err := os.ReadFile(filepath.Join(dir, "pid"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || processRuns(pid) {
+			continue
+		}
+		if err := os.RemoveAll(dir); err == nil {
+			log.Info("binlog archive: removed the spool of a killed run", "dir", dir, "pid", pid)
+		}
+	}
+}
+
+// processRuns reports whether a process with pid exists.
+func processRuns(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
 }
