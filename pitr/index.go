@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/stream"
 )
@@ -162,17 +164,29 @@ func LoadIndex(ctx context.Context, st storage.Backend, pass []byte) (*Index, er
 	if err != nil {
 		return nil, fmt.Errorf("list the binlog archive in %s: %w", st.Location(), err)
 	}
+	// Records are small and many (one per flush interval): read them 8 at
+	// a time, as a store with a round trip per object (Swift) needs.
 	ix := &Index{Damaged: map[string]error{}}
-	for _, n := range names {
-		p, err := loadPiece(ctx, st, n, pass)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			ix.Damaged[n] = err
+	pieces := make([]*Piece, len(names))
+	errs := make([]error, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, n := range names {
+		g.Go(func() error {
+			pieces[i], errs[i] = loadPiece(gctx, st, n, pass)
+			return nil
+		})
+	}
+	g.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	for i, n := range names {
+		if errs[i] != nil {
+			ix.Damaged[n] = errs[i]
 			continue
 		}
-		ix.Pieces = append(ix.Pieces, p)
+		ix.Pieces = append(ix.Pieces, pieces[i])
 	}
 	ix.sort()
 	return ix, nil
