@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mybak/mybak/pitr"
+)
+
+// restorePITR is `restore [ID] --until ... | --until-gtid ... | ...`: the
+// plan (which backup, which binary log range) is made and checked before
+// anything is written; then the backup's chain is restored as without a
+// target; then, into a running server (--to-mysql), the archive is
+// replayed to the target. A physical restore leaves a stopped datadir:
+// the exact `mybak binlog replay` that finishes the job, once the server
+// runs on it, is printed (its --until-gtid pins the planned range).
+func restorePITR(c *cli.Context, e *env, t pitr.Target) error {
+	if c.Bool("to-stdout") {
+		return usagef("a recovery target (--until, --until-gtid, ...) restores into a server: give --to-mysql, or --target-dir with --copy-back --datadir")
+	}
+	if c.NArg() > 1 {
+		return usagef("restore takes one backup ID (or latest), or none with a recovery target (the newest backup that reaches it)")
+	}
+	ref := c.Args().First()
+	if ref == "latest" {
+		ref = ""
+	}
+	pass, err := loadKey(c, e)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(c.Context, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rp, err := pitr.PlanRestore(c.Context, st, ref, t, pass)
+	if err != nil {
+		return fmt.Errorf("point-in-time restore: nothing was restored: %w", err)
+	}
+	logPITRPlan(e, rp)
+	if err := restoreMySQL(c, e, rp.Backup.ID); err != nil {
+		return err
+	}
+	if rp.Plan.Txns == 0 {
+		e.log.Info("point-in-time restore: the backup is the target; nothing to replay", "backup", rp.Backup.ID)
+		return nil
+	}
+	if !c.Bool("to-mysql") {
+		cmd := []string{"mybak binlog replay", "--storage", shellQuote(c.String("storage")), "--backup", rp.Backup.ID,
+			"--until-gtid", rp.Plan.Last.GTID}
+		if c.String("encrypt-key-file") != "" {
+			cmd = append(cmd, "--encrypt-key-file", shellQuote(c.String("encrypt-key-file")))
+		}
+		e.log.Warn("point-in-time restore: the datadir holds the backup; start the server on it, then roll it forward with:",
+			"command", strings.Join(cmd, " ")+" [connection options]", "transactions", rp.Plan.Txns)
+		if !e.quiet {
+			fmt.Fprintln(e.stdout, strings.Join(cmd, " "))
+		}
+		return nil
+	}
+	conn, err := connFromFlags(c)
+	if err != nil {
+		return err
+	}
+	if err := pitr.Replay(c.Context, pitr.ReplayOptions{Store: st, Pass: pass, Plan: rp.Plan, Target: conn, Log: e.log}); err != nil {
+		return fmt.Errorf("point-in-time restore: the backup %s is restored, the replay failed: %w", rp.Backup.ID, err)
+	}
+	e.log.Info("point-in-time restore complete", "backup", rp.Backup.ID, "transactions", rp.Plan.Txns, "gtid", rp.Plan.To.String())
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
