@@ -126,6 +126,8 @@ type archiver struct {
 	recvEnd  int64
 	// seal authenticates the records (nil without a key).
 	seal *sealer
+	// resumeCreated is the creation time of the file resumed mid-way.
+	resumeCreated time.Time
 }
 
 func newArchiver(opts ArchiveOptions) (*archiver, error) {
@@ -283,6 +285,9 @@ func (a *archiver) resumePoint(ctx context.Context, srv *serverInfo) (string, in
 			"server", srv.Key, "file", file, "position", pos, "oldest", srv.Logs[0])
 		return srv.Logs[0], 0, nil
 	}
+	if pos > 0 {
+		a.resumeCreated = last.Created
+	}
 	return file, pos, nil
 }
 
@@ -294,6 +299,7 @@ func (a *archiver) session(ctx context.Context) error {
 		return fmt.Errorf("binlog archive: %w", err)
 	}
 	a.srv = srv
+	a.resumeCreated = time.Time{}
 	file, pos, err := a.resumePoint(ctx, srv)
 	if err != nil {
 		return fmt.Errorf("binlog archive: %w", err)
@@ -327,7 +333,7 @@ func (a *archiver) session(ctx context.Context) error {
 	}
 	args = append(args, file)
 	a.log.Info("binlog archive: following", "server", srv.Key, "version", srv.Version, "file", file, "position", start)
-	a.files[file] = &spoolFile{name: file, path: filepath.Join(dir, file), end: pos}
+	a.files[file] = &spoolFile{name: file, path: filepath.Join(dir, file), end: pos, expectCreated: a.resumeCreated}
 
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -394,6 +400,9 @@ type spoolFile struct {
 	heldAt int64
 	closed bool
 	next   string
+	// expectCreated is the archived file's creation time when it is
+	// resumed mid-way: the server's must be the same file.
+	expectCreated time.Time
 	// p accumulates the record of the piece being held.
 	p *Piece
 }
@@ -453,6 +462,10 @@ func (a *archiver) follow(ctx context.Context, sf *spoolFile) error {
 		if ev.Format != nil && sf.format == nil {
 			sf.format = ev.Format
 			sf.created = ev.Header.Time()
+			if !sf.expectCreated.IsZero() && !sf.created.Equal(sf.expectCreated) {
+				return fmt.Errorf("the server's %s was created at %s, the archived one at %s: not the same file (a server rebuilt with the same server_id and binary log name?); archive it to another store, or move the old archive of this server aside",
+					sf.name, sf.created.UTC().Format(time.RFC3339), sf.expectCreated.UTC().Format(time.RFC3339))
+			}
 		}
 		if ev.Header.LogPos == 0 || ev.Header.Flags&binlog.FlagArtificial != 0 {
 			// Made up by the server for us (the Format_description sent

@@ -118,3 +118,35 @@ func TestSwitchover(t *testing.T) {
 		t.Fatalf("plan across the switchover: %d txns, first %+v, last %+v", p.Txns, p.First, p.Last)
 	}
 }
+
+// TestRebuiltServer: a server rebuilt with the same server_id starts again
+// at -bin.000001; the archive's names differ by the file's creation time,
+// so nothing archived is overwritten, and resuming the old file's position
+// in the new one is refused with a message that says what happened.
+func TestRebuiltServer(t *testing.T) {
+	needServer(t)
+	ctx := context.Background()
+	st := newStore(t)
+	s := startSandbox(t, "pitr-rebuilt")
+	s.arch = s.archUser(t)
+	s.write(t, "CREATE DATABASE rebuilt_a")
+	opts := ArchiveOptions{Store: st, Conn: s.arch, Once: true, SpoolDir: t.TempDir(),
+		Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: stream.Gzip}}}
+	if err := Archive(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := LoadIndex(ctx, st, nil)
+
+	s2 := startSandbox(t, "pitr-rebuilt") // destroyed and made again: same name, same server_id
+	s2.arch = s2.archUser(t)
+	s2.write(t, "CREATE DATABASE rebuilt_b")
+	opts.Conn = s2.arch
+	err := Archive(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), "not the same file") {
+		t.Fatalf("archive of the rebuilt server: %v, want a refusal saying it is not the same file", err)
+	}
+	after, _ := LoadIndex(ctx, st, nil)
+	if len(after.Pieces) != len(before.Pieces) {
+		t.Fatalf("%d pieces, want the %d from before", len(after.Pieces), len(before.Pieces))
+	}
+}
