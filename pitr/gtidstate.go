@@ -108,7 +108,10 @@ func (s State) Missing(g binlog.GTID) string {
 			return ""
 		}
 		last := ivs[len(ivs)-1][1]
-		if g.Seq > last+1 {
+		if g.Seq == last+2 {
+			return fmt.Sprintf("%s:%d", binlog.UUIDString(g.UUID), last+1)
+		}
+		if g.Seq > last+2 {
 			return fmt.Sprintf("%s:%d-%d", binlog.UUIDString(g.UUID), last+1, g.Seq-1)
 		}
 		return ""
