@@ -16,7 +16,7 @@ import (
 )
 
 // server is the MariaDB sandbox the tests run against
-// (testdata/mysql-sandbox.sh start NAME; eval "$(... env NAME)").
+// (scripts/mysql-sandbox.sh start NAME; eval "$(... env NAME)").
 type server struct {
 	admin mysql.Conn
 	// arch is a user made for the test with what Archive needs.
@@ -27,21 +27,19 @@ type server struct {
 func needServer(t *testing.T) *server {
 	t.Helper()
 	testenv.Need(t, os.Getenv("MYBAK_TEST_MYSQL") == "1",
-		"MySQL integration tests are not configured: set MYBAK_TEST_MYSQL=1 (testdata/mysql-sandbox.sh env NAME)")
+		"MySQL integration tests are not configured: set MYBAK_TEST_MYSQL=1 (scripts/mysql-sandbox.sh env NAME)")
 	port, _ := strconv.Atoi(os.Getenv("MYBAK_TEST_MYSQL_PORT"))
 	s := connectServer(t, port)
 	s.arch = s.archUser(t)
 	return s
 }
 
-// needTarget is a second sandbox to replay into: MYBAK_TEST_PITR_TARGET_PORT
-// (testdata/mysql-sandbox.sh start target, in the same MYBAK_SANDBOX_DIR:
-// the same users and passwords).
+// needTarget is a second server to replay into: a fresh sandbox in the
+// same MYBAK_SANDBOX_DIR (the same users and passwords), destroyed when
+// the test ends.
 func needTarget(t *testing.T) *server {
 	t.Helper()
-	port, _ := strconv.Atoi(os.Getenv("MYBAK_TEST_PITR_TARGET_PORT"))
-	testenv.Need(t, port != 0, "no second server to replay into: start one (testdata/mysql-sandbox.sh start target) and set MYBAK_TEST_PITR_TARGET_PORT to its port")
-	return connectServer(t, port)
+	return startSandbox(t, "pitr-target")
 }
 
 func connectServer(t *testing.T, port int) *server {

@@ -14,16 +14,16 @@ import (
 	"github.com/mybak/mybak/stream"
 )
 
-// sandboxScript finds testdata/ or scripts/mysql-sandbox.sh.
+// sandboxScript is scripts/mysql-sandbox.sh.
 func sandboxScript(t *testing.T) string {
-	for _, p := range []string{"../scripts/mysql-sandbox.sh", "../testdata/mysql-sandbox.sh"} {
-		if _, err := os.Stat(p); err == nil {
-			abs, _ := filepath.Abs(p)
-			return abs
-		}
+	p, err := filepath.Abs("../scripts/mysql-sandbox.sh")
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("mysql-sandbox.sh not found")
-	return ""
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("mysql-sandbox.sh: %v", err)
+	}
+	return p
 }
 
 // startSandbox starts a fresh sandbox NAME (in MYBAK_SANDBOX_DIR, sharing

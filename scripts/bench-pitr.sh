@@ -32,7 +32,6 @@ rows=${BENCH_PITR_ROWS:-100000}
   exit 2
 }
 sandbox=scripts/mysql-sandbox.sh
-[ -x "$sandbox" ] || sandbox=testdata/mysql-sandbox.sh
 work=${BENCH_DIR:-$(mktemp -d /tmp/mybak-bench-pitr.XXXXXX)}
 mkdir -p "$work"
 export MYBAK_SANDBOX_DIR=$work/sandbox
