@@ -8,7 +8,7 @@ COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/mybak/mybak/cli.Version=$(VERSION) -X github.com/mybak/mybak/cli.Commit=$(COMMIT)
 GOENV = PATH="$$(scripts/deps.sh go):$$PATH"
 
-.PHONY: all build test demo bench bench-mysql fuzz deps clean
+.PHONY: all build test demo bench bench-mysql bench-pitr fuzz deps clean
 
 all: build
 
@@ -32,6 +32,11 @@ bench:
 # database; a few minutes). Also run by `BENCH_MYSQL=1 make bench`.
 bench-mysql:
 	scripts/bench-mysql.sh
+
+# Point-in-time recovery: archive lag under a sysbench write load, replay
+# against mariadb-binlog | mariadb by hand, stored vs raw bytes (~3 min).
+bench-pitr:
+	scripts/bench-pitr.sh
 
 # A short run of every fuzz target (FUZZTIME=30s make fuzz for longer).
 fuzz:
