@@ -16,7 +16,12 @@ import (
 // TestPurge: PURGE BINARY LOGS after archiving loses nothing; before
 // archiving, the purged transactions are a gap that verify names.
 func TestPurge(t *testing.T) {
-	s := needServer(t)
+	needServer(t)
+	// A server of its own: PURGE BINARY LOGS on the shared one could take
+	// a file another test (a replica started from a backup's position)
+	// still needs.
+	s := startSandbox(t, "pitr-purge")
+	s.arch = s.archUser(t)
 	ctx := context.Background()
 	st := newStore(t)
 	from, _ := ParseState(s.str(t, "SELECT @@gtid_binlog_pos"))
