@@ -255,6 +255,12 @@ func printBinlogList(w io.Writer, l binlogList) error {
 	if len(l.Servers) == 0 {
 		fmt.Fprintln(tw, "(nothing archived)")
 	}
+	if l.Backups == nil {
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return printProblems(w, l.Problems)
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "BACKUP\tGTID\tRECOVERABLE FROM\tTO\tNOTE")
 	for _, b := range l.Backups {
@@ -267,10 +273,28 @@ func printBinlogList(w io.Writer, l binlogList) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	for _, p := range l.Problems {
-		fmt.Fprintf(w, "%s: %s %s: %s\n", strings.ToUpper(p.Kind), printable(p.Server), printable(p.File), printable(p.Detail))
+	return printProblems(w, l.Problems)
+}
+
+func printProblems(w io.Writer, problems []pitr.Problem) error {
+	for _, p := range problems {
+		if _, err := fmt.Fprintf(w, "%s: %s %s: %s\n", strings.ToUpper(p.Kind), printable(p.Server), printable(p.File), printable(p.Detail)); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// verifyReport is what `binlog verify --json` prints: the report and the
+// window it checked.
+type verifyReport struct {
+	*pitr.Report
+	// FromBackup is the oldest backup the continuity is checked from ("":
+	// none, from the archive's first transaction); From its end time.
+	FromBackup string  `json:"from_backup,omitempty"`
+	From       utcTime `json:"window_from,omitempty"`
+	// To is the newest archived event.
+	To utcTime `json:"window_to,omitempty"`
 }
 
 func binlogFindCommand(e *env) *cli.Command {
@@ -408,6 +432,7 @@ func binlogVerifyCommand(e *env) *cli.Command {
 			// Continuity matters from the oldest backup on: what comes
 			// before it is never replayed.
 			vo := pitr.VerifyOptions{Pass: pass, Deep: c.Bool("deep")}
+			var out verifyReport
 			entries, err := backup.Catalogue(c.Context, st)
 			if err != nil {
 				return err
@@ -420,6 +445,7 @@ func binlogVerifyCommand(e *env) *cli.Command {
 					return fmt.Errorf("backup %s: recorded GTID position: %w", en.ID, err)
 				}
 				e.log.Info("binlog verify: GTID continuity from the oldest backup", "backup", en.ID, "gtid", vo.From.String())
+				out.FromBackup, out.From = en.ID, utcTime(en.Manifest.EndTime)
 				break
 			}
 			rep, err := pitr.Verify(c.Context, st, ix, vo)
@@ -432,14 +458,33 @@ func binlogVerifyCommand(e *env) *cli.Command {
 			if rep.Servers == nil {
 				rep.Servers = []pitr.ServerSummary{}
 			}
+			out.Report = rep
+			var newest time.Time
+			for _, s := range rep.Servers {
+				if s.Last.After(newest) {
+					newest = s.Last
+				}
+				if out.FromBackup == "" && (time.Time(out.From).IsZero() || s.First.Before(time.Time(out.From))) {
+					out.From = utcTime(s.First)
+				}
+			}
+			out.To = utcTime(newest)
 			if c.Bool("json") {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+				if err := enc.Encode(out); err != nil {
 					return err
 				}
 			} else if !e.quiet || len(rep.Problems) > 0 {
 				printBinlogList(e.stdout, binlogList{Servers: rep.Servers, Problems: rep.Problems})
+				from := "the archive's first event"
+				if out.FromBackup != "" {
+					from = "backup " + out.FromBackup
+				}
+				if !newest.IsZero() {
+					fmt.Fprintf(e.stdout, "window: %s to %s (from %s to the newest archived event)\n",
+						time.Time(out.From).UTC().Format(time.RFC3339), newest.UTC().Format(time.RFC3339), from)
+				}
 				fmt.Fprintf(e.stdout, "%d pieces checked", rep.Checked)
 				if c.Bool("deep") {
 					fmt.Fprintf(e.stdout, ", %d transactions decoded", rep.Txns)

@@ -63,11 +63,9 @@ func TestBinlogArchiveListFindVerify(t *testing.T) {
 	lastGTID(t, db, "INSERT INTO "+name+".orders VALUES (2, 'after the backup')")
 	drop := lastGTID(t, db, "DROP TABLE "+name+".orders")
 
-	stop := testenv.ArgvWatch(t, p.password(t), "--read-from-remote-server")
 	metrics := filepath.Join(t.TempDir(), "mybak.prom")
 	r = run(t, nil, nil, append([]string{"binlog", "archive", "--once", "--storage", store, "--encrypt-key-file", key, "--compress", "zstd",
 		"--metrics-file", metrics}, p.conn(true)...)...)
-	stop()
 	must(t, r, "binlog archive --once")
 	prom, _ := os.ReadFile(metrics)
 	for _, m := range []string{`mybak_last_binlog_last_event_timestamp_seconds{command="binlog-archive"`, "mybak_last_binlog_archive_lag_seconds{",
@@ -112,7 +110,7 @@ func TestBinlogArchiveListFindVerify(t *testing.T) {
 
 	r = run(t, nil, nil, "binlog", "verify", "--storage", store, "--encrypt-key-file", key, "--deep")
 	must(t, r, "binlog verify --deep")
-	if !strings.Contains(r.stdout, "transactions decoded") {
+	if !strings.Contains(r.stdout, "transactions decoded") || !strings.Contains(r.stdout, "(from backup "+id+" to the newest archived event)") {
 		t.Errorf("verify: %s", r.stdout)
 	}
 	// Damage one stored piece: exit 3, the piece named.
@@ -157,6 +155,12 @@ func TestBinlogArchiveKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
+	// The running child (mariadb-binlog) never has the password on argv.
+	adminPw, err := os.ReadFile(p.adminPassFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := testenv.ArgvWatch(t, strings.TrimSpace(string(adminPw)), "--read-from-remote-server")
 	archived := func(g string) func() bool {
 		return func() bool {
 			st, err := local.Open(store)
@@ -177,6 +181,7 @@ func TestBinlogArchiveKill9(t *testing.T) {
 	}
 	g1 := lastGTID(t, db, "INSERT INTO "+name+".t VALUES (1)")
 	testenv.WaitFor(t, 30*time.Second, "the running archiver stores "+g1, archived(g1))
+	stop()
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	g2 := lastGTID(t, db, "INSERT INTO "+name+".t VALUES (2)")
