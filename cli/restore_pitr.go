@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/pitr"
 )
 
@@ -48,7 +52,20 @@ func restorePITR(c *cli.Context, e *env, t pitr.Target) error {
 		e.log.Info("point-in-time restore: the backup is the target; nothing to replay", "backup", rp.Backup.ID)
 		return nil
 	}
-	if !c.Bool("to-mysql") {
+	physical := !c.Bool("to-mysql")
+	if physical && c.String("start-cmd") != "" {
+		// The datadir is ready: the server is started on it, and the
+		// archive replayed into it, as make-replica does.
+		conn, err := connFromFlags(c)
+		if err != nil {
+			return err
+		}
+		if err := startAndWait(c.Context, e, c.String("start-cmd"), c.String("datadir"), conn, c.Duration("start-timeout")); err != nil {
+			return fmt.Errorf("point-in-time restore: the datadir holds backup %s; %w", rp.Backup.ID, err)
+		}
+		physical = false
+	}
+	if physical {
 		cmd := []string{"mybak binlog replay", "--storage", shellQuote(c.String("storage")), "--backup", rp.Backup.ID,
 			"--until-gtid", rp.Plan.Last.GTID}
 		if c.String("encrypt-key-file") != "" {
@@ -78,4 +95,34 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// startAndWait runs the command that starts the restored server (with
+// /bin/sh -c, MYBAK_DATADIR set), then waits until conn answers.
+func startAndWait(ctx context.Context, e *env, cmd, datadir string, conn mysql.Conn, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	e.log.Info("point-in-time restore: starting the server", "cmd", cmd)
+	if _, err := mysql.Run(ctx, &mysql.Command{Path: "/bin/sh", Args: []string{"-c", cmd}, Env: []string{"MYBAK_DATADIR=" + datadir}}); err != nil {
+		return fmt.Errorf("start the server with --start-cmd: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		db, err := mysql.Open(cctx, conn)
+		cancel()
+		if err == nil {
+			db.Close()
+			return nil
+		}
+		if errors.Is(err, mysql.ErrAccessDenied) || time.Now().After(deadline) {
+			return fmt.Errorf("the started server did not answer (within --start-timeout %s): %w", timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
