@@ -165,11 +165,11 @@ func MakePlan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 		// Refill, skip what the state holds.
 		live := 0
 		for _, s := range streams {
-			for s.head == nil && !s.done {
+			// A head read earlier may have been applied since from another
+			// server's copy (a switchover: both hold it): checked again.
+			for (s.head == nil && !s.done) || (s.head != nil && s.head.tx.GTID != nil && p.To.Contains(*s.head.tx.GTID)) {
+				s.head = nil
 				s.next()
-				if s.head != nil && s.head.tx.GTID != nil && p.To.Contains(*s.head.tx.GTID) {
-					s.head = nil
-				}
 			}
 			if s.head != nil {
 				live++
