@@ -416,88 +416,7 @@ func binlogVerifyCommand(e *env) *cli.Command {
 			if c.NArg() > 0 {
 				return usagef("binlog verify takes no arguments (got %q)", c.Args().First())
 			}
-			pass, err := loadKey(c, e)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(c.Context, c)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			ix, err := pitr.LoadIndex(c.Context, st, pass)
-			if err != nil {
-				return err
-			}
-			// Continuity matters from the oldest backup on: what comes
-			// before it is never replayed.
-			vo := pitr.VerifyOptions{Pass: pass, Deep: c.Bool("deep")}
-			var out verifyReport
-			entries, err := backup.Catalogue(c.Context, st)
-			if err != nil {
-				return err
-			}
-			for _, en := range entries {
-				if en.State != backup.StateComplete || en.Manifest.Meta[backup.MetaGTID] == "" {
-					continue
-				}
-				if vo.From, err = pitr.ParseState(en.Manifest.Meta[backup.MetaGTID]); err != nil {
-					return fmt.Errorf("backup %s: recorded GTID position: %w", en.ID, err)
-				}
-				e.log.Info("binlog verify: GTID continuity from the oldest backup", "backup", en.ID, "gtid", vo.From.String())
-				out.FromBackup, out.From = en.ID, utcTime(en.Manifest.EndTime)
-				break
-			}
-			rep, err := pitr.Verify(c.Context, st, ix, vo)
-			if err != nil {
-				return err
-			}
-			if rep.Problems == nil {
-				rep.Problems = []pitr.Problem{}
-			}
-			if rep.Servers == nil {
-				rep.Servers = []pitr.ServerSummary{}
-			}
-			out.Report = rep
-			var newest time.Time
-			for _, s := range rep.Servers {
-				if s.Last.After(newest) {
-					newest = s.Last
-				}
-				if out.FromBackup == "" && (time.Time(out.From).IsZero() || s.First.Before(time.Time(out.From))) {
-					out.From = utcTime(s.First)
-				}
-			}
-			out.To = utcTime(newest)
-			if c.Bool("json") {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
-					return err
-				}
-			} else if !e.quiet || len(rep.Problems) > 0 {
-				printBinlogList(e.stdout, binlogList{Servers: rep.Servers, Problems: rep.Problems})
-				from := "the archive's first event"
-				if out.FromBackup != "" {
-					from = "backup " + out.FromBackup
-				}
-				if !newest.IsZero() {
-					fmt.Fprintf(e.stdout, "window: %s to %s (from %s to the newest archived event)\n",
-						time.Time(out.From).UTC().Format(time.RFC3339), newest.UTC().Format(time.RFC3339), from)
-				}
-				fmt.Fprintf(e.stdout, "%d pieces checked", rep.Checked)
-				if c.Bool("deep") {
-					fmt.Fprintf(e.stdout, ", %d transactions decoded", rep.Txns)
-				}
-				fmt.Fprintln(e.stdout)
-			}
-			if len(ix.Pieces) == 0 && len(ix.Damaged) == 0 {
-				return fmt.Errorf("no binary log is archived in %s: nothing to verify (run mybak binlog archive)", st.Location())
-			}
-			if n := len(rep.Problems); n > 0 {
-				return fmt.Errorf("%w: the binlog archive has %d problem(s): %s", restore.ErrDamaged, n, printable(rep.Problems[0].Detail))
-			}
-			return nil
+			return runBinlogVerify(c, e)
 		},
 	}
 }
@@ -611,4 +530,91 @@ func binlogPruneCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// runBinlogVerify is `binlog verify` (and `verify --pitr`): it uses the
+// command's --storage, --deep, --json and key options.
+func runBinlogVerify(c *cli.Context, e *env) error {
+	pass, err := loadKey(c, e)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(c.Context, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ix, err := pitr.LoadIndex(c.Context, st, pass)
+	if err != nil {
+		return err
+	}
+	// Continuity matters from the oldest backup on: what comes
+	// before it is never replayed.
+	vo := pitr.VerifyOptions{Pass: pass, Deep: c.Bool("deep")}
+	var out verifyReport
+	entries, err := backup.Catalogue(c.Context, st)
+	if err != nil {
+		return err
+	}
+	for _, en := range entries {
+		if en.State != backup.StateComplete || en.Manifest.Meta[backup.MetaGTID] == "" {
+			continue
+		}
+		if vo.From, err = pitr.ParseState(en.Manifest.Meta[backup.MetaGTID]); err != nil {
+			return fmt.Errorf("backup %s: recorded GTID position: %w", en.ID, err)
+		}
+		e.log.Info("binlog verify: GTID continuity from the oldest backup", "backup", en.ID, "gtid", vo.From.String())
+		out.FromBackup, out.From = en.ID, utcTime(en.Manifest.EndTime)
+		break
+	}
+	rep, err := pitr.Verify(c.Context, st, ix, vo)
+	if err != nil {
+		return err
+	}
+	if rep.Problems == nil {
+		rep.Problems = []pitr.Problem{}
+	}
+	if rep.Servers == nil {
+		rep.Servers = []pitr.ServerSummary{}
+	}
+	out.Report = rep
+	var newest time.Time
+	for _, s := range rep.Servers {
+		if s.Last.After(newest) {
+			newest = s.Last
+		}
+		if out.FromBackup == "" && (time.Time(out.From).IsZero() || s.First.Before(time.Time(out.From))) {
+			out.From = utcTime(s.First)
+		}
+	}
+	out.To = utcTime(newest)
+	if c.Bool("json") {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else if !e.quiet || len(rep.Problems) > 0 {
+		printBinlogList(e.stdout, binlogList{Servers: rep.Servers, Problems: rep.Problems})
+		from := "the archive's first event"
+		if out.FromBackup != "" {
+			from = "backup " + out.FromBackup
+		}
+		if !newest.IsZero() {
+			fmt.Fprintf(e.stdout, "window: %s to %s (from %s to the newest archived event)\n",
+				time.Time(out.From).UTC().Format(time.RFC3339), newest.UTC().Format(time.RFC3339), from)
+		}
+		fmt.Fprintf(e.stdout, "%d pieces checked", rep.Checked)
+		if c.Bool("deep") {
+			fmt.Fprintf(e.stdout, ", %d transactions decoded", rep.Txns)
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	if len(ix.Pieces) == 0 && len(ix.Damaged) == 0 {
+		return fmt.Errorf("no binary log is archived in %s: nothing to verify (run mybak binlog archive)", st.Location())
+	}
+	if n := len(rep.Problems); n > 0 {
+		return fmt.Errorf("%w: the binlog archive has %d problem(s): %s", restore.ErrDamaged, n, printable(rep.Problems[0].Detail))
+	}
+	return nil
 }
