@@ -576,6 +576,7 @@ func (a *archiver) flush(ctx context.Context, sf *spoolFile) error {
 	if a.opts.OnPiece != nil {
 		a.opts.OnPiece(p)
 	}
+	punch(sf.path, sf.held, sf.end-sf.heldAt)
 	sf.held, sf.heldAt, sf.p = sf.read, sf.end, nil
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,7 +66,7 @@ func TestArchiveOnceThenFollow(t *testing.T) {
 	db := "pitr_" + randHex(3)
 	s.exec(t, "CREATE DATABASE "+db)
 	t.Cleanup(func() { s.db.Exec("DROP DATABASE IF EXISTS " + db) })
-	s.exec(t, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(100)) ENGINE=InnoDB")
+	s.exec(t, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v LONGTEXT) ENGINE=InnoDB")
 	s.exec(t, "FLUSH BINARY LOGS")
 	s.exec(t, "INSERT INTO "+db+".t VALUES (1, 'before once')")
 	current := s.write(t, "INSERT INTO "+db+".t VALUES (100, 'last before once')")
@@ -114,6 +115,23 @@ func TestArchiveOnceThenFollow(t *testing.T) {
 		want = s.write(t, fmt.Sprintf("INSERT INTO %s.t VALUES (%d, 'followed')", db, i))
 	}
 	waitArchived(t, st, want)
+	// What is stored leaves the spool's disk blocks (holes punched), though
+	// the file the child appends to keeps its size.
+	waitArchived(t, st, s.write(t, "INSERT INTO "+db+".t VALUES (200, REPEAT('x', 2000000))"))
+	files, _ := filepath.Glob(filepath.Join(fopts.SpoolDir, "mybak-binlog-*", "run*", "*"))
+	var big bool
+	for _, f := range files {
+		var sys syscall.Stat_t
+		if err := syscall.Stat(f, &sys); err == nil && sys.Size > 2000000 {
+			big = true
+			if sys.Blocks*512 > 512<<10 {
+				t.Errorf("spool file %s: %d bytes, %d on disk after they were stored", f, sys.Size, sys.Blocks*512)
+			}
+		}
+	}
+	if !big {
+		t.Errorf("no spool file holds the 2 MB transaction: %v", files)
+	}
 	s.exec(t, "FLUSH BINARY LOGS")
 	waitArchived(t, st, s.write(t, "INSERT INTO "+db+".t VALUES (6, 'after rotation')"))
 	cancel()
