@@ -269,8 +269,21 @@ func (a *archiver) resumePoint(ctx context.Context, srv *serverInfo) (string, in
 		return false
 	}
 	if last == nil {
-		a.log.Info("binlog archive: new server: archiving from its oldest binary log", "server", srv.Key, "file", srv.Logs[0])
-		return srv.Logs[0], 0, nil
+		// A server new to the archive (a promoted replica): from its
+		// newest file that starts where the archive already is (its
+		// Gtid_list covered by the states the archived files start from),
+		// else from its oldest. Replay takes each transaction once.
+		start := srv.Logs[0]
+		if held := startStates(ix); !held.Empty() {
+			f, err := firstNeeded(ctx, a.opts.Conn, srv, held)
+			if err != nil {
+				a.log.Warn("binlog archive: could not read the new server's files' GTID states; archiving from its oldest", "err", err)
+			} else if f != "" {
+				start = f
+			}
+		}
+		a.log.Info("binlog archive: new server", "server", srv.Key, "from_file", start, "oldest", srv.Logs[0])
+		return start, 0, nil
 	}
 	file, pos := last.Name, int64(0)
 	if end, gap := last.End(); gap >= 0 {
@@ -737,4 +750,83 @@ func removeStaleSpools(parent string, log *slog.Logger) {
 func processRuns(pid int) bool {
 	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
 	return err == nil
+}
+
+// startStates merges the GTID states the archived files start from (their
+// Gtid_list or Previous_gtids): transactions the archive holds, or that
+// were before it began.
+func startStates(ix *Index) State {
+	var held State
+	for _, f := range ix.Files() {
+		p := f.Pieces[0]
+		if p.Start != 0 || p.GTIDList == "" {
+			continue
+		}
+		if st, err := ParseState(p.GTIDList); err == nil {
+			held.Merge(st)
+		}
+	}
+	return held
+}
+
+// firstNeeded returns the newest binary log of srv whose starting GTID
+// state held covers ("" when none does), reading each file's Gtid_list /
+// Previous_gtids with SHOW BINLOG EVENTS, newest first.
+func firstNeeded(ctx context.Context, conn mysql.Conn, srv *serverInfo, held State) (string, error) {
+	db, err := mysql.Open(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	for i := len(srv.Logs) - 1; i >= 0; i-- {
+		st, err := fileStartState(ctx, db, srv.Logs[i])
+		if err != nil {
+			return "", err
+		}
+		if !st.Empty() && held.Covers(st) {
+			return srv.Logs[i], nil
+		}
+	}
+	return "", nil
+}
+
+// fileStartState reads a binary log file's Gtid_list (MariaDB) or
+// Previous_gtids (MySQL) through SHOW BINLOG EVENTS.
+func fileStartState(ctx context.Context, db *sql.DB, file string) (State, error) {
+	rows, err := db.QueryContext(ctx, "SHOW BINLOG EVENTS IN '"+strings.ReplaceAll(file, "'", "")+"' LIMIT 4")
+	if err != nil {
+		return State{}, fmt.Errorf("SHOW BINLOG EVENTS IN %s: %w", file, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return State{}, err
+	}
+	typ, info := -1, -1
+	for i, c := range cols {
+		switch strings.ToLower(c) {
+		case "event_type":
+			typ = i
+		case "info":
+			info = i
+		}
+	}
+	if typ < 0 || info < 0 {
+		return State{}, fmt.Errorf("SHOW BINLOG EVENTS: no Event_type or Info column in %v", cols)
+	}
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return State{}, err
+		}
+		switch vals[typ].String {
+		case "Gtid_list", "Previous_gtids":
+			return ParseState(strings.Trim(strings.TrimSpace(vals[info].String), "[]"))
+		}
+	}
+	return State{}, rows.Err()
 }

@@ -196,3 +196,15 @@ func (s State) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// Merge adds every transaction of o to s.
+func (s *State) Merge(o State) {
+	for _, g := range o.maria {
+		s.Add(g)
+	}
+	for u, ivs := range o.mysql {
+		for _, iv := range ivs {
+			s.addRange(u, iv[0], iv[1])
+		}
+	}
+}

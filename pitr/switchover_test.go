@@ -83,6 +83,11 @@ func TestSwitchover(t *testing.T) {
 	if got := replica.str(t, "SELECT MASTER_GTID_WAIT('"+onPrimary[2]+"', 30)"); got != "0" {
 		t.Fatalf("the replica did not reach %s: %s", onPrimary[2], got)
 	}
+	// Both rotate: the replica's second file starts where the archive of
+	// the old primary already is, so the new server is archived from it.
+	s.exec(t, "FLUSH BINARY LOGS")
+	replica.exec(t, "FLUSH BINARY LOGS")
+	replicaSecond := replica.currentLog(t)
 	opts := ArchiveOptions{Store: st, Conn: s.arch, Once: true, SpoolDir: t.TempDir(),
 		Encode: stream.EncodeOptions{Compression: stream.Compression{Kind: stream.Zstd}}}
 	if err := Archive(ctx, opts); err != nil {
@@ -108,6 +113,11 @@ func TestSwitchover(t *testing.T) {
 	rep, err := Verify(ctx, st, ix, VerifyOptions{Deep: true, From: from})
 	if err != nil || len(rep.Problems) != 0 || len(rep.Servers) != 2 {
 		t.Fatalf("verify across the switchover: %+v, %v", rep, err)
+	}
+	for _, f := range ix.Files() {
+		if f.Server == ServerKey(replicaID(t, replica), "") && f.Name != replicaSecond {
+			t.Errorf("the new server's %s was archived: want only from %s on (its start is already archived)", f.Name, replicaSecond)
+		}
 	}
 	g5, _ := binlog.ParseGTID(onNew[1])
 	p, err := MakePlan(ctx, PlanOptions{Store: st, Index: ix, From: from, Target: Target{UntilGTID: &g5}})
@@ -149,4 +159,12 @@ func TestRebuiltServer(t *testing.T) {
 	if len(after.Pieces) != len(before.Pieces) {
 		t.Fatalf("%d pieces, want the %d from before", len(after.Pieces), len(before.Pieces))
 	}
+}
+
+func replicaID(t *testing.T, s *server) uint32 {
+	n, err := strconv.ParseUint(s.str(t, "SELECT @@server_id"), 10, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint32(n)
 }
