@@ -79,8 +79,9 @@ type ArchiveOptions struct {
 // It resumes where the archive of this server ends (by file and
 // position), after a network drop or a server restart too; a server it
 // has not archived before (a new primary after a switchover) is archived
-// from its oldest binary log, so that its transactions continue the GTID
-// sequence of the previous primary's (replay skips what both hold). A file
+// from its newest binary log that starts where the archive already is
+// (else its oldest), so that its transactions continue the GTID sequence
+// of the previous primary's (replay takes what both hold once). A file
 // purged from the server before it was archived is logged as a gap.
 func Archive(ctx context.Context, opts ArchiveOptions) error {
 	a, err := newArchiver(opts)
