@@ -13,6 +13,7 @@ func verifyCommand(e *env) *cli.Command {
 		&cli.BoolFlag{Name: "list", Usage: "with --deep: list the files of a physical backup (path, size)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 		&cli.IntFlag{Name: "parallel", Usage: "pieces decoded at once with --deep (default: all cores)"},
+		&cli.BoolFlag{Name: "pitr", Usage: "check the binary log archive instead of a backup (as mybak binlog verify): every piece's hash, no gap from the oldest backup to the newest event; with --deep every event and the GTIDs"},
 		layoutFlag(),
 	}
 	return &cli.Command{
@@ -21,6 +22,12 @@ func verifyCommand(e *env) *cli.Command {
 		ArgsUsage: "ID|latest",
 		Flags:     append(append(append(flags, keyFlags()...), authFlags()...), drillFlags()...),
 		Action: func(c *cli.Context) error {
+			if c.Bool("pitr") {
+				if c.NArg() > 0 || c.Bool("drill") || c.Bool("list") {
+					return usagef("verify --pitr checks the binary log archive: no backup ID, --drill or --list")
+				}
+				return runBinlogVerify(c, e)
+			}
 			ref, err := oneRef(c)
 			if err != nil {
 				return err

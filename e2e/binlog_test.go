@@ -131,6 +131,14 @@ func TestBinlogArchiveListFindVerify(t *testing.T) {
 	if r.code != 3 || !strings.Contains(r.stdout, "DAMAGED") {
 		t.Fatalf("verify of a damaged piece: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	// verify --pitr is the same check.
+	r = run(t, nil, nil, "verify", "--pitr", "--storage", store, "--encrypt-key-file", key, "--json")
+	if r.code != 3 || !strings.Contains(r.stdout, `"kind": "damaged"`) {
+		t.Fatalf("verify --pitr of a damaged piece: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, nil, nil, "verify", "--pitr", "--storage", store, id); r.code != 2 {
+		t.Errorf("verify --pitr ID: exit %d, want 2", r.code)
+	}
 }
 
 // TestBinlogArchiveKill9: the archiver (a service, following) is killed
