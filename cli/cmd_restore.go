@@ -28,11 +28,17 @@ func restoreCommand(e *env) *cli.Command {
 			"                              with --copy-back or --move-back --datadir D, then put into a stopped server's datadir\n" +
 			"  --to-mysql                  a dump, applied with the mysql/mariadb client to a running server",
 		ArgsUsage: "ID|latest",
-		Flags:     append(append(append(flags, keyFlags()...), authFlags()...), restoreMySQLFlags()...),
+		Flags:     append(append(append(append(flags, keyFlags()...), authFlags()...), restoreMySQLFlags()...), restorePITRFlags()...),
 		Action: func(c *cli.Context) error {
-			ref, err := oneRef(c)
+			target, pointInTime, err := targetFromFlags(c)
 			if err != nil {
 				return err
+			}
+			var ref string
+			if !pointInTime {
+				if ref, err = oneRef(c); err != nil {
+					return err
+				}
 			}
 			if err := oneMode("say where to restore, once", map[string]bool{"--to-stdout": c.Bool("to-stdout"),
 				"--to-mysql": c.Bool("to-mysql"), "--target-dir": c.String("target-dir") != ""}); err != nil {
@@ -40,6 +46,9 @@ func restoreCommand(e *env) *cli.Command {
 			}
 			if err := checkScopes(c, e, restoreScopes()); err != nil {
 				return err
+			}
+			if pointInTime {
+				return restorePITR(c, e, target)
 			}
 			if !c.Bool("to-stdout") {
 				return restoreMySQL(c, e, ref)

@@ -126,3 +126,23 @@ func startAndWait(ctx context.Context, e *env, cmd, datadir string, conn mysql.C
 		}
 	}
 }
+
+// restorePITRFlags are restore's point-in-time options: the recovery
+// target, and how to start a physically restored server to roll it
+// forward.
+func restorePITRFlags() []cli.Flag {
+	return append(targetFlags(),
+		&cli.StringFlag{Name: "start-cmd", Usage: "with a recovery target, physical: shell command that starts the server on the restored datadir (gets MYBAK_DATADIR), e.g. 'systemctl start mariadb'; mybak then replays the binary logs into it through the connection options; without it mybak prints the binlog replay command"},
+		&cli.DurationFlag{Name: "start-timeout", Value: 10 * time.Minute, Usage: "how long to wait for the server --start-cmd started to answer"},
+	)
+}
+
+// hasTarget reports whether a recovery target is given.
+func hasTarget(c *cli.Context) bool {
+	for _, f := range []string{"until", "until-gtid", "before-gtid", "until-position", "before-statement"} {
+		if c.String(f) != "" {
+			return true
+		}
+	}
+	return false
+}

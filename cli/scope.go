@@ -117,8 +117,10 @@ func restoreScopes() []flagScope {
 		return c.String("target-dir") != "" || c.Bool("copy-back") || c.Bool("move-back")
 	}
 	return []flagScope{
-		{flags: connFlagNames(), applies: func(c *cli.Context) bool { return c.Bool("to-mysql") }, cmdline: true,
-			mode: "to --to-mysql (the server the dump is applied to)"},
+		{flags: connFlagNames(), applies: func(c *cli.Context) bool { return c.Bool("to-mysql") || c.String("start-cmd") != "" }, cmdline: true,
+			mode: "to --to-mysql (the server the dump is applied to), or with --start-cmd (the server rolled forward)"},
+		{flags: []string{"start-cmd", "start-timeout"}, applies: func(c *cli.Context) bool { return physical(c) && hasTarget(c) },
+			mode: "to a physical restore with a recovery target (--until, --before-statement, ...)"},
 		{flags: []string{"owner", "use-memory", "remove-old"}, applies: physical, mode: "to a physical restore (--target-dir)"},
 		{flags: []string{"force"}, applies: func(c *cli.Context) bool { return !c.Bool("to-stdout") },
 			mode: "to --target-dir / --datadir / --to-mysql"},
