@@ -31,6 +31,12 @@ func TestBinlogUsage(t *testing.T) {
 		{[]string{"binlog", "replay", "--storage", st, "--until", "2026-12-03 09:00:00", "--json"}, "--json applies to --dry-run only"},
 		{[]string{"binlog", "archive", "--storage", st, "--no-encrypt", "--flush-interval", "10ms"}, "at least 1s"},
 		{[]string{"binlog", "archive", "--storage", st}, "no encryption key"},
+		{[]string{"restore", "--storage", st, "--to-stdout", "--until", "2026-12-03 09:00:00"}, "restores into a server"},
+		{[]string{"restore", "--storage", st, "--to-mysql", "--until-gtid", "nope"}, "--until-gtid"},
+		{[]string{"restore", "--storage", st, "--to-mysql", "--until", "2026-12-03 09:00:00", "--before-gtid", "0-1-2"}, "give one recovery target"},
+		{[]string{"restore", "--storage", st, "--to-mysql", "--until", "2026-12-03 09:00:00", "--start-cmd", "true"}, "--start-cmd"},
+		{[]string{"restore", "--storage", st, "--target-dir", st, "--start-cmd", "true", "latest"}, "recovery target"},
+		{[]string{"restore", "--storage", st, "--target-dir", st, "--host", "db2", "--until", "2026-12-03 09:00:00"}, "--host"},
 	}
 	for _, c := range cases {
 		code, out, errs := mainOut(c.args...)
