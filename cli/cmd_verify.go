@@ -20,7 +20,7 @@ func verifyCommand(e *env) *cli.Command {
 		Name:      "verify",
 		Usage:     "check a backup without restoring it, or with --drill by restoring it into a throwaway server (exit 3 when damaged)",
 		ArgsUsage: "ID|latest",
-		Flags:     append(append(append(flags, keyFlags()...), authFlags()...), drillFlags()...),
+		Flags:     append(append(append(append(flags, keyFlags()...), authFlags()...), drillFlags()...), targetFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.Bool("pitr") {
 				if c.NArg() > 0 || c.Bool("drill") || c.Bool("list") {

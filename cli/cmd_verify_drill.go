@@ -34,7 +34,12 @@ func runDrill(c *cli.Context, e *env, ref string, st storage.Backend, cat restor
 		return usagef("--list does not go with --drill (use verify --deep --list)")
 	}
 	e.run.Command = "verify-drill"
+	rollForward, ref, err := drillRollForward(c, e, st, ref, pass)
+	if err != nil {
+		return err
+	}
 	rep, err := drill.Run(c.Context, st, ref, drill.Options{
+		RollForward:  rollForward,
 		Options:      readOptions(c, e, pass),
 		Catalogue:    cat,
 		Deep:         c.Bool("deep"),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/pitr"
+	"github.com/mybak/mybak/storage"
 )
 
 // restorePITR is `restore [ID] --until ... | --until-gtid ... | ...`: the
@@ -145,4 +146,30 @@ func hasTarget(c *cli.Context) bool {
 		}
 	}
 	return false
+}
+
+// drillRollForward is verify --drill with a recovery target: the plan is
+// made first (the drill does not start when the archive cannot reach the
+// target), the drill restores the planned backup, and its replay step
+// applies the plan to the scratch server. Without a target it returns
+// nil and ref unchanged.
+func drillRollForward(c *cli.Context, e *env, st storage.Backend, ref string, pass []byte) (func(context.Context, mysql.Conn) (string, error), string, error) {
+	t, ok, err := targetFromFlags(c)
+	if err != nil || !ok {
+		return nil, ref, err
+	}
+	if ref == "latest" {
+		ref = ""
+	}
+	rp, err := pitr.PlanRestore(c.Context, st, ref, t, pass)
+	if err != nil {
+		return nil, "", fmt.Errorf("drill to a point in time: %w", err)
+	}
+	logPITRPlan(e, rp)
+	return func(ctx context.Context, conn mysql.Conn) (string, error) {
+		if err := pitr.Replay(ctx, pitr.ReplayOptions{Store: st, Pass: pass, Plan: rp.Plan, Target: conn, Log: e.log}); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d transactions to %s (%s)", rp.Plan.Txns, rp.Plan.To.String(), t), nil
+	}, rp.Backup.ID, nil
 }

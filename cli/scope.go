@@ -130,7 +130,7 @@ func restoreScopes() []flagScope {
 // verifyScopes: the drill's options need --drill, --parallel decodes.
 func verifyScopes() []flagScope {
 	return []flagScope{
-		{flags: []string{"keep", "scratch-dir", "mysqld", "start-timeout", "use-memory"},
+		{flags: []string{"keep", "scratch-dir", "mysqld", "start-timeout", "use-memory", "until", "until-gtid", "before-gtid", "until-position", "before-statement"},
 			applies: func(c *cli.Context) bool { return c.Bool("drill") }, mode: "with --drill"},
 		{flags: []string{"parallel"}, applies: func(c *cli.Context) bool { return c.Bool("deep") || c.Bool("drill") },
 			mode: "with --deep or --drill (the stream is decoded)"},

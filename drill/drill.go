@@ -59,7 +59,12 @@ type Options struct {
 	// both are removed when Run returns, also after a failure or an
 	// interruption.
 	Keep bool
-	Log  *slog.Logger
+	// RollForward, when set, runs once the restored server is up, before
+	// the checks (verify --drill --until: the binary logs replayed to the
+	// target); its detail goes into the report. The backup's recorded row
+	// counts no longer describe the server then: they are not compared.
+	RollForward func(ctx context.Context, conn mysql.Conn) (detail string, err error)
+	Log         *slog.Logger
 }
 
 // Table is what a drill found about one restored (or recorded) table.

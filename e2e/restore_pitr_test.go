@@ -92,6 +92,18 @@ func TestRestoreUntil(t *testing.T) {
 	must(t, r, "physical restore --start-cmd --before-statement")
 	restored := startedSandbox(t, "e2e-until-phys")
 	sameChecksums(t, want, checksums(t, restored.db(t), name))
+
+	// A drill to the same point: the newest backup restored into a scratch
+	// server, rolled forward, its tables checked.
+	r = run(t, nil, nil, "verify", "--drill", "--storage", store, "--encrypt-key-file", key, "--before-statement", stmt, "--json", "latest")
+	must(t, r, "verify --drill --before-statement")
+	if !strings.Contains(r.stdout, `"replay binary logs"`) || !strings.Contains(r.stdout, "2 transactions to ") {
+		t.Errorf("drill report has no replay step:\n%s", r.stdout)
+	}
+	r = run(t, nil, nil, "verify", "--drill", "--storage", store, "--encrypt-key-file", key, "--until", "2000-01-01 00:00:00", "latest")
+	if r.code != 1 || !strings.Contains(r.stderr, "drill to a point in time") {
+		t.Errorf("drill to an unreachable target: exit %d\n%s", r.code, r.stderr)
+	}
 }
 
 // startedSandbox is a sandbox something else started (mybak's --start-cmd).
