@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -476,51 +477,9 @@ func binlogPruneCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
-			entries, err := backup.Catalogue(c.Context, st)
+			out, err := pruneArchive(c.Context, e, st, pass, c.Bool("dry-run"), true)
 			if err != nil {
 				return err
-			}
-			var oldest *backup.Manifest
-			for _, en := range entries {
-				if en.State == backup.StateComplete && en.Manifest.Meta[backup.MetaGTID] != "" {
-					oldest = en.Manifest
-					break
-				}
-			}
-			if oldest == nil {
-				return fmt.Errorf("no complete backup with a GTID position in %s: nothing says which binary logs are needed, so none is removed", st.Location())
-			}
-			keep, _, err := pitr.BackupState(oldest)
-			if err != nil {
-				return err
-			}
-			ix, err := pitr.LoadIndex(c.Context, st, pass)
-			if err != nil {
-				return err
-			}
-			plan, err := pitr.PrunePlan(ix, keep)
-			if err != nil {
-				return err
-			}
-			type gone struct {
-				Server string `json:"server"`
-				File   string `json:"file"`
-				Pieces int    `json:"pieces"`
-			}
-			out := []gone{}
-			for _, f := range plan {
-				out = append(out, gone{f.Server, f.Name, len(f.Pieces)})
-				verb := "removing"
-				if c.Bool("dry-run") {
-					verb = "would remove"
-				}
-				e.log.Info("binlog prune: "+verb, "server", f.Server, "file", f.Name, "pieces", len(f.Pieces))
-			}
-			e.log.Info("binlog prune: keeping what the oldest backup needs", "backup", oldest.ID, "gtid", keep.String(), "files", len(plan))
-			if !c.Bool("dry-run") {
-				if err := pitr.DeleteFiles(c.Context, st, plan); err != nil {
-					return err
-				}
 			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(e.stdout)
@@ -617,4 +576,64 @@ func runBinlogVerify(c *cli.Context, e *env) error {
 		return fmt.Errorf("%w: the binlog archive has %d problem(s): %s", restore.ErrDamaged, n, printable(rep.Problems[0].Detail))
 	}
 	return nil
+}
+
+// prunedFile is one file binlog prune removes (or would).
+type prunedFile struct {
+	Server string `json:"server"`
+	File   string `json:"file"`
+	Pieces int    `json:"pieces"`
+}
+
+// pruneArchive removes the archived binary logs the oldest complete
+// backup with a GTID position does not need (dryRun: says so only). With
+// required, a store without such a backup is an error; without (mybak
+// prune), nothing is removed then.
+func pruneArchive(ctx context.Context, e *env, st storage.Backend, pass []byte, dryRun, required bool) ([]prunedFile, error) {
+	entries, err := backup.Catalogue(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	var oldest *backup.Manifest
+	for _, en := range entries {
+		if en.State == backup.StateComplete && en.Manifest.Meta[backup.MetaGTID] != "" {
+			oldest = en.Manifest
+			break
+		}
+	}
+	if oldest == nil {
+		if !required {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("no complete backup with a GTID position in %s: nothing says which binary logs are needed, so none is removed", st.Location())
+	}
+	keep, _, err := pitr.BackupState(oldest)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := pitr.LoadIndex(ctx, st, pass)
+	if err != nil {
+		return nil, err
+	}
+	if len(ix.Pieces) == 0 {
+		return []prunedFile{}, nil
+	}
+	plan, err := pitr.PrunePlan(ix, keep)
+	if err != nil {
+		return nil, err
+	}
+	out := []prunedFile{}
+	verb := "removing"
+	if dryRun {
+		verb = "would remove"
+	}
+	for _, f := range plan {
+		out = append(out, prunedFile{f.Server, f.Name, len(f.Pieces)})
+		e.log.Info("binlog prune: "+verb, "server", f.Server, "file", f.Name, "pieces", len(f.Pieces))
+	}
+	e.log.Info("binlog prune: keeping what the oldest backup needs", "backup", oldest.ID, "gtid", keep.String(), "files", len(plan))
+	if dryRun {
+		return out, nil
+	}
+	return out, pitr.DeleteFiles(ctx, st, plan)
 }

@@ -92,6 +92,11 @@ func pruneCommand(e *env) *cli.Command {
 				if err := removeStaleTemp(c.Context, e, st, plan.PrunePlan, opts.Grace); err != nil {
 					return err
 				}
+				// The binary log archive keeps what the oldest backup left
+				// needs to roll forward (mybak binlog prune).
+				if _, err := pruneArchive(c.Context, e, st, nil, false, false); err != nil {
+					return err
+				}
 			}
 			return printPlan(e, c, st, policy, plan.PrunePlan, entries, plan.Damaged)
 		},

@@ -55,11 +55,21 @@ func TestPointInTimeLogical(t *testing.T) {
 
 	// Prune the archive to what the backup needs; the replay below still
 	// has all it needs.
-	r = run(t, nil, nil, "binlog", "prune", "--storage", store, "--json")
-	must(t, r, "binlog prune")
+	r = run(t, nil, nil, "binlog", "prune", "--storage", store, "--json", "--dry-run")
+	must(t, r, "binlog prune --dry-run")
 	var pruned []struct{ File string }
 	if err := json.Unmarshal([]byte(r.stdout), &pruned); err != nil || len(pruned) == 0 {
-		t.Fatalf("binlog prune removed nothing: %s %v", r.stdout, err)
+		t.Fatalf("binlog prune would remove nothing: %s %v", r.stdout, err)
+	}
+	// mybak prune does it too, after the backups (the one backup is kept).
+	r = run(t, nil, nil, "prune", "--storage", store, "--keep-last", "1")
+	must(t, r, "prune")
+	if !strings.Contains(r.stderr, "binlog prune: removing") {
+		t.Fatalf("prune did not prune the archive:\n%s", r.stderr)
+	}
+	r = run(t, nil, nil, "binlog", "prune", "--storage", store, "--json", "--dry-run")
+	if must(t, r, "binlog prune after prune"); strings.TrimSpace(r.stdout) != "[]" {
+		t.Fatalf("after prune, binlog prune would still remove: %s", r.stdout)
 	}
 
 	target := startSandbox(t, "e2e-pitr", "")
