@@ -125,7 +125,11 @@ func binlogReplayCommand(e *env) *cli.Command {
 				return err
 			}
 			defer st.Close()
-			rp, err := pitr.PlanRestore(c.Context, st, c.String("backup"), t, pass)
+			r, err := openRepoOn(c, e, st)
+			if err != nil {
+				return err
+			}
+			rp, err := pitr.PlanRestore(c.Context, st, r, c.String("backup"), t, pass)
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +13,7 @@ import (
 	"github.com/mybak/mybak/drill"
 	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/pitr"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
 )
@@ -34,9 +36,16 @@ func runDrill(c *cli.Context, e *env, ref string, st storage.Backend, cat restor
 		return usagef("--list does not go with --drill (use verify --deep --list)")
 	}
 	e.run.Command = "verify-drill"
-	rollForward, ref, err := drillRollForward(c, e, st, ref, pass)
-	if err != nil {
-		return err
+	var rollForward func(context.Context, mysql.Conn) (string, error)
+	if hasTarget(c) {
+		bs, ok := cat.(pitr.Backups)
+		if !ok {
+			return usagef("a recovery target needs the backups' list, which this layout's catalogue does not give")
+		}
+		var err error
+		if rollForward, ref, err = drillRollForward(c, e, st, bs, ref, pass); err != nil {
+			return err
+		}
 	}
 	rep, err := drill.Run(c.Context, st, ref, drill.Options{
 		RollForward:  rollForward,

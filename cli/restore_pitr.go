@@ -36,12 +36,13 @@ func restorePITR(c *cli.Context, e *env, t pitr.Target) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(c.Context, c)
+	r, err := openRepo(c, e)
 	if err != nil {
 		return err
 	}
+	st := r.Store()
 	defer st.Close()
-	rp, err := pitr.PlanRestore(c.Context, st, ref, t, pass)
+	rp, err := pitr.PlanRestore(c.Context, st, r, ref, t, pass)
 	if err != nil {
 		return fmt.Errorf("point-in-time restore: nothing was restored: %w", err)
 	}
@@ -153,7 +154,7 @@ func hasTarget(c *cli.Context) bool {
 // target), the drill restores the planned backup, and its replay step
 // applies the plan to the scratch server. Without a target it returns
 // nil and ref unchanged.
-func drillRollForward(c *cli.Context, e *env, st storage.Backend, ref string, pass []byte) (func(context.Context, mysql.Conn) (string, error), string, error) {
+func drillRollForward(c *cli.Context, e *env, st storage.Backend, bs pitr.Backups, ref string, pass []byte) (func(context.Context, mysql.Conn) (string, error), string, error) {
 	t, ok, err := targetFromFlags(c)
 	if err != nil || !ok {
 		return nil, ref, err
@@ -161,7 +162,7 @@ func drillRollForward(c *cli.Context, e *env, st storage.Backend, ref string, pa
 	if ref == "latest" {
 		ref = ""
 	}
-	rp, err := pitr.PlanRestore(c.Context, st, ref, t, pass)
+	rp, err := pitr.PlanRestore(c.Context, st, bs, ref, t, pass)
 	if err != nil {
 		return nil, "", fmt.Errorf("drill to a point in time: %w", err)
 	}

@@ -28,18 +28,26 @@ func BackupState(m *backup.Manifest) (State, time.Time, error) {
 	return st, m.EndTime, nil
 }
 
+// Backups is what PlanRestore needs of the backups' repository (a
+// repo.Repository has it): every backup, oldest first, and a reference
+// resolved to a complete backup.
+type Backups interface {
+	Entries(ctx context.Context) ([]backup.Entry, error)
+	Resolve(ctx context.Context, ref string) (*backup.Manifest, error)
+}
+
 // RestorePlan is a backup and the replay that brings it to a target.
 type RestorePlan struct {
 	Backup *backup.Manifest
 	Plan   *Plan
 }
 
-// PlanRestore chooses the backup to start from (id, or "": the newest
-// complete backup from which the archive reaches the target) and plans
-// the replay from it. Nothing is written. Errors name the recoverable
+// PlanRestore chooses the backup of bs to start from (id, or "": the
+// newest complete backup from which the archive in st reaches the target)
+// and plans the replay from it. Nothing is written. Errors name the recoverable
 // window (ErrTarget), the missing GTIDs (ErrGap), or say that no backup
 // fits (ErrNoBackupFor).
-func PlanRestore(ctx context.Context, st storage.Backend, id string, t Target, pass []byte) (*RestorePlan, error) {
+func PlanRestore(ctx context.Context, st storage.Backend, bs Backups, id string, t Target, pass []byte) (*RestorePlan, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
@@ -59,13 +67,13 @@ func PlanRestore(ctx context.Context, st storage.Backend, id string, t Target, p
 		return &RestorePlan{Backup: m, Plan: p}, nil
 	}
 	if id != "" {
-		m, err := backup.Resolve(ctx, st, id)
+		m, err := bs.Resolve(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		return try(m)
 	}
-	entries, err := backup.Catalogue(ctx, st)
+	entries, err := bs.Entries(ctx)
 	if err != nil {
 		return nil, err
 	}
