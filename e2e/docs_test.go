@@ -55,27 +55,31 @@ func TestDocExamplesUseRealOptions(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
 	files = append(files, filepath.Join(repoRoot, "README.md"))
 	helps := map[string]string{}
-	help := func(cmd string) string {
-		if h, ok := helps[cmd]; ok {
+	help := func(cmd ...string) string {
+		key := strings.Join(cmd, " ")
+		if h, ok := helps[key]; ok {
 			return h
 		}
-		r := run(t, nil, nil, cmd, "--help")
+		r := run(t, nil, nil, append(cmd, "--help")...)
 		h := r.stdout
 		if r.code != 0 {
 			h = ""
 		}
-		helps[cmd] = h
+		helps[key] = h
 		return h
 	}
 	checked := 0
 	for _, f := range files {
 		for _, line := range docCommandLines(t, f) {
 			fields := strings.Fields(line)
-			cmd := ""
+			cmd, sub := "", ""
 			for _, w := range fields {
 				if !strings.HasPrefix(w, "-") {
+					if cmd != "" {
+						sub = w
+						break
+					}
 					cmd = w
-					break
 				}
 			}
 			if !regexp.MustCompile(`^[a-z][a-z-]*$`).MatchString(cmd) {
@@ -85,6 +89,13 @@ func TestDocExamplesUseRealOptions(t *testing.T) {
 			if h == "" {
 				t.Errorf("%s: `mybak %s`: %q is not a command", f, line, cmd)
 				continue
+			}
+			if strings.Contains(h, "\nCOMMANDS:\n") && regexp.MustCompile(`^[a-z][a-z-]*$`).MatchString(sub) {
+				// A command of commands (mybak binlog archive ...).
+				if h = help(cmd, sub); h == "" {
+					t.Errorf("%s: `mybak %s`: %q is not a command of %s", f, line, sub, cmd)
+					continue
+				}
 			}
 			for _, w := range fields {
 				if !strings.HasPrefix(w, "--") || w == "--" {
