@@ -386,7 +386,7 @@ func (a *archiver) session(ctx context.Context) error {
 			// error (if any) is returned.
 			perr := a.pass(context.WithoutCancel(ctx), dir)
 			if err != nil && ctx.Err() == nil {
-				return errors.Join(fmt.Errorf("%s: %w", tool, err), perr)
+				return errors.Join(fmt.Errorf("binlog archive: read the server's binary log: %w (the user needs REPLICATION SLAVE and BINLOG MONITOR)", err), perr)
 			}
 			return perr
 		case <-tick.C:
