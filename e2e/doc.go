@@ -6,7 +6,8 @@
 // scripts/swift-sandbox.sh (scripts/test.sh starts them).
 //
 // Files are named after the command they drive (backup_*, restore_*,
-// verify_test.go, drill_*, make_replica_test.go, prune_test.go,
+// verify_test.go, drill_*, make_replica_test.go, prune_test.go, binlog_*
+// for the binary log archive (restore_pitr_test.go: point-in-time restores),
 // list_show_delete_test.go, preflight_*, trove_* for Trove's layout,
 // swift_test.go for the Swift store, cron_test.go and docs_test.go for the
 // documentation, commands_* for what every command shares); the shared
