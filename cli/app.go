@@ -1,13 +1,16 @@
 // Package cli is mybak's command line: it turns flags, environment
 // variables and the config file into options for the packages below
-// (backup, restore, engine, repo, verify, drill, replica) and maps their
+// (backup, restore, engine, repo, verify, drill, replica, pitr) and maps their
 // errors to exit codes. It holds no backup logic of its own.
 //
 // One file per command, named after it: cmd_backup.go, cmd_restore.go,
 // cmd_verify.go (with cmd_verify_drill.go and cmd_verify_list.go for its
 // --drill and --list modes), cmd_list.go, cmd_show.go, cmd_delete.go,
 // cmd_prune.go, cmd_resume.go, cmd_preflight.go, cmd_make_replica.go,
-// cmd_completion.go; each defines one *cli.Command that newApp lists.
+// cmd_completion.go, cmd_binlog.go (mybak binlog archive|list|find|
+// verify|prune, with cmd_binlog_replay.go for replay and the recovery
+// targets; cmd_restore_pitr.go is restore's and verify --drill's
+// point-in-time mode); each defines one *cli.Command that newApp lists.
 // The other files are what several commands share: the app and its
 // logging (app.go), flags from the environment and the config file
 // (config.go), which flag applies in which mode (scope.go), the store and
