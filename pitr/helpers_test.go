@@ -7,7 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"strconv"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/mybak/mybak/internal/testenv"
@@ -24,12 +25,25 @@ type server struct {
 	db   *sql.DB
 }
 
-func needServer(t *testing.T) *server {
+// needMySQL skips (or, under CI, fails) unless the MySQL tests are on.
+func needMySQL(t *testing.T) {
 	t.Helper()
 	testenv.Need(t, os.Getenv("MYBAK_TEST_MYSQL") == "1",
 		"MySQL integration tests are not configured: set MYBAK_TEST_MYSQL=1 (scripts/mysql-sandbox.sh env NAME)")
-	port, _ := strconv.Atoi(os.Getenv("MYBAK_TEST_MYSQL_PORT"))
-	s := connectServer(t, port)
+}
+
+// needServer starts a MariaDB sandbox for the test.
+func needServer(t *testing.T) *server {
+	t.Helper()
+	needMySQL(t)
+	// A server of the test's own: the tests count pieces, files and
+	// transactions, which other tests writing to a shared server (the e2e
+	// tests run at the same time under go test ./...) would change.
+	name := "pitr-" + strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-"))
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	s := startSandbox(t, name)
 	s.arch = s.archUser(t)
 	return s
 }

@@ -16,7 +16,7 @@ import (
 // TestPurge: PURGE BINARY LOGS after archiving loses nothing; before
 // archiving, the purged transactions are a gap that verify names.
 func TestPurge(t *testing.T) {
-	needServer(t)
+	needMySQL(t)
 	// A server of its own: PURGE BINARY LOGS on the shared one could take
 	// a file another test (a replica started from a backup's position)
 	// still needs.

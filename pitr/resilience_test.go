@@ -126,7 +126,7 @@ func (p *proxy) heal() {
 // write is archived, the archive is byte-equal to the server's files and
 // continuous.
 func TestFollowThroughRestartAndNetworkDrop(t *testing.T) {
-	needServer(t)
+	needMySQL(t)
 	s := startSandbox(t, "pitr-restart")
 	s.arch = s.archUser(t)
 	ctx := context.Background()

@@ -51,7 +51,7 @@ func startSandbox(t *testing.T, name string) *server {
 // servers, and a plan from before the switchover to a transaction of the
 // new primary crosses from one server's files to the other's.
 func TestSwitchover(t *testing.T) {
-	needServer(t)
+	needMySQL(t)
 	// Two fresh servers: the archive holds their whole history, and the
 	// shared sandbox's history is not this test's.
 	s := startSandbox(t, "pitr-old-primary")
@@ -134,7 +134,7 @@ func TestSwitchover(t *testing.T) {
 // so nothing archived is overwritten, and resuming the old file's position
 // in the new one is refused with a message that says what happened.
 func TestRebuiltServer(t *testing.T) {
-	needServer(t)
+	needMySQL(t)
 	ctx := context.Background()
 	st := newStore(t)
 	s := startSandbox(t, "pitr-rebuilt")
