@@ -446,8 +446,8 @@ func archiveMetrics(c *cli.Context, e *env, st storage.Backend, pass []byte, pat
 			"binlog_window_start_timestamp_seconds": float64(start.Unix()),
 			"binlog_stored_bytes":                   float64(p.StoredSize),
 		}
-		e.run.Values = vals
-		run := ops.Run{Command: "binlog-archive", Storage: location, Success: true, Start: p.Archived, End: p.Archived, Values: vals}
+		e.run.Gauges = vals
+		run := ops.Run{Command: "binlog-archive", Storage: location, Success: true, Start: p.Archived, End: p.Archived, Gauges: vals}
 		if err := ops.WriteMetrics(path, run); err != nil {
 			e.log.Warn("could not write the metrics file", "err", err)
 		}

@@ -68,8 +68,9 @@ func TestBinlogArchiveListFindVerify(t *testing.T) {
 		"--metrics-file", metrics}, p.conn(true)...)...)
 	must(t, r, "binlog archive --once")
 	prom, _ := os.ReadFile(metrics)
-	for _, m := range []string{`mybak_last_binlog_last_event_timestamp_seconds{command="binlog-archive"`, "mybak_last_binlog_archive_lag_seconds{",
-		"mybak_last_binlog_window_start_timestamp_seconds{", `mybak_last_run_success{command="binlog-archive",engine="",storage="` + store + `",label=""} 1`} {
+	for _, m := range []string{`mybak_binlog_last_event_timestamp_seconds{command="binlog-archive"`, "mybak_binlog_archive_lag_seconds{",
+		"mybak_binlog_window_start_timestamp_seconds{", // the names issue 13 gives
+		 `mybak_last_run_success{command="binlog-archive",engine="",storage="` + store + `",label=""} 1`} {
 		if !strings.Contains(string(prom), m) {
 			t.Errorf("metrics file has no %s:\n%s", m, prom)
 		}

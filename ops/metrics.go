@@ -24,6 +24,10 @@ type Run struct {
 	// Values are extra gauges, e.g. "raw_bytes", "stored_bytes"; each is
 	// written as mybak_last_<name>.
 	Values map[string]float64
+	// Gauges describe the state of something rather than the last run
+	// (the binary log archive's newest event); each is written as
+	// mybak_<name>, its name as given.
+	Gauges map[string]float64
 }
 
 const metricPrefix = "mybak_"
@@ -75,6 +79,9 @@ func WriteMetrics(path string, r Run) error {
 	for k, v := range r.Values {
 		set("last_"+k, v)
 	}
+	for k, v := range r.Gauges {
+		set(k, v)
+	}
 
 	var buf bytes.Buffer
 	names := make([]string, 0, len(samples))
@@ -125,6 +132,14 @@ func help(name string) string {
 		return "1 if the last run succeeded, 0 if it failed."
 	case "last_run_duration_seconds":
 		return "Duration of the last run."
+	case "binlog_last_event_timestamp_seconds":
+		return "Unix time of the newest event in the binary log archive."
+	case "binlog_archive_lag_seconds":
+		return "Seconds between the newest archived event and the moment its piece was stored."
+	case "binlog_window_start_timestamp_seconds":
+		return "Unix time of the oldest event in the binary log archive."
+	case "binlog_stored_bytes":
+		return "Stored bytes of the newest piece of the binary log archive."
 	}
 	return "Value reported by the last run (" + strings.TrimPrefix(name, metricPrefix+"last_") + ")."
 }

@@ -130,3 +130,21 @@ func TestMetrics(t *testing.T) {
 		t.Error("writing under a file succeeded")
 	}
 }
+
+// TestMetricsGauges: gauges that describe the state of something rather
+// than the last run (the binary log archive's newest event) keep the name
+// they are given, without "last_".
+func TestMetricsGauges(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mybak.prom")
+	t0 := time.Unix(1_800_000_000, 0)
+	r := Run{Command: "binlog-archive", Storage: "/b", Success: true, Start: t0, End: t0,
+		Gauges: map[string]float64{"binlog_last_event_timestamp_seconds": 1.8e9}}
+	if err := WriteMetrics(p, r); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	want := `mybak_binlog_last_event_timestamp_seconds{command="binlog-archive",engine="",storage="/b",label=""} 1.8e+09`
+	if !strings.Contains(string(b), want) || strings.Contains(string(b), "mybak_last_binlog") {
+		t.Errorf("metrics file:\n%s\nwant %s and no mybak_last_binlog", b, want)
+	}
+}
