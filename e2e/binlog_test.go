@@ -70,7 +70,7 @@ func TestBinlogArchiveListFindVerify(t *testing.T) {
 	prom, _ := os.ReadFile(metrics)
 	for _, m := range []string{`mybak_binlog_last_event_timestamp_seconds{command="binlog-archive"`, "mybak_binlog_archive_lag_seconds{",
 		"mybak_binlog_window_start_timestamp_seconds{", // the names issue 13 gives
-		 `mybak_last_run_success{command="binlog-archive",engine="",storage="` + store + `",label=""} 1`} {
+		`mybak_last_run_success{command="binlog-archive",engine="",storage="` + store + `",label=""} 1`} {
 		if !strings.Contains(string(prom), m) {
 			t.Errorf("metrics file has no %s:\n%s", m, prom)
 		}
