@@ -122,7 +122,8 @@ func (p *proxy) heal() {
 }
 
 // TestFollowThroughRestartAndNetworkDrop: the archiver follows a server
-// through a proxy; the server restarts, the network drops for 3 s; every
+// through a proxy; the server restarts, the network drops for 30 s (the
+// outage issue 13 names), writes go on meanwhile; every
 // write is archived, the archive is byte-equal to the server's files and
 // continuous.
 func TestFollowThroughRestartAndNetworkDrop(t *testing.T) {
@@ -163,7 +164,9 @@ func TestFollowThroughRestartAndNetworkDrop(t *testing.T) {
 	// The network drops; a write meanwhile; the network comes back.
 	px.cut()
 	g3 := s2.write(t, "INSERT INTO "+db+".t VALUES (3)")
-	time.Sleep(3 * time.Second) // the outage itself, not synchronisation
+	time.Sleep(15 * time.Second) // the outage itself, not synchronisation
+	g3 = s2.write(t, "INSERT INTO "+db+".t VALUES (5)")
+	time.Sleep(15 * time.Second)
 	px.heal()
 	waitArchived(t, st, g3)
 
