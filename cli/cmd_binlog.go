@@ -515,16 +515,12 @@ func runBinlogVerify(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	for _, en := range entries {
-		if en.State != backup.StateComplete || en.Manifest.Meta[backup.MetaGTID] == "" {
-			continue
+	if m := pitr.OldestBackup(entries); m != nil {
+		if vo.From, err = pitr.ParseState(m.Meta[backup.MetaGTID]); err != nil {
+			return fmt.Errorf("backup %s: recorded GTID position: %w", m.ID, err)
 		}
-		if vo.From, err = pitr.ParseState(en.Manifest.Meta[backup.MetaGTID]); err != nil {
-			return fmt.Errorf("backup %s: recorded GTID position: %w", en.ID, err)
-		}
-		e.log.Info("binlog verify: GTID continuity from the oldest backup", "backup", en.ID, "gtid", vo.From.String())
-		out.FromBackup, out.From = en.ID, utcTime(en.Manifest.EndTime)
-		break
+		e.log.Info("binlog verify: GTID continuity from the oldest backup", "backup", m.ID, "gtid", vo.From.String())
+		out.FromBackup, out.From = m.ID, utcTime(m.EndTime)
 	}
 	rep, err := pitr.Verify(c.Context, st, ix, vo)
 	if err != nil {
@@ -594,13 +590,7 @@ func pruneArchive(ctx context.Context, e *env, st storage.Backend, pass []byte, 
 	if err != nil {
 		return nil, err
 	}
-	var oldest *backup.Manifest
-	for _, en := range entries {
-		if en.State == backup.StateComplete && en.Manifest.Meta[backup.MetaGTID] != "" {
-			oldest = en.Manifest
-			break
-		}
-	}
+	oldest := pitr.OldestBackup(entries)
 	if oldest == nil {
 		if !required {
 			return nil, nil

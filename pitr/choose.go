@@ -106,3 +106,16 @@ func PlanRestore(ctx context.Context, st storage.Backend, bs Backups, id string,
 	}
 	return nil, fmt.Errorf("%w: no complete backup with a recorded GTID position is older than %s in %s", ErrNoBackupFor, t, st.Location())
 }
+
+// OldestBackup returns the oldest complete backup among entries (oldest
+// first, as catalogues list them) that recorded a GTID position, or nil:
+// where the archive's continuity starts to matter, since nothing before it
+// is ever replayed, and what binlog prune keeps.
+func OldestBackup(entries []backup.Entry) *backup.Manifest {
+	for _, en := range entries {
+		if en.State == backup.StateComplete && en.Manifest != nil && en.Manifest.Meta[backup.MetaGTID] != "" {
+			return en.Manifest
+		}
+	}
+	return nil
+}
