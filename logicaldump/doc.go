@@ -1,0 +1,46 @@
+// Package logicaldump is mybak's own parallel logical backup (`--engine
+// logical`): Dump takes one consistent snapshot shared by N connections and
+// writes every user schema as SQL into one xbstream container; Load restores
+// such a container into a server with N connections, resumably and, with
+// Include, partially.
+//
+// # Snapshot
+//
+// A control connection blocks commits for a moment (BACKUP STAGE
+// BLOCK_COMMIT on MariaDB 10.4+, FLUSH TABLES WITH READ LOCK elsewhere),
+// reads the binary log file, position and GTID, while every worker runs
+// START TRANSACTION WITH CONSISTENT SNAPSHOT; then the lock is released.
+// All workers read the same InnoDB snapshot, which the recorded
+// coordinates describe. Tables of non-transactional engines (MyISAM, Aria)
+// are read at whatever state they have when their chunk is read, as with
+// mysqldump --single-transaction.
+//
+// # Container
+//
+// The xbstream holds, in this order (names are encoded by pathName, so
+// that any schema or table name is a safe file name):
+//
+//	schema/DB.sql                 CREATE DATABASE
+//	schema/DB/TABLE.sql           CREATE TABLE (or CREATE SEQUENCE)
+//	plan.json                     the Index without chunks and objects
+//	data/DB/TABLE/NNNNNN.sql      one chunk: INSERT statements, one per line
+//	objects/DB/KIND/NAME.sql      views, routines, triggers, events, sequence values
+//	objects/users.sql             users and grants (Options.Users)
+//	index.json                    the Index: every file, chunk rows, bytes, sha256
+//
+// `mbstream -x -C DIR` unpacks it into that directory. A chunk file is a
+// sequence of INSERT statements, each on one line ending in ";\n" and
+// shorter than the statement limit (below max_allowed_packet); they run in
+// the session Load sets up (SessionSetup: utf8mb4, time_zone +00:00,
+// sql_mode NO_AUTO_VALUE_ON_ZERO, foreign and unique checks off).
+//
+// # Load
+//
+// Schemas first (secondary indexes left out with DeferIndexes), then the
+// chunks, each in its own transaction on one of N connections, together
+// with a row in the progress table mybak_progress.chunks on the target
+// (outside the restored data): a chunk is committed whole or not at all,
+// a lost connection retries it, and Resume skips the committed ones, so no
+// chunk is loaded twice. Then the deferred indexes, then views, routines,
+// triggers, events and sequence values, and the users.
+package logicaldump

@@ -1,0 +1,619 @@
+package logicaldump
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/xbstream"
+)
+
+// LoadOptions configure Load.
+type LoadOptions struct {
+	// Conn is the target server; the user needs to create the schemas,
+	// tables and objects of the backup, and mybak_progress.
+	Conn mysql.Conn
+	// Threads is the number of connections loading chunks (0:
+	// DefaultThreads).
+	Threads int
+	// Filter selects what is restored: tables, views, routines and events
+	// by "db.name"; a trigger follows its table.
+	Filter Filter
+	// Resume continues a restore of the same backup that stopped: tables
+	// that exist are kept, chunks recorded as committed are skipped.
+	Resume bool
+	// Force drops a selected table (or object) that exists on the target
+	// and restores it; without it Load refuses to touch one.
+	Force bool
+	// DeferIndexes creates tables without their secondary indexes and
+	// adds them after the data (tables with foreign keys keep theirs).
+	DeferIndexes bool
+	// Users runs the backup's objects/users.sql (accounts and grants).
+	Users bool
+	// Retries is how often a chunk is retried after a lost connection
+	// (0: 10); RetryWait caps the wait between attempts (0: 30 s).
+	Retries   int
+	RetryWait time.Duration
+	// Progress, when set, is called after each chunk (serialised).
+	Progress func(LoadProgress)
+	Log      *slog.Logger
+
+	// beforeStatement is a test hook, called before each statement of a
+	// chunk with the connection it runs on.
+	beforeStatement func(ctx context.Context, c *sql.Conn, file string, i int)
+}
+
+// LoadProgress is how far a load is.
+type LoadProgress struct {
+	// Chunks and Bytes count what was committed (or skipped on resume)
+	// so far; the totals are known only once the index is read, at the
+	// end of the stream, so an ETA comes from the caller's byte count of
+	// the stream against the backup's size.
+	Chunks, Skipped int
+	Bytes, Rows     int64
+	Elapsed         time.Duration
+}
+
+// LoadResult says what Load did.
+type LoadResult struct {
+	Index        *Index
+	Tables       int
+	Chunks       int
+	Skipped      int // committed by an earlier run (Resume)
+	Rows, Bytes  int64
+	Objects      int
+	IndexesAdded int
+	Retried      int // chunks retried after a lost connection
+	Elapsed      time.Duration
+}
+
+// loadSession is run on every connection of a load: the values of a chunk
+// are written for utf8mb4, UTC and the default escapes, and checks that
+// the source already passed are off.
+var loadSession = []string{
+	"SET NAMES utf8mb4",
+	"SET SESSION time_zone = '+00:00'",
+	"SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
+	"SET SESSION foreign_key_checks = 0",
+	"SET SESSION unique_checks = 0",
+}
+
+// loader holds the state of one Load.
+type loader struct {
+	o       LoadOptions
+	db      *sql.DB
+	plan    *Index
+	started time.Time
+	tables  map[string]*Table // by DataDir
+	sel     map[*Table]bool
+	done    map[string]string // file -> sha256 committed earlier (Resume)
+	schema  map[string][]byte // schema/ files
+	dbDone  map[string]bool   // schemas created
+
+	mu   sync.Mutex
+	seen map[string]string // file -> sha256 of what was read
+	res  LoadResult
+	objs map[string][]byte
+}
+
+// maxSchemaBytes bounds what Load holds of schema and object files.
+const maxSchemaBytes = 512 << 20
+
+// Load restores a container written by Dump from r into the server of
+// o.Conn (see the package comment for the order). It returns an error
+// naming the chunk and the server's message when a statement fails; after
+// a failure, Load with Resume continues where it stopped.
+func Load(ctx context.Context, o LoadOptions, r io.Reader) (*LoadResult, error) {
+	if o.Threads <= 0 {
+		o.Threads = DefaultThreads
+	}
+	if o.Retries <= 0 {
+		o.Retries = 10
+	}
+	if o.RetryWait <= 0 {
+		o.RetryWait = 30 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := o.Filter.Validate(); err != nil {
+		return nil, err
+	}
+	l := &loader{o: o, started: time.Now(), tables: map[string]*Table{}, sel: map[*Table]bool{},
+		done: map[string]string{}, seen: map[string]string{}, objs: map[string][]byte{}}
+	xr := &fileReader{xr: xbstream.NewReader(r)}
+	schema := map[string][]byte{}
+	var held int
+	for {
+		name, data, err := xr.next(maxSchemaBytes)
+		if err == io.EOF {
+			return nil, errors.New("the backup stream ended before its plan.json: it is not a complete logical backup")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if name == PlanFile {
+			if l.plan, err = ParseIndex(data); err != nil {
+				return nil, err
+			}
+			break
+		}
+		if !strings.HasPrefix(name, "schema/") {
+			return nil, fmt.Errorf("unexpected file %q before plan.json: not a mybak logical backup", name)
+		}
+		if held += len(data); held > maxSchemaBytes {
+			return nil, fmt.Errorf("the schema files exceed %d bytes before plan.json: refusing to hold more", maxSchemaBytes)
+		}
+		schema[name] = data
+	}
+	db, err := mysql.Open(ctx, o.Conn)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(o.Threads + 2)
+	l.db = db
+	l.schema, l.dbDone = schema, map[string]bool{}
+	if err := l.prepare(ctx, schema); err != nil {
+		return nil, err
+	}
+	ix, err := l.loadData(ctx, xr)
+	if err != nil {
+		return nil, err
+	}
+	l.res.Index = ix
+	if err := l.verify(ix); err != nil {
+		return nil, err
+	}
+	if o.DeferIndexes {
+		if err := l.addIndexes(ctx, ix); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.createObjects(ctx, ix); err != nil {
+		return nil, err
+	}
+	if err := l.finish(ctx); err != nil {
+		return nil, err
+	}
+	l.res.Elapsed = time.Since(l.started)
+	return &l.res, nil
+}
+
+// fileReader reads the files of an xbstream whose files are written
+// whole, one after another (as Dump writes them).
+type fileReader struct {
+	xr      *xbstream.Reader
+	pending *xbstream.Chunk
+}
+
+// next returns the next file, read whole; a file longer than limit is an
+// error. io.EOF at the end of the stream.
+func (f *fileReader) next(limit int) (string, []byte, error) {
+	var name string
+	var buf []byte
+	for {
+		c, err := f.xr.Next()
+		if err == io.EOF {
+			if name != "" {
+				return "", nil, fmt.Errorf("the stream ended inside %s", name)
+			}
+			return "", nil, io.EOF
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("read the backup stream: %w", err)
+		}
+		if name == "" {
+			if err := xbstream.ValidPath(c.Path); err != nil {
+				return "", nil, err
+			}
+			name = c.Path
+		} else if c.Path != name {
+			return "", nil, fmt.Errorf("%s interleaves with %s: not a mybak logical backup", c.Path, name)
+		}
+		switch c.Type {
+		case xbstream.TypeEOF:
+			return name, buf, nil
+		case xbstream.TypePayload:
+			if c.Offset != int64(len(buf)) {
+				return "", nil, fmt.Errorf("%s: chunk at offset %d, expected %d", name, c.Offset, len(buf))
+			}
+			if int64(len(buf))+c.Length > int64(limit) {
+				return "", nil, fmt.Errorf("%s is longer than %d bytes: refusing to hold it", name, limit)
+			}
+			n := len(buf)
+			buf = append(buf, make([]byte, c.Length)...)
+			if _, err := io.ReadFull(f.xr, buf[n:]); err != nil {
+				return "", nil, fmt.Errorf("read %s: %w", name, err)
+			}
+		default:
+			return "", nil, fmt.Errorf("%s: chunk of type %v: not a mybak logical backup", name, c.Type)
+		}
+	}
+}
+
+// session runs loadSession on c.
+func session(ctx context.Context, c *sql.Conn) error {
+	for _, q := range loadSession {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// exists returns the selected tables that exist on the target.
+func (l *loader) existing(ctx context.Context) (map[[2]string]bool, error) {
+	rows, err := l.db.QueryContext(ctx, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES")
+	if err != nil {
+		return nil, fmt.Errorf("list the target's tables: %w", err)
+	}
+	defer rows.Close()
+	out := map[[2]string]bool{}
+	for rows.Next() {
+		var db, t string
+		if err := rows.Scan(&db, &t); err != nil {
+			return nil, err
+		}
+		out[[2]string{db, t}] = true
+	}
+	return out, rows.Err()
+}
+
+// prepare sets up the progress records, checks the target and creates
+// the schemas and tables.
+func (l *loader) prepare(ctx context.Context, schema map[string][]byte) error {
+	plan := l.plan
+	for _, t := range plan.Tables {
+		if t.DataDir != "" {
+			l.tables[t.DataDir] = t
+		}
+		if l.o.Filter.Match(t.Schema, t.Name) {
+			l.sel[t] = true
+			l.res.Tables++
+		}
+	}
+	c, err := l.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to the target: %w", err)
+	}
+	defer c.Close()
+	if err := session(ctx, c); err != nil {
+		return err
+	}
+	if err := l.progressSetup(ctx, c); err != nil {
+		return err
+	}
+	have, err := l.existing(ctx)
+	if err != nil {
+		return err
+	}
+	var clash []string
+	for _, t := range plan.Tables {
+		if l.sel[t] && have[[2]string{t.Schema, t.Name}] {
+			clash = append(clash, qualified(t.Schema, t.Name))
+		}
+	}
+	if len(clash) > 0 && !l.o.Resume && !l.o.Force {
+		return fmt.Errorf("%d table(s) of the backup exist on the target (%s): restore refuses to overwrite them; drop them, restore others with --include/--exclude, give --force to replace them, or --resume to continue a restore that stopped",
+			len(clash), strings.Join(first(clash, 5), ", "))
+	}
+	for _, t := range plan.Tables {
+		if !l.sel[t] {
+			continue
+		}
+		if err := l.ensureDB(ctx, c, t.Schema); err != nil {
+			return err
+		}
+		name := qualified(t.Schema, t.Name)
+		exists := have[[2]string{t.Schema, t.Name}]
+		if exists && l.o.Resume && !l.o.Force {
+			continue
+		}
+		if exists {
+			kind := "TABLE"
+			if t.Kind == "sequence" {
+				kind = "SEQUENCE"
+			}
+			if _, err := c.ExecContext(ctx, "DROP "+kind+" "+name); err != nil {
+				return fmt.Errorf("drop %s (--force): %w", name, err)
+			}
+		}
+		stmt, ok := schema[t.File]
+		if !ok {
+			return fmt.Errorf("the backup has no %s (CREATE TABLE %s)", t.File, name)
+		}
+		q := string(stmt)
+		if l.o.DeferIndexes {
+			q = withoutKeys(q, t.Deferrable)
+		}
+		if _, err := c.ExecContext(ctx, "USE "+quoteIdent(t.Schema)); err != nil {
+			return fmt.Errorf("USE %s: %w", quoteIdent(t.Schema), err)
+		}
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create %s (from %s): %w", name, t.File, err)
+		}
+	}
+	return nil
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], "...")
+	}
+	return s
+}
+
+// ensureDB creates schema db (IF NOT EXISTS) from the backup's CREATE
+// DATABASE, once.
+func (l *loader) ensureDB(ctx context.Context, c *sql.Conn, db string) error {
+	if l.dbDone[db] {
+		return nil
+	}
+	for _, d := range l.plan.Databases {
+		if d.Name != db {
+			continue
+		}
+		stmt, ok := l.schema[d.File]
+		if !ok {
+			return fmt.Errorf("the backup has no %s (CREATE DATABASE %s)", d.File, quoteIdent(db))
+		}
+		q := string(stmt)
+		if rest, ok := strings.CutPrefix(q, "CREATE DATABASE "); ok {
+			q = "CREATE DATABASE IF NOT EXISTS " + rest
+		}
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create schema %s: %w", quoteIdent(db), err)
+		}
+		l.dbDone[db] = true
+		return nil
+	}
+	return fmt.Errorf("schema %s is not in the backup's plan.json: the backup is damaged", quoteIdent(db))
+}
+
+// chunkTask is one chunk file handed to a load worker.
+type chunkTask struct {
+	t    *Table
+	file string
+	data []byte
+	sum  string
+}
+
+// loadData reads the data and object files from the stream, loads the
+// selected chunks with Threads connections, and returns the index.
+func (l *loader) loadData(ctx context.Context, xr *fileReader) (*Index, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	tasks := make(chan chunkTask, l.o.Threads)
+	for i := 0; i < l.o.Threads; i++ {
+		g.Go(func() error { return l.worker(gctx, i, tasks) })
+	}
+	var ix *Index
+	limit := max(l.plan.ChunkBytes, DefaultChunkBytes)*2 + l.plan.MaxStatement + 1024
+	var held int
+	g.Go(func() error {
+		defer close(tasks)
+		for {
+			name, data, err := xr.next(max(limit, maxSchemaBytes))
+			if err == io.EOF {
+				return errors.New("the backup stream ended before its index.json: it is not a complete logical backup (the chunks read so far are committed; after fetching a complete copy, --resume continues)")
+			}
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
+			hs := hex.EncodeToString(sum[:])
+			switch {
+			case name == IndexFile:
+				ix, err = ParseIndex(data)
+				return err
+			case strings.HasPrefix(name, "objects/"):
+				if held += len(data); held > maxSchemaBytes {
+					return fmt.Errorf("the object files exceed %d bytes: refusing to hold more", maxSchemaBytes)
+				}
+				l.objs[name] = data
+				continue
+			case strings.HasPrefix(name, "data/"):
+			default:
+				return fmt.Errorf("unexpected file %q in the data section: not a mybak logical backup", name)
+			}
+			t := l.tables[name[:max(strings.LastIndexByte(name, '/'), 0)]]
+			if t == nil {
+				return fmt.Errorf("%s belongs to no table of plan.json: not a mybak logical backup", name)
+			}
+			if !l.sel[t] {
+				continue
+			}
+			l.mu.Lock()
+			l.seen[name] = hs
+			l.mu.Unlock()
+			if prev, ok := l.done[name]; ok {
+				if prev != hs {
+					return fmt.Errorf("%s was committed by an earlier run with sha256 %s, the stream has %s: --resume only continues the same backup", name, prev, hs)
+				}
+				l.mu.Lock()
+				l.res.Skipped++
+				l.mu.Unlock()
+				continue
+			}
+			select {
+			case tasks <- chunkTask{t: t, file: name, data: data, sum: hs}:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+// verify checks that every selected chunk of the index was read, with
+// the content the index records.
+func (l *loader) verify(ix *Index) error {
+	if ix.DumpID != l.plan.DumpID {
+		return fmt.Errorf("index.json belongs to dump %s, plan.json to %s: the stream is not one backup", ix.DumpID, l.plan.DumpID)
+	}
+	for _, t := range ix.Tables {
+		if !l.o.Filter.Match(t.Schema, t.Name) {
+			continue
+		}
+		for _, ch := range t.Chunks {
+			got, ok := l.seen[ch.File]
+			if !ok {
+				return fmt.Errorf("chunk %s of %s is in the index but not in the stream: the backup is damaged", ch.File, qualified(t.Schema, t.Name))
+			}
+			if got != ch.SHA256 {
+				return fmt.Errorf("chunk %s of %s has sha256 %s, the index says %s: the backup is damaged (the table was loaded from it; restore it again from a good copy)",
+					ch.File, qualified(t.Schema, t.Name), got, ch.SHA256)
+			}
+		}
+	}
+	return nil
+}
+
+func (l *loader) worker(ctx context.Context, id int, tasks <-chan chunkTask) error {
+	var c *sql.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for task := range tasks {
+		attempt := 0
+		for {
+			if c == nil {
+				nc, err := l.connect(ctx)
+				if err != nil {
+					return err
+				}
+				c = nc
+			}
+			done, err := l.loadChunk(ctx, c, task, attempt > 0)
+			if err == nil {
+				l.mu.Lock()
+				if !done {
+					l.res.Chunks++
+					l.res.Bytes += int64(len(task.data))
+				}
+				p := LoadProgress{Chunks: l.res.Chunks, Skipped: l.res.Skipped, Bytes: l.res.Bytes, Elapsed: time.Since(l.started)}
+				if l.o.Progress != nil {
+					l.o.Progress(p)
+				}
+				l.mu.Unlock()
+				break
+			}
+			if !lostConnection(err) || ctx.Err() != nil {
+				return err
+			}
+			attempt++
+			if attempt > l.o.Retries {
+				return fmt.Errorf("%w (gave up after %d attempts; --resume continues)", err, attempt)
+			}
+			l.mu.Lock()
+			l.res.Retried++
+			l.mu.Unlock()
+			l.o.Log.Warn("connection lost during a chunk; retrying", "worker", id, "chunk", task.file, "attempt", attempt, "err", err)
+			c.Raw(func(any) error { return driver.ErrBadConn }) // discard it, not back to the pool
+			c.Close()
+			c = nil
+			wait := min(time.Duration(attempt)*time.Second, l.o.RetryWait)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// connect opens a load connection with its session set up.
+func (l *loader) connect(ctx context.Context) (*sql.Conn, error) {
+	c, err := l.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the target: %w", err)
+	}
+	if err := session(ctx, c); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadChunk runs one chunk and its progress record in one transaction.
+// After a lost connection (retry) it first checks whether the chunk's
+// COMMIT went through; done is true when it had.
+func (l *loader) loadChunk(ctx context.Context, c *sql.Conn, task chunkTask, retry bool) (done bool, err error) {
+	if retry {
+		var n int
+		if err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+progressTable+" WHERE dump_id = ? AND file = ?",
+			l.plan.DumpID, task.file).Scan(&n); err != nil {
+			return false, fmt.Errorf("check chunk %s's progress record: %w", task.file, err)
+		}
+		if n > 0 {
+			return true, nil
+		}
+	}
+	name := qualified(task.t.Schema, task.t.Name)
+	prefix := []byte("INSERT INTO " + name + " (")
+	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
+		return false, fmt.Errorf("load chunk %s of %s: BEGIN: %w", task.file, name, err)
+	}
+	i := 0
+	err = splitStatements(task.data, func(stmt []byte) error {
+		i++
+		if !bytes.HasPrefix(stmt, prefix) {
+			return fmt.Errorf("statement %d is not an INSERT into %s: refusing to run it (the backup is damaged or not mybak's)", i, name)
+		}
+		if l.o.beforeStatement != nil {
+			l.o.beforeStatement(ctx, c, task.file, i)
+		}
+		if _, err := c.ExecContext(ctx, string(stmt)); err != nil {
+			return fmt.Errorf("statement %d: %w", i, err)
+		}
+		return nil
+	})
+	if err == nil {
+		_, err = c.ExecContext(ctx, "INSERT INTO "+progressTable+" (dump_id, file, sha256) VALUES ("+
+			quoteString(l.plan.DumpID)+", "+quoteString(task.file)+", "+quoteString(task.sum)+")")
+	}
+	if err == nil {
+		_, err = c.ExecContext(ctx, "COMMIT")
+	}
+	if err != nil {
+		if !lostConnection(err) {
+			c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		return false, &ChunkError{File: task.file, Table: name, err: err}
+	}
+	return false, nil
+}
+
+// ChunkError is the failure of one chunk: the file, its table, and the
+// server's error (with the number of the statement in the file).
+type ChunkError struct {
+	File  string
+	Table string
+	err   error
+}
+
+func (e *ChunkError) Error() string {
+	return fmt.Sprintf("load chunk %s of %s: %v", e.File, e.Table, e.err)
+}
+
+// Unwrap returns the cause.
+func (e *ChunkError) Unwrap() error { return e.err }
