@@ -20,12 +20,12 @@
 // The xbstream holds, in this order (names are encoded by pathName, so
 // that any schema or table name is a safe file name):
 //
-//	schema/DB.sql                 CREATE DATABASE
-//	schema/DB/TABLE.sql           CREATE TABLE (or CREATE SEQUENCE)
+//	DB.schema.sql                 CREATE DATABASE
+//	DB/TABLE.schema.sql           CREATE TABLE (or CREATE SEQUENCE)
 //	plan.json                     the Index without chunks and objects
-//	data/DB/TABLE/NNNNNN.sql      one chunk: INSERT statements, one per line
-//	objects/DB/KIND/NAME.sql      views, routines, triggers, events, sequence values
-//	objects/users.sql             users and grants (Options.Users)
+//	DB/TABLE.NNNNNN.sql           one chunk: INSERT statements, one per line
+//	DB/NAME.KIND.sql              views, routines, triggers, events, sequence values
+//	users.sql                     users and grants (Options.Users)
 //	index.json                    the Index: every file, chunk rows, bytes, sha256
 //
 // `mbstream -x -C DIR` unpacks it into that directory. A chunk file is a

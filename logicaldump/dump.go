@@ -96,6 +96,7 @@ type dumper struct {
 	stmtMax   int
 	hexLimit  int
 	tableLeft map[*tableInfo]int
+	dirs      map[string]string // schema -> its directory in the container
 	planned   map[*tableInfo]bool
 }
 
@@ -227,10 +228,11 @@ func (d *dumper) writeFile(name string, v any) error {
 
 func (d *dumper) writeSchema(cat *catalog) error {
 	dirs := map[string]string{}
+	d.dirs = dirs
 	for _, db := range cat.dbs {
-		dir := d.files.uniq("schema/" + pathName(db.Name))
+		dir := d.files.uniq(pathName(db.Name))
 		dirs[db.Name] = dir
-		db.File = dir + ".sql"
+		db.File = dir + ".schema.sql"
 		if err := d.put(db.File, []byte(cat.dbSQL[db.Name])); err != nil {
 			return err
 		}
@@ -238,9 +240,9 @@ func (d *dumper) writeSchema(cat *catalog) error {
 	}
 	for _, ti := range cat.tables {
 		base := d.files.uniq(dirs[ti.t.Schema] + "/" + pathName(ti.t.Name))
-		ti.t.File = base + ".sql"
+		ti.t.File = base + ".schema.sql"
 		if ti.t.Kind == "table" {
-			ti.t.DataDir = d.files.uniq("data/" + pathName(ti.t.Schema) + "/" + pathName(ti.t.Name))
+			ti.t.DataPrefix = base
 		}
 		if err := d.put(ti.t.File, []byte(ti.create)); err != nil {
 			return err
@@ -252,9 +254,9 @@ func (d *dumper) writeSchema(cat *catalog) error {
 
 func (d *dumper) writeObjects(cat *catalog) error {
 	for _, od := range cat.objects {
-		name := "objects/users"
+		name := "users"
 		if od.Kind != KindUsers {
-			name = "objects/" + pathName(od.Schema) + "/" + od.Kind + "/" + pathName(od.Name)
+			name = d.dirs[od.Schema] + "/" + pathName(od.Name) + "." + od.Kind
 		}
 		od.File = d.files.uniq(name) + ".sql"
 		sum := sha256.Sum256([]byte(od.sql))
@@ -447,9 +449,9 @@ func (cw *chunkWriter) closeStmt() {
 // still gets one, empty, chunk: the load then knows it saw everything).
 func (cw *chunkWriter) flush() error {
 	cw.closeStmt()
-	name := fmt.Sprintf("%s/%06d.sql", cw.ti.t.DataDir, cw.seq)
+	name := fmt.Sprintf("%s.%06d.sql", cw.ti.t.DataPrefix, cw.seq)
 	if cw.part > 0 {
-		name = fmt.Sprintf("%s/%06d-%d.sql", cw.ti.t.DataDir, cw.seq, cw.part)
+		name = fmt.Sprintf("%s.%06d-%d.sql", cw.ti.t.DataPrefix, cw.seq, cw.part)
 	}
 	sum := sha256.Sum256(cw.buf)
 	ch := Chunk{File: name, Rows: cw.rows, Bytes: int64(len(cw.buf)), SHA256: hex.EncodeToString(sum[:]), Where: cw.where}

@@ -59,8 +59,9 @@ type Table struct {
 	Engine string `json:"engine,omitempty"`
 	// File holds the CREATE statement as SHOW CREATE printed it.
 	File string `json:"file"`
-	// DataDir is the directory of the table's chunk files.
-	DataDir string `json:"data_dir,omitempty"`
+	// DataPrefix starts the names of the table's chunk files:
+	// PREFIX.NNNNNN.sql, PREFIX.NNNNNN-P.sql when a range was cut in parts.
+	DataPrefix string `json:"data_prefix,omitempty"`
 	// Key is the columns the chunks are cut by (empty: one chunk).
 	Key []string `json:"key,omitempty"`
 	// Deferrable are the secondary index definitions (lines of the

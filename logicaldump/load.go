@@ -97,7 +97,7 @@ type loader struct {
 	db      *sql.DB
 	plan    *Index
 	started time.Time
-	tables  map[string]*Table // by DataDir
+	tables  map[string]*Table // by DataPrefix
 	sel     map[*Table]bool
 	done    map[string]string // file -> sha256 committed earlier (Resume)
 	schema  map[string][]byte // schema/ files
@@ -151,7 +151,7 @@ func Load(ctx context.Context, o LoadOptions, r io.Reader) (*LoadResult, error) 
 			}
 			break
 		}
-		if !strings.HasPrefix(name, "schema/") {
+		if !strings.HasSuffix(name, ".schema.sql") {
 			return nil, fmt.Errorf("unexpected file %q before plan.json: not a mybak logical backup", name)
 		}
 		if held += len(data); held > maxSchemaBytes {
@@ -278,8 +278,8 @@ func (l *loader) existing(ctx context.Context) (map[[2]string]bool, error) {
 func (l *loader) prepare(ctx context.Context, schema map[string][]byte) error {
 	plan := l.plan
 	for _, t := range plan.Tables {
-		if t.DataDir != "" {
-			l.tables[t.DataDir] = t
+		if t.DataPrefix != "" {
+			l.tables[t.DataPrefix] = t
 		}
 		if l.o.Filter.Match(t.Schema, t.Name) {
 			l.sel[t] = true
@@ -384,6 +384,22 @@ func (l *loader) ensureDB(ctx context.Context, c *sql.Conn, db string) error {
 	return fmt.Errorf("schema %s is not in the backup's plan.json: the backup is damaged", quoteIdent(db))
 }
 
+// chunkPrefix returns PREFIX of a chunk file name PREFIX.NNNNNN.sql or
+// PREFIX.NNNNNN-P.sql, "" for any other name.
+func chunkPrefix(name string) string {
+	base, ok := strings.CutSuffix(name, ".sql")
+	i := strings.LastIndexByte(base, '.')
+	if !ok || i < 0 {
+		return ""
+	}
+	for _, c := range base[i+1:] {
+		if (c < '0' || c > '9') && c != '-' {
+			return ""
+		}
+	}
+	return base[:i]
+}
+
 // chunkTask is one chunk file handed to a load worker.
 type chunkTask struct {
 	t    *Table
@@ -419,19 +435,18 @@ func (l *loader) loadData(ctx context.Context, xr *fileReader) (*Index, error) {
 			case name == IndexFile:
 				ix, err = ParseIndex(data)
 				return err
-			case strings.HasPrefix(name, "objects/"):
+			case !strings.HasSuffix(name, ".sql"):
+				return fmt.Errorf("unexpected file %q in the data section: not a mybak logical backup", name)
+			}
+			t := l.tables[chunkPrefix(name)]
+			if t == nil {
+				// A view, routine, trigger, event, sequence value or
+				// users.sql: run after the data (the index says what).
 				if held += len(data); held > maxSchemaBytes {
 					return fmt.Errorf("the object files exceed %d bytes: refusing to hold more", maxSchemaBytes)
 				}
 				l.objs[name] = data
 				continue
-			case strings.HasPrefix(name, "data/"):
-			default:
-				return fmt.Errorf("unexpected file %q in the data section: not a mybak logical backup", name)
-			}
-			t := l.tables[name[:max(strings.LastIndexByte(name, '/'), 0)]]
-			if t == nil {
-				return fmt.Errorf("%s belongs to no table of plan.json: not a mybak logical backup", name)
 			}
 			if !l.sel[t] {
 				continue
