@@ -224,3 +224,5 @@ func load(t *testing.T, s *server, o LoadOptions, data []byte) *LoadResult {
 var _ = fmt.Sprint
 
 func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -1,0 +1,259 @@
+package logicaldump
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mybak/mybak/internal/testenv"
+)
+
+// smallSchema makes schema z with a keyed table (cut into chunks), a
+// table without a key (where a chunk loaded twice would show as extra
+// rows) and a trigger.
+func smallSchema(t *testing.T, db *sql.DB, z string) {
+	q := quoteIdent(z)
+	execSQL(t, db, "CREATE DATABASE "+q,
+		"CREATE TABLE "+q+".k (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
+		"INSERT INTO "+q+".k SELECT seq, CONCAT('v', seq) FROM "+quoteIdent(z)+".seq_1_to_1000",
+		"CREATE TABLE "+q+".nk (a INT, b VARCHAR(20)) ENGINE=InnoDB",
+		"INSERT INTO "+q+".nk SELECT seq % 10, 'dup' FROM "+quoteIdent(z)+".seq_1_to_300",
+		"CREATE TABLE "+q+".other (id INT PRIMARY KEY) ENGINE=InnoDB",
+		"INSERT INTO "+q+".other VALUES (1), (2)",
+		"CREATE TRIGGER "+q+".k_bi BEFORE INSERT ON "+q+".k FOR EACH ROW SET NEW.v = UPPER(NEW.v)")
+}
+
+// TestLoadRetriesLostConnection kills the connection of a load worker in
+// the middle of a chunk (after some of its statements ran): the chunk is
+// rolled back by the server and retried whole on a new connection.
+func TestLoadRetriesLostConnection(t *testing.T) {
+	s := testServer(t)
+	db := s.db(t)
+	z := schemaName(t, "retry")
+	t.Cleanup(func() { dropSchemas(t, db, z) })
+	smallSchema(t, db, z)
+	want := state(t, db, z)
+	ix, data := dump(t, s, Options{Threads: 2, ChunkRows: 200, StatementBytes: 2048}, z)
+	dropSchemas(t, db, z)
+
+	var kills atomic.Int32
+	victim := ix.Tables[0].Chunks[1].File // a chunk of k, with several statements
+	o := LoadOptions{Threads: 2, Conn: s.admin, RetryWait: time.Second}
+	o.beforeStatement = func(ctx context.Context, c *sql.Conn, file string, i int) {
+		if file != victim || i != 2 || !kills.CompareAndSwap(0, 1) {
+			return
+		}
+		var id int64
+		if err := c.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+			t.Errorf("connection id: %v", err)
+			return
+		}
+		if _, err := db.Exec("KILL CONNECTION ?", id); err != nil {
+			t.Errorf("kill: %v", err)
+		}
+	}
+	res, err := Load(ctxT(t, 2*time.Minute), o, bytesReader(data))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if kills.Load() != 1 || res.Retried != 1 {
+		t.Errorf("killed %d connections, %d chunks retried; want 1 and 1", kills.Load(), res.Retried)
+	}
+	sameState(t, "load after a killed connection", want, state(t, db, z))
+}
+
+// TestLoadResume stops a load after a few chunks (its context is
+// cancelled), then continues it with Resume: the committed chunks are
+// skipped, none is loaded twice (the key-less table's checksum would
+// change), and without Resume the restart is refused.
+func TestLoadResume(t *testing.T) {
+	s := testServer(t)
+	db := s.db(t)
+	z := schemaName(t, "resume")
+	t.Cleanup(func() { dropSchemas(t, db, z) })
+	smallSchema(t, db, z)
+	execSQL(t, db, "INSERT INTO "+quoteIdent(z)+".nk SELECT seq, 'more' FROM "+quoteIdent(z)+".seq_1_to_2000")
+	want := state(t, db, z)
+	ix, data := dump(t, s, Options{Threads: 2, ChunkRows: 100, ChunkBytes: 4096, StatementBytes: 1024}, z)
+	if ix.ChunkCount() < 8 {
+		t.Fatalf("only %d chunks: the test needs a load to stop half-way", ix.ChunkCount())
+	}
+	dropSchemas(t, db, z)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var committed atomic.Int32
+	o := LoadOptions{Threads: 2, Conn: s.admin}
+	o.Progress = func(p LoadProgress) {
+		if committed.Add(1) == 3 {
+			cancel()
+		}
+	}
+	if _, err := Load(ctx, o, bytesReader(data)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first load: %v, want it cancelled", err)
+	}
+
+	_, err := Load(ctxT(t, time.Minute), LoadOptions{Threads: 2, Conn: s.admin}, bytesReader(data))
+	if err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("a second load without Resume: %v, want a refusal naming --resume", err)
+	}
+
+	res := load(t, s, LoadOptions{Threads: 2, Resume: true}, data)
+	if res.Skipped < 3 || res.Skipped+res.Chunks != ix.ChunkCount() {
+		t.Errorf("resume skipped %d and loaded %d chunks of %d; want at least 3 skipped, and all accounted for",
+			res.Skipped, res.Chunks, ix.ChunkCount())
+	}
+	sameState(t, "resumed load", want, state(t, db, z))
+}
+
+// TestLoadInclude restores one table of a backup into a server that has
+// the rest: it refuses to overwrite the table while it exists, restores
+// it (and its trigger) once dropped, replaces it with Force, and leaves
+// every other table alone.
+func TestLoadInclude(t *testing.T) {
+	s := testServer(t)
+	db := s.db(t)
+	z := schemaName(t, "incl")
+	t.Cleanup(func() { dropSchemas(t, db, z) })
+	smallSchema(t, db, z)
+	want := state(t, db, z)
+	_, data := dump(t, s, Options{Threads: 2, ChunkRows: 300}, z)
+	k := qualified(z, "k")
+	execSQL(t, db, "UPDATE "+k+" SET v = 'changed' WHERE id <= 10", "DELETE FROM "+qualified(z, "other"))
+
+	_, err := Load(ctxT(t, time.Minute), LoadOptions{Conn: s.admin, Filter: Filter{Include: []string{z + ".k"}}}, bytesReader(data))
+	if err == nil || !strings.Contains(err.Error(), k) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("include of an existing table: %v, want a refusal naming %s and --force", err, k)
+	}
+	var n int
+	db.QueryRow("SELECT COUNT(*) FROM " + k + " WHERE v = 'changed'").Scan(&n)
+	if n != 10 {
+		t.Fatalf("the refused restore changed %s (%d changed rows left, want 10)", k, n)
+	}
+
+	load(t, s, LoadOptions{Filter: Filter{Include: []string{z + ".k"}}, Force: true}, data)
+	got := state(t, db, z)
+	for key, v := range want {
+		if strings.Contains(key, "`other`") {
+			continue
+		}
+		if got[key] != v {
+			t.Errorf("after --include %s.k --force: %s: %.200q, want %.200q", z, key, got[key], v)
+		}
+	}
+	if got["count "+qualified(z, "other")] != "0" {
+		t.Errorf("--include %s.k touched %s: %s rows", z, qualified(z, "other"), got["count "+qualified(z, "other")])
+	}
+
+	execSQL(t, db, "DROP TABLE "+k)
+	load(t, s, LoadOptions{Filter: Filter{Include: []string{z + ".k"}}}, data)
+	if g := state(t, db, z); g["checksum "+k] != want["checksum "+k] || g["trigger "+qualified(z, "k_bi")] != want["trigger "+qualified(z, "k_bi")] {
+		t.Errorf("restore of the dropped %s: checksum %s trigger %q, want %s %q", k, g["checksum "+k], g["trigger "+qualified(z, "k_bi")],
+			want["checksum "+k], want["trigger "+qualified(z, "k_bi")])
+	}
+}
+
+// TestLoadErrorNamesChunk: a statement the server refuses fails the load
+// with the server's own message and the chunk's file and table.
+func TestLoadErrorNamesChunk(t *testing.T) {
+	s := testServer(t)
+	db := s.db(t)
+	z := schemaName(t, "err")
+	t.Cleanup(func() { dropSchemas(t, db, z) })
+	smallSchema(t, db, z)
+	ix, data := dump(t, s, Options{Threads: 1}, z)
+	dropSchemas(t, db, z)
+	// A conflicting row made by a trigger of the target's own.
+	execSQL(t, db, "CREATE DATABASE "+quoteIdent(z), "CREATE TABLE "+qualified(z, "k")+" (id INT PRIMARY KEY, v VARCHAR(20))",
+		"INSERT INTO "+qualified(z, "k")+" VALUES (500, 'in the way')")
+	_, err := Load(ctxT(t, time.Minute), LoadOptions{Conn: s.admin, Resume: true}, bytesReader(data))
+	var ce *ChunkError
+	if !errors.As(err, &ce) || ce.File != ix.Tables[0].Chunks[0].File || !strings.Contains(err.Error(), "Duplicate entry '500'") ||
+		!strings.Contains(err.Error(), qualified(z, "k")) {
+		t.Fatalf("load over a conflicting row: %v; want a ChunkError naming %s, %s and the server's Duplicate entry", err,
+			ix.Tables[0].Chunks[0].File, qualified(z, "k"))
+	}
+}
+
+// TestDumpConsistentUnderWrites dumps two tables while transfers move
+// money between them in transactions: the restored sums must be the
+// total, and transfers must have committed while the dump read.
+func TestDumpConsistentUnderWrites(t *testing.T) {
+	s := testServer(t)
+	db := s.db(t)
+	z := schemaName(t, "bank")
+	t.Cleanup(func() { dropSchemas(t, db, z) })
+	a, b := qualified(z, "a"), qualified(z, "b")
+	execSQL(t, db, "CREATE DATABASE "+quoteIdent(z),
+		"CREATE TABLE "+a+" (id INT PRIMARY KEY, bal BIGINT NOT NULL) ENGINE=InnoDB",
+		"CREATE TABLE "+b+" (id INT PRIMARY KEY, bal BIGINT NOT NULL) ENGINE=InnoDB",
+		"INSERT INTO "+a+" SELECT seq, 1000 FROM "+quoteIdent(z)+".seq_1_to_2000",
+		"INSERT INTO "+b+" SELECT seq, 1000 FROM "+quoteIdent(z)+".seq_1_to_2000")
+	const total = 4000 * 1000
+
+	ctx, stop := context.WithCancel(context.Background())
+	var transfers atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		defer func() { done <- err }()
+		for i := 0; ctx.Err() == nil; i++ {
+			var tx *sql.Tx
+			if tx, err = db.BeginTx(ctx, nil); err != nil {
+				break
+			}
+			from, to := i%2000+1, (i*7)%2000+1
+			_, err = tx.Exec("UPDATE "+a+" SET bal = bal - 7 WHERE id = ?", from)
+			if err == nil {
+				_, err = tx.Exec("UPDATE "+b+" SET bal = bal + 7 WHERE id = ?", to)
+			}
+			if err == nil {
+				err = tx.Commit()
+			} else {
+				tx.Rollback()
+			}
+			if err != nil {
+				break
+			}
+			transfers.Add(1)
+		}
+		if ctx.Err() != nil {
+			err = nil
+		}
+	}()
+	testenv.WaitFor(t, 30*time.Second, "transfers running", func() bool { return transfers.Load() > 10 })
+	var during int64
+	o := Options{Threads: 2, ChunkRows: 200}
+	o.Progress = func(p DumpProgress) {
+		if during == 0 {
+			// Hold the dump until transfers committed after its snapshot.
+			n := transfers.Load()
+			testenv.WaitFor(t, 30*time.Second, "transfers during the dump", func() bool { return transfers.Load() > n+20 })
+			during = transfers.Load() - n
+		}
+	}
+	ix, data := dump(t, s, o, z)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("transfers: %v", err)
+	}
+	if during < 20 {
+		t.Fatalf("only %d transfers committed during the dump: the test proves nothing", during)
+	}
+	if len(ix.Tables[0].Chunks) < 5 {
+		t.Fatalf("%s was cut in %d chunks; want several, read by both workers", a, len(ix.Tables[0].Chunks))
+	}
+	dropSchemas(t, db, z)
+	load(t, s, LoadOptions{Threads: 2}, data)
+	var sum int64
+	if err := db.QueryRow("SELECT (SELECT SUM(bal) FROM " + a + ") + (SELECT SUM(bal) FROM " + b + ")").Scan(&sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum != total {
+		t.Errorf("restored balances sum to %d, want %d: the snapshot was not consistent (%d transfers ran during the dump)", sum, total, during)
+	}
+}
