@@ -25,7 +25,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultThreads        = 4
-	DefaultChunkBytes     = 32 << 20
+	DefaultChunkBytes     = 16 << 20
 	DefaultStatementBytes = 1 << 20
 	// minRowsPerChunk keeps tables of long rows from being cut into
 	// ranges of a handful of rows.
@@ -44,7 +44,7 @@ type Options struct {
 	// Filter selects the schemas and tables; system schemas are never
 	// dumped.
 	Filter Filter
-	// Users adds the accounts, roles and grants (objects/users.sql).
+	// Users adds the accounts, roles and grants (users.sql).
 	Users bool
 	// ChunkRows is the number of rows a key range aims at; 0 derives it
 	// from ChunkBytes and the table's average row length.

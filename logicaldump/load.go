@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	mysqldrv "github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mybak/mybak/mysql"
@@ -41,8 +42,12 @@ type LoadOptions struct {
 	// DeferIndexes creates tables without their secondary indexes and
 	// adds them after the data (tables with foreign keys keep theirs).
 	DeferIndexes bool
-	// Users runs the backup's objects/users.sql (accounts and grants).
+	// Users runs the backup's users.sql (accounts and grants).
 	Users bool
+	// NoBinlog loads with sql_log_bin=0 (needs SUPER / BINLOG ADMIN): a
+	// replica being built must not binlog the load as its own
+	// transactions.
+	NoBinlog bool
 	// Retries is how often a chunk is retried after a lost connection
 	// (0: 10); RetryWait caps the wait between attempts (0: 30 s).
 	Retries   int
@@ -131,6 +136,9 @@ func Load(ctx context.Context, o LoadOptions, r io.Reader) (*LoadResult, error) 
 	}
 	if err := o.Filter.Validate(); err != nil {
 		return nil, err
+	}
+	if o.Resume && o.Force {
+		return nil, errors.New("--resume continues a stopped restore, --force starts over by dropping what exists: give one of them")
 	}
 	l := &loader{o: o, started: time.Now(), tables: map[string]*Table{}, sel: map[*Table]bool{},
 		done: map[string]string{}, seen: map[string]string{}, objs: map[string][]byte{}}
@@ -245,9 +253,13 @@ func (f *fileReader) next(limit int) (string, []byte, error) {
 	}
 }
 
-// session runs loadSession on c.
-func session(ctx context.Context, c *sql.Conn) error {
-	for _, q := range loadSession {
+// session runs loadSession on c (and sql_log_bin=0 with NoBinlog).
+func (l *loader) session(ctx context.Context, c *sql.Conn) error {
+	qs := loadSession
+	if l.o.NoBinlog {
+		qs = append(qs[:len(qs):len(qs)], "SET SESSION sql_log_bin = 0")
+	}
+	for _, q := range qs {
 		if _, err := c.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
 		}
@@ -291,7 +303,7 @@ func (l *loader) prepare(ctx context.Context, schema map[string][]byte) error {
 		return fmt.Errorf("connect to the target: %w", err)
 	}
 	defer c.Close()
-	if err := session(ctx, c); err != nil {
+	if err := l.session(ctx, c); err != nil {
 		return err
 	}
 	if err := l.progressSetup(ctx, c); err != nil {
@@ -412,7 +424,8 @@ type chunkTask struct {
 // selected chunks with Threads connections, and returns the index.
 func (l *loader) loadData(ctx context.Context, xr *fileReader) (*Index, error) {
 	g, gctx := errgroup.WithContext(ctx)
-	tasks := make(chan chunkTask, l.o.Threads)
+	// Memory: a chunk per worker, one waiting, one being read.
+	tasks := make(chan chunkTask, 1)
 	for i := 0; i < l.o.Threads; i++ {
 		g.Go(func() error { return l.worker(gctx, i, tasks) })
 	}
@@ -562,7 +575,7 @@ func (l *loader) connect(ctx context.Context) (*sql.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the target: %w", err)
 	}
-	if err := session(ctx, c); err != nil {
+	if err := l.session(ctx, c); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -598,6 +611,10 @@ func (l *loader) loadChunk(ctx context.Context, c *sql.Conn, task chunkTask, ret
 			l.o.beforeStatement(ctx, c, task.file, i)
 		}
 		if _, err := c.ExecContext(ctx, string(stmt)); err != nil {
+			var me *mysqldrv.MySQLError
+			if errors.Is(err, mysqldrv.ErrPktTooLarge) || errors.As(err, &me) && me.Number == 1153 {
+				return fmt.Errorf("statement %d (%d bytes): %w (raise the target's max_allowed_packet)", i, len(stmt), err)
+			}
 			return fmt.Errorf("statement %d: %w", i, err)
 		}
 		return nil

@@ -257,3 +257,36 @@ func TestDumpConsistentUnderWrites(t *testing.T) {
 		t.Errorf("restored balances sum to %d, want %d: the snapshot was not consistent (%d transfers ran during the dump)", sum, total, during)
 	}
 }
+
+// TestLoadNoBinlog: with NoBinlog nothing of the load reaches the
+// target's binary log (its GTID position stays put).
+func TestLoadNoBinlog(t *testing.T) {
+	s := testServer(t)
+	db := s.db(t)
+	z := schemaName(t, "nobinlog")
+	t.Cleanup(func() { dropSchemas(t, db, z) })
+	smallSchema(t, db, z)
+	want := state(t, db, z)
+	_, data := dump(t, s, Options{Threads: 2, ChunkRows: 300}, z)
+	dropSchemas(t, db, z)
+	pos := func() string {
+		var p string
+		if err := db.QueryRow("SELECT @@GLOBAL.gtid_binlog_pos").Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	before := pos()
+	load(t, s, LoadOptions{Threads: 2, NoBinlog: true, DeferIndexes: true}, data)
+	if after := pos(); after != before {
+		t.Errorf("gtid_binlog_pos moved from %s to %s during a NoBinlog load", before, after)
+	}
+	sameState(t, "NoBinlog load", want, state(t, db, z))
+}
+
+func TestLoadResumeForceExclusive(t *testing.T) {
+	_, err := Load(t.Context(), LoadOptions{Resume: true, Force: true}, strings.NewReader(""))
+	if err == nil || !strings.Contains(err.Error(), "one of them") {
+		t.Errorf("Resume and Force together: %v", err)
+	}
+}

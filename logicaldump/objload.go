@@ -45,8 +45,13 @@ func (l *loader) addIndexes(ctx context.Context, ix *Index) error {
 		}
 		g.Go(func() error {
 			name := qualified(t.Schema, t.Name)
+			c, err := l.connect(gctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
 			have := map[string]bool{}
-			rows, err := l.db.QueryContext(gctx, "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", t.Schema, t.Name)
+			rows, err := c.QueryContext(gctx, "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", t.Schema, t.Name)
 			if err != nil {
 				return fmt.Errorf("list the indexes of %s: %w", name, err)
 			}
@@ -65,7 +70,7 @@ func (l *loader) addIndexes(ctx context.Context, ix *Index) error {
 			if len(adds) == 0 {
 				return nil
 			}
-			if _, err := l.db.ExecContext(gctx, "ALTER TABLE "+name+" "+strings.Join(adds, ", ")); err != nil {
+			if _, err := c.ExecContext(gctx, "ALTER TABLE "+name+" "+strings.Join(adds, ", ")); err != nil {
 				return fmt.Errorf("add the deferred indexes of %s: %w", name, err)
 			}
 			l.mu.Lock()
@@ -177,11 +182,7 @@ func (l *loader) createObject(ctx context.Context, c *sql.Conn, o Object, body [
 	if kw := dropKind[o.Kind]; kw != "" && (l.o.Resume || l.o.Force) {
 		set = append(set, "DROP "+kw+" IF EXISTS "+qualified(o.Schema, o.Name))
 	}
-	defer func() {
-		for _, q := range loadSession {
-			c.ExecContext(context.WithoutCancel(ctx), q)
-		}
-	}()
+	defer l.session(context.WithoutCancel(ctx), c)
 	for _, q := range set {
 		if _, err := c.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("restore %s: %s: %w", what, q, err)

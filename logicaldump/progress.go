@@ -67,15 +67,20 @@ func (l *loader) progressSetup(ctx context.Context, c *sql.Conn) error {
 // finish removes the progress records of a successful load, and the
 // progress schema when nothing else is recorded in it.
 func (l *loader) finish(ctx context.Context) error {
-	if _, err := l.db.ExecContext(ctx, "DELETE FROM "+progressTable+" WHERE dump_id = "+quoteString(l.plan.DumpID)); err != nil {
+	c, err := l.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "DELETE FROM "+progressTable+" WHERE dump_id = "+quoteString(l.plan.DumpID)); err != nil {
 		return fmt.Errorf("remove the restore's progress records: %w", err)
 	}
 	var n int
-	if err := l.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+progressTable).Scan(&n); err != nil {
+	if err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+progressTable).Scan(&n); err != nil {
 		return fmt.Errorf("count progress records: %w", err)
 	}
 	if n == 0 {
-		if _, err := l.db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(ProgressSchema)); err != nil {
+		if _, err := c.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(ProgressSchema)); err != nil {
 			return fmt.Errorf("drop %s: %w", ProgressSchema, err)
 		}
 	}
