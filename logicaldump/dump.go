@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -219,11 +218,11 @@ func (d *dumper) putLocked(name string, data []byte) error {
 }
 
 func (d *dumper) writeFile(name string, v any) error {
-	b, err := json.MarshalIndent(v, "", " ")
+	b, err := jsonMarshal(v)
 	if err != nil {
 		return err
 	}
-	return d.put(name, append(b, '\n'))
+	return d.put(name, b)
 }
 
 func (d *dumper) writeSchema(cat *catalog) error {

@@ -129,3 +129,9 @@ func (ix *Index) ChunkCount() int {
 	}
 	return n
 }
+
+// jsonMarshal is the encoding of plan.json and index.json.
+func jsonMarshal(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", " ")
+	return append(b, '\n'), err
+}

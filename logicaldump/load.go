@@ -217,7 +217,7 @@ func (f *fileReader) next(limit int) (string, []byte, error) {
 		c, err := f.xr.Next()
 		if err == io.EOF {
 			if name != "" {
-				return "", nil, fmt.Errorf("the stream ended inside %s", name)
+				return "", nil, fmt.Errorf("%w: the stream ended inside %s", errFormat, name)
 			}
 			return "", nil, io.EOF
 		}
@@ -230,17 +230,17 @@ func (f *fileReader) next(limit int) (string, []byte, error) {
 			}
 			name = c.Path
 		} else if c.Path != name {
-			return "", nil, fmt.Errorf("%s interleaves with %s: not a mybak logical backup", c.Path, name)
+			return "", nil, fmt.Errorf("%w: %s interleaves with %s", errFormat, c.Path, name)
 		}
 		switch c.Type {
 		case xbstream.TypeEOF:
 			return name, buf, nil
 		case xbstream.TypePayload:
 			if c.Offset != int64(len(buf)) {
-				return "", nil, fmt.Errorf("%s: chunk at offset %d, expected %d", name, c.Offset, len(buf))
+				return "", nil, fmt.Errorf("%w: %s: chunk at offset %d, expected %d", errFormat, name, c.Offset, len(buf))
 			}
 			if int64(len(buf))+c.Length > int64(limit) {
-				return "", nil, fmt.Errorf("%s is longer than %d bytes: refusing to hold it", name, limit)
+				return "", nil, fmt.Errorf("%w: %s is longer than %d bytes: refusing to hold it", errFormat, name, limit)
 			}
 			n := len(buf)
 			buf = append(buf, make([]byte, c.Length)...)
@@ -248,7 +248,7 @@ func (f *fileReader) next(limit int) (string, []byte, error) {
 				return "", nil, fmt.Errorf("read %s: %w", name, err)
 			}
 		default:
-			return "", nil, fmt.Errorf("%s: chunk of type %v: not a mybak logical backup", name, c.Type)
+			return "", nil, fmt.Errorf("%w: %s: chunk of type %v", errFormat, name, c.Type)
 		}
 	}
 }

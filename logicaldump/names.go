@@ -7,6 +7,9 @@ import (
 	"strings"
 )
 
+// errFormat: the stream is not laid out as Dump writes it.
+var errFormat = errors.New("not a mybak logical backup")
+
 // errCutChunk: a chunk file does not end with a complete statement.
 var errCutChunk = errors.New("the chunk file ends inside a statement (cut short)")
 

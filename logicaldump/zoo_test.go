@@ -164,6 +164,10 @@ func TestZooRoundTrip(t *testing.T) {
 		t.Errorf("no binlog coordinates in the index: %+v", ix)
 	}
 
+	if vr, err := Verify(ctxT(t, time.Minute), bytes.NewReader(data)); err != nil || vr.Chunks != ix.ChunkCount() {
+		t.Errorf("Verify of the dump: %v (%+v)", err, vr)
+	}
+
 	// The stock tool unpacks the container into schema and data files.
 	dir := t.TempDir()
 	cmd := exec.Command("mbstream", "-x", "-C", dir)
