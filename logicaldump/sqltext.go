@@ -44,26 +44,24 @@ func classOf(dataType string) valueClass {
 // return, backslash, quote and Ctrl-Z, so that a statement is one line.
 func appendString(b []byte, s []byte) []byte {
 	b = append(b, '\'')
-	for _, c := range s {
-		switch c {
-		case 0:
-			b = append(b, '\\', '0')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\'':
-			b = append(b, '\\', '\'')
-		case 0x1a:
-			b = append(b, '\\', 'Z')
-		default:
-			b = append(b, c)
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && escapeOf[s[i]] == 0 {
+			i++
 		}
+		b = append(b, s[:i]...)
+		if i == len(s) {
+			break
+		}
+		b = append(b, '\\', escapeOf[s[i]])
+		s = s[i+1:]
 	}
 	return append(b, '\'')
 }
+
+// escapeOf is the letter after the backslash of a byte that appendString
+// escapes, 0 for the others.
+var escapeOf = [256]byte{0: '0', '\n': 'n', '\r': 'r', '\\': '\\', '\'': '\'', 0x1a: 'Z'}
 
 // appendHex appends v as X'..'.
 func appendHex(b []byte, v []byte) []byte {
