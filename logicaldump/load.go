@@ -194,6 +194,9 @@ func Load(ctx context.Context, o LoadOptions, r io.Reader) (*LoadResult, error) 
 	if err := l.createObjects(ctx, ix); err != nil {
 		return nil, err
 	}
+	if len(o.Filter.Include) > 0 && l.res.Tables == 0 && l.res.Objects == 0 {
+		return nil, fmt.Errorf("--include %s matches nothing in the backup: nothing was restored", strings.Join(o.Filter.Include, ","))
+	}
 	if err := l.finish(ctx); err != nil {
 		return nil, err
 	}

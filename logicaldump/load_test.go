@@ -149,6 +149,11 @@ func TestLoadInclude(t *testing.T) {
 		t.Errorf("--include %s.k touched %s: %s rows", z, qualified(z, "other"), got["count "+qualified(z, "other")])
 	}
 
+	_, err = Load(ctxT(t, time.Minute), LoadOptions{Conn: s.admin, Filter: Filter{Include: []string{z + ".nope"}}}, bytesReader(data))
+	if err == nil || !strings.Contains(err.Error(), "matches nothing") {
+		t.Errorf("--include of a table the backup does not have: %v", err)
+	}
+
 	execSQL(t, db, "DROP TABLE "+k)
 	load(t, s, LoadOptions{Filter: Filter{Include: []string{z + ".k"}}}, data)
 	if g := state(t, db, z); g["checksum "+k] != want["checksum "+k] || g["trigger "+qualified(z, "k_bi")] != want["trigger "+qualified(z, "k_bi")] {

@@ -160,6 +160,9 @@ func (l *loader) createObject(ctx context.Context, c *sql.Conn, o Object, body [
 	if o.Kind == KindUsers {
 		what = "users and grants"
 		return splitStatements(body, func(stmt []byte) error {
+			if !userStatement(stmt) {
+				return fmt.Errorf("restore %s (%s): %.100q is not CREATE USER, CREATE ROLE, GRANT or SET DEFAULT ROLE: refusing to run it (the backup is damaged or not mybak's)", what, o.File, stmt)
+			}
 			if _, err := c.ExecContext(ctx, string(stmt)); err != nil {
 				return fmt.Errorf("restore %s (%s): %.200s: %w", what, o.File, stmt, err)
 			}
@@ -188,13 +191,29 @@ func (l *loader) createObject(ctx context.Context, c *sql.Conn, o Object, body [
 			return fmt.Errorf("restore %s: %s: %w", what, q, err)
 		}
 	}
-	if o.Kind == KindSequence {
-		if !strings.HasPrefix(string(body), "SELECT SETVAL(") {
-			return fmt.Errorf("restore %s: %s is not a SETVAL: refusing to run it", what, o.File)
-		}
+	if want := objectPrefix(o.Kind); !strings.HasPrefix(string(body), want) {
+		return fmt.Errorf("restore %s: %s does not start with %q: refusing to run it (the backup is damaged or not mybak's)", what, o.File, want)
 	}
 	if _, err := c.ExecContext(ctx, string(body)); err != nil {
 		return fmt.Errorf("restore %s (%s): %w", what, o.File, err)
 	}
 	return nil
+}
+
+// objectPrefix is how the statement of an object of kind starts.
+func objectPrefix(kind string) string {
+	if kind == KindSequence {
+		return "SELECT SETVAL("
+	}
+	return "CREATE "
+}
+
+// userStatement reports whether stmt is one users.sql may hold.
+func userStatement(stmt []byte) bool {
+	for _, p := range []string{"CREATE USER IF NOT EXISTS ", "CREATE ROLE IF NOT EXISTS ", "GRANT ", "SET DEFAULT ROLE "} {
+		if strings.HasPrefix(string(stmt), p) {
+			return true
+		}
+	}
+	return false
 }

@@ -217,3 +217,15 @@ func TestDeferredKeys(t *testing.T) {
 		t.Errorf("keyName(%q) = %q", keys[0], keyName(keys[0]))
 	}
 }
+
+func TestObjectStatementGuards(t *testing.T) {
+	for stmt, ok := range map[string]bool{"CREATE USER IF NOT EXISTS 'a'@'%'": true, "GRANT SELECT ON *.* TO 'a'@'%'": true,
+		"SET DEFAULT ROLE 'r' FOR 'a'@'%'": true, "CREATE ROLE IF NOT EXISTS 'r'": true, "DROP DATABASE x": false, "SELECT 1 INTO OUTFILE '/x'": false} {
+		if userStatement([]byte(stmt)) != ok {
+			t.Errorf("userStatement(%q) = %v", stmt, !ok)
+		}
+	}
+	if objectPrefix(KindView) != "CREATE " || objectPrefix(KindSequence) != "SELECT SETVAL(" {
+		t.Error("objectPrefix")
+	}
+}
