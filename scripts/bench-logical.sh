@@ -106,12 +106,12 @@ myloader=$(command -v myloader || true)
 
 echo "backup: $runs rounds, $threads threads" >&2
 for r in $(seq "$runs"); do
-  run trove "mariadb-dump --defaults-extra-file=$work/client.cnf --single-transaction --routines --triggers --events --hex-blob --quick --master-data=2 --gtid --databases sbtest | gzip | openssl enc -aes-256-cbc -salt -pass file:\$KEYFILE > $work/trove.sql.gz.enc"
+  run trove "mariadb-dump --defaults-extra-file=$work/client.cnf --single-transaction --routines --triggers --events --hex-blob --quick --master-data=2 --gtid --databases sbtest | gzip | openssl enc -aes-256-cbc -salt -pass file:\$KEYFILE 2>/dev/null > $work/trove.sql.gz.enc"
   rm -rf "$work/store"
   run mybak "$mybak backup --engine logical --dump-threads $threads --include sbtest $conn_backup $mybak_common > $work/id"
   if [ -n "$mydumper" ]; then
     rm -rf "$work/mydumper"
-    run mydumper "$mydumper --defaults-file=$work/client.cnf --threads $threads --compress --database sbtest --outputdir $work/mydumper --rows 500000 --trx-consistency-only"
+    run mydumper "$mydumper --defaults-file=$work/client.cnf --threads $threads --compress --database sbtest --outputdir $work/mydumper --rows 500000 --trx-consistency-only 2>>$work/mydumper.log"
   fi
 done
 id=$(cat "$work/id")
@@ -121,7 +121,7 @@ id=$(cat "$work/id")
 echo "restore: $runs rounds" >&2
 for r in $(seq "$runs"); do
   fresh
-  run trove_restore "openssl enc -d -aes-256-cbc -pass file:\$KEYFILE < $work/trove.sql.gz.enc | gzip -d | mariadb --defaults-extra-file=$work/admin.cnf"
+  run trove_restore "openssl enc -d -aes-256-cbc -pass file:\$KEYFILE < $work/trove.sql.gz.enc 2>/dev/null | gzip -d | mariadb --defaults-extra-file=$work/admin.cnf"
   same "Trove's restore"
   fresh
   run mybak_restore "$mybak restore $id --to-mysql --parallel $threads $conn_admin $mybak_common"
@@ -131,7 +131,7 @@ for r in $(seq "$runs"); do
   same "mybak restore --to-mysql --defer-indexes"
   if [ -n "$myloader" ]; then
     fresh
-    run myloader "$myloader --defaults-file=$work/admin.cnf --threads $threads --directory $work/mydumper"
+    run myloader "$myloader --defaults-file=$work/admin.cnf --threads $threads --directory $work/mydumper 2>>$work/myloader.log"
     same "myloader"
   fi
 done
