@@ -4,12 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mybak/mybak/internal/testenv"
+	"github.com/mybak/mybak/mysql"
 )
 
 // smallSchema makes schema z with a keyed table (cut into chunks), a
@@ -293,5 +295,51 @@ func TestLoadResumeForceExclusive(t *testing.T) {
 	_, err := Load(t.Context(), LoadOptions{Resume: true, Force: true}, strings.NewReader(""))
 	if err == nil || !strings.Contains(err.Error(), "one of them") {
 		t.Errorf("Resume and Force together: %v", err)
+	}
+}
+
+// TestLoadCutStream: a stream that ends before its index (a download cut
+// off) fails the load saying so; the chunks it committed are kept, and the
+// whole stream with Resume completes the restore without loading any
+// twice.
+func TestLoadCutStream(t *testing.T) {
+	s := testServer(t)
+	db := s.db(t)
+	z := schemaName(t, "cut")
+	t.Cleanup(func() { dropSchemas(t, db, z) })
+	smallSchema(t, db, z)
+	want := state(t, db, z)
+	ix, data := dump(t, s, Options{Threads: 2, ChunkRows: 100, ChunkBytes: 2048, StatementBytes: 1024}, z)
+	dropSchemas(t, db, z)
+	_, err := Load(ctxT(t, time.Minute), LoadOptions{Conn: s.admin, Threads: 2}, bytesReader(data[:len(data)*2/3]))
+	if err == nil || !strings.Contains(err.Error(), "truncated") && !strings.Contains(err.Error(), "ended") {
+		t.Fatalf("load of a cut stream: %v, want an error saying it ended early", err)
+	}
+	res := load(t, s, LoadOptions{Threads: 2, Resume: true}, data)
+	if res.Skipped == 0 || res.Skipped+res.Chunks != ix.ChunkCount() {
+		t.Errorf("resume after a cut stream: %d skipped, %d loaded, %d in the backup", res.Skipped, res.Chunks, ix.ChunkCount())
+	}
+	sameState(t, "resume after a cut stream", want, state(t, db, z))
+}
+
+// TestDumpLockBusy: when the snapshot's lock cannot be taken (another
+// backup holds BACKUP STAGE), the dump fails saying which lock, and
+// releases what it holds.
+func TestDumpLockBusy(t *testing.T) {
+	s := testServer(t)
+	db := s.db(t)
+	c, err := db.Conn(ctxT(t, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(context.Background(), "BACKUP STAGE START"); err != nil {
+		t.Fatal(err)
+	}
+	defer c.ExecContext(context.Background(), "BACKUP STAGE END")
+	z := schemaName(t, "busy")
+	_, err = Dump(ctxT(t, time.Minute), Options{Conn: s.backup, Filter: Filter{Include: []string{z}}, LockWait: time.Second}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "BACKUP STAGE") || !errors.Is(err, mysql.ErrLockTimeout) {
+		t.Fatalf("dump while another backup holds BACKUP STAGE: %v", err)
 	}
 }
