@@ -83,6 +83,9 @@ func (p DumpProgress) ETA() time.Duration {
 	return time.Duration(float64(p.Elapsed) * float64(p.RowsEstimate-p.RowsDone) / float64(p.RowsDone))
 }
 
+// progressEvery is how often Dump and Load log their progress.
+var progressEvery = 10 * time.Second
+
 // dumper holds the state of one Dump.
 type dumper struct {
 	o         Options
@@ -95,6 +98,7 @@ type dumper struct {
 	stmtMax   int
 	hexLimit  int
 	tableLeft map[*tableInfo]int
+	lastLog   time.Time
 	dirs      map[string]string // schema -> its directory in the container
 	planned   map[*tableInfo]bool
 }
@@ -198,6 +202,8 @@ func Dump(ctx context.Context, o Options, w io.Writer) (ix *Index, err error) {
 	if err := d.writeFile(IndexFile, d.ix); err != nil {
 		return nil, err
 	}
+	o.Log.Info("dump complete", "tables", len(d.ix.Tables), "chunks", d.ix.ChunkCount(), "rows", d.ix.Rows, "bytes", d.ix.Bytes,
+		"objects", len(d.ix.Objects), "seconds", d.ix.Finished.Sub(d.ix.Started).Seconds())
 	return d.ix, nil
 }
 
@@ -400,8 +406,23 @@ func (d *dumper) rangeDone(ti *tableInfo) {
 	d.tableLeft[ti]--
 	if d.tableLeft[ti] == 0 {
 		d.prog.TablesDone++
+		d.reportLocked()
 	}
 	d.wmu.Unlock()
+}
+
+// reportLocked calls Progress and logs the progress (at most every
+// progressEvery); d.wmu is held.
+func (d *dumper) reportLocked() {
+	d.prog.Elapsed = time.Since(d.start)
+	if d.o.Progress != nil {
+		d.o.Progress(d.prog)
+	}
+	if time.Since(d.lastLog) >= progressEvery {
+		d.lastLog = time.Now()
+		d.o.Log.Info("dump progress", "tables", fmt.Sprintf("%d/%d", d.prog.TablesDone, d.prog.Tables),
+			"rows", d.prog.RowsDone, "rows_estimated", d.prog.RowsEstimate, "bytes", d.prog.Bytes, "eta", d.prog.ETA().Round(time.Second))
+	}
 }
 
 // chunkWriter accumulates one range's statements and cuts them into chunk
@@ -463,10 +484,7 @@ func (cw *chunkWriter) flush() error {
 		d.ix.Bytes += ch.Bytes
 		d.prog.RowsDone += ch.Rows
 		d.prog.Bytes += ch.Bytes
-		d.prog.Elapsed = time.Since(d.start)
-		if d.o.Progress != nil {
-			d.o.Progress(d.prog)
-		}
+		d.reportLocked()
 	}
 	d.wmu.Unlock()
 	cw.part++

@@ -108,10 +108,11 @@ type loader struct {
 	schema  map[string][]byte // schema/ files
 	dbDone  map[string]bool   // schemas created
 
-	mu   sync.Mutex
-	seen map[string]string // file -> sha256 of what was read
-	res  LoadResult
-	objs map[string][]byte
+	mu      sync.Mutex
+	seen    map[string]string // file -> sha256 of what was read
+	res     LoadResult
+	lastLog time.Time
+	objs    map[string][]byte
 }
 
 // maxSchemaBytes bounds what Load holds of schema and object files.
@@ -201,6 +202,8 @@ func Load(ctx context.Context, o LoadOptions, r io.Reader) (*LoadResult, error) 
 		return nil, err
 	}
 	l.res.Elapsed = time.Since(l.started)
+	o.Log.Info("load complete", "tables", l.res.Tables, "chunks", l.res.Chunks, "skipped", l.res.Skipped, "bytes", l.res.Bytes,
+		"objects", l.res.Objects, "indexes_added", l.res.IndexesAdded, "retried", l.res.Retried, "seconds", l.res.Elapsed.Seconds())
 	return &l.res, nil
 }
 
@@ -543,6 +546,11 @@ func (l *loader) worker(ctx context.Context, id int, tasks <-chan chunkTask) err
 				p := LoadProgress{Chunks: l.res.Chunks, Skipped: l.res.Skipped, Bytes: l.res.Bytes, Elapsed: time.Since(l.started)}
 				if l.o.Progress != nil {
 					l.o.Progress(p)
+				}
+				if time.Since(l.lastLog) >= progressEvery {
+					l.lastLog = time.Now()
+					l.o.Log.Info("load progress", "chunks", p.Chunks, "skipped", p.Skipped, "bytes", p.Bytes,
+						"mib_per_s", fmt.Sprintf("%.1f", float64(p.Bytes)/(1<<20)/max(p.Elapsed.Seconds(), 0.001)))
 				}
 				l.mu.Unlock()
 				break

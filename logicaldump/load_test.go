@@ -1,10 +1,12 @@
 package logicaldump
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -341,5 +343,29 @@ func TestDumpLockBusy(t *testing.T) {
 	_, err = Dump(ctxT(t, time.Minute), Options{Conn: s.backup, Filter: Filter{Include: []string{z}}, LockWait: time.Second}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "BACKUP STAGE") || !errors.Is(err, mysql.ErrLockTimeout) {
 		t.Fatalf("dump while another backup holds BACKUP STAGE: %v", err)
+	}
+}
+
+// TestProgressLogs: Dump logs tables done of all, rows, bytes and an ETA
+// as it goes, Load its chunks and bytes, and both a summary at the end.
+func TestProgressLogs(t *testing.T) {
+	s := testServer(t)
+	db := s.db(t)
+	z := schemaName(t, "progress")
+	t.Cleanup(func() { dropSchemas(t, db, z) })
+	smallSchema(t, db, z)
+	defer func(d time.Duration) { progressEvery = d }(progressEvery)
+	progressEvery = 0
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	_, data := dump(t, s, Options{Threads: 2, ChunkRows: 200, Log: log}, z)
+	dropSchemas(t, db, z)
+	load(t, s, LoadOptions{Threads: 2, Log: log}, data)
+	out := logs.String()
+	for _, want := range []string{`msg="dump progress" tables=3/3 rows=1302`, "eta=", `msg="dump complete" tables=3`,
+		`msg="load progress" chunks=`, `msg="load complete" tables=3`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the logs do not say %q:\n%s", want, out)
+		}
 	}
 }
