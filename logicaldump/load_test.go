@@ -175,6 +175,7 @@ func TestLoadErrorNamesChunk(t *testing.T) {
 	t.Cleanup(func() { dropSchemas(t, db, z) })
 	smallSchema(t, db, z)
 	ix, data := dump(t, s, Options{Threads: 1}, z)
+	t.Cleanup(func() { db.Exec("DELETE FROM "+progressTable+" WHERE dump_id = ?", ix.DumpID) })
 	dropSchemas(t, db, z)
 	// A conflicting row made by a trigger of the target's own.
 	execSQL(t, db, "CREATE DATABASE "+quoteIdent(z), "CREATE TABLE "+qualified(z, "k")+" (id INT PRIMARY KEY, v VARCHAR(20))",
