@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
@@ -56,8 +57,11 @@ type LoadOptions struct {
 	Progress func(LoadProgress)
 	Log      *slog.Logger
 
+	// insertOnly loads with the chunks' INSERT statements even when the
+	// target allows LOAD DATA LOCAL INFILE (tests of both paths).
+	insertOnly bool
 	// beforeStatement is a test hook, called before each statement of a
-	// chunk with the connection it runs on.
+	// chunk (LOAD DATA is statement 1) with the connection it runs on.
 	beforeStatement func(ctx context.Context, c *sql.Conn, file string, i int)
 }
 
@@ -82,7 +86,10 @@ type LoadResult struct {
 	Objects      int
 	IndexesAdded int
 	Retried      int // chunks retried after a lost connection
-	Elapsed      time.Duration
+	// LoadData counts the chunks loaded with LOAD DATA LOCAL INFILE (the
+	// others ran their INSERT statements).
+	LoadData int
+	Elapsed  time.Duration
 }
 
 // loadSession is run on every connection of a load: the values of a chunk
@@ -112,7 +119,10 @@ type loader struct {
 	seen    map[string]string // file -> sha256 of what was read
 	res     LoadResult
 	lastLog time.Time
-	objs    map[string][]byte
+	// useLoadData: chunks go by LOAD DATA LOCAL INFILE (the target allows
+	// it), else by their INSERT statements.
+	useLoadData atomic.Bool
+	objs        map[string][]byte
 }
 
 // maxSchemaBytes bounds what Load holds of schema and object files.
@@ -314,6 +324,10 @@ func (l *loader) prepare(ctx context.Context, schema map[string][]byte) error {
 	}
 	if err := l.progressSetup(ctx, c); err != nil {
 		return err
+	}
+	var localInfile sql.NullString
+	if err := c.QueryRowContext(ctx, "SELECT @@local_infile").Scan(&localInfile); err == nil {
+		l.useLoadData.Store(!l.o.insertOnly && (localInfile.String == "1" || strings.EqualFold(localInfile.String, "ON")))
 	}
 	have, err := l.existing(ctx)
 	if err != nil {
@@ -612,8 +626,40 @@ func (l *loader) loadChunk(ctx context.Context, c *sql.Conn, task chunkTask, ret
 	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
 		return false, fmt.Errorf("load chunk %s of %s: BEGIN: %w", task.file, name, err)
 	}
+	loaded := false
+	if l.useLoadData.Load() {
+		loaded, err = l.loadDataChunk(ctx, c, task, name, prefix)
+		if err == nil && !loaded {
+			// Start the chunk over with its INSERTs.
+			if _, err = c.ExecContext(ctx, "ROLLBACK"); err == nil {
+				_, err = c.ExecContext(ctx, "BEGIN")
+			}
+		}
+	}
+	if err == nil && !loaded {
+		err = l.insertChunk(ctx, c, task, name, prefix)
+	}
+	if err == nil {
+		_, err = c.ExecContext(ctx, "INSERT INTO "+progressTable+" (dump_id, file, sha256) VALUES ("+
+			quoteString(l.plan.DumpID)+", "+quoteString(task.file)+", "+quoteString(task.sum)+")")
+	}
+	if err == nil {
+		_, err = c.ExecContext(ctx, "COMMIT")
+	}
+	if err != nil {
+		if !lostConnection(err) {
+			c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		return false, &ChunkError{File: task.file, Table: name, err: err}
+	}
+	return false, nil
+}
+
+// insertChunk runs the chunk's INSERT statements (inside the chunk's
+// transaction).
+func (l *loader) insertChunk(ctx context.Context, c *sql.Conn, task chunkTask, name string, prefix []byte) error {
 	i := 0
-	err = splitStatements(task.data, func(stmt []byte) error {
+	return splitStatements(task.data, func(stmt []byte) error {
 		i++
 		if !bytes.HasPrefix(stmt, prefix) {
 			return fmt.Errorf("statement %d is not an INSERT into %s: refusing to run it (the backup is damaged or not mybak's)", i, name)
@@ -630,20 +676,56 @@ func (l *loader) loadChunk(ctx context.Context, c *sql.Conn, task chunkTask, ret
 		}
 		return nil
 	})
-	if err == nil {
-		_, err = c.ExecContext(ctx, "INSERT INTO "+progressTable+" (dump_id, file, sha256) VALUES ("+
-			quoteString(l.plan.DumpID)+", "+quoteString(task.file)+", "+quoteString(task.sum)+")")
+}
+
+// readerSeq names the readers registered for LOAD DATA.
+var readerSeq atomic.Int64
+
+// loadDataChunk loads the chunk's rows with LOAD DATA LOCAL INFILE
+// (inside the chunk's transaction). It returns false when the server
+// loaded other than every row without a warning (LOCAL turns a duplicate
+// key into a warning and a skipped row, and a value it had to change into
+// a warning): the caller rolls back and runs the INSERTs, whose errors are
+// the server's own. A server that refuses LOCAL INFILE turns it off for
+// the rest of the load.
+func (l *loader) loadDataChunk(ctx context.Context, c *sql.Conn, task chunkTask, name string, prefix []byte) (bool, error) {
+	tsv, err := toTSV(task.data, prefix)
+	if err != nil {
+		return false, fmt.Errorf("%w (the backup is damaged or not mybak's)", err)
 	}
-	if err == nil {
-		_, err = c.ExecContext(ctx, "COMMIT")
+	if tsv.rows == 0 {
+		return true, nil
+	}
+	reader := fmt.Sprintf("mybak-%s-%d", l.plan.DumpID, readerSeq.Add(1))
+	mysqldrv.RegisterReaderHandler(reader, func() io.Reader { return bytes.NewReader(tsv.data) })
+	defer mysqldrv.DeregisterReaderHandler(reader)
+	if l.o.beforeStatement != nil {
+		l.o.beforeStatement(ctx, c, task.file, 1)
+	}
+	res, err := c.ExecContext(ctx, tsv.loadDataSQL(name, reader))
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) && (me.Number == 1148 || me.Number == 3948 || me.Number == 4166) {
+		l.o.Log.Warn("the target refuses LOAD DATA LOCAL INFILE: loading with INSERT statements", "err", err)
+		l.useLoadData.Store(false)
+		return false, nil
 	}
 	if err != nil {
-		if !lostConnection(err) {
-			c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		}
-		return false, &ChunkError{File: task.file, Table: name, err: err}
+		return false, fmt.Errorf("LOAD DATA: %w", err)
 	}
-	return false, nil
+	n, _ := res.RowsAffected()
+	var warnings int64
+	if err := c.QueryRowContext(ctx, "SELECT @@warning_count").Scan(&warnings); err != nil {
+		return false, fmt.Errorf("LOAD DATA: read its warnings: %w", err)
+	}
+	if n != tsv.rows || warnings > 0 {
+		l.o.Log.Info("LOAD DATA of a chunk was not exact: loading it with INSERT statements", "chunk", task.file,
+			"rows", tsv.rows, "loaded", n, "warnings", warnings)
+		return false, nil
+	}
+	l.mu.Lock()
+	l.res.LoadData++
+	l.mu.Unlock()
+	return true, nil
 }
 
 // ChunkError is the failure of one chunk: the file, its table, and the

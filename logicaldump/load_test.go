@@ -35,6 +35,11 @@ func smallSchema(t *testing.T, db *sql.DB, z string) {
 // the middle of a chunk (after some of its statements ran): the chunk is
 // rolled back by the server and retried whole on a new connection.
 func TestLoadRetriesLostConnection(t *testing.T) {
+	t.Run("load data", func(t *testing.T) { testLoadRetries(t, false, 1) })
+	t.Run("insert statements", func(t *testing.T) { testLoadRetries(t, true, 2) })
+}
+
+func testLoadRetries(t *testing.T, insertOnly bool, stmt int) {
 	s := testServer(t)
 	db := s.db(t)
 	z := schemaName(t, "retry")
@@ -46,9 +51,9 @@ func TestLoadRetriesLostConnection(t *testing.T) {
 
 	var kills atomic.Int32
 	victim := ix.Tables[0].Chunks[1].File // a chunk of k, with several statements
-	o := LoadOptions{Threads: 2, Conn: s.admin, RetryWait: time.Second}
+	o := LoadOptions{Threads: 2, Conn: s.admin, RetryWait: time.Second, insertOnly: insertOnly}
 	o.beforeStatement = func(ctx context.Context, c *sql.Conn, file string, i int) {
-		if file != victim || i != 2 || !kills.CompareAndSwap(0, 1) {
+		if file != victim || i != stmt || !kills.CompareAndSwap(0, 1) {
 			return
 		}
 		var id int64
@@ -180,7 +185,11 @@ func TestLoadErrorNamesChunk(t *testing.T) {
 	// A conflicting row made by a trigger of the target's own.
 	execSQL(t, db, "CREATE DATABASE "+quoteIdent(z), "CREATE TABLE "+qualified(z, "k")+" (id INT PRIMARY KEY, v VARCHAR(20))",
 		"INSERT INTO "+qualified(z, "k")+" VALUES (500, 'in the way')")
-	_, err := Load(ctxT(t, time.Minute), LoadOptions{Conn: s.admin, Resume: true}, bytesReader(data))
+	var logs bytes.Buffer
+	_, err := Load(ctxT(t, time.Minute), LoadOptions{Conn: s.admin, Resume: true, Log: slog.New(slog.NewTextHandler(&logs, nil))}, bytesReader(data))
+	if !strings.Contains(logs.String(), "not exact") {
+		t.Errorf("LOAD DATA (LOCAL: a duplicate is a warning) did not fall back to the INSERTs:\n%s", logs.String())
+	}
 	var ce *ChunkError
 	if !errors.As(err, &ce) || ce.File != ix.Tables[0].Chunks[0].File || !strings.Contains(err.Error(), "Duplicate entry '500'") ||
 		!strings.Contains(err.Error(), qualified(z, "k")) {
