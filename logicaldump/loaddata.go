@@ -201,7 +201,7 @@ func toTSV(data []byte, prefix []byte) (*tsvChunk, error) {
 	return c, nil
 }
 
-// parseIdentList parses "`a`,`b“c`" (the INSERT's columns).
+// parseIdentList parses the INSERT's column list: backquoted names, comma-separated, a backquote inside one doubled.
 func parseIdentList(p []byte) ([]string, error) {
 	var out []string
 	for len(p) > 0 {
