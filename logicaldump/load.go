@@ -736,6 +736,7 @@ type ChunkError struct {
 	err   error
 }
 
+// Error implements error.
 func (e *ChunkError) Error() string {
 	return fmt.Sprintf("load chunk %s of %s: %v", e.File, e.Table, e.err)
 }

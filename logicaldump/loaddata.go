@@ -3,6 +3,7 @@ package logicaldump
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -56,27 +57,22 @@ const (
 	litBinaryString
 )
 
+// sqlValue is one value of a chunk's INSERT: its form and its body
+// (digits, the quoted bytes still escaped, the hex digits).
+type sqlValue struct {
+	kind literalKind
+	raw  []byte
+}
+
 // toTSV parses the INSERT statements of a chunk into table (prefix is
 // "INSERT INTO `db`.`t` (") and returns them as LOAD DATA rows.
 func toTSV(data []byte, prefix []byte) (*tsvChunk, error) {
 	c := &tsvChunk{}
-	type value struct {
-		kind literalKind
-		raw  []byte // the literal's body: digits, the quoted bytes (still escaped), the hex digits
-	}
-	var rows [][]value
+	var rows [][]sqlValue
 	n := 0
 	err := splitStatements(data, func(stmt []byte) error {
 		n++
-		rest, ok := bytes.CutPrefix(stmt, prefix)
-		if !ok {
-			return fmt.Errorf("statement %d is not an INSERT into the chunk's table", n)
-		}
-		end := bytes.Index(rest, []byte(") VALUES "))
-		if end < 0 {
-			return fmt.Errorf("statement %d: no VALUES", n)
-		}
-		cols, err := parseIdentList(rest[:end])
+		cols, r, err := parseInsert(stmt, prefix)
 		if err != nil {
 			return fmt.Errorf("statement %d: %w", n, err)
 		}
@@ -85,70 +81,12 @@ func toTSV(data []byte, prefix []byte) (*tsvChunk, error) {
 		} else if strings.Join(cols, "\x00") != strings.Join(c.columns, "\x00") {
 			return fmt.Errorf("statement %d names other columns than the first", n)
 		}
-		p := rest[end+len(") VALUES "):]
-		for len(p) > 0 {
-			if p[0] != '(' {
-				return fmt.Errorf("statement %d: a row does not start with '('", n)
-			}
-			p = p[1:]
-			var row []value
-			for {
-				var v value
-				var err error
-				v, p, err = func() (value, []byte, error) {
-					switch {
-					case bytes.HasPrefix(p, []byte("NULL")):
-						return value{kind: litNull}, p[4:], nil
-					case len(p) > 0 && p[0] == '\'':
-						body, rest, err := scanQuoted(p)
-						return value{kind: litString, raw: body}, rest, err
-					case bytes.HasPrefix(p, []byte("X'")):
-						i := bytes.IndexByte(p[2:], '\'')
-						if i < 0 {
-							return value{}, nil, fmt.Errorf("unterminated hex literal")
-						}
-						return value{kind: litHex, raw: p[2 : 2+i]}, p[3+i:], nil
-					case bytes.HasPrefix(p, []byte("_binary'")):
-						body, rest, err := scanQuoted(p[7:])
-						return value{kind: litBinaryString, raw: body}, rest, err
-					}
-					i := 0
-					for i < len(p) && (p[i] >= '0' && p[i] <= '9' || p[i] == '-' || p[i] == '+' || p[i] == '.' || p[i] == 'e' || p[i] == 'E') {
-						i++
-					}
-					if i == 0 {
-						return value{}, nil, fmt.Errorf("unexpected %.20q", p)
-					}
-					return value{kind: litNumber, raw: p[:i]}, p[i:], nil
-				}()
-				if err != nil {
-					return fmt.Errorf("statement %d: %w", n, err)
-				}
-				row = append(row, v)
-				if len(p) == 0 {
-					return fmt.Errorf("statement %d: a row is cut", n)
-				}
-				if p[0] == ',' {
-					p = p[1:]
-					continue
-				}
-				if p[0] != ')' {
-					return fmt.Errorf("statement %d: unexpected %.20q after a value", n, p)
-				}
-				p = p[1:]
-				break
-			}
+		for _, row := range r {
 			if len(row) != len(c.columns) {
 				return fmt.Errorf("statement %d: a row of %d values for %d columns", n, len(row), len(c.columns))
 			}
-			rows = append(rows, row)
-			if len(p) > 0 {
-				if p[0] != ',' {
-					return fmt.Errorf("statement %d: unexpected %.20q after a row", n, p)
-				}
-				p = p[1:]
-			}
 		}
+		rows = append(rows, r...)
 		return nil
 	})
 	if err != nil {
@@ -169,6 +107,94 @@ func toTSV(data []byte, prefix []byte) (*tsvChunk, error) {
 			}
 		}
 	}
+	c.data, c.rows = writeTSV(rows), int64(len(rows))
+	return c, nil
+}
+
+// parseInsert parses one INSERT statement of a chunk: its columns and rows.
+func parseInsert(stmt, prefix []byte) ([]string, [][]sqlValue, error) {
+	rest, ok := bytes.CutPrefix(stmt, prefix)
+	if !ok {
+		return nil, nil, errors.New("not an INSERT into the chunk's table")
+	}
+	end := bytes.Index(rest, []byte(") VALUES "))
+	if end < 0 {
+		return nil, nil, errors.New("no VALUES")
+	}
+	cols, err := parseIdentList(rest[:end])
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows [][]sqlValue
+	p := rest[end+len(") VALUES "):]
+	for len(p) > 0 {
+		if p[0] != '(' {
+			return nil, nil, errors.New("a row does not start with '('")
+		}
+		p = p[1:]
+		var row []sqlValue
+		for {
+			var v sqlValue
+			if v, p, err = scanValue(p); err != nil {
+				return nil, nil, err
+			}
+			row = append(row, v)
+			if len(p) == 0 {
+				return nil, nil, errors.New("a row is cut")
+			}
+			if p[0] == ')' {
+				p = p[1:]
+				break
+			}
+			if p[0] != ',' {
+				return nil, nil, fmt.Errorf("unexpected %.20q after a value", p)
+			}
+			p = p[1:]
+		}
+		rows = append(rows, row)
+		if len(p) > 0 {
+			if p[0] != ',' {
+				return nil, nil, fmt.Errorf("unexpected %.20q after a row", p)
+			}
+			p = p[1:]
+		}
+	}
+	return cols, rows, nil
+}
+
+// scanValue reads the value p starts with: NULL, a number, '...', X'...'
+// or _binary'...', the forms appendValue writes.
+func scanValue(p []byte) (sqlValue, []byte, error) {
+	switch {
+	case bytes.HasPrefix(p, []byte("NULL")):
+		return sqlValue{kind: litNull}, p[4:], nil
+	case len(p) > 0 && p[0] == '\'':
+		body, rest, err := scanQuoted(p)
+		return sqlValue{kind: litString, raw: body}, rest, err
+	case bytes.HasPrefix(p, []byte("X'")):
+		i := bytes.IndexByte(p[2:], '\'')
+		if i < 0 {
+			return sqlValue{}, nil, errors.New("unterminated hex literal")
+		}
+		return sqlValue{kind: litHex, raw: p[2 : 2+i]}, p[3+i:], nil
+	case bytes.HasPrefix(p, []byte("_binary'")):
+		body, rest, err := scanQuoted(p[7:])
+		return sqlValue{kind: litBinaryString, raw: body}, rest, err
+	}
+	i := 0
+	for i < len(p) && (p[i] >= '0' && p[i] <= '9' || p[i] == '-' || p[i] == '+' || p[i] == '.' || p[i] == 'e' || p[i] == 'E') {
+		i++
+	}
+	if i == 0 {
+		return sqlValue{}, nil, fmt.Errorf("unexpected %.20q", p)
+	}
+	return sqlValue{kind: litNumber, raw: p[:i]}, p[i:], nil
+}
+
+// writeTSV writes rows as LOAD DATA reads them: tab-separated, \N for
+// NULL, strings unescaped from SQL and escaped for LOAD DATA, binary
+// values as hex.
+func writeTSV(rows [][]sqlValue) []byte {
 	size := 0
 	for _, row := range rows {
 		for _, v := range row {
@@ -197,8 +223,7 @@ func toTSV(data []byte, prefix []byte) (*tsvChunk, error) {
 		}
 		out = append(out, '\n')
 	}
-	c.data, c.rows = out, int64(len(rows))
-	return c, nil
+	return out
 }
 
 // parseIdentList parses the INSERT's column list: backquoted names, comma-separated, a backquote inside one doubled.
