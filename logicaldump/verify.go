@@ -31,21 +31,15 @@ type VerifyResult struct {
 // chunk holds only INSERT statements into its own table. An error
 // matching ErrDamaged says what is wrong.
 func Verify(ctx context.Context, r io.Reader) (*VerifyResult, error) {
+	v := &verifier{res: &VerifyResult{}, seen: map[string]string{}}
 	fr := &fileReader{xr: xbstream.NewReader(r)}
-	damaged := func(format string, a ...any) error {
-		return fmt.Errorf("%w: %s", ErrDamaged, fmt.Sprintf(format, a...))
-	}
-	res := &VerifyResult{}
-	var plan *Index
-	seen := map[string]string{}
-	var tables map[string]*Table
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		name, data, err := fr.next(maxSchemaBytes)
 		if err == io.EOF {
-			if plan == nil {
+			if v.plan == nil {
 				return nil, damaged("the stream ends before plan.json")
 			}
 			return nil, damaged("the stream ends before index.json (cut short)")
@@ -56,98 +50,131 @@ func Verify(ctx context.Context, r io.Reader) (*VerifyResult, error) {
 			}
 			return nil, err // reading failed: the content's state is unknown
 		}
-		res.Files++
-		if plan == nil {
-			switch {
-			case name == PlanFile:
-				if plan, err = ParseIndex(data); err != nil {
-					return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
-				}
-				tables = map[string]*Table{}
-				for _, t := range plan.Tables {
-					if t.DataPrefix != "" {
-						tables[t.DataPrefix] = t
-					}
-					if _, ok := seen[t.File]; !ok {
-						return nil, damaged("%s (CREATE of %s) is missing", t.File, qualified(t.Schema, t.Name))
-					}
-				}
-				for _, d := range plan.Databases {
-					if _, ok := seen[d.File]; !ok {
-						return nil, damaged("%s (CREATE DATABASE %s) is missing", d.File, quoteIdent(d.Name))
-					}
-				}
-			case strings.HasSuffix(name, ".schema.sql"):
-				seen[name] = ""
-				res.SchemaFiles++
-			default:
-				return nil, damaged("unexpected file %q before plan.json", name)
-			}
-			continue
+		v.res.Files++
+		switch {
+		case v.plan == nil:
+			err = v.beforePlan(name, data)
+		case name == IndexFile:
+			return v.index(data)
+		default:
+			err = v.dataFile(name, data)
 		}
-		if name == IndexFile {
-			ix, err := ParseIndex(data)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
-			}
-			if ix.DumpID != plan.DumpID {
-				return nil, damaged("index.json is of dump %s, plan.json of %s", ix.DumpID, plan.DumpID)
-			}
-			listed := map[string]bool{}
-			for _, t := range ix.Tables {
-				for _, ch := range t.Chunks {
-					listed[ch.File] = true
-					got, ok := seen[ch.File]
-					switch {
-					case !ok:
-						return nil, damaged("chunk %s of %s is missing", ch.File, qualified(t.Schema, t.Name))
-					case got != ch.SHA256:
-						return nil, damaged("chunk %s of %s has sha256 %s, the index says %s", ch.File, qualified(t.Schema, t.Name), got, ch.SHA256)
-					}
-				}
-			}
-			for _, o := range ix.Objects {
-				listed[o.File] = true
-				got, ok := seen[o.File]
-				switch {
-				case !ok:
-					return nil, damaged("%s (%s %s) is missing", o.File, o.Kind, o.Name)
-				case got != o.SHA256:
-					return nil, damaged("%s (%s %s) has sha256 %s, the index says %s", o.File, o.Kind, o.Name, got, o.SHA256)
-				}
-			}
-			for f, sum := range seen {
-				if sum != "" && !listed[f] {
-					return nil, damaged("%s is in the stream but not in the index", f)
-				}
-			}
-			res.Index = ix
-			return res, nil
-		}
-		if _, dup := seen[name]; dup {
-			return nil, damaged("%s appears twice", name)
-		}
-		seen[name] = sha256hex(data)
-		t := tables[chunkPrefix(name)]
-		if t == nil {
-			res.ObjectFiles++
-			continue
-		}
-		res.Chunks++
-		res.Bytes += int64(len(data))
-		prefix := []byte("INSERT INTO " + qualified(t.Schema, t.Name) + " (")
-		i := 0
-		if err := splitStatements(data, func(stmt []byte) error {
-			i++
-			if !bytes.HasPrefix(stmt, prefix) {
-				return damaged("statement %d of %s is not an INSERT into %s", i, name, qualified(t.Schema, t.Name))
-			}
-			return nil
-		}); err != nil {
-			if errors.Is(err, errCutChunk) {
-				return nil, damaged("%s: %v", name, err)
-			}
+		if err != nil {
 			return nil, err
 		}
 	}
+}
+
+func damaged(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrDamaged, fmt.Sprintf(format, a...))
+}
+
+// verifier is the state of one Verify.
+type verifier struct {
+	res    *VerifyResult
+	plan   *Index
+	seen   map[string]string // file -> sha256 ("" for schema files)
+	tables map[string]*Table // by DataPrefix
+}
+
+// beforePlan takes a schema file, or plan.json (whose schema files must
+// all have come).
+func (v *verifier) beforePlan(name string, data []byte) error {
+	if name != PlanFile {
+		if !strings.HasSuffix(name, ".schema.sql") {
+			return damaged("unexpected file %q before plan.json", name)
+		}
+		v.seen[name] = ""
+		v.res.SchemaFiles++
+		return nil
+	}
+	plan, err := ParseIndex(data)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	v.plan, v.tables = plan, map[string]*Table{}
+	for _, t := range plan.Tables {
+		if t.DataPrefix != "" {
+			v.tables[t.DataPrefix] = t
+		}
+		if _, ok := v.seen[t.File]; !ok {
+			return damaged("%s (CREATE of %s) is missing", t.File, qualified(t.Schema, t.Name))
+		}
+	}
+	for _, d := range plan.Databases {
+		if _, ok := v.seen[d.File]; !ok {
+			return damaged("%s (CREATE DATABASE %s) is missing", d.File, quoteIdent(d.Name))
+		}
+	}
+	return nil
+}
+
+// dataFile takes a chunk or an object file.
+func (v *verifier) dataFile(name string, data []byte) error {
+	if _, dup := v.seen[name]; dup {
+		return damaged("%s appears twice", name)
+	}
+	v.seen[name] = sha256hex(data)
+	t := v.tables[chunkPrefix(name)]
+	if t == nil {
+		v.res.ObjectFiles++
+		return nil
+	}
+	v.res.Chunks++
+	v.res.Bytes += int64(len(data))
+	prefix := []byte("INSERT INTO " + qualified(t.Schema, t.Name) + " (")
+	i := 0
+	err := splitStatements(data, func(stmt []byte) error {
+		i++
+		if !bytes.HasPrefix(stmt, prefix) {
+			return damaged("statement %d of %s is not an INSERT into %s", i, name, qualified(t.Schema, t.Name))
+		}
+		return nil
+	})
+	if errors.Is(err, errCutChunk) {
+		return damaged("%s: %v", name, err)
+	}
+	return err
+}
+
+// index checks index.json against what the stream held.
+func (v *verifier) index(data []byte) (*VerifyResult, error) {
+	ix, err := ParseIndex(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	if ix.DumpID != v.plan.DumpID {
+		return nil, damaged("index.json is of dump %s, plan.json of %s", ix.DumpID, v.plan.DumpID)
+	}
+	listed := map[string]bool{}
+	check := func(file, what, want string) error {
+		listed[file] = true
+		got, ok := v.seen[file]
+		switch {
+		case !ok:
+			return damaged("%s (%s) is missing", file, what)
+		case got != want:
+			return damaged("%s (%s) has sha256 %s, the index says %s", file, what, got, want)
+		}
+		return nil
+	}
+	for _, t := range ix.Tables {
+		for _, ch := range t.Chunks {
+			if err := check(ch.File, "a chunk of "+qualified(t.Schema, t.Name), ch.SHA256); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, o := range ix.Objects {
+		if err := check(o.File, o.Kind+" "+o.Name, o.SHA256); err != nil {
+			return nil, err
+		}
+	}
+	for f, sum := range v.seen {
+		if sum != "" && !listed[f] {
+			return nil, damaged("%s is in the stream but not in the index", f)
+		}
+	}
+	v.res.Index = ix
+	return v.res, nil
 }
