@@ -11,7 +11,17 @@ import (
 // events and sequence values of the selected schemas.
 func readObjects(ctx context.Context, c *sql.Conn, f Filter, wantDB map[string]bool, cat *catalog) error {
 	sel := func(db, name string) bool { return wantDB[db] && f.Match(db, name) }
+	for _, read := range []func(context.Context, *sql.Conn, func(db, name string) bool, *catalog) error{
+		readViews, readRoutines, readTriggers, readEvents, readSequences} {
+		if err := read(ctx, c, sel, cat); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
+// readViews reads the selected views, in dependency order.
+func readViews(ctx context.Context, c *sql.Conn, sel func(db, name string) bool, cat *catalog) error {
 	rows, err := queryStrings(ctx, c, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.VIEWS ORDER BY TABLE_SCHEMA, TABLE_NAME")
 	if err != nil {
 		return fmt.Errorf("list views: %w", err)
@@ -33,8 +43,12 @@ func readObjects(ctx context.Context, c *sql.Conn, f Filter, wantDB map[string]b
 			CharsetClient: sc["character_set_client"], Collation: sc["collation_connection"]}, sql: sc["create view"]})
 	}
 	cat.objects = append(cat.objects, orderViews(views)...)
+	return nil
+}
 
-	rows, err = queryStrings(ctx, c, "SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "+
+// readRoutines reads the selected procedures and functions.
+func readRoutines(ctx context.Context, c *sql.Conn, sel func(db, name string) bool, cat *catalog) error {
+	rows, err := queryStrings(ctx, c, "SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "+
 		"WHERE ROUTINE_TYPE IN ('PROCEDURE','FUNCTION') ORDER BY ROUTINE_SCHEMA, ROUTINE_TYPE DESC, ROUTINE_NAME")
 	if err != nil {
 		return fmt.Errorf("list routines: %w", err)
@@ -60,8 +74,12 @@ func readObjects(ctx context.Context, c *sql.Conn, f Filter, wantDB map[string]b
 		cat.objects = append(cat.objects, objectDef{Object: Object{Kind: kind, Schema: db, Name: name, SQLMode: sc["sql_mode"],
 			CharsetClient: sc["character_set_client"], Collation: sc["collation_connection"]}, sql: body})
 	}
+	return nil
+}
 
-	rows, err = queryStrings(ctx, c, "SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS "+
+// readTriggers reads the triggers of the selected tables, in their order.
+func readTriggers(ctx context.Context, c *sql.Conn, sel func(db, name string) bool, cat *catalog) error {
+	rows, err := queryStrings(ctx, c, "SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS "+
 		"ORDER BY TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER")
 	if err != nil {
 		return fmt.Errorf("list triggers: %w", err)
@@ -80,8 +98,12 @@ func readObjects(ctx context.Context, c *sql.Conn, f Filter, wantDB map[string]b
 			SQLMode: sc["sql_mode"], CharsetClient: sc["character_set_client"], Collation: sc["collation_connection"]},
 			sql: sc["sql original statement"]})
 	}
+	return nil
+}
 
-	rows, err = queryStrings(ctx, c, "SELECT EVENT_SCHEMA, EVENT_NAME FROM information_schema.EVENTS ORDER BY EVENT_SCHEMA, EVENT_NAME")
+// readEvents reads the selected events.
+func readEvents(ctx context.Context, c *sql.Conn, sel func(db, name string) bool, cat *catalog) error {
+	rows, err := queryStrings(ctx, c, "SELECT EVENT_SCHEMA, EVENT_NAME FROM information_schema.EVENTS ORDER BY EVENT_SCHEMA, EVENT_NAME")
 	if err != nil {
 		return fmt.Errorf("list events: %w", err)
 	}
@@ -99,7 +121,11 @@ func readObjects(ctx context.Context, c *sql.Conn, f Filter, wantDB map[string]b
 			CharsetClient: sc["character_set_client"], Collation: sc["collation_connection"], TimeZone: sc["time_zone"]},
 			sql: sc["create event"]})
 	}
+	return nil
+}
 
+// readSequences reads the next value of the dumped sequences.
+func readSequences(ctx context.Context, c *sql.Conn, _ func(db, name string) bool, cat *catalog) error {
 	for _, ti := range cat.tables {
 		if ti.t.Kind != "sequence" {
 			continue
