@@ -7,9 +7,11 @@ package e2e
 
 import (
 	"bytes"
+	"database/sql"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -96,5 +98,80 @@ func TestLogicalBackupRestore(t *testing.T) {
 		if r := run(t, nil, nil, c...); r.code != 2 {
 			t.Errorf("mybak %s: exit %d, want 2 (usage)\n%s", strings.Join(c, " "), r.code, r.stderr)
 		}
+	}
+}
+
+// TestLogicalReplica: a logical backup taken while transfers commit on the
+// primary makes a replica (make-replica --backup) whose tables, once it
+// has caught up with the primary's binary log, equal the primary's: the
+// coordinates recorded are those of the snapshot. The same with
+// make-replica --fresh --engine logical (the dump loaded as it is taken).
+func TestLogicalReplica(t *testing.T) {
+	primary(t)
+	p := startSandbox(t, "logical-primary", "")
+	pdb := p.db(t)
+	seed(t, pdb, "logical_repl")
+	execSQL(t, pdb, "CREATE TABLE logical_repl.acct (id INT PRIMARY KEY, bal BIGINT NOT NULL)",
+		"INSERT INTO logical_repl.acct SELECT seq, 100 FROM logical_repl.seq_1_to_1000")
+	stopWrites := make(chan struct{})
+	writes := make(chan error, 1)
+	go func() {
+		var err error
+		for i := 0; err == nil; i++ {
+			select {
+			case <-stopWrites:
+				writes <- nil
+				return
+			default:
+			}
+			_, err = pdb.Exec("UPDATE logical_repl.acct SET bal = bal + IF(id = ?, -1, 1) WHERE id IN (?, ?)", i%1000+1, i%1000+1, (i*7)%1000+1)
+		}
+		writes <- err
+	}()
+	store := t.TempDir()
+	key := keyFile(t, "logical replica key")
+	r := run(t, nil, nil, append([]string{"backup", "--engine", "logical", "--dump-threads", "2", "--storage", store, "--encrypt-key-file", key}, p.conn(false)...)...)
+	close(stopWrites)
+	if err := <-writes; err != nil {
+		t.Fatalf("writes on the primary: %v", err)
+	}
+	must(t, r, "backup --engine logical")
+	id := strings.TrimSpace(r.stdout)
+	execSQL(t, pdb, "INSERT INTO logical_repl.notes VALUES (20, 'after the backup')")
+	replPassFile := filepath.Join(sandboxBase(), "credentials", "mybak_repl.password")
+
+	caughtUp := func(db *sql.DB) {
+		t.Helper()
+		var pos string
+		if err := pdb.QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+			t.Fatal(err)
+		}
+		var ok sql.NullInt64
+		if err := db.QueryRow("SELECT MASTER_GTID_WAIT(?, 60)", pos).Scan(&ok); err != nil || ok.Int64 != 0 {
+			t.Fatalf("the replica did not reach the primary's %s: %v %v", pos, ok, err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"from the store", []string{"--backup", id, "--storage", store, "--encrypt-key-file", key}},
+		{"fresh", []string{"--fresh", "--engine", "logical", "--primary-user", p.admin, "--primary-password-file", p.adminPassFile}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rs := startSandbox(t, "logical-replica", "")
+			args := append([]string{"make-replica", "--host", "127.0.0.1", "--port", strconv.Itoa(rs.port), "--user", p.admin,
+				"--password-file", p.adminPassFile, "--primary-host", "127.0.0.1", "--primary-port", strconv.Itoa(p.port),
+				"--replication-user", "mybak_repl", "--replication-password-file", replPassFile, "--wait-timeout", "60s"}, c.args...)
+			must(t, run(t, nil, nil, args...), "make-replica "+c.name)
+			rdb := rs.db(t)
+			caughtUp(rdb)
+			sameChecksums(t, checksums(t, pdb, "logical_repl"), checksums(t, rdb, "logical_repl"))
+			var sum int64
+			rdb.QueryRow("SELECT SUM(bal) FROM logical_repl.acct").Scan(&sum)
+			if sum != 100000 {
+				t.Errorf("balances on the replica sum to %d, want 100000", sum)
+			}
+		})
 	}
 }
