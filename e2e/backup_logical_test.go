@@ -124,7 +124,7 @@ func TestLogicalReplica(t *testing.T) {
 				return
 			default:
 			}
-			_, err = pdb.Exec("UPDATE logical_repl.acct SET bal = bal + IF(id = ?, -1, 1) WHERE id IN (?, ?)", i%1000+1, i%1000+1, (i*7)%1000+1)
+			_, err = pdb.Exec("UPDATE logical_repl.acct SET bal = bal + IF(id = ?, -1, 1) WHERE id IN (?, ?)", i%1000+1, i%1000+1, (i+1)%1000+1)
 		}
 		writes <- err
 	}()
