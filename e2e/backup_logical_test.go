@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mybak/mybak/internal/testenv"
 )
@@ -46,7 +48,7 @@ func TestLogicalBackupRestore(t *testing.T) {
 			t.Errorf("the manifest lacks meta %q: %v", k, meta)
 		}
 	}
-	r = run(t, nil, nil, append([]string{"list"}, common...)...)
+	r = run(t, nil, nil, "list", "--storage", store)
 	must(t, r, "list")
 	if !strings.Contains(r.stdout, id) || !strings.Contains(r.stdout, "logical") {
 		t.Errorf("list does not show %s as logical:\n%s", id, r.stdout)
@@ -115,9 +117,10 @@ func TestLogicalReplica(t *testing.T) {
 		"INSERT INTO logical_repl.acct SELECT seq, 100 FROM logical_repl.seq_1_to_1000")
 	stopWrites := make(chan struct{})
 	writes := make(chan error, 1)
+	var n atomic.Int64
 	go func() {
 		var err error
-		for i := 0; err == nil; i++ {
+		for i := 0; err == nil; i, _ = i+1, n.Add(1) {
 			select {
 			case <-stopWrites:
 				writes <- nil
@@ -130,10 +133,15 @@ func TestLogicalReplica(t *testing.T) {
 	}()
 	store := t.TempDir()
 	key := keyFile(t, "logical replica key")
+	testenv.WaitFor(t, 30*time.Second, "transfers on the primary", func() bool { return n.Load() >= 20 })
+	before := n.Load()
 	r := run(t, nil, nil, append([]string{"backup", "--engine", "logical", "--dump-threads", "2", "--storage", store, "--encrypt-key-file", key}, p.conn(false)...)...)
 	close(stopWrites)
 	if err := <-writes; err != nil {
 		t.Fatalf("writes on the primary: %v", err)
+	}
+	if n.Load()-before < 10 {
+		t.Fatalf("only %d transfers committed while the backup ran: the test proves nothing", n.Load()-before)
 	}
 	must(t, r, "backup --engine logical")
 	id := strings.TrimSpace(r.stdout)
