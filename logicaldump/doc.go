@@ -11,9 +11,12 @@
 // reads the binary log file, position and GTID, while every worker runs
 // START TRANSACTION WITH CONSISTENT SNAPSHOT; then the lock is released.
 // All workers read the same InnoDB snapshot, which the recorded
-// coordinates describe. Tables of non-transactional engines (MyISAM, Aria)
-// are read at whatever state they have when their chunk is read, as with
-// mysqldump --single-transaction.
+// coordinates describe. When the selection holds tables of
+// non-transactional engines (MyISAM, Aria, MEMORY), the block is FLUSH
+// TABLES WITH READ LOCK (BACKUP STAGE would stop a write that holds its
+// table lock) and lasts until those tables are read, so that they too are
+// at the snapshot's point; then the InnoDB tables are read with commits
+// going on.
 //
 // # Container
 //

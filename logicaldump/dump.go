@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -171,13 +172,20 @@ func Dump(ctx context.Context, o Options, w io.Writer) (ix *Index, err error) {
 		}
 		workers[i] = c
 	}
-	snap, err := takeSnapshot(ctx, control, info, workers, o.LockWait)
+	// Tables of engines without MVCC are read while commits are blocked
+	// (their writes are too), so that they belong to the snapshot.
+	nonTrx, err := nonTransactional(ctx, control, o.Filter)
+	if err != nil {
+		return nil, err
+	}
+	snap, release, err := takeSnapshot(ctx, control, info, workers, o.LockWait, nonTrx > 0)
 	if err != nil {
 		return nil, fmt.Errorf("take the snapshot: %w", err)
 	}
+	defer release()
 	d.ix.BinlogFile, d.ix.BinlogPos, d.ix.GTID = snap.binlog.File, snap.binlog.Pos, snap.binlog.GTID
-	d.ix.LockSeconds = snap.locked.Seconds()
-	o.Log.Info("snapshot taken", "binlog_file", snap.binlog.File, "binlog_pos", snap.binlog.Pos, "gtid", snap.binlog.GTID, "lock", snap.locked)
+	o.Log.Info("snapshot taken", "binlog_file", snap.binlog.File, "binlog_pos", snap.binlog.Pos, "gtid", snap.binlog.GTID,
+		"non_transactional_tables", nonTrx)
 
 	cat, err := readCatalog(ctx, workers[0], o.Filter, o.Users)
 	if err != nil {
@@ -189,7 +197,17 @@ func Dump(ctx context.Context, o Options, w io.Writer) (ix *Index, err error) {
 	if err := d.writeFile(PlanFile, d.ix); err != nil {
 		return nil, err
 	}
-	if err := d.dumpData(ctx, cat, workers); err != nil {
+	if nonTrx > 0 {
+		if err := d.dumpData(ctx, cat, workers, func(ti *tableInfo) bool { return !transactional(ti.t.Engine) }); err != nil {
+			return nil, err
+		}
+	}
+	if err := release(); err != nil {
+		return nil, err
+	}
+	d.ix.LockSeconds = snap.locked.Seconds()
+	o.Log.Info("commits unblocked", "lock", snap.locked)
+	if err := d.dumpData(ctx, cat, workers, func(ti *tableInfo) bool { return transactional(ti.t.Engine) }); err != nil {
 		return nil, err
 	}
 	if err := d.writeObjects(cat); err != nil {
@@ -333,16 +351,43 @@ func (q *queue) done(failed bool) {
 	q.cond.Broadcast()
 }
 
-func (d *dumper) dumpData(ctx context.Context, cat *catalog, workers []*sql.Conn) error {
+// transactional reports whether tables of engine are read in the
+// snapshot (MVCC) rather than as they are when read.
+func transactional(engine string) bool {
+	switch strings.ToLower(engine) {
+	case "innodb", "rocksdb", "tokudb":
+		return true
+	}
+	return false
+}
+
+// nonTransactional counts the selected base tables of engines that are
+// not transactional (MyISAM, Aria, MEMORY, ...).
+func nonTransactional(ctx context.Context, c *sql.Conn, f Filter) (int, error) {
+	rows, err := queryStrings(ctx, c, "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'")
+	if err != nil {
+		return 0, fmt.Errorf("list the tables' engines: %w", err)
+	}
+	n := 0
+	for _, r := range rows {
+		if !ExcludedSchemas[strings.ToLower(r[0].String)] && f.MatchSchema(r[0].String) && f.Match(r[0].String, r[1].String) && !transactional(r[2].String) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// dumpData dumps the tables of cat that which selects, with the workers.
+func (d *dumper) dumpData(ctx context.Context, cat *catalog, workers []*sql.Conn, which func(*tableInfo) bool) error {
 	q := newQueue()
 	var tables []*tableInfo
 	for _, ti := range cat.tables {
-		if ti.t.Kind == "table" {
+		if ti.t.Kind == "table" && which(ti) {
 			tables = append(tables, ti)
 			d.prog.RowsEstimate += ti.rowsEst
 		}
 	}
-	d.prog.Tables = len(tables)
+	d.prog.Tables += len(tables)
 	// Largest first: a big table's ranges spread over the workers early.
 	sort.SliceStable(tables, func(i, j int) bool { return tables[i].rowsEst*tables[i].avgRow > tables[j].rowsEst*tables[j].avgRow })
 	for _, ti := range tables {
