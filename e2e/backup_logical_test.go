@@ -27,6 +27,7 @@ import (
 // untouched), refused while it exists, replaced with --force; the flags
 // that apply to the logical engine only are usage errors elsewhere.
 func TestLogicalBackupRestore(t *testing.T) {
+	scratch := scratchParent(t) // before primary's private TMPDIR, which the server's user cannot enter
 	p := primary(t)
 	db := p.db(t)
 	name := strings.ReplaceAll(uniqueName("e2e_logical"), "-", "_")
@@ -38,7 +39,7 @@ func TestLogicalBackupRestore(t *testing.T) {
 	common := []string{"--storage", store, "--encrypt-key-file", key}
 
 	stop := testenv.ArgvWatch(t, p.password(t), "--dump-threads")
-	r := run(t, nil, nil, append(append([]string{"backup", "--engine", "logical", "--dump-threads", "2", "--include", name}, common...), p.conn(false)...)...)
+	r := run(t, nil, nil, append(append([]string{"backup", "--engine", "logical", "--dump-threads", "2", "--include", name, "--users"}, common...), p.conn(false)...)...)
 	must(t, r, "backup --engine logical")
 	stop()
 	id := strings.TrimSpace(r.stdout)
@@ -55,6 +56,17 @@ func TestLogicalBackupRestore(t *testing.T) {
 	}
 	r = run(t, nil, nil, append([]string{"verify", "--deep", id}, common...)...)
 	must(t, r, "verify --deep")
+	if !strings.Contains(r.stdout, "logical container (index, chunk hashes)") {
+		t.Errorf("verify --deep did not check the chunks' hashes:\n%s", r.stdout)
+	}
+	// The scratch server's tools (run as mysql under root) write
+	// temporary files to mybak's TMPDIR: the test's private one is not
+	// theirs, /tmp is.
+	r = run(t, nil, []string{"TMPDIR=/tmp"}, append([]string{"verify", "--drill", id, "--scratch-dir", scratch}, common...)...)
+	must(t, r, "verify --drill")
+	if !strings.Contains(r.stdout, "PASSED") || !strings.Contains(r.stdout, "(exact) counts match") {
+		t.Errorf("verify --drill of a logical backup:\n%s", r.stdout)
+	}
 
 	// The stream is an xbstream of SQL files.
 	r = run(t, nil, nil, append([]string{"restore", id, "--to-stdout"}, common...)...)

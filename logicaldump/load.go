@@ -43,7 +43,9 @@ type LoadOptions struct {
 	// DeferIndexes creates tables without their secondary indexes and
 	// adds them after the data (tables with foreign keys keep theirs).
 	DeferIndexes bool
-	// Users runs the backup's users.sql (accounts and grants).
+	// Users runs the backup's users.sql (accounts and grants) also when
+	// Filter selects part of the backup; a whole restore runs it
+	// anyway (when the backup has one: it was taken with Users).
 	Users bool
 	// NoBinlog loads with sql_log_bin=0 (needs SUPER / BINLOG ADMIN): a
 	// replica being built must not binlog the load as its own

@@ -97,7 +97,7 @@ func (l *loader) planTable(t *Table) *Table {
 func (l *loader) objectSelected(o Object) bool {
 	switch o.Kind {
 	case KindUsers:
-		return l.o.Users
+		return l.o.Users || len(l.o.Filter.Include) == 0 && len(l.o.Filter.Exclude) == 0
 	case KindTrigger:
 		return l.o.Filter.Match(o.Schema, o.Table)
 	}

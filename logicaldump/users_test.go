@@ -25,8 +25,9 @@ func grants(t *testing.T, db *sql.DB, acct string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestUsers: with Users the accounts, roles and grants come back (Load
-// with Users); without it, users.sql is neither written nor run.
+// TestUsers: a dump with Users holds the accounts, roles and grants (one
+// without does not); a whole load restores them, a partial one only with
+// Users.
 func TestUsers(t *testing.T) {
 	s := testServer(t)
 	db := s.db(t)
@@ -53,17 +54,20 @@ func TestUsers(t *testing.T) {
 	ix, data = dump(t, s, Options{Users: true}, z)
 	dropSchemas(t, db, z)
 	execSQL(t, db, "DROP USER "+acct, "DROP ROLE "+racct)
-	load(t, s, LoadOptions{}, data)
+	load(t, s, LoadOptions{Filter: Filter{Include: []string{z}}}, data)
 	if g := grants(t, db, acct); !strings.HasPrefix(g, "error") {
-		t.Fatalf("a load without Users created %s: %s", user, g)
+		t.Fatalf("a partial load without Users created %s: %s", user, g)
 	}
-	dropSchemas(t, db, z)
-	load(t, s, LoadOptions{Users: true}, data)
-	if g := grants(t, db, acct); g != wantU {
-		t.Errorf("grants of %s after the load:\n%s\nwant\n%s", acct, g, wantU)
-	}
-	if g := grants(t, db, racct); g != wantR {
-		t.Errorf("grants of %s after the load:\n%s\nwant\n%s", racct, g, wantR)
+	for _, o := range []LoadOptions{{Filter: Filter{Include: []string{z}}, Users: true}, {}} {
+		dropSchemas(t, db, z)
+		execSQL(t, db, "DROP USER IF EXISTS "+acct, "DROP ROLE IF EXISTS "+racct)
+		load(t, s, o, data)
+		if g := grants(t, db, acct); g != wantU {
+			t.Errorf("grants of %s after a load with %+v:\n%s\nwant\n%s", acct, o.Filter, g, wantU)
+		}
+		if g := grants(t, db, racct); g != wantR {
+			t.Errorf("grants of %s after a load with %+v:\n%s\nwant\n%s", racct, o.Filter, g, wantR)
+		}
 	}
 	_ = ix
 }
