@@ -34,7 +34,7 @@ func makeReplicaCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "backup", Usage: "the stored backup to build the replica from: an ID or latest (with --storage); a physical chain is restored whole"},
 		&cli.BoolFlag{Name: "from-stdin", Usage: "read the backup from standard input, as mybak backup --to-stdout writes it (e.g. over ssh from the primary)"},
 		&cli.BoolFlag{Name: "fresh", Usage: "dump the primary now (--engine mysqldump|mariadb-dump) straight into the running replica, no store"},
-		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "with --fresh: mysqldump, mariadb-dump, or auto (the primary's own dump tool)"},
+		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "with --fresh: mysqldump, mariadb-dump, logical (mybak's own, parallel), or auto (the primary's own dump tool)"},
 		&cli.StringFlag{Name: "datadir", Usage: "physical backups: the replica's datadir (new or empty; no server may run on it)"},
 		&cli.BoolFlag{Name: "force", Usage: "replace a non-empty --datadir (its old contents are moved aside to DIR.mybak-old-<time>), or apply a dump into a replica that holds databases"},
 		&cli.BoolFlag{Name: "remove-old", Usage: "physical, with --force: delete the old contents of --datadir instead of moving them aside"},
@@ -288,6 +288,12 @@ func fillFresh(c *cli.Context, e *env, primary mysql.Conn, work string, target e
 	db.Close()
 	if err != nil {
 		return nil, fmt.Errorf("probe the primary %s: %w", primary, err)
+	}
+	if d, err := freshDumper(name); err == nil {
+		if _, ok := d.(engine.Toolless); ok {
+			e.log.Info("dumping the primary into the replica", "primary", primary.String(), "engine", name)
+			return replica.FromDump(d, engine.BackupConfig{Conn: primary, Server: info, Log: e.log}, target), nil
+		}
 	}
 	tn := mysql.Engine(name)
 	if name == "auto" {

@@ -96,6 +96,11 @@ func restoreMySQLFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "to-mysql", Usage: "logical: apply the dump with the mysql/mariadb client (connection options as for backup)"},
 		&cli.BoolFlag{Name: "force", Usage: "replace a non-empty --target-dir / --datadir (its old contents are moved aside to DIR.mybak-old-<time>), or apply a dump into a server that holds databases"},
 		&cli.BoolFlag{Name: "remove-old", Usage: "physical, with --force: delete the old contents of --target-dir / --datadir instead of moving them aside"},
+		&cli.StringSliceFlag{Name: "include", Usage: "--to-mysql of a logical engine backup: restore only these tables (db or db.table, wildcards * and ?); an existing one is refused without --force"},
+		&cli.StringSliceFlag{Name: "exclude", Usage: "--to-mysql of a logical engine backup: leave out these tables (db or db.table, wildcards)"},
+		&cli.BoolFlag{Name: "resume", Usage: "--to-mysql of a logical engine backup: continue a restore that stopped (chunks already committed are skipped)"},
+		&cli.BoolFlag{Name: "defer-indexes", Usage: "--to-mysql of a logical engine backup: add secondary indexes after the data"},
+		&cli.BoolFlag{Name: "users", Usage: "--to-mysql of a logical engine backup taken with --users: restore its accounts, roles and grants also with --include/--exclude (a whole restore does anyway)"},
 	)
 }
 
@@ -115,6 +120,8 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 		return usagef("--copy-back / --move-back need --datadir DIR")
 	case c.String("datadir") != "" && !c.Bool("copy-back") && !c.Bool("move-back"):
 		return usagef("--datadir needs --copy-back or --move-back")
+	case c.Bool("resume") && c.Bool("force"):
+		return usagef("--resume continues a stopped restore, --force starts over by dropping what exists: give one of them")
 	case c.Bool("remove-old") && (!c.Bool("force") || !physical):
 		return usagef("--remove-old goes with --force, for a physical restore (--target-dir / --copy-back / --move-back)")
 	}
@@ -160,7 +167,9 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 		logf.Close()
 		e.log.Info("restore started", "id", m.ID, "engine", m.Engine.Name, "to", conn.String())
 		err = eng.Restore(c.Context, st, []*backup.Manifest{m}, engine.Target{Server: &restore.LogicalOptions{Options: opts,
-			Conn: conn, Force: c.Bool("force"), LogPath: logf.Name(), Log: e.log}})
+			Conn: conn, Force: c.Bool("force"), LogPath: logf.Name(), Log: e.log,
+			Include: c.StringSlice("include"), Exclude: c.StringSlice("exclude"), Resume: c.Bool("resume"),
+			DeferIndexes: c.Bool("defer-indexes"), Users: c.Bool("users")}})
 		if err != nil {
 			if fi, serr := os.Stat(logf.Name()); serr == nil && fi.Size() > 0 {
 				e.log.Warn("the SQL client's full log is kept", "file", logf.Name())

@@ -18,7 +18,7 @@ import (
 )
 
 // mysqlEngines are the --engine values that talk to a MySQL server.
-var mysqlEngines = []string{"auto", "mariabackup", "xtrabackup", "innobackupex", "mysqldump", "mariadb-dump"}
+var mysqlEngines = []string{"auto", "mariabackup", "xtrabackup", "innobackupex", "mysqldump", "mariadb-dump", "logical"}
 
 func isMySQLEngine(name string) bool {
 	for _, e := range mysqlEngines {
@@ -73,6 +73,10 @@ func backupMySQLFlags() []cli.Flag {
 		&cli.StringFlag{Name: "use-memory", Usage: "physical engines: tool's --use-memory, e.g. 1G"},
 		&cli.IntFlag{Name: "ftwrl-wait-timeout", Usage: "seconds to wait for long queries before taking the backup lock (tool's --ftwrl-wait-timeout)"},
 		&cli.IntFlag{Name: "lock-wait-timeout", Usage: "xtrabackup 8.0: seconds to wait for the backup lock (--backup-lock-timeout)"},
+		&cli.IntFlag{Name: "dump-threads", Usage: "--engine logical: connections reading the snapshot (default 4)"},
+		&cli.StringSliceFlag{Name: "include", Usage: "--engine logical: back up only these tables: db or db.table, wildcards * and ? (repeat or comma-separate)"},
+		&cli.StringSliceFlag{Name: "exclude", Usage: "--engine logical: leave out these tables (db or db.table, wildcards), even when --include names them"},
+		&cli.BoolFlag{Name: "users", Usage: "--engine logical: also back up the accounts, roles and grants"},
 		&cli.StringFlag{Name: "work-dir", Usage: "where the backup's temporary state and the tool's log go (default: $TMPDIR)"},
 		&cli.BoolFlag{Name: "preflight", Usage: "run the preflight checks first and do not back up when one fails"},
 		&cli.StringFlag{Name: "row-counts", Value: backup.RowCountsAuto, Usage: "after the backup, record each table's row count in the manifest for restore drills: auto (tables up to --row-count-max rows, within --row-count-budget), exact (every table) or off"},
@@ -120,7 +124,7 @@ type server struct {
 
 // connectAndSelect connects, probes the server and picks the tool for
 // engine (auto: the physical tool for the flavour).
-func connectAndSelect(ctx context.Context, conn mysql.Conn, engine string) (*server, error) {
+func connectAndSelect(ctx context.Context, conn mysql.Conn, name string) (*server, error) {
 	db, err := mysql.Open(ctx, conn)
 	if err != nil {
 		return nil, err
@@ -130,12 +134,18 @@ func connectAndSelect(ctx context.Context, conn mysql.Conn, engine string) (*ser
 		db.Close()
 		return nil, fmt.Errorf("probe %s: %w", conn, err)
 	}
+	// An engine that reads the server itself needs no tool.
+	if en, err := engine.ByName(name); err == nil {
+		if _, ok := en.(engine.Toolless); ok {
+			return &server{conn: conn, db: db, info: info, tool: mysql.Tool{Engine: mysql.Engine(name)}}, nil
+		}
+	}
 	// A named engine is its own tool; auto means the physical tool of
 	// the server's flavour.
-	tool, err := mysql.SelectTool(mysql.Engine(engine), info, false)
+	tool, err := mysql.SelectTool(mysql.Engine(name), info, false)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("engine %s for %s %s: %w", engine, info.Flavor, info.Version, err)
+		return nil, fmt.Errorf("engine %s for %s %s: %w", name, info.Flavor, info.Version, err)
 	}
 	return &server{conn: conn, db: db, info: info, tool: tool}, nil
 }
@@ -209,9 +219,11 @@ func mysqlBackupEngine(c *cli.Context, e *env, r repo.Repository) (eng backup.En
 		Parallel: c.Int("parallel"), Throttle: c.Int("throttle"), UseMemory: c.String("use-memory"),
 		FTWRLWaitTimeout: c.Int("ftwrl-wait-timeout"), LockWaitTimeout: c.Int("lock-wait-timeout"), Given: c.IsSet,
 		ExtraArgs: extra, WorkDir: filepath.Join(state, "work"), LogPath: filepath.Join(state, string(srv.tool.Engine)+".log"),
-		OnLine:    func(l string) { e.log.Debug(string(srv.tool.Engine), "line", l) },
-		Warnf:     func(f string, a ...any) { e.log.Warn(fmt.Sprintf(f, a...)) },
-		RowCounts: rows,
+		OnLine:      func(l string) { e.log.Debug(string(srv.tool.Engine), "line", l) },
+		Warnf:       func(f string, a ...any) { e.log.Warn(fmt.Sprintf(f, a...)) },
+		RowCounts:   rows,
+		DumpThreads: c.Int("dump-threads"), Include: c.StringSlice("include"), Exclude: c.StringSlice("exclude"), Users: c.Bool("users"),
+		Log: e.log,
 	})
 	if err != nil {
 		finish(true)

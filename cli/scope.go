@@ -104,6 +104,8 @@ func backupScopes(engine string) []flagScope {
 		{flags: []string{"parent", "parallel", "throttle", "use-memory", "ftwrl-wait-timeout", "lock-wait-timeout",
 			"work-dir", "preflight", "row-counts", "row-count-max", "row-count-budget"}, applies: mysqlEngine,
 			mode: "to a MySQL --engine; --engine stdin stores standard input as it is"},
+		{flags: []string{"dump-threads", "include", "exclude", "users"}, applies: func(*cli.Context) bool { return engine == "logical" },
+			mode: "to --engine logical"},
 		{flags: []string{"compress-level", "compress-block-size", "compress-concurrency"},
 			applies: func(c *cli.Context) bool { return c.String("compress") != "none" }, mode: "to --compress gzip or zstd"},
 		{flags: []string{"encrypt-kdf", "encrypt-iter"},
@@ -122,6 +124,8 @@ func restoreScopes() []flagScope {
 		{flags: []string{"start-cmd", "start-timeout"}, applies: func(c *cli.Context) bool { return physical(c) && hasTarget(c) },
 			mode: "to a physical restore with a recovery target (--until, --before-statement, ...)"},
 		{flags: []string{"owner", "use-memory", "remove-old"}, applies: physical, mode: "to a physical restore (--target-dir)"},
+		{flags: []string{"include", "exclude", "resume", "defer-indexes", "users"}, applies: func(c *cli.Context) bool { return c.Bool("to-mysql") },
+			mode: "to --to-mysql (of a logical engine backup)"},
 		{flags: []string{"force"}, applies: func(c *cli.Context) bool { return !c.Bool("to-stdout") },
 			mode: "to --target-dir / --datadir / --to-mysql"},
 	}

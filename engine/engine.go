@@ -71,6 +71,14 @@ type Dumper interface {
 	DumpInto(ctx context.Context, cfg BackupConfig, t Target) (mysql.BinlogPosition, error)
 }
 
+// Toolless is implemented by engines that read the server themselves,
+// with no program of their own to find (the logical engine): the cli
+// connects and probes the server but chooses no tool for them.
+type Toolless interface {
+	Engine
+	Toolless()
+}
+
 // ParentQuery is what Incremental.Parent needs to know about where it
 // looks and what it is for.
 type ParentQuery struct {
@@ -111,6 +119,15 @@ type BackupConfig struct {
 	// Given reports whether the user gave flag (without its dashes): an
 	// engine refuses one that does not apply to it. Nil: none given.
 	Given func(flag string) bool
+
+	// The logical engine's options: connections reading the snapshot
+	// (--dump-threads), the tables selected (--include/--exclude
+	// patterns db or db.table), accounts and grants (--users).
+	DumpThreads      int
+	Include, Exclude []string
+	Users            bool
+	// Log gets the engine's progress (nil: none).
+	Log *slog.Logger
 
 	// ExtraArgs go to the tool verbatim (after -- on mybak's command line).
 	ExtraArgs []string

@@ -32,11 +32,35 @@ type LogicalOptions struct {
 	// ADMIN): a replica being built must not binlog the dump as its own
 	// transactions, whose GTIDs would conflict with the primary's.
 	NoBinlog bool
+	// A logical engine backup's load (the other engines' restores
+	// refuse them): Options.Parallel connections, the tables selected by
+	// Include/Exclude (db or db.table patterns), Resume a load that
+	// stopped, DeferIndexes, Users (accounts and grants).
+	Include, Exclude []string
+	Resume           bool
+	DeferIndexes     bool
+	Users            bool
 	// Client is the tool family whose SQL client ToMySQL runs
 	// (mysql.ClientTool): the engine sets it; empty means mariadb-dump's
 	// (mariadb, else mysql).
 	Client mysql.Engine
 	Log    *slog.Logger
+}
+
+// LoadOnly returns an error naming the first option of o that only a
+// logical engine backup's load has (Include, Exclude, Resume,
+// DeferIndexes, Users), for the restores of the other engines.
+func (o LogicalOptions) LoadOnly(id, engine string) error {
+	for _, f := range []struct {
+		set  bool
+		flag string
+	}{{len(o.Include) > 0, "--include"}, {len(o.Exclude) > 0, "--exclude"}, {o.Resume, "--resume"},
+		{o.DeferIndexes, "--defer-indexes"}, {o.Users, "--users"}} {
+		if f.set {
+			return fmt.Errorf("%s applies to backups of the logical engine; %s was taken with %s, whose SQL is applied whole", f.flag, id, engine)
+		}
+	}
+	return nil
 }
 
 // AppliedError is a failure of a logical restore after part of the dump

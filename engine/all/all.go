@@ -5,6 +5,7 @@ package all
 import (
 	// The engines register themselves in their init functions.
 	_ "github.com/mybak/mybak/engine/dump"
+	_ "github.com/mybak/mybak/engine/logical"
 	_ "github.com/mybak/mybak/engine/physical"
 	_ "github.com/mybak/mybak/engine/stdin"
 )

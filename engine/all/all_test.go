@@ -12,7 +12,7 @@ import (
 // of that name; a name no engine registered finds the stdin engine (a
 // stream of unknown bytes); ByName is strict.
 func TestRegistry(t *testing.T) {
-	for _, name := range []string{"mariabackup", "xtrabackup", "innobackupex", "mysqldump", "mariadb-dump", "stdin"} {
+	for _, name := range []string{"mariabackup", "xtrabackup", "innobackupex", "mysqldump", "mariadb-dump", "stdin", "logical"} {
 		e, err := engine.For(&backup.Manifest{ID: "X", Engine: backup.EngineInfo{Name: name}})
 		if err != nil || e.Name() != name {
 			t.Errorf("For(%s) = %v, %v", name, e, err)
@@ -38,6 +38,15 @@ func TestRegistry(t *testing.T) {
 	}
 	if _, ok := mustByName(t, "mariadb-dump").(engine.Dumper); !ok {
 		t.Error("mariadb-dump dumps over the network")
+	}
+	if _, ok := mustByName(t, "logical").(engine.Toolless); !ok {
+		t.Error("the logical engine reads the server itself")
+	}
+	if _, ok := mustByName(t, "logical").(engine.Dumper); !ok {
+		t.Error("the logical engine dumps over the network")
+	}
+	if _, ok := mustByName(t, "mariadb-dump").(engine.Toolless); ok {
+		t.Error("mariadb-dump is a tool")
 	}
 	if _, ok := mustByName(t, "xtrabackup").(engine.Dumper); ok {
 		t.Error("xtrabackup runs on the server's host")

@@ -81,6 +81,9 @@ func ApplyChain(ctx context.Context, st storage.Backend, chain []*backup.Manifes
 	}
 	o := *t.Server
 	o.Client = client
+	if err := o.LoadOnly(chain[0].ID, chain[0].Engine.Name); err != nil {
+		return err
+	}
 	return restore.ToMySQL(ctx, st, chain[len(chain)-1], o)
 }
 
@@ -95,6 +98,9 @@ func (e Engine) RestoreWire(ctx context.Context, wr *backup.WireReader, t engine
 func ApplyWire(ctx context.Context, wr *backup.WireReader, t engine.Target, client mysql.Engine) (*backup.Manifest, error) {
 	if t.Server == nil {
 		return nil, NotFiles(wr.Header.ID, wr.Header.Engine)
+	}
+	if err := t.Server.LoadOnly(wr.Header.ID, wr.Header.Engine); err != nil {
+		return nil, err
 	}
 	var m *backup.Manifest
 	err := restore.ApplySQL(ctx, wr.Header.ID, client, func(ctx context.Context, w io.Writer) error {
