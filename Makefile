@@ -8,7 +8,7 @@ COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/mybak/mybak/cli.Version=$(VERSION) -X github.com/mybak/mybak/cli.Commit=$(COMMIT)
 GOENV = PATH="$$(scripts/deps.sh go):$$PATH"
 
-.PHONY: all build test demo bench bench-mysql bench-pitr fuzz deps clean
+.PHONY: all build test demo bench bench-mysql bench-pitr bench-logical fuzz deps clean
 
 all: build
 
@@ -37,6 +37,11 @@ bench-mysql:
 # against mariadb-binlog | mariadb by hand, stored vs raw bytes (~3 min).
 bench-pitr:
 	scripts/bench-pitr.sh
+
+# mybak's logical engine against Trove's mariadb-dump | gzip | openssl and
+# mydumper/myloader (~1 GiB sysbench database; BENCH_LOGICAL_GB to change).
+bench-logical:
+	scripts/bench-logical.sh
 
 # A short run of every fuzz target (FUZZTIME=30s make fuzz for longer).
 fuzz:
