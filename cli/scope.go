@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/mybak/mybak/engine"
 	"sort"
 	"strings"
 
@@ -104,7 +105,7 @@ func backupScopes(engine string) []flagScope {
 		{flags: []string{"parent", "parallel", "throttle", "use-memory", "ftwrl-wait-timeout", "lock-wait-timeout",
 			"work-dir", "preflight", "row-counts", "row-count-max", "row-count-budget"}, applies: mysqlEngine,
 			mode: "to a MySQL --engine; --engine stdin stores standard input as it is"},
-		{flags: []string{"dump-threads", "include", "exclude", "users"}, applies: func(*cli.Context) bool { return engine == "logical" },
+		{flags: []string{"dump-threads", "include", "exclude", "users"}, applies: func(*cli.Context) bool { return readsServerItself(engine) },
 			mode: "to --engine logical"},
 		{flags: []string{"compress-level", "compress-block-size", "compress-concurrency"},
 			applies: func(c *cli.Context) bool { return c.String("compress") != "none" }, mode: "to --compress gzip or zstd"},
@@ -194,4 +195,16 @@ func defaultEngine(c *cli.Context, e *env) error {
 		}
 	}
 	return nil
+}
+
+// readsServerItself reports whether the engine named name reads the
+// server itself (engine.Toolless: the logical engine), whose options
+// (--dump-threads, --include, ...) no tool has.
+func readsServerItself(name string) bool {
+	en, err := engine.ByName(name)
+	if err != nil {
+		return false
+	}
+	_, ok := en.(engine.Toolless)
+	return ok
 }
