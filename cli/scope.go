@@ -1,11 +1,12 @@
 package cli
 
 import (
-	"github.com/mybak/mybak/engine"
 	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/mybak/mybak/engine"
 )
 
 // A flagScope says which flags only mean something in one mode of a
