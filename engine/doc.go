@@ -11,7 +11,8 @@
 // The implementations live in subpackages and register themselves in
 // their init functions: engine/physical (mariabackup, xtrabackup,
 // innobackupex: xbstream, prepare, copy-back, incrementals),
-// engine/dump (mysqldump, mariadb-dump: SQL into a server) and
+// engine/dump (mysqldump, mariadb-dump: SQL into a server),
+// engine/logical (mybak's own parallel logical dump, logicaldump's) and
 // engine/stdin (stdin: any stream; also the fallback for names no engine
 // registered). engine/all imports them all; the cli imports engine/all.
 //
@@ -33,7 +34,8 @@
 // An engine that takes incremental backups also implements Incremental
 // (the choice of an incremental's parent is the engine's); one whose tool
 // reads a server over the network implements Dumper (make-replica
-// --fresh). Callers ask for these capabilities with a type assertion on
+// --fresh); one that reads the server itself, with no tool to find,
+// implements Toolless. Callers ask for these capabilities with a type assertion on
 // the Engine; the cli maps its flags to a BackupConfig and a Target and
 // never asks which engine it holds.
 package engine
