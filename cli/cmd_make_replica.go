@@ -33,8 +33,8 @@ func makeReplicaCommand(e *env) *cli.Command {
 		storageFlag(),
 		&cli.StringFlag{Name: "backup", Usage: "the stored backup to build the replica from: an ID or latest (with --storage); a physical chain is restored whole"},
 		&cli.BoolFlag{Name: "from-stdin", Usage: "read the backup from standard input, as mybak backup --to-stdout writes it (e.g. over ssh from the primary)"},
-		&cli.BoolFlag{Name: "fresh", Usage: "dump the primary now (--engine mysqldump|mariadb-dump) straight into the running replica, no store"},
-		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "with --fresh: mysqldump, mariadb-dump, logical (mybak's own, parallel), or auto (the primary's own dump tool)"},
+		&cli.BoolFlag{Name: "fresh", Usage: "dump the primary now (--engine logical by default, or mysqldump|mariadb-dump) straight into the running replica, no store"},
+		&cli.StringFlag{Name: "engine", Value: "logical", Usage: "with --fresh: logical (mybak's own, parallel, consistent), mysqldump, mariadb-dump, or auto (the primary's own dump tool)"},
 		&cli.StringFlag{Name: "datadir", Usage: "physical backups: the replica's datadir (new or empty; no server may run on it)"},
 		&cli.BoolFlag{Name: "force", Usage: "replace a non-empty --datadir (its old contents are moved aside to DIR.mybak-old-<time>), or apply a dump into a replica that holds databases"},
 		&cli.BoolFlag{Name: "remove-old", Usage: "physical, with --force: delete the old contents of --datadir instead of moving them aside"},
@@ -270,8 +270,8 @@ func fillFromStdin(c *cli.Context, e *env, pass []byte, target engine.Target) (f
 }
 
 // fillFresh is make-replica --fresh: the primary dumped over the network
-// (--engine mysqldump, mariadb-dump, or auto: the primary's own dump
-// tool) straight into the running replica.
+// (--engine logical, the default; mysqldump, mariadb-dump, or auto: the
+// primary's own dump tool) straight into the running replica.
 func fillFresh(c *cli.Context, e *env, primary mysql.Conn, work string, target engine.Target) (func(context.Context) (replica.Position, error), error) {
 	name := c.String("engine")
 	if name != "auto" {

@@ -119,7 +119,8 @@ func TestLogicalBackupRestore(t *testing.T) {
 // primary makes a replica (make-replica --backup) whose tables, once it
 // has caught up with the primary's binary log, equal the primary's: the
 // coordinates recorded are those of the snapshot. The same with
-// make-replica --fresh --engine logical (the dump loaded as it is taken).
+// make-replica --fresh, whose default engine is logical (the dump loaded as
+// it is taken).
 func TestLogicalReplica(t *testing.T) {
 	primary(t)
 	p := startSandbox(t, "logical-primary", "")
@@ -176,14 +177,19 @@ func TestLogicalReplica(t *testing.T) {
 		args []string
 	}{
 		{"from the store", []string{"--backup", id, "--storage", store, "--encrypt-key-file", key}},
-		{"fresh", []string{"--fresh", "--engine", "logical", "--primary-user", p.admin, "--primary-password-file", p.adminPassFile}},
+		// --fresh without --engine: issue 14 makes the logical engine its default.
+		{"fresh", []string{"--fresh", "--primary-user", p.admin, "--primary-password-file", p.adminPassFile}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rs := startSandbox(t, "logical-replica", "")
 			args := append([]string{"make-replica", "--host", "127.0.0.1", "--port", strconv.Itoa(rs.port), "--user", p.admin,
 				"--password-file", p.adminPassFile, "--primary-host", "127.0.0.1", "--primary-port", strconv.Itoa(p.port),
 				"--replication-user", "mybak_repl", "--replication-password-file", replPassFile, "--wait-timeout", "60s"}, c.args...)
-			must(t, run(t, nil, nil, args...), "make-replica "+c.name)
+			rr := run(t, nil, nil, args...)
+			must(t, rr, "make-replica "+c.name)
+			if c.name == "fresh" && !strings.Contains(rr.stderr, "engine=logical") {
+				t.Errorf("make-replica --fresh did not dump with the logical engine by default:\n%s", rr.stderr)
+			}
 			rdb := rs.db(t)
 			caughtUp(rdb)
 			sameChecksums(t, checksums(t, pdb, "logical_repl"), checksums(t, rdb, "logical_repl"))
