@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ncw/swift/v2"
@@ -98,6 +100,15 @@ func classify(err error) verdict {
 			return retry
 		}
 		return permanent
+	}
+	// A request sent to a URL without scheme or host: the swift library
+	// read its cached storage URL (unlocked) just after another request
+	// dropped the token on a 401, and a third authenticated again before
+	// this one looked. The next attempt reads the fresh URL.
+	var ue *url.Error
+	// net/http has no error type for it, only this text.
+	if errors.As(err, &ue) && ue.Err != nil && strings.Contains(safeText(ue.Err), `unsupported protocol scheme ""`) {
+		return retry
 	}
 	// Transport errors, the caller's context, TLS: the rule of every
 	// store that talks over a network.
@@ -224,4 +235,15 @@ func explain(err error) error {
 		return fmt.Errorf("%w (Swift refuses objects this large: lower the segment size below the cluster's max_file_size)", err)
 	}
 	return err
+}
+
+// safeText is err.Error(), or "" when that panics (x509.HostnameError
+// without a certificate does).
+func safeText(err error) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = ""
+		}
+	}()
+	return err.Error()
 }
