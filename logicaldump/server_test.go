@@ -18,8 +18,8 @@ import (
 	"github.com/mybak/mybak/mysql"
 )
 
-// Tests against a real server use the one scripts' mysql-sandbox.sh
-// started and described in the environment (eval "$(mysql-sandbox.sh env
+// Tests against a real server use a MariaDB of the package's own (main_test.go),
+// started beside the one the environment describes (eval "$(mysql-sandbox.sh env
 // primary)"): MYBAK_TEST_MYSQL=1 switches them on; with CI=true and the
 // switch off they fail instead of skipping. Every test works in schemas
 // of its own (named after it, with a random suffix) and dumps only those.
@@ -32,11 +32,11 @@ type server struct {
 func testServer(t *testing.T) *server {
 	t.Helper()
 	testenv.Need(t, os.Getenv("MYBAK_TEST_MYSQL") == "1",
-		"MySQL integration tests are not configured: start a server with testdata/mysql-sandbox.sh start primary and eval its env")
+		"MySQL integration tests are not configured: start a server with scripts/mysql-sandbox.sh start primary and eval its env")
 	port, _ := strconv.Atoi(os.Getenv("MYBAK_TEST_MYSQL_PORT"))
 	host := os.Getenv("MYBAK_TEST_MYSQL_HOST")
 	if port == 0 || host == "" {
-		t.Fatal("MYBAK_TEST_MYSQL_HOST/PORT not set: eval \"$(testdata/mysql-sandbox.sh env primary)\"")
+		t.Fatal("MYBAK_TEST_MYSQL_HOST/PORT not set: eval \"$(scripts/mysql-sandbox.sh env primary)\"")
 	}
 	return &server{
 		backup: mysql.Conn{Host: host, Port: port, User: os.Getenv("MYBAK_TEST_MYSQL_USER"), PasswordFile: os.Getenv("MYBAK_TEST_MYSQL_PASSWORD_FILE")},
