@@ -59,8 +59,9 @@ type Options struct {
 	StatementBytes int
 	// LockWait bounds the wait for the snapshot's lock (0: 60 s).
 	LockWait time.Duration
-	// Progress, when set, is called after each chunk file is written
-	// (from several goroutines, serialised).
+	// Progress, when set, is called after each chunk file is written and
+	// each table finished (from several goroutines, serialised); the
+	// caller shows it, so Dump does not log its progress lines then.
 	Progress func(DumpProgress)
 	Log      *slog.Logger
 }
@@ -462,6 +463,7 @@ func (d *dumper) reportLocked() {
 	d.prog.Elapsed = time.Since(d.start)
 	if d.o.Progress != nil {
 		d.o.Progress(d.prog)
+		return
 	}
 	if time.Since(d.lastLog) >= progressEvery {
 		d.lastLog = time.Now()

@@ -55,7 +55,9 @@ type LoadOptions struct {
 	// (0: 10); RetryWait caps the wait between attempts (0: 30 s).
 	Retries   int
 	RetryWait time.Duration
-	// Progress, when set, is called after each chunk (serialised).
+	// Progress, when set, is called after each chunk committed or
+	// skipped (serialised); the caller shows it, so Load does not log
+	// its progress lines then.
 	Progress func(LoadProgress)
 	Log      *slog.Logger
 
@@ -75,7 +77,13 @@ type LoadProgress struct {
 	// the stream against the backup's size.
 	Chunks, Skipped int
 	Bytes, Rows     int64
-	Elapsed         time.Duration
+	// SkippedBytes are the bytes of the Skipped chunks: read, not loaded,
+	// in no time (a rate leaves them out).
+	SkippedBytes int64
+	// Tables is the number of tables the load restores (of the plan,
+	// selected by Filter).
+	Tables  int
+	Elapsed time.Duration
 }
 
 // LoadResult says what Load did.
@@ -121,6 +129,8 @@ type loader struct {
 	seen    map[string]string // file -> sha256 of what was read
 	res     LoadResult
 	lastLog time.Time
+	// skippedBytes are the bytes of the chunks skipped (Resume).
+	skippedBytes int64
 	// useLoadData: chunks go by LOAD DATA LOCAL INFILE (the target allows
 	// it), else by their INSERT statements.
 	useLoadData atomic.Bool
@@ -495,6 +505,8 @@ func (l *loader) loadData(ctx context.Context, xr *fileReader) (*Index, error) {
 				}
 				l.mu.Lock()
 				l.res.Skipped++
+				l.skippedBytes += int64(len(data))
+				l.reportLocked()
 				l.mu.Unlock()
 				continue
 			}
@@ -559,15 +571,7 @@ func (l *loader) worker(ctx context.Context, id int, tasks <-chan chunkTask) err
 					l.res.Chunks++
 					l.res.Bytes += int64(len(task.data))
 				}
-				p := LoadProgress{Chunks: l.res.Chunks, Skipped: l.res.Skipped, Bytes: l.res.Bytes, Elapsed: time.Since(l.started)}
-				if l.o.Progress != nil {
-					l.o.Progress(p)
-				}
-				if time.Since(l.lastLog) >= progressEvery {
-					l.lastLog = time.Now()
-					l.o.Log.Info("load progress", "chunks", p.Chunks, "skipped", p.Skipped, "bytes", p.Bytes,
-						"mib_per_s", fmt.Sprintf("%.1f", float64(p.Bytes)/(1<<20)/max(p.Elapsed.Seconds(), 0.001)))
-				}
+				l.reportLocked()
 				l.mu.Unlock()
 				break
 			}
