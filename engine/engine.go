@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/internal/status"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage"
@@ -128,6 +129,10 @@ type BackupConfig struct {
 	Users            bool
 	// Log gets the engine's progress (nil: none).
 	Log *slog.Logger
+	// Status, when set, gets the engine's account of how far the backup
+	// is in its own units (tables, rows against the server's estimate);
+	// an engine that has none never calls it.
+	Status status.Func
 
 	// ExtraArgs go to the tool verbatim (after -- on mybak's command line).
 	ExtraArgs []string

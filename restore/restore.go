@@ -19,6 +19,7 @@ import (
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/crypto"
+	"github.com/mybak/mybak/internal/status"
 	"github.com/mybak/mybak/storage"
 	"github.com/mybak/mybak/stream"
 )
@@ -36,6 +37,10 @@ type Options struct {
 	Parallel int
 	// Progress, when set, is called with the count of raw bytes written.
 	Progress func(n int64)
+	// Status, when set, gets the engine's account of how far its restore
+	// is in its own units (chunks, tables, the stream read against the
+	// backup's size); an engine that has none never calls it.
+	Status status.Func
 	// Auth decides which backups are trusted (see backup/auth.go); its
 	// Pass is set from Pass when empty.
 	Auth backup.AuthPolicy

@@ -71,6 +71,9 @@ func (Engine) NewBackup(cfg engine.BackupConfig) (backup.Engine, error) {
 	}
 	o := logicaldump.Options{Conn: cfg.Conn, Threads: cfg.DumpThreads, Filter: f, Users: cfg.Users,
 		LockWait: time.Duration(cfg.FTWRLWaitTimeout) * time.Second, Log: cfg.Log}
+	if fn := cfg.Status; fn != nil {
+		o.Progress = func(p logicaldump.DumpProgress) { fn(dumpReport(p)) }
+	}
 	return &Backup{Options: o, Server: cfg.Server, RowCounts: cfg.RowCounts.Mode != backup.RowCountsOff}, nil
 }
 
@@ -87,8 +90,13 @@ func loadOptions(t engine.Target, id, name string) (logicaldump.LoadOptions, err
 		Resume: s.Resume, Force: s.Force, DeferIndexes: s.DeferIndexes, Users: s.Users, NoBinlog: s.NoBinlog, Log: s.Log}, nil
 }
 
-// load runs Load on what produce writes.
-func load(ctx context.Context, o logicaldump.LoadOptions, produce func(ctx context.Context, w io.Writer) error) (*logicaldump.LoadResult, error) {
+// load runs Load on what produce writes; ls (nil: none) counts what
+// Load reads and reports its progress.
+func load(ctx context.Context, o logicaldump.LoadOptions, ls *loadStatus, produce func(ctx context.Context, w io.Writer) error) (*logicaldump.LoadResult, error) {
+	if ls != nil {
+		o.Progress = ls.progress()
+		ls.start()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -98,7 +106,7 @@ func load(ctx context.Context, o logicaldump.LoadOptions, produce func(ctx conte
 		pw.CloseWithError(err)
 		perr <- err
 	}()
-	res, err := logicaldump.Load(ctx, o, pr)
+	res, err := logicaldump.Load(ctx, o, ls.reader(pr))
 	pr.CloseWithError(errors.New("the load stopped"))
 	cancel()
 	if p := <-perr; p != nil && err == nil {
@@ -120,7 +128,8 @@ func (e Engine) Restore(ctx context.Context, st storage.Backend, chain []*backup
 	if err != nil {
 		return err
 	}
-	_, err = load(ctx, o, func(ctx context.Context, w io.Writer) error {
+	ls := newLoadStatus(t.Server.Status, m.RawSize, backupChunks(m, t.Server.Include, t.Server.Exclude))
+	_, err = load(ctx, o, ls, func(ctx context.Context, w io.Writer) error {
 		_, err := restore.ToWriter(ctx, st, m, w, t.Server.Options)
 		return err
 	})
@@ -137,7 +146,8 @@ func (e Engine) RestoreWire(ctx context.Context, wr *backup.WireReader, t engine
 		return nil, err
 	}
 	var m *backup.Manifest
-	_, err = load(ctx, o, func(ctx context.Context, w io.Writer) error {
+	// The stream's header says nothing of its size or chunks.
+	_, err = load(ctx, o, newLoadStatus(t.Server.Status, 0, 0), func(ctx context.Context, w io.Writer) error {
 		var err error
 		m, err = restore.DecodeWire(ctx, wr, w, t.Server.Options)
 		return err
@@ -147,16 +157,24 @@ func (e Engine) RestoreWire(ctx context.Context, wr *backup.WireReader, t engine
 
 // DumpInto implements engine.Dumper: the dump of cfg's server is loaded
 // into t.Server as it is taken (make-replica --fresh), and the snapshot's
-// binary log position returned.
+// binary log position returned. Its progress (the dump's tables and rows,
+// the chunks loaded) goes to t.Server.Status.
 func (e Engine) DumpInto(ctx context.Context, cfg engine.BackupConfig, t engine.Target) (mysql.BinlogPosition, error) {
 	o, err := loadOptions(t, "fresh dump", Name)
 	if err != nil {
 		return mysql.BinlogPosition{}, err
 	}
 	var ix *logicaldump.Index
-	_, err = load(ctx, o, func(ctx context.Context, w io.Writer) error {
+	do := logicaldump.Options{Conn: cfg.Conn, Threads: cfg.DumpThreads, Users: cfg.Users, Log: cfg.Log}
+	if fn := t.Server.Status; fn != nil {
+		// One report of both ends: the dump's tables and rows, the
+		// load's chunks.
+		fs := &freshStatus{fn: fn}
+		do.Progress, o.Progress = fs.onDump, fs.onLoad
+	}
+	_, err = load(ctx, o, nil, func(ctx context.Context, w io.Writer) error {
 		var err error
-		ix, err = logicaldump.Dump(ctx, logicaldump.Options{Conn: cfg.Conn, Threads: cfg.DumpThreads, Users: cfg.Users, Log: cfg.Log}, w)
+		ix, err = logicaldump.Dump(ctx, do, w)
 		return err
 	})
 	if err != nil {
