@@ -59,6 +59,7 @@ func backupCommand(e *env) *cli.Command {
 			}
 			var eng backup.Engine
 			var parent *backup.Manifest
+			relay := &statusRelay{} // the engine's progress, to p once it exists
 			switch name := c.String("engine"); {
 			case name == "stdin" && c.Bool("incremental"):
 				return usagef("--incremental needs a physical engine, not stdin")
@@ -85,7 +86,7 @@ func backupCommand(e *env) *cli.Command {
 			}
 			if eng == nil {
 				var finish func(bool)
-				if eng, parent, finish, err = mysqlBackupEngine(c, e, r); err != nil {
+				if eng, parent, finish, err = mysqlBackupEngine(c, e, r, relay.report); err != nil {
 					return err
 				}
 				defer func() { finish(err == nil) }()
@@ -97,6 +98,7 @@ func backupCommand(e *env) *cli.Command {
 				}
 			}
 			p := newProgress(c.String("progress"), e.stderr, e.log, "backup", total)
+			relay.to(p)
 			opts := backup.Options{
 				Store:       st,
 				Engine:      eng,
@@ -217,6 +219,7 @@ func backupToStdout(c *cli.Context, e *env) (err error) {
 		return err
 	}
 	var eng backup.Engine
+	relay := &statusRelay{}
 	switch name := c.String("engine"); {
 	case name == "stdin":
 		if eng, err = stdinEngine(e); err != nil {
@@ -226,12 +229,13 @@ func backupToStdout(c *cli.Context, e *env) (err error) {
 		return usagef("--engine %q: unknown engine (available: stdin, %s)", name, strings.Join(mysqlEngines, ", "))
 	default:
 		var finish func(bool)
-		if eng, _, finish, err = mysqlBackupEngine(c, e, nil); err != nil {
+		if eng, _, finish, err = mysqlBackupEngine(c, e, nil, relay.report); err != nil {
 			return err
 		}
 		defer func() { finish(err == nil) }()
 	}
 	p := newProgress(c.String("progress"), e.stderr, e.log, "backup", -1)
+	relay.to(p)
 	m, err := backup.RunToWriter(c.Context, e.stdout, backup.Options{Engine: eng, Label: c.String("name"),
 		Encode: enc, AllowEmpty: c.Bool("allow-empty"), Progress: p.Add, Log: e.log, Version: Version})
 	p.Done()

@@ -141,6 +141,7 @@ func makeReplica(c *cli.Context, e *env) error {
 	defer p.Done()
 	ropts := readOptions(c, e, pass)
 	ropts.Progress = p.Add
+	ropts.Status = p.Report // a logical load's chunks and total, a fresh dump's tables and rows
 	// The replica's datadir and the running replica: the backup's engine
 	// restores into the one it restores into.
 	target := engine.Target{

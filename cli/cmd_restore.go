@@ -155,6 +155,7 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 	defer p.Done()
 	opts := readOptions(c, e, pass)
 	opts.Progress = p.Add
+	opts.Status = p.Report // an engine's own units and total (the logical engine's chunks)
 	eng, err := engine.For(m)
 	if err != nil {
 		return err

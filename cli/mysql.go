@@ -13,6 +13,7 @@ import (
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/engine"
 	"github.com/mybak/mybak/internal/secretfile"
+	"github.com/mybak/mybak/internal/status"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/repo"
 )
@@ -155,7 +156,8 @@ func connectAndSelect(ctx context.Context, conn mysql.Conn, name string) (*serve
 // incremental and creates the temporary state dir. finish(ok) must be
 // called when the backup is over: it closes the connection and removes the
 // state dir after a success (after a failure it is kept, with the tool's log).
-func mysqlBackupEngine(c *cli.Context, e *env, r repo.Repository) (eng backup.Engine, parent *backup.Manifest, finish func(ok bool), err error) {
+// report gets the engine's progress in its own units (see status.Report).
+func mysqlBackupEngine(c *cli.Context, e *env, r repo.Repository, report status.Func) (eng backup.Engine, parent *backup.Manifest, finish func(ok bool), err error) {
 	conn, err := connFromFlags(c)
 	if err != nil {
 		return nil, nil, nil, err
@@ -223,7 +225,7 @@ func mysqlBackupEngine(c *cli.Context, e *env, r repo.Repository) (eng backup.En
 		Warnf:       func(f string, a ...any) { e.log.Warn(fmt.Sprintf(f, a...)) },
 		RowCounts:   rows,
 		DumpThreads: c.Int("dump-threads"), Include: c.StringSlice("include"), Exclude: c.StringSlice("exclude"), Users: c.Bool("users"),
-		Log: e.log,
+		Log: e.log, Status: report,
 	})
 	if err != nil {
 		finish(true)

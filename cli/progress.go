@@ -78,6 +78,21 @@ type progress struct {
 	barAt  int64
 }
 
+// statusRelay passes an engine's reports on to a progress made after the
+// engine (which is built first, so that a refusal draws no bar); reports
+// before that are dropped. Safe for concurrent use.
+type statusRelay struct{ p atomic.Pointer[progress] }
+
+// report is the engine's status.Func.
+func (r *statusRelay) report(s status.Report) {
+	if p := r.p.Load(); p != nil {
+		p.Report(s)
+	}
+}
+
+// to sends the reports from now on to p.
+func (r *statusRelay) to(p *progress) { r.p.Store(p) }
+
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
