@@ -313,8 +313,9 @@ func (p *progress) SetID(id string) { p.id.Store(id) }
 // fields are a progress line's: the backup's ID, the time elapsed, the
 // bytes moved (exact and in IEC units), the rate rounded to what a person
 // reads, the engine's counts, and where a total is known the percentage
-// and the time left. The rate of a restore that skips chunks (resumed) is
-// of the bytes it loaded.
+// and the time left. Where the engine measures bytes against a total, the
+// rate is of its bytes less the free ones (a resumed restore's: of the
+// bytes it loaded, not of the chunks it skipped).
 func (p *progress) fields(elapsed time.Duration) []any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -328,7 +329,7 @@ func (p *progress) fields(elapsed time.Duration) []any {
 	m := p.measureLocked()
 	if secs > 0 {
 		moved := n
-		if m.bytes && m.free > 0 {
+		if m.bytes {
 			moved = m.done - m.free
 		}
 		args = append(args, "rate", units.Bytes(int64(float64(moved)/secs))+"/s")

@@ -90,8 +90,8 @@ func loadOptions(t engine.Target, id, name string) (logicaldump.LoadOptions, err
 		Resume: s.Resume, Force: s.Force, DeferIndexes: s.DeferIndexes, Users: s.Users, NoBinlog: s.NoBinlog, Log: s.Log}, nil
 }
 
-// load runs Load on what produce writes; ls (nil: none) counts what
-// Load reads and reports its progress.
+// load runs Load on what produce writes; ls (nil: none) reports its
+// progress.
 func load(ctx context.Context, o logicaldump.LoadOptions, ls *loadStatus, produce func(ctx context.Context, w io.Writer) error) (*logicaldump.LoadResult, error) {
 	if ls != nil {
 		o.Progress = ls.progress()
@@ -106,7 +106,7 @@ func load(ctx context.Context, o logicaldump.LoadOptions, ls *loadStatus, produc
 		pw.CloseWithError(err)
 		perr <- err
 	}()
-	res, err := logicaldump.Load(ctx, o, ls.reader(pr))
+	res, err := logicaldump.Load(ctx, o, pr)
 	pr.CloseWithError(errors.New("the load stopped"))
 	cancel()
 	if p := <-perr; p != nil && err == nil {

@@ -1,10 +1,8 @@
 package logical
 
 import (
-	"io"
 	"strconv"
 	"sync"
-	"sync/atomic"
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/internal/status"
@@ -21,15 +19,19 @@ func dumpReport(p logicaldump.DumpProgress) status.Report {
 		Counts: []status.Count{{Name: "tables", N: int64(p.TablesDone), Of: int64(p.Tables)}}}
 }
 
-// loadStatus reports a load's progress: the bytes of the stream Load has
-// read against the backup's raw size (known before the load starts), the
-// chunks committed or skipped (of the backup's, for a whole restore),
-// those skipped, whose bytes took no time (Free), and the tables restored.
+// loadStatus reports a load's progress: the bytes of the chunks committed
+// or skipped against the backup's raw size (known before the load
+// starts), the chunks committed or skipped (of the backup's, for a whole
+// restore), those skipped, whose bytes took no time (Free), and the
+// tables restored. Not the bytes Load has read of the stream: it reads
+// ahead by a chunk per connection and one more (16 MiB each), so the
+// stream is read whole while the last chunks still load, and an ETA from
+// it would end early. The raw size holds a little more than the chunks
+// (schemas, objects, the index): the measure ends just short of it.
 type loadStatus struct {
 	fn     status.Func
 	total  int64 // the stream's size, 0 when not known
 	chunks int64 // the chunks to load, 0 when not known
-	read   atomic.Int64
 }
 
 // newLoadStatus returns nil when fn is nil (no one listens).
@@ -60,14 +62,6 @@ func (s *loadStatus) start() {
 	}
 }
 
-// reader counts what Load reads of r.
-func (s *loadStatus) reader(r io.Reader) io.Reader {
-	if s == nil {
-		return r
-	}
-	return countingReader{r: r, n: &s.read}
-}
-
 // progress is Load's Progress (nil when no one listens).
 func (s *loadStatus) progress() func(logicaldump.LoadProgress) {
 	if s == nil {
@@ -77,7 +71,7 @@ func (s *loadStatus) progress() func(logicaldump.LoadProgress) {
 }
 
 func (s *loadStatus) report(p logicaldump.LoadProgress) status.Report {
-	r := status.Report{Unit: status.Bytes, Done: s.read.Load(), Total: s.total, Free: p.SkippedBytes,
+	r := status.Report{Unit: status.Bytes, Done: p.Bytes + p.SkippedBytes, Total: s.total, Free: p.SkippedBytes,
 		Counts: []status.Count{{Name: "chunks", N: int64(p.Chunks + p.Skipped), Of: s.chunks}}}
 	if p.Skipped > 0 {
 		r.Counts = append(r.Counts, status.Count{Name: "skipped", N: int64(p.Skipped)})
@@ -86,17 +80,6 @@ func (s *loadStatus) report(p logicaldump.LoadProgress) status.Report {
 		r.Counts = append(r.Counts, status.Count{Name: "tables", N: int64(p.Tables)})
 	}
 	return r
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // freshStatus reports a dump loaded as it is taken (make-replica
