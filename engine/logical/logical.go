@@ -157,8 +157,9 @@ func (e Engine) RestoreWire(ctx context.Context, wr *backup.WireReader, t engine
 
 // DumpInto implements engine.Dumper: the dump of cfg's server is loaded
 // into t.Server as it is taken (make-replica --fresh), and the snapshot's
-// binary log position returned. Its progress (the dump's tables and rows,
-// the chunks loaded) goes to t.Server.Status.
+// binary log position returned. Its progress goes to t.Server: the bytes
+// of the stream to Progress, the tables dumped, chunks and rows loaded to
+// Status.
 func (e Engine) DumpInto(ctx context.Context, cfg engine.BackupConfig, t engine.Target) (mysql.BinlogPosition, error) {
 	o, err := loadOptions(t, "fresh dump", Name)
 	if err != nil {
@@ -173,6 +174,9 @@ func (e Engine) DumpInto(ctx context.Context, cfg engine.BackupConfig, t engine.
 		do.Progress, o.Progress = fs.onDump, fs.onLoad
 	}
 	_, err = load(ctx, o, nil, func(ctx context.Context, w io.Writer) error {
+		if t.Server.Progress != nil {
+			w = progressWriter{w: w, fn: t.Server.Progress}
+		}
 		var err error
 		ix, err = logicaldump.Dump(ctx, do, w)
 		return err

@@ -165,3 +165,22 @@ func TestLoadReportResumed(t *testing.T) {
 		t.Error("a load status without a listener")
 	}
 }
+
+// TestFreshReport: a dump loaded as it is taken reports the rows loaded
+// (the dump's rows by the share of its bytes committed), not the rows
+// dumped, which run ahead of the load by the chunks in flight.
+func TestFreshReport(t *testing.T) {
+	var got []status.Report
+	fs := &freshStatus{fn: func(r status.Report) { got = append(got, r) }}
+	fs.onDump(logicaldump.DumpProgress{Tables: 4, TablesDone: 4, RowsEstimate: 1000, RowsDone: 1000, Bytes: 4000})
+	fs.onLoad(logicaldump.LoadProgress{Chunks: 1, Bytes: 1000})
+	r := got[len(got)-1]
+	tables, _ := count(r, "tables dumped")
+	chunks, _ := count(r, "chunks loaded")
+	if r.Unit != status.Rows || r.Done != 250 || r.Total != 1000 || !r.Estimated || tables.N != 4 || tables.Of != 4 || chunks.N != 1 {
+		t.Errorf("fresh report %+v; want 250 rows loaded of ~1000, 4/4 tables dumped, 1 chunk loaded", r)
+	}
+	if got[0].Done != 0 {
+		t.Errorf("rows loaded before any chunk: %+v", got[0])
+	}
+}
