@@ -38,9 +38,6 @@ func logInterval(log *slog.Logger) time.Duration {
 		return progressLogInterval
 	}
 	d, err := time.ParseDuration(v)
-	if v == "0" {
-		d, err = 0, nil
-	}
 	if err != nil || d < 0 {
 		log.Warn(progressIntervalEnv+" is not a duration of 0 or more (such as 10s); using the default", "value", v, "default", progressLogInterval.String())
 		return progressLogInterval
