@@ -74,13 +74,18 @@ func TestStyles(t *testing.T) {
 		{"drill", Drill,
 			`{"c":[{"name":"manifest","status":"ok","seconds":1.5},{"name":"redo","status":"warn","detail":"wraps\nsoon","seconds":0.02},{"name":"object \u001b[2K","status":"failed","detail":"missing","seconds":0}]}`,
 			"STEP            STATUS  SECONDS  DETAIL\nmanifest        OK      1.5      \nredo            WARN    0.0      wraps soon\nobject \\x1b[2K  FAILED  0.0      missing\n"},
+		// binlog verify and binlog list: the failed results only, as
+		// "GAP: server file: detail" lines always were; --json as verify's.
+		{"archive", Archive,
+			`{"c":[{"name":"manifest","ok":true},{"name":"redo","ok":true,"detail":"wraps\nsoon"},{"name":"object \u001b[2K","ok":false,"detail":"missing"}]}`,
+			"OBJECT \\x1b[2K: missing\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var list any
 			switch tc.name {
 			case "preflight":
 				list = PreflightResults(rs)
-			case "verify":
+			case "verify", "archive":
 				list = VerifyResults(rs)
 			default:
 				list = DrillResults(rs)

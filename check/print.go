@@ -27,6 +27,10 @@ type Style struct {
 	// Header is the title of the text table's first column; empty prints
 	// one line per result instead: "ok     name: detail", "FAILED name: ...".
 	Header string
+	// Problems prints, in text, only the failed results, one a
+	// line: the name upper case, a colon, the detail ("GAP: db1
+	// mysql-bin.000004: bytes from 4 are missing"). Header is then unused.
+	Problems bool
 }
 
 // The commands' styles.
@@ -39,6 +43,10 @@ var (
 	// Drill: a STEP STATUS SECONDS DETAIL table; --json "status": "ok",
 	// "warn", "failed" or "skipped", and "seconds".
 	Drill = Style{Seconds: true, Header: "STEP"}
+	// Archive: binlog verify (verify --pitr) and binlog list print the
+	// problems of the binary log archive, one a line, under their own
+	// report; --json as verify's ("ok": true|false).
+	Archive = Style{Bool: true, Problems: true}
 )
 
 // Word returns how s spells status st in --json.
@@ -53,6 +61,17 @@ func (s Style) Word(st Status) string {
 // per result. Names and details come from outside (manifests, servers,
 // streams) and are printed escaped, on one line each.
 func (s Style) WriteText(w io.Writer, rs []Result) error {
+	if s.Problems {
+		for _, r := range rs {
+			if r.Status != Failed {
+				continue
+			}
+			if _, err := fmt.Fprintf(w, "%s: %s\n", textsafe.Text(strings.ToUpper(r.Name)), textsafe.Text(r.Detail)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if s.Header == "" {
 		for _, r := range rs {
 			word := "ok"

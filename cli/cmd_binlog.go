@@ -14,11 +14,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/ops"
 	"github.com/mybak/mybak/pitr"
-	"github.com/mybak/mybak/restore"
+	"github.com/mybak/mybak/repo"
 	"github.com/mybak/mybak/storage"
 )
 
@@ -69,6 +70,13 @@ func wireBinlogSub(s *cli.Command, e *env, subs []*cli.Command) {
 		setCategory(f, flagCategory(f.Names()[0]))
 	}
 	withEnv([]*cli.Command{{Name: "binlog-" + s.Name, Flags: s.Flags}})
+	action := s.Action
+	s.Action = func(c *cli.Context) error {
+		if c.NArg() > 0 {
+			return usagef("binlog %s takes no arguments (got %q)", s.Name, c.Args().First())
+		}
+		return action(c)
+	}
 	s.Before = func(c *cli.Context) error {
 		if err := applyConfig(c, append(append([]*cli.Command(nil), c.App.Commands...), subs...)); err != nil {
 			return err
@@ -82,6 +90,26 @@ func wireBinlogSub(s *cli.Command, e *env, subs []*cli.Command) {
 		c.Context = mysql.WithLog(c.Context, e.log)
 		return nil
 	}
+}
+
+// openArchive is what the binlog commands that read the archive do first:
+// load the key, and open the store as a repository that serves
+// point-in-time recovery (repo.ForPointInTime; the binlog commands have
+// no --layout, so mybak's; verify --pitr has one). The archive is
+// r.Archive(); the caller closes r.Store().
+func openArchive(c *cli.Context, e *env) (pass []byte, r repo.PointInTime, err error) {
+	if pass, err = loadKey(c, e); err != nil {
+		return nil, nil, err
+	}
+	rp, err := openRepo(c, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r, err = repo.ForPointInTime(rp); err != nil {
+		rp.Store().Close()
+		return nil, nil, asUsage(err)
+	}
+	return pass, r, nil
 }
 
 func binlogArchiveCommand(e *env) *cli.Command {
@@ -114,9 +142,6 @@ func binlogArchiveCommand(e *env) *cli.Command {
 			"   mybak binlog archive --storage swift://backups/db1 --encrypt-key-file /etc/mybak.key --once",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("binlog archive takes no arguments (got %q)", c.Args().First())
-			}
 			enc, err := encodeOptions(c, e)
 			if err != nil {
 				return err
@@ -177,31 +202,18 @@ func binlogListCommand(e *env) *cli.Command {
 			"EXAMPLES:\n   mybak binlog list --storage /var/backups/mysql\n   mybak binlog list --storage swift://backups/db1 --json",
 		Flags: append([]cli.Flag{storageFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}}, keyFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("binlog list takes no arguments (got %q)", c.Args().First())
-			}
-			pass, err := loadKey(c, e)
+			pass, r, err := openArchive(c, e)
 			if err != nil {
 				return err
 			}
-			st, err := openStore(c.Context, c)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			ix, err := pitr.LoadIndex(c.Context, st, pass)
+			defer r.Store().Close()
+			ix, err := pitr.LoadIndex(c.Context, r.Archive(), pass)
 			if err != nil {
 				return err
 			}
 			rep := pitr.Summarize(ix)
 			out := binlogList{Servers: rep.Servers, Problems: rep.Problems}
-			if out.Servers == nil {
-				out.Servers = []pitr.ServerSummary{}
-			}
-			if out.Problems == nil {
-				out.Problems = []pitr.Problem{}
-			}
-			entries, err := backup.Catalogue(c.Context, st)
+			entries, err := r.Entries(c.Context)
 			if err != nil {
 				return err
 			}
@@ -277,13 +289,10 @@ func printBinlogList(w io.Writer, l binlogList) error {
 	return printProblems(w, l.Problems)
 }
 
+// printProblems prints the archive's problems as the check results they
+// are, in the archive's style ("GAP: server file: detail").
 func printProblems(w io.Writer, problems []pitr.Problem) error {
-	for _, p := range problems {
-		if _, err := fmt.Fprintf(w, "%s: %s %s: %s\n", strings.ToUpper(p.Kind), printable(p.Server), printable(p.File), printable(p.Detail)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return check.Archive.WriteText(w, pitr.ProblemResults(problems))
 }
 
 // verifyReport is what `binlog verify --json` prints: the report and the
@@ -317,9 +326,6 @@ func binlogFindCommand(e *env) *cli.Command {
 			"   mybak binlog find --storage /var/backups/mysql --encrypt-key-file /etc/mybak.key --table shop.orders --since '2026-12-03 09:00:00' --json",
 		Flags: append(flags, keyFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("binlog find takes no arguments (got %q)", c.Args().First())
-			}
 			var o pitr.FindOptions
 			if s := c.String("statement"); s != "" {
 				re, err := regexp.Compile(s)
@@ -346,14 +352,13 @@ func binlogFindCommand(e *env) *cli.Command {
 				return usagef("--limit %d: want at least 1", c.Int("limit"))
 			}
 			o.Limit = c.Int("limit")
-			if o.Pass, err = loadKey(c, e); err != nil {
-				return err
-			}
-			st, err := openStore(c.Context, c)
+			pass, r, err := openArchive(c, e)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer r.Store().Close()
+			o.Pass = pass
+			st := r.Archive()
 			ix, err := pitr.LoadIndex(c.Context, st, o.Pass)
 			if err != nil {
 				return err
@@ -414,9 +419,6 @@ func binlogVerifyCommand(e *env) *cli.Command {
 			"   mybak binlog verify --storage swift://backups/db1 --encrypt-key-file /etc/mybak.key --deep --json",
 		Flags: append(flags, keyFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("binlog verify takes no arguments (got %q)", c.Args().First())
-			}
 			return runBinlogVerify(c, e)
 		},
 	}
@@ -465,19 +467,12 @@ func binlogPruneCommand(e *env) *cli.Command {
 		Flags: append([]cli.Flag{storageFlag(), &cli.BoolFlag{Name: "dry-run", Usage: "say what would go, remove nothing"},
 			&cli.BoolFlag{Name: "json", Usage: "print the removed files as JSON"}}, keyFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("binlog prune takes no arguments (got %q)", c.Args().First())
-			}
-			pass, err := loadKey(c, e)
+			pass, r, err := openArchive(c, e)
 			if err != nil {
 				return err
 			}
-			st, err := openStore(c.Context, c)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			out, err := pruneArchive(c.Context, e, st, pass, c.Bool("dry-run"), true)
+			defer r.Store().Close()
+			out, err := pruneArchive(c.Context, e, r, pass, c.Bool("dry-run"), true)
 			if err != nil {
 				return err
 			}
@@ -492,17 +487,17 @@ func binlogPruneCommand(e *env) *cli.Command {
 }
 
 // runBinlogVerify is `binlog verify` (and `verify --pitr`): it uses the
-// command's --storage, --deep, --json and key options.
+// command's --storage, --deep, --json and key options (and verify's
+// --layout). The report is the archive's check results (pitr.Report),
+// printed as binlog verify always printed it: the archive, its problems,
+// the window, what was read.
 func runBinlogVerify(c *cli.Context, e *env) error {
-	pass, err := loadKey(c, e)
+	pass, r, err := openArchive(c, e)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(c.Context, c)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer r.Store().Close()
+	st := r.Archive()
 	ix, err := pitr.LoadIndex(c.Context, st, pass)
 	if err != nil {
 		return err
@@ -511,7 +506,7 @@ func runBinlogVerify(c *cli.Context, e *env) error {
 	// before it is never replayed.
 	vo := pitr.VerifyOptions{Pass: pass, Deep: c.Bool("deep")}
 	var out verifyReport
-	entries, err := backup.Catalogue(c.Context, st)
+	entries, err := r.Entries(c.Context)
 	if err != nil {
 		return err
 	}
@@ -526,12 +521,6 @@ func runBinlogVerify(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if rep.Problems == nil {
-		rep.Problems = []pitr.Problem{}
-	}
-	if rep.Servers == nil {
-		rep.Servers = []pitr.ServerSummary{}
-	}
 	out.Report = rep
 	var newest time.Time
 	for _, s := range rep.Servers {
@@ -544,12 +533,10 @@ func runBinlogVerify(c *cli.Context, e *env) error {
 	}
 	out.To = utcTime(newest)
 	if c.Bool("json") {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := check.WriteJSON(e.stdout, out); err != nil {
 			return err
 		}
-	} else if !e.quiet || len(rep.Problems) > 0 {
+	} else if !e.quiet || !rep.OK {
 		printBinlogList(e.stdout, binlogList{Servers: rep.Servers, Problems: rep.Problems})
 		from := "the archive's first event"
 		if out.FromBackup != "" {
@@ -568,10 +555,7 @@ func runBinlogVerify(c *cli.Context, e *env) error {
 	if len(ix.Pieces) == 0 && len(ix.Damaged) == 0 {
 		return fmt.Errorf("no binary log is archived in %s: nothing to verify (run mybak binlog archive)", st.Location())
 	}
-	if n := len(rep.Problems); n > 0 {
-		return fmt.Errorf("%w: the binlog archive has %d problem(s): %s", restore.ErrDamaged, n, printable(rep.Problems[0].Detail))
-	}
-	return nil
+	return rep.Err()
 }
 
 // prunedFile is one file binlog prune removes (or would).
@@ -582,11 +566,21 @@ type prunedFile struct {
 }
 
 // pruneArchive removes the archived binary logs the oldest complete
-// backup with a GTID position does not need (dryRun: says so only). With
-// required, a store without such a backup is an error; without (mybak
-// prune), nothing is removed then.
-func pruneArchive(ctx context.Context, e *env, st storage.Backend, pass []byte, dryRun, required bool) ([]prunedFile, error) {
-	entries, err := backup.Catalogue(ctx, st)
+// backup of rp with a GTID position does not need (dryRun: says so only).
+// With required, a store without such a backup, or a layout without an
+// archive, is an error; without (mybak prune), nothing is removed then.
+func pruneArchive(ctx context.Context, e *env, rp repo.Repository, pass []byte, dryRun, required bool) ([]prunedFile, error) {
+	r, err := repo.ForPointInTime(rp)
+	if err != nil {
+		if !required {
+			// A layout without an archive (mybak prune --layout
+			// trove): nothing to prune.
+			return nil, nil
+		}
+		return nil, asUsage(err)
+	}
+	st := r.Archive()
+	entries, err := r.Entries(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -103,9 +103,6 @@ func binlogReplayCommand(e *env) *cli.Command {
 			"   mybak binlog replay --storage /var/backups/mysql --encrypt-key-file /etc/mybak.key --backup 20261203T010000Z-1a2b3c --until '2026-12-03 09:30:00' --host db2 --user root --password-file /root/.pw",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("binlog replay takes no arguments (got %q)", c.Args().First())
-			}
 			t, ok, err := targetFromFlags(c)
 			if err != nil {
 				return err
@@ -116,19 +113,12 @@ func binlogReplayCommand(e *env) *cli.Command {
 			if c.Bool("json") && !c.Bool("dry-run") {
 				return usagef("--json applies to --dry-run only")
 			}
-			pass, err := loadKey(c, e)
+			pass, r, err := openArchive(c, e)
 			if err != nil {
 				return err
 			}
-			st, err := openStore(c.Context, c)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			r, err := openRepoOn(c, e, st)
-			if err != nil {
-				return err
-			}
+			defer r.Store().Close()
+			st := r.Archive()
 			rp, err := pitr.PlanRestore(c.Context, st, r, c.String("backup"), t, pass)
 			if err != nil {
 				return err

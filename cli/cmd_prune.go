@@ -94,7 +94,7 @@ func pruneCommand(e *env) *cli.Command {
 				}
 				// The binary log archive keeps what the oldest backup left
 				// needs to roll forward (mybak binlog prune).
-				if _, err := pruneArchive(c.Context, e, st, nil, false, false); err != nil {
+				if _, err := pruneArchive(c.Context, e, r, nil, false, false); err != nil {
 					return err
 				}
 			}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/pitr"
-	"github.com/mybak/mybak/storage"
+	"github.com/mybak/mybak/repo"
 )
 
 // restorePITR is `restore [ID] --until ... | --until-gtid ... | ...`: the
@@ -32,16 +32,12 @@ func restorePITR(c *cli.Context, e *env, t pitr.Target) error {
 	if ref == "latest" {
 		ref = ""
 	}
-	pass, err := loadKey(c, e)
+	pass, r, err := openArchive(c, e)
 	if err != nil {
 		return err
 	}
-	r, err := openRepo(c, e)
-	if err != nil {
-		return err
-	}
-	st := r.Store()
-	defer st.Close()
+	defer r.Store().Close()
+	st := r.Archive()
 	rp, err := pitr.PlanRestore(c.Context, st, r, ref, t, pass)
 	if err != nil {
 		return fmt.Errorf("point-in-time restore: nothing was restored: %w", err)
@@ -154,23 +150,28 @@ func hasTarget(c *cli.Context) bool {
 // target), the drill restores the planned backup, and its replay step
 // applies the plan to the scratch server. Without a target it returns
 // nil and ref unchanged.
-func drillRollForward(c *cli.Context, e *env, st storage.Backend, bs pitr.Backups, ref string, pass []byte) (func(context.Context, mysql.Conn) (string, error), string, error) {
+func drillRollForward(c *cli.Context, e *env, rp repo.Repository, ref string, pass []byte) (func(context.Context, mysql.Conn) (string, error), string, error) {
 	t, ok, err := targetFromFlags(c)
 	if err != nil || !ok {
 		return nil, ref, err
 	}
+	r, err := repo.ForPointInTime(rp)
+	if err != nil {
+		return nil, "", asUsage(err)
+	}
+	st := r.Archive()
 	if ref == "latest" {
 		ref = ""
 	}
-	rp, err := pitr.PlanRestore(c.Context, st, bs, ref, t, pass)
+	plan, err := pitr.PlanRestore(c.Context, st, r, ref, t, pass)
 	if err != nil {
 		return nil, "", fmt.Errorf("drill to a point in time: %w", err)
 	}
-	logPITRPlan(e, rp)
+	logPITRPlan(e, plan)
 	return func(ctx context.Context, conn mysql.Conn) (string, error) {
-		if err := pitr.Replay(ctx, pitr.ReplayOptions{Store: st, Pass: pass, Plan: rp.Plan, Target: conn, Log: e.log}); err != nil {
+		if err := pitr.Replay(ctx, pitr.ReplayOptions{Store: st, Pass: pass, Plan: plan.Plan, Target: conn, Log: e.log}); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%d transactions to %s (%s)", rp.Plan.Txns, rp.Plan.To.String(), t), nil
-	}, rp.Backup.ID, nil
+		return fmt.Sprintf("%d transactions to %s (%s)", plan.Plan.Txns, plan.Plan.To.String(), t), nil
+	}, plan.Backup.ID, nil
 }

@@ -48,7 +48,7 @@ func verifyCommand(e *env) *cli.Command {
 			}
 			defer r.Store().Close()
 			if c.Bool("drill") {
-				return runDrill(c, e, ref, r.Data(), r, pass)
+				return runDrill(c, e, ref, r, pass)
 			}
 			rep, err := verify.Run(c.Context, r.Data(), ref, verify.Options{
 				Catalogue: r,

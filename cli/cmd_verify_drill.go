@@ -13,9 +13,7 @@ import (
 	"github.com/mybak/mybak/drill"
 	"github.com/mybak/mybak/internal/units"
 	"github.com/mybak/mybak/mysql"
-	"github.com/mybak/mybak/pitr"
-	"github.com/mybak/mybak/restore"
-	"github.com/mybak/mybak/storage"
+	"github.com/mybak/mybak/repo"
 )
 
 // drillFlags are verify's options for --drill.
@@ -31,26 +29,22 @@ func drillFlags() []cli.Flag {
 }
 
 // runDrill is verify --drill.
-func runDrill(c *cli.Context, e *env, ref string, st storage.Backend, cat restore.Catalogue, pass []byte) error {
+func runDrill(c *cli.Context, e *env, ref string, r repo.Repository, pass []byte) error {
 	if c.Bool("list") {
 		return usagef("--list does not go with --drill (use verify --deep --list)")
 	}
 	e.run.Command = "verify-drill"
 	var rollForward func(context.Context, mysql.Conn) (string, error)
 	if hasTarget(c) {
-		bs, ok := cat.(pitr.Backups)
-		if !ok {
-			return usagef("a recovery target needs the backups' list, which this layout's catalogue does not give")
-		}
 		var err error
-		if rollForward, ref, err = drillRollForward(c, e, st, bs, ref, pass); err != nil {
+		if rollForward, ref, err = drillRollForward(c, e, r, ref, pass); err != nil {
 			return err
 		}
 	}
-	rep, err := drill.Run(c.Context, st, ref, drill.Options{
+	rep, err := drill.Run(c.Context, r.Data(), ref, drill.Options{
 		RollForward:  rollForward,
 		Options:      readOptions(c, e, pass),
-		Catalogue:    cat,
+		Catalogue:    r,
 		Deep:         c.Bool("deep"),
 		ScratchDir:   c.String("scratch-dir"),
 		ServerBinary: c.String("mysqld"),

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -119,4 +120,30 @@ func startedSandbox(t *testing.T, name string) *sandbox {
 		}
 	}
 	return sandboxFromEnv(func(k string) string { return env[k] })
+}
+
+// TestPointInTimeNeedsMybakLayout: point-in-time recovery reads the binary
+// log archive kept beside mybak's backups. In Trove's layout every way to
+// it (verify --pitr, restore and verify --drill to a target) is refused
+// with a usage error (exit 2) that names the layout it needs, before
+// anything is read or restored; mybak prune there still works (it has no
+// archive to prune).
+func TestPointInTimeNeedsMybakLayout(t *testing.T) {
+	container := testContainer(t)
+	if err := swiftConn(t).ContainerCreate(context.Background(), container, nil); err != nil {
+		t.Fatal(err)
+	}
+	env := swiftEnv()
+	store := "swift://" + container
+	for _, args := range [][]string{
+		{"verify", "--pitr", "--layout", "trove", "--storage", store},
+		{"restore", "--layout", "trove", "--storage", store, "--until", "2026-01-01 00:00:00", "--to-mysql"},
+		{"verify", "--drill", "--layout", "trove", "--storage", store, "--until-gtid", "0-1-5", "latest"},
+	} {
+		r := run(t, nil, env, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "point-in-time recovery") || !strings.Contains(r.stderr, "needs mybak's layout (--layout mybak)") {
+			t.Errorf("%s: exit %d, want 2 and a message naming mybak's layout:\n%s", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+	must(t, run(t, nil, env, "prune", "--layout", "trove", "--storage", store, "--keep", "1", "--dry-run"), "prune --layout trove")
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/mybak/mybak/check"
 	"github.com/mybak/mybak/storage"
 )
 
@@ -41,7 +43,8 @@ type ServerSummary struct {
 }
 
 // Report is what Summarize (from the records alone) or Verify (reading
-// the data too) found.
+// the data too) found. Its checks are check.Results (Results, Err): every
+// problem, a gap as much as a damaged piece, is damage of the archive.
 type Report struct {
 	Servers  []ServerSummary `json:"servers"`
 	Problems []Problem       `json:"problems"`
@@ -49,6 +52,49 @@ type Report struct {
 	Checked int `json:"checked_pieces"`
 	// Txns counts the transactions decoded (Verify with Deep).
 	Txns int `json:"transactions,omitempty"`
+	// OK, Checks and Seconds are the fields every check report has
+	// (verify's, drill's): no problem, the problems as check results, and
+	// how long Verify took. Summarize and Verify set them last.
+	OK       bool                `json:"ok"`
+	Checks   check.VerifyResults `json:"checks"`
+	Duration time.Duration       `json:"-"`
+	Seconds  float64             `json:"duration_seconds"`
+}
+
+// ProblemResults returns problems as check results, in order: one failed
+// result per problem, named by its kind ("gap", "damaged"), its detail
+// naming the server and the file where the problem has them. Every one is
+// damage of the archive (exit 3).
+func ProblemResults(problems []Problem) []check.Result {
+	out := make([]check.Result, 0, len(problems))
+	for _, p := range problems {
+		detail := p.Detail
+		if where := strings.TrimSpace(p.Server + " " + p.File); where != "" {
+			detail = where + ": " + detail
+		}
+		out = append(out, check.Result{Name: p.Kind, Status: check.Failed, Detail: detail, Damage: true})
+	}
+	return out
+}
+
+// finish sets the fields of the check model from the problems.
+func (r *Report) finish(start time.Time) {
+	if r.Servers == nil {
+		r.Servers = []ServerSummary{}
+	}
+	if r.Problems == nil {
+		r.Problems = []Problem{}
+	}
+	r.Checks = ProblemResults(r.Problems)
+	r.OK = len(r.Problems) == 0
+	r.Duration = time.Since(start)
+	r.Seconds = r.Duration.Seconds()
+}
+
+// Err is the report's error: nil without a problem; else one wrapping
+// check.ErrDamaged that counts and names every problem.
+func (r *Report) Err() error {
+	return check.Err(ProblemResults(r.Problems), fmt.Sprintf("the binlog archive has %d problem(s)", len(r.Problems)))
 }
 
 // Gaps returns the report's problems of kind gap.
@@ -67,7 +113,9 @@ func (r *Report) Gaps() []Problem {
 // a file that do not follow each other, a file whose successor is missing
 // though a later one was archived, unreadable records).
 func Summarize(ix *Index) *Report {
+	start := time.Now()
 	r := &Report{}
+	defer r.finish(start)
 	for name, err := range ix.Damaged {
 		r.Problems = append(r.Problems, Problem{Kind: ProblemDamaged, Detail: fmt.Sprintf("%s: %v", name, err)})
 	}
@@ -134,8 +182,14 @@ type VerifyOptions struct {
 // follow each other from the archive's start to its end (across servers,
 // transactions both hold count once). Problems are in the report; the
 // error is only for what stopped the check (ctx, the store unlistable).
-func Verify(ctx context.Context, st storage.Backend, ix *Index, opts VerifyOptions) (*Report, error) {
+func Verify(ctx context.Context, st storage.Backend, ix *Index, opts VerifyOptions) (rep *Report, err error) {
+	start := time.Now()
 	r := Summarize(ix)
+	defer func() {
+		if rep != nil {
+			rep.finish(start)
+		}
+	}()
 	for _, f := range ix.Files() {
 		for i, p := range f.Pieces {
 			if err := readPiece(ctx, st, p, io.Discard, ReadOptions{Pass: opts.Pass}); err != nil {
