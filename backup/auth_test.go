@@ -336,7 +336,7 @@ func FuzzWireReader(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if ValidateID(wr.Header.ID) != nil || wr.Header.validate() != nil {
+		if ValidateID(wr.Header.ID) != nil || wr.Header.validate(nil) != nil {
 			t.Fatalf("accepted header %+v", wr.Header)
 		}
 		n, err := io.Copy(io.Discard, wr)

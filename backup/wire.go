@@ -55,6 +55,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"regexp"
 	"strings"
 	"unicode"
 )
@@ -134,23 +135,33 @@ type WireHeader struct {
 	Auth *Auth `json:"auth,omitempty"`
 }
 
-// wireEngines are the engine names a stream may carry.
-var wireEngines = map[string]bool{"stdin": true, "mariabackup": true, "xtrabackup": true,
-	"innobackupex": true, "mysqldump": true, "mariadb-dump": true}
+// engineName is the form of an engine's name: what a header must hold
+// when the reader is not told which engines it takes.
+var engineName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
+// knowsEngine reports whether a header may name engine name: one of
+// engines (WireReadOptions.Engines) or, with none given, a name of an
+// engine's form.
+func knowsEngine(engines func(string) bool, name string) bool {
+	if engines != nil {
+		return engines(name)
+	}
+	return engineName.MatchString(name)
+}
 
 // maxKDFIter bounds the PBKDF2 iteration count mybak accepts from a
 // manifest or a stream header (a huge count would hang the reader).
 const maxKDFIter = 10_000_000
 
 // validate checks every field of a header read from a stream.
-func (h *WireHeader) validate() error {
+func (h *WireHeader) validate(engines func(string) bool) error {
 	if h.FormatVersion < 1 || h.FormatVersion > FormatVersion {
 		return fmt.Errorf("format version %d (this mybak reads 1 to %d): use the same mybak version on both ends", h.FormatVersion, FormatVersion)
 	}
 	if err := ValidateID(h.ID); err != nil {
 		return fmt.Errorf("header: %v", err)
 	}
-	if !wireEngines[h.Engine] {
+	if !knowsEngine(engines, h.Engine) {
 		return fmt.Errorf("header: unknown engine %q", h.Engine)
 	}
 	if h.Type != "full" {
@@ -383,6 +394,12 @@ type WireReadOptions struct {
 	AllowUnauthenticated bool
 	// Warn, when set, is told when an unauthenticated stream is accepted.
 	Warn func(msg string, args ...any)
+	// Engines reports whether the reader can restore a stream of the
+	// engine it names (engine.Wire, what the engines declare); a header
+	// naming another is refused. nil takes any name of an engine's form
+	// (lower-case letters, digits, '-'): for readers that restore nothing
+	// by engine.
+	Engines func(name string) bool
 }
 
 // WireReader reads a wire stream: Header is known once NewWireReader
@@ -426,7 +443,7 @@ func NewWireReader(r io.Reader, opts WireReadOptions) (*WireReader, error) {
 	if typ != wireHeader {
 		return nil, fmt.Errorf("%w: first record is %s, not the header", ErrWire, wireTypeName(typ))
 	}
-	if err := parseWireHeader(p, &wr.Header); err != nil {
+	if err := parseWireHeader(p, &wr.Header, opts.Engines); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrWire, err)
 	}
 	h := &wr.Header
@@ -460,7 +477,7 @@ func NewWireReader(r io.Reader, opts WireReadOptions) (*WireReader, error) {
 
 // parseWireHeader decodes a header strictly (no unknown field, nothing
 // after the object) and validates it.
-func parseWireHeader(p []byte, h *WireHeader) error {
+func parseWireHeader(p []byte, h *WireHeader, engines func(string) bool) error {
 	var probe struct {
 		FormatVersion int `json:"format_version"`
 	}
@@ -478,7 +495,7 @@ func parseWireHeader(p []byte, h *WireHeader) error {
 	if dec.More() {
 		return errors.New("header: data after the JSON object")
 	}
-	return h.validate()
+	return h.validate(engines)
 }
 
 // next reads one record, bounds its size by its type before allocating,

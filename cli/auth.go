@@ -4,6 +4,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mybak/mybak/backup"
+	"github.com/mybak/mybak/engine"
 	"github.com/mybak/mybak/restore"
 )
 
@@ -27,5 +28,5 @@ func authPolicy(c *cli.Context, e *env, pass []byte) backup.AuthPolicy {
 
 // wireReadOptions is authPolicy for a stream on standard input.
 func wireReadOptions(c *cli.Context, e *env, pass []byte) backup.WireReadOptions {
-	return backup.WireReadOptions{Pass: pass, AllowUnauthenticated: c.Bool("allow-unauthenticated"), Warn: e.log.Warn}
+	return backup.WireReadOptions{Pass: pass, AllowUnauthenticated: c.Bool("allow-unauthenticated"), Warn: e.log.Warn, Engines: engine.Wire}
 }

@@ -18,7 +18,7 @@ import (
 func backupCommand(e *env) *cli.Command {
 	flags := []cli.Flag{
 		storageFlag(),
-		&cli.StringFlag{Name: "engine", Value: "stdin", Usage: "stdin (back up standard input as is), or a MySQL engine: " + strings.Join(mysqlEngines, ", ") + " (auto asks the server)"},
+		&cli.StringFlag{Name: "engine", Value: "stdin", Usage: "stdin (back up standard input as is), or a MySQL engine: " + strings.Join(mysqlEngines(), ", ") + " (auto asks the server)"},
 		&cli.StringFlag{Name: "name", Usage: "a label recorded in the manifest and shown by list"},
 		&cli.StringFlag{Name: "compress", Value: "gzip", Usage: "gzip, zstd or none"},
 		&cli.IntFlag{Name: "compress-level", Usage: "compression level (default: gzip " + fmt.Sprint(stream.DefaultGzipLevel) + ", zstd " + fmt.Sprint(stream.DefaultZstdLevel) + ")"},
@@ -70,7 +70,7 @@ func backupCommand(e *env) *cli.Command {
 					return err
 				}
 			case !isMySQLEngine(name):
-				return usagef("--engine %q: unknown engine (available: stdin, %s)", name, strings.Join(mysqlEngines, ", "))
+				return usagef("--engine %q: unknown engine (available: stdin, %s)", name, strings.Join(mysqlEngines(), ", "))
 			}
 			st, err := openStore(c.Context, c)
 			if err != nil {
@@ -226,7 +226,7 @@ func backupToStdout(c *cli.Context, e *env) (err error) {
 			return err
 		}
 	case !isMySQLEngine(name):
-		return usagef("--engine %q: unknown engine (available: stdin, %s)", name, strings.Join(mysqlEngines, ", "))
+		return usagef("--engine %q: unknown engine (available: stdin, %s)", name, strings.Join(mysqlEngines(), ", "))
 	default:
 		var finish func(bool)
 		if eng, _, finish, err = mysqlBackupEngine(c, e, nil, relay.report); err != nil {

@@ -24,7 +24,7 @@ func preflightFlags() []cli.Flag {
 
 func preflightCommand(e *env) *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "engine to check for: " + strings.Join(mysqlEngines, ", ")},
+		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "engine to check for: " + strings.Join(mysqlEngines(), ", ")},
 		&cli.StringFlag{Name: "storage", Aliases: []string{"s"}, Usage: "a local store directory whose free space is checked"},
 		&cli.StringFlag{Name: "work-dir", Usage: "where the backup's temporary state (and spool) would go (default: $TMPDIR)"},
 		&cli.StringFlag{Name: "target-dir", Usage: "a restore target whose free space is checked"},
@@ -43,7 +43,7 @@ func preflightCommand(e *env) *cli.Command {
 			}
 			name := c.String("engine")
 			if !isMySQLEngine(name) {
-				return usagef("--engine %q: use one of %s", name, strings.Join(mysqlEngines, ", "))
+				return usagef("--engine %q: use one of %s", name, strings.Join(mysqlEngines(), ", "))
 			}
 			conn, err := connFromFlags(c)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -18,16 +19,15 @@ import (
 	"github.com/mybak/mybak/repo"
 )
 
-// mysqlEngines are the --engine values that talk to a MySQL server.
-var mysqlEngines = []string{"auto", "mariabackup", "xtrabackup", "innobackupex", "mysqldump", "mariadb-dump", "logical"}
+// mysqlEngines are the --engine values that talk to a MySQL server:
+// auto (the server's own physical tool), then the engines that declare
+// it (engine.Offer.Server), in their order.
+func mysqlEngines() []string {
+	return append([]string{"auto"}, engine.ServerNames()...)
+}
 
 func isMySQLEngine(name string) bool {
-	for _, e := range mysqlEngines {
-		if e == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(mysqlEngines(), name)
 }
 
 // connFlags are the options that say how to reach a server. There is no

@@ -100,7 +100,7 @@ func backupScopes(engine string) []flagScope {
 	mysqlEngine := func(*cli.Context) bool { return engine != "stdin" }
 	return []flagScope{
 		{flags: connFlagNames(), applies: mysqlEngine, cmdline: true,
-			mode: "to a MySQL --engine (auto, " + strings.Join(mysqlEngines[1:], ", ") + "); --engine stdin stores standard input"},
+			mode: "to a MySQL --engine (auto, " + strings.Join(mysqlEngines()[1:], ", ") + "); --engine stdin stores standard input"},
 		{flags: []string{"incremental"}, applies: mysqlEngine,
 			mode: "to a physical engine (--engine auto, mariabackup, xtrabackup or innobackupex); --engine stdin stores standard input"},
 		{flags: []string{"parent", "parallel", "throttle", "use-memory", "ftwrl-wait-timeout", "lock-wait-timeout",

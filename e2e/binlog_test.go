@@ -129,12 +129,13 @@ func TestBinlogArchiveListFindVerify(t *testing.T) {
 	b[len(b)/2] ^= 1
 	os.WriteFile(piece, b, 0o600)
 	r = run(t, nil, nil, "binlog", "verify", "--storage", store, "--encrypt-key-file", key)
-	if r.code != 3 || !strings.Contains(r.stdout, "DAMAGED") {
+	if r.code != 3 || !strings.Contains(r.stdout, "DAMAGED: ") || !strings.Contains(r.stderr, "the binlog archive has 1 problem(s): damaged: ") {
 		t.Fatalf("verify of a damaged piece: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	// verify --pitr is the same check.
 	r = run(t, nil, nil, "verify", "--pitr", "--storage", store, "--encrypt-key-file", key, "--json")
-	if r.code != 3 || !strings.Contains(r.stdout, `"kind": "damaged"`) {
+	if r.code != 3 || !strings.Contains(r.stdout, `"kind": "damaged"`) || !strings.Contains(r.stdout, `"ok": false`) ||
+		!strings.Contains(r.stdout, `"name": "damaged"`) {
 		t.Fatalf("verify --pitr of a damaged piece: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	if r := run(t, nil, nil, "verify", "--pitr", "--storage", store, id); r.code != 2 {

@@ -99,3 +99,66 @@ func namesLocked() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Offer says where the command line offers an engine, beside what its
+// methods do. An engine declares it through Offered; one without it is
+// offered nowhere (it is still found by name and from manifests).
+type Offer struct {
+	// Server: the engine backs up a running server. backup and preflight
+	// take it as --engine NAME, with the connection options.
+	Server bool
+	// Wire: its backups travel as a wire stream (backup --to-stdout,
+	// make-replica --from-stdin): a stream header may name it.
+	Wire bool
+	// Rank places it in the lists the command line prints (help, usage
+	// errors): lower first, then by name.
+	Rank int
+}
+
+// Offered is the optional interface of an engine that declares its Offer.
+type Offered interface {
+	Engine
+	Offer() Offer
+}
+
+// offerOf returns what e declares (the zero Offer without Offered).
+func offerOf(e Engine) Offer {
+	if o, ok := e.(Offered); ok {
+		return o.Offer()
+	}
+	return Offer{}
+}
+
+// ServerNames lists the registered engines that back up a running server
+// (Offer.Server), in their Rank order.
+func ServerNames() []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	var es []Engine
+	for _, e := range registry.byName {
+		if offerOf(e).Server {
+			es = append(es, e)
+		}
+	}
+	sort.Slice(es, func(i, j int) bool {
+		ri, rj := offerOf(es[i]).Rank, offerOf(es[j]).Rank
+		if ri != rj {
+			return ri < rj
+		}
+		return es[i].Name() < es[j].Name()
+	})
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Name()
+	}
+	return out
+}
+
+// Wire reports whether a wire stream may carry a backup of the engine
+// registered as name (Offer.Wire): backup.WireReadOptions.Engines.
+func Wire(name string) bool {
+	registry.RLock()
+	defer registry.RUnlock()
+	e, ok := registry.byName[name]
+	return ok && offerOf(e).Wire
+}

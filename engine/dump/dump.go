@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/engine"
@@ -19,8 +20,11 @@ import (
 	"github.com/mybak/mybak/storage"
 )
 
+// tools are the dump programs, one engine each.
+var tools = []mysql.Engine{mysql.EngineMysqldump, mysql.EngineMariadbDump}
+
 func init() {
-	for _, t := range []mysql.Engine{mysql.EngineMysqldump, mysql.EngineMariadbDump} {
+	for _, t := range tools {
 		engine.Register(Engine{tool: t})
 	}
 }
@@ -30,10 +34,19 @@ type Engine struct {
 	tool mysql.Engine
 }
 
-var _ engine.Dumper = Engine{}
+var (
+	_ engine.Dumper  = Engine{}
+	_ engine.Offered = Engine{}
+)
 
 // Name implements engine.Engine: the tool's name.
 func (e Engine) Name() string { return string(e.tool) }
+
+// Offer implements engine.Offered: a --engine of backup and preflight,
+// streamed by --to-stdout; listed after the physical engines.
+func (e Engine) Offer() engine.Offer {
+	return engine.Offer{Server: true, Wire: true, Rank: 20 + slices.Index(tools, e.tool)}
+}
 
 // physicalFlags are backup's flags for the physical tools only, in the
 // order they are refused.

@@ -46,10 +46,16 @@ type Engine struct{}
 var (
 	_ engine.Dumper   = Engine{}
 	_ engine.Toolless = Engine{}
+	_ engine.Offered  = Engine{}
 )
 
 // Name implements engine.Engine.
 func (Engine) Name() string { return Name }
+
+// Offer implements engine.Offered: a --engine of backup and preflight,
+// listed after the tools' engines. It is not streamed: --to-stdout
+// carries the tools' backups only.
+func (Engine) Offer() engine.Offer { return engine.Offer{Server: true, Rank: 30} }
 
 // Toolless implements engine.Toolless: the engine reads the server itself.
 func (Engine) Toolless() {}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/engine"
@@ -43,10 +44,19 @@ type Engine struct {
 	tool mysql.Engine
 }
 
-var _ engine.Incremental = Engine{}
+var (
+	_ engine.Incremental = Engine{}
+	_ engine.Offered     = Engine{}
+)
 
 // Name implements engine.Engine: the tool's name.
 func (e Engine) Name() string { return string(e.tool) }
+
+// Offer implements engine.Offered: a --engine of backup and preflight,
+// streamed by --to-stdout; listed first, in the order of tools.
+func (e Engine) Offer() engine.Offer {
+	return engine.Offer{Server: true, Wire: true, Rank: 10 + slices.Index(tools, e.tool)}
+}
 
 // NewBackup implements engine.Engine. --lock-wait-timeout is
 // xtrabackup's only.

@@ -28,13 +28,17 @@ func init() {
 // Engine is the stdin engine.
 type Engine struct{}
 
-var _ engine.Engine = Engine{}
+var _ engine.Offered = Engine{}
 
 // client is the tool family whose SQL client applies a stream of SQL.
 const client = mysql.EngineMariadbDump
 
 // Name implements engine.Engine.
 func (Engine) Name() string { return Name }
+
+// Offer implements engine.Offered: not a server's engine (backup
+// --engine stdin stores standard input), but streamed by --to-stdout.
+func (Engine) Offer() engine.Offer { return engine.Offer{Wire: true} }
 
 // NewBackup implements engine.Engine: a copy of cfg.Stdin.
 func (Engine) NewBackup(cfg engine.BackupConfig) (backup.Engine, error) {

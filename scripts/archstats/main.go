@@ -1,9 +1,15 @@
 // Command archstats prints the figures the architecture note quotes: lines
 // of Go per package (tests apart), the longest functions, and the branches
 // on an engine's name or a layout found outside the packages that own those
-// concepts. It reads source only and runs nothing.
+// concepts, and the lists of engine names kept outside engine/ (a slice or
+// map literal holding two or more of them: each is a line a new engine
+// would need). It reads source only and runs nothing.
 //
-//	go run ./scripts/archstats [-engine-home engine/] [-layout-home trove/,repo/] [-v]
+// A comparison with "" (is a name set?) or of two values' fields (is it
+// the same engine as the header's?) is not a branch on which engine it
+// is, and is not counted.
+//
+//	go run ./scripts/archstats [-engine-home engine/] [-program-home mysql/,internal/testenv/] [-layout-home trove/,repo/] [-v]
 package main
 
 import (
@@ -28,7 +34,52 @@ var (
 	// not branches on which engine it is.
 	skipRe   = regexp.MustCompile(`Version|Extension`)
 	layoutRe = regexp.MustCompile(`\bLayout(Trove|Mybak)?\b|\.Layout\b|\blayout\b`)
+	// nameRe: the engines' names as string literals (and "auto", the
+	// --engine value that stands for one).
+	nameRe = regexp.MustCompile(`^"(stdin|mariabackup|xtrabackup|innobackupex|mysqldump|mariadb-dump|logical|auto)"$`)
 )
+
+// notABranch reports whether comparison x tests no particular engine: one
+// side is "", or both are fields of values (not a package's constant).
+func notABranch(x *ast.BinaryExpr, imports map[string]bool) bool {
+	for _, e := range []ast.Expr{x.X, x.Y} {
+		if l, ok := e.(*ast.BasicLit); ok && l.Value == `""` {
+			return true
+		}
+	}
+	field := func(e ast.Expr) bool {
+		s, ok := e.(*ast.SelectorExpr)
+		if !ok {
+			return false
+		}
+		for {
+			switch y := s.X.(type) {
+			case *ast.SelectorExpr:
+				s = y
+				continue
+			case *ast.Ident:
+				return !imports[y.Name]
+			}
+			return false
+		}
+	}
+	return field(x.X) && field(x.Y)
+}
+
+// namesList reports whether literal c holds two or more engine names as
+// its elements or its map keys.
+func namesList(c *ast.CompositeLit) bool {
+	n := 0
+	for _, el := range c.Elts {
+		if kv, ok := el.(*ast.KeyValueExpr); ok {
+			el = kv.Key
+		}
+		if l, ok := el.(*ast.BasicLit); ok && nameRe.MatchString(l.Value) {
+			n++
+		}
+	}
+	return n >= 2
+}
 
 type fn struct {
 	name  string
@@ -37,6 +88,7 @@ type fn struct {
 
 func main() {
 	engineHome := flag.String("engine-home", "engine/", "comma-separated path prefixes where engine names may be compared")
+	programHome := flag.String("program-home", "mysql/,internal/testenv/", "comma-separated path prefixes that describe the programs the engines are named after (their lists of program names are not engine lists)")
 	layoutHome := flag.String("layout-home", "trove/,repo/", "comma-separated path prefixes where layouts may be branched on")
 	top := flag.Int("top", 5, "how many of the longest functions to print")
 	verbose := flag.Bool("v", false, "print every counted branch")
@@ -45,7 +97,7 @@ func main() {
 	fset := token.NewFileSet()
 	lines := map[string]int{}
 	var fns []fn
-	var engine, layout []string
+	var engine, layout, lists []string
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -68,6 +120,15 @@ func main() {
 		f, err := parser.ParseFile(fset, path, src, 0)
 		if err != nil {
 			return err
+		}
+		imports := map[string]bool{}
+		for _, im := range f.Imports {
+			name := strings.Trim(im.Path.Value, `"`)
+			name = name[strings.LastIndex(name, "/")+1:]
+			if im.Name != nil {
+				name = im.Name.Name
+			}
+			imports[name] = true
 		}
 		text := func(n ast.Node) string {
 			var b bytes.Buffer
@@ -95,8 +156,13 @@ func main() {
 					fns = append(fns, fn{pkg + "." + name, fset.Position(x.End()).Line - fset.Position(x.Pos()).Line + 1})
 				}
 			case *ast.BinaryExpr:
-				if x.Op == token.EQL || x.Op == token.NEQ {
+				if (x.Op == token.EQL || x.Op == token.NEQ) && !notABranch(x, imports) {
 					count(x, text(x))
+				}
+			case *ast.CompositeLit:
+				if namesList(x) && !home(path, *engineHome) && !home(path, *programHome) {
+					pos := fset.Position(x.Pos())
+					lists = append(lists, fmt.Sprintf("%s:%d: %.80s", path, pos.Line, strings.Join(strings.Fields(text(x)), " ")))
 				}
 			case *ast.SwitchStmt:
 				if x.Tag != nil {
@@ -133,10 +199,14 @@ func main() {
 		fmt.Printf("  %4d  %s\n", fns[i].lines, fns[i].name)
 	}
 	fmt.Printf("engine-name comparisons outside %s: %d\n", *engineHome, len(engine))
+	fmt.Printf("engine-name lists outside %s: %d\n", *engineHome, len(lists))
 	fmt.Printf("layout branches outside %s: %d\n", *layoutHome, len(layout))
 	if *verbose {
 		for _, s := range engine {
 			fmt.Println("  engine:", s)
+		}
+		for _, s := range lists {
+			fmt.Println("  list:", s)
 		}
 		for _, s := range layout {
 			fmt.Println("  layout:", s)
