@@ -102,39 +102,17 @@ type Result struct {
 // error is. Run does not wait for a Read on c.Stdin that is blocked after the
 // child exited; the caller closes its reader to release its producer.
 func Run(ctx context.Context, c *Command) (*Result, error) {
-	path := c.Path
-	if !strings.ContainsRune(path, '/') {
-		p, err := exec.LookPath(path)
-		if err != nil {
-			return nil, fmt.Errorf("%s not found on PATH: %w", path, ErrToolNotFound)
-		}
-		path = p
+	path, err := toolPath(c.Path)
+	if err != nil {
+		return nil, err
 	}
 	name := filepath.Base(c.Path)
-	args := append([]string(nil), c.Args...)
-	var defaults *os.File
-	if c.Conn != nil || len(c.Options) > 0 {
-		groups := c.Groups
-		if len(groups) == 0 {
-			groups = []string{"client"}
-		}
-		content, err := defaultsContent(c.Conn, groups, c.Options)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if err := checkDefaultsReopen(path, defaultsReopen); err != nil {
-			return nil, err
-		}
-		if defaults, err = secretFD("mybak-defaults", content); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
+	args, defaults, err := withDefaults(c, path, name)
+	if err != nil {
+		return nil, err
+	}
+	if defaults != nil {
 		defer defaults.Close()
-		opt := "--defaults-extra-file="
-		if c.Conn != nil && c.Conn.resolved {
-			// Only this file (and what it includes): see defaultsContent.
-			opt = "--defaults-file="
-		}
-		args = append([]string{opt + childDefaultsPath}, args...)
 	}
 
 	if log := logFrom(ctx); log.Enabled(ctx, slog.LevelDebug) {
@@ -144,12 +122,6 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Dir = c.Dir
-	cmd.Env = childEnv(c.Env)
-	if c.ExactEnv {
-		cmd.Env = c.Env
-	}
 	// Pdeathsig is sent when the thread that started the child ends, not
 	// the process. Go ends a thread when a goroutine locked to it exits
 	// without unlocking: so this goroutine keeps the thread to itself
@@ -157,6 +129,89 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 	// minutes), and the signal comes only with mybak's end.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	ch := &child{c: c, name: name, cancel: cancel, cmd: newCmd(ctx, c, path, args, defaults), tail: newRing(c.TailLines)}
+	if err := ch.openPipes(); err != nil {
+		return nil, err
+	}
+	if ch.logFile != nil {
+		defer ch.logFile.Close()
+	}
+
+	if err := ch.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	if c.Started != nil {
+		c.Started(ch.cmd.Process.Pid)
+	}
+	if defaults != nil {
+		defaults.Close() // the child holds its own copy
+	}
+
+	var wg sync.WaitGroup
+	ch.drainStderr(&wg)
+	ch.copyStdout(&wg)
+	stdinDone := ch.feedStdin()
+	wg.Wait()
+	waitErr := ch.cmd.Wait()
+	res := &Result{ExitCode: ch.cmd.ProcessState.ExitCode(), Tail: ch.tail.lines(), Notable: ch.notable}
+	inErr, inFinished := ch.awaitStdin(stdinDone, waitErr != nil || ctx.Err() != nil || ch.stdoutErr != nil)
+	return res, ch.outcome(ctx, res, waitErr, inErr, inFinished)
+}
+
+// toolPath is the program to run: path itself when it names a file by a
+// path, else where PATH has it (ErrToolNotFound when nowhere).
+func toolPath(path string) (string, error) {
+	if strings.ContainsRune(path, '/') {
+		return path, nil
+	}
+	p, err := exec.LookPath(path)
+	if err != nil {
+		return "", fmt.Errorf("%s not found on PATH: %w", path, ErrToolNotFound)
+	}
+	return p, nil
+}
+
+// withDefaults returns the child's arguments and, when c has a
+// connection or options, the in-memory defaults file that holds them
+// (the caller closes it), named first on the command line.
+func withDefaults(c *Command, path, name string) ([]string, *os.File, error) {
+	args := append([]string(nil), c.Args...)
+	if c.Conn == nil && len(c.Options) == 0 {
+		return args, nil, nil
+	}
+	groups := c.Groups
+	if len(groups) == 0 {
+		groups = []string{"client"}
+	}
+	content, err := defaultsContent(c.Conn, groups, c.Options)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := checkDefaultsReopen(path, defaultsReopen); err != nil {
+		return nil, nil, err
+	}
+	defaults, err := secretFD("mybak-defaults", content)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	opt := "--defaults-extra-file="
+	if c.Conn != nil && c.Conn.resolved {
+		// Only this file (and what it includes): see defaultsContent.
+		opt = "--defaults-file="
+	}
+	return append([]string{opt + childDefaultsPath}, args...), defaults, nil
+}
+
+// newCmd is the child's exec.Cmd: its environment, its own process group
+// (killed whole when ctx ends), the parent-death signal, the defaults
+// file as descriptor 3.
+func newCmd(ctx context.Context, c *Command, path string, args []string, defaults *os.File) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Dir = c.Dir
+	cmd.Env = childEnv(c.Env)
+	if c.ExactEnv {
+		cmd.Env = c.Env
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.Credential}
 	if !c.Outlive {
 		death := c.DeathSignal
@@ -175,64 +230,76 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 		// Negative pid: the whole process group (children of the tool too).
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
+	return cmd
+}
 
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+// child is one run of Run: the command, its pipes, and what its output
+// goroutines found.
+type child struct {
+	c      *Command
+	name   string
+	cmd    *exec.Cmd
+	cancel context.CancelCauseFunc
+
+	stderr  io.ReadCloser
+	stdout  io.ReadCloser  // nil without c.Stdout
+	stdin   io.WriteCloser // nil without c.Stdin
+	logFile *os.File       // nil without c.LogPath
+
+	// Written by the output goroutines, read after they are done.
+	tail      *ring
+	notable   []string
+	stdoutErr error
+}
+
+// openPipes makes the child's pipes (grown: tools write megabytes at a
+// time) and opens its log file.
+func (ch *child) openPipes() error {
+	var err error
+	if ch.stderr, err = ch.cmd.StderrPipe(); err != nil {
+		return fmt.Errorf("%s: %w", ch.name, err)
 	}
-	var stdout io.ReadCloser
-	if c.Stdout != nil {
-		if stdout, err = cmd.StdoutPipe(); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+	if ch.c.Stdout != nil {
+		if ch.stdout, err = ch.cmd.StdoutPipe(); err != nil {
+			return fmt.Errorf("%s: %w", ch.name, err)
 		}
-		if f, ok := stdout.(*os.File); ok {
+		if f, ok := ch.stdout.(*os.File); ok {
 			pipes.Grow(f) // the tool writes megabytes at a time
 		}
 	}
-	var stdin io.WriteCloser
-	if c.Stdin != nil {
-		if stdin, err = cmd.StdinPipe(); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+	if ch.c.Stdin != nil {
+		if ch.stdin, err = ch.cmd.StdinPipe(); err != nil {
+			return fmt.Errorf("%s: %w", ch.name, err)
 		}
-		if f, ok := stdin.(*os.File); ok {
+		if f, ok := ch.stdin.(*os.File); ok {
 			pipes.Grow(f)
 		}
 	}
-	var logFile *os.File
-	if c.LogPath != "" {
-		logFile, err = os.OpenFile(c.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("%s: open log: %w", name, err)
+	if ch.c.LogPath != "" {
+		if ch.logFile, err = os.OpenFile(ch.c.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+			return fmt.Errorf("%s: open log: %w", ch.name, err)
 		}
-		defer logFile.Close()
 	}
+	return nil
+}
 
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	if c.Started != nil {
-		c.Started(cmd.Process.Pid)
-	}
-	if defaults != nil {
-		defaults.Close() // the child holds its own copy
-	}
-
-	tail := newRing(c.TailLines)
-	var notable []string
-	var wg sync.WaitGroup
+// drainStderr reads the child's stderr in a goroutine of wg's: into the
+// log file, the tail, the notable lines and OnLine. It must be drained or
+// the child blocks on a full pipe.
+func (ch *child) drainStderr(wg *sync.WaitGroup) {
 	wg.Add(1)
-	go func() { // stderr: must be drained or the child blocks on a full pipe
+	go func() {
 		defer wg.Done()
-		r := bufio.NewReaderSize(stderr, 64<<10)
+		r := bufio.NewReaderSize(ch.stderr, 64<<10)
 		for {
-			line, err := readLine(r, logFile)
+			line, err := readLine(r, ch.logFile)
 			if line != "" || err == nil {
-				tail.add(line)
-				if isNotable(line) && len(notable) < 200 {
-					notable = append(notable, line)
+				ch.tail.add(line)
+				if isNotable(line) && len(ch.notable) < 200 {
+					ch.notable = append(ch.notable, line)
 				}
-				if c.OnLine != nil {
-					c.OnLine(line)
+				if ch.c.OnLine != nil {
+					ch.c.OnLine(line)
 				}
 			}
 			if err != nil {
@@ -240,85 +307,100 @@ func Run(ctx context.Context, c *Command) (*Result, error) {
 			}
 		}
 	}()
+}
 
-	var stdoutErr error
-	if stdout != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := io.Copy(c.Stdout, stdout); err != nil {
-				stdoutErr = err
-				cancel(fmt.Errorf("write output of %s: %w", name, err))
-				io.Copy(io.Discard, stdout)
-			}
-		}()
+// copyStdout copies the child's stdout to c.Stdout in a goroutine of
+// wg's; a write error cancels the run (the output has nowhere to go) and
+// the rest is discarded so that the child is not blocked.
+func (ch *child) copyStdout(wg *sync.WaitGroup) {
+	if ch.stdout == nil {
+		return
 	}
-
-	stdinDone := make(chan error, 1)
-	if stdin != nil {
-		go func() {
-			_, err := io.Copy(stdin, c.Stdin)
-			if cerr := stdin.Close(); err == nil && cerr != nil && !errors.Is(cerr, os.ErrClosed) {
-				err = cerr
-			}
-			stdinDone <- err
-		}()
-	}
-
-	wg.Wait()
-	waitErr := cmd.Wait()
-	res := &Result{ExitCode: cmd.ProcessState.ExitCode(), Tail: tail.lines(), Notable: notable}
-
-	var inErr error
-	inFinished := stdin == nil
-	if stdin != nil {
-		// A child that exited 0 has normally read to EOF: our copier is about
-		// to report; give it a moment. A failed child is not waited for.
-		grace := time.After(5 * time.Second)
-		if waitErr != nil || ctx.Err() != nil || stdoutErr != nil {
-			grace = nil
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := io.Copy(ch.c.Stdout, ch.stdout); err != nil {
+			ch.stdoutErr = err
+			ch.cancel(fmt.Errorf("write output of %s: %w", ch.name, err))
+			io.Copy(io.Discard, ch.stdout)
 		}
-		select {
-		case inErr = <-stdinDone:
-			inFinished = true
-		case <-grace:
-		default:
-			if grace != nil {
-				select {
-				case inErr = <-stdinDone:
-					inFinished = true
-				case <-grace:
-				}
-			}
-		}
-	}
+	}()
+}
 
-	if stdoutErr != nil {
-		return res, fmt.Errorf("write output of %s: %w", name, stdoutErr)
+// feedStdin copies c.Stdin to the child in a goroutine of its own, which
+// sends its outcome on the channel (buffered: nobody may wait for it).
+func (ch *child) feedStdin() <-chan error {
+	done := make(chan error, 1)
+	if ch.stdin == nil {
+		return done
+	}
+	go func() {
+		_, err := io.Copy(ch.stdin, ch.c.Stdin)
+		if cerr := ch.stdin.Close(); err == nil && cerr != nil && !errors.Is(cerr, os.ErrClosed) {
+			err = cerr
+		}
+		done <- err
+	}()
+	return done
+}
+
+// awaitStdin returns how feeding stdin ended once the child exited, and
+// whether it did end. A child that exited 0 has normally read to EOF: the
+// copier is about to report, and is given a moment. A failed child is not
+// waited for.
+func (ch *child) awaitStdin(done <-chan error, failed bool) (inErr error, finished bool) {
+	if ch.stdin == nil {
+		return nil, true
+	}
+	grace := time.After(5 * time.Second)
+	if failed {
+		grace = nil
+	}
+	select {
+	case inErr = <-done:
+		return inErr, true
+	case <-grace:
+		return nil, false
+	default:
+	}
+	if grace == nil {
+		return nil, false
+	}
+	select {
+	case inErr = <-done:
+		return inErr, true
+	case <-grace:
+		return nil, false
+	}
+}
+
+// outcome is Run's error, in the precedence Run documents.
+func (ch *child) outcome(ctx context.Context, res *Result, waitErr, inErr error, inFinished bool) error {
+	if ch.stdoutErr != nil {
+		return fmt.Errorf("write output of %s: %w", ch.name, ch.stdoutErr)
 	}
 	if ctx.Err() != nil {
-		return res, fmt.Errorf("%s aborted: %w", name, context.Cause(ctx))
+		return fmt.Errorf("%s aborted: %w", ch.name, context.Cause(ctx))
 	}
 	if waitErr != nil {
-		ee := &ExitError{Tool: name, ExitCode: res.ExitCode, Tail: res.Tail, LogPath: c.LogPath}
+		ee := &ExitError{Tool: ch.name, ExitCode: res.ExitCode, Tail: res.Tail, LogPath: ch.c.LogPath}
 		var xe *exec.ExitError
-		if errors.As(waitErr, &xe) {
-			if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				ee.Signal = ws.Signal().String()
-			}
-		} else {
-			return res, fmt.Errorf("wait for %s: %w", name, waitErr)
+		if !errors.As(waitErr, &xe) {
+			return fmt.Errorf("wait for %s: %w", ch.name, waitErr)
 		}
-		return res, ee
+		if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			ee.Signal = ws.Signal().String()
+		}
+		return ee
 	}
 	if inErr != nil && !isPipeClosed(inErr) {
-		return res, fmt.Errorf("read input for %s: %w", name, inErr)
+		return fmt.Errorf("read input for %s: %w", ch.name, inErr)
 	}
 	if !inFinished || inErr != nil {
-		return res, &ExitError{Tool: name, Tail: res.Tail, LogPath: c.LogPath,
+		return &ExitError{Tool: ch.name, Tail: res.Tail, LogPath: ch.c.LogPath,
 			Reason: "exited with status 0 before reading all of its input"}
 	}
-	return res, nil
+	return nil
 }
 
 // SecretEnv lists the environment variables that hold secrets mybak

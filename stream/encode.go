@@ -283,85 +283,14 @@ type rawChunk struct {
 // between reads of src and on every write to dst; a src blocked in Read is
 // unblocked by its owner (e.g. exec.CommandContext kills the child).
 // Memory use is bounded by the compressor's Concurrency x BlockSize.
-func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOptions) (res Result, err error) {
-	comp, err := opts.Compression.normalized()
+func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOptions) (Result, error) {
+	e, err := newEncoder(ctx, dst, opts)
 	if err != nil {
-		return Result{}, fmt.Errorf("encode: %w", err)
+		return Result{}, err
 	}
-	frameSize := opts.FrameSize
-	if frameSize == 0 {
-		frameSize = DefaultFrameSize
-	}
-	if frameSize < 0 {
-		return Result{}, fmt.Errorf("encode: frame size %d: must be >= 0", frameSize)
-	}
-	stored := &hashWriter{ctx: ctx, w: dst}
-	var storedSHA hash.Hash
-	if !opts.NoStoredHash {
-		storedSHA = sha256.New()
-		stored.hashes = []hash.Hash{storedSHA}
-	}
-
-	var enc io.WriteCloser
-	compDst := io.Writer(stored)
-	if opts.Pass != nil {
-		kdf := opts.KDF
-		if kdf == (crypto.KDF{}) {
-			kdf = crypto.DefaultKDF
-		}
-		if enc, err = crypto.NewWriter(stored, opts.Pass, kdf); err != nil {
-			return Result{}, fmt.Errorf("encode: %w", err)
-		}
-		res.KDF = kdf
-		compDst = enc
-	}
-	counted := &countWriter{w: compDst}
-	fw := newFrameWriter(comp)
-	frameOpen := false
-	var zp *zstdParallel
-	var zframes []Frame // written by zp's writer goroutine until zp is closed
-	if comp.Kind == Zstd {
-		// Independent frames compressed on all cores; see zstdParallel.
-		zp, err = newZstdParallel(comp, counted, func() int64 { return counted.n },
-			func(raw int64) bool { return raw%frameSize == 0 },
-			func(raw, compressed int64) { zframes = append(zframes, Frame{Raw: raw, Compressed: compressed}) })
-		if err != nil {
-			return Result{}, fmt.Errorf("encode: start zstd: %w", err)
-		}
-	}
-	defer func() {
-		if zp != nil {
-			zp.Abort() // a no-op unless something returned early
-		}
-		if frameOpen {
-			// Error path: stop the compressor's goroutines. Writes to dst
-			// fail from now on (h.err or ctx), so this does not block.
-			if stored.err == nil {
-				stored.err = errors.New("encode aborted")
-			}
-			fw.Close()
-		}
-	}()
-
-	rawSHA := sha256.New()
-	var raw int64
-	startFrame := func() error {
-		if err := fw.Reset(counted); err != nil {
-			return fmt.Errorf("encode: start %s frame: %w", comp.Kind, err)
-		}
-		res.Frames = append(res.Frames, Frame{Raw: raw, Compressed: counted.n})
-		frameOpen = true
-		return nil
-	}
-	closeFrame := func() error {
-		frameOpen = false
-		if err := fw.Close(); err != nil {
-			return fmt.Errorf("encode: finish %s frame: %w", comp.Kind, err)
-		}
-		return nil
-	}
-	if zp == nil {
-		if err := startFrame(); err != nil {
+	defer e.abort()
+	if e.zp == nil {
+		if err := e.startFrame(); err != nil {
 			return Result{}, err
 		}
 	}
@@ -369,117 +298,264 @@ func Encode(ctx context.Context, dst io.Writer, src io.Reader, opts EncodeOption
 	// the compressor's own goroutines encrypt, hash and write. Buffers cycle
 	// through free and full, so at most readBufs are in use.
 	g, gctx := errgroup.WithContext(ctx)
-	stored.ctx = gctx // a failed stage stops the compressor's writes too
+	e.stored.ctx = gctx // a failed stage stops the compressor's writes too
 	free := make(chan []byte, readBufs)
 	full := make(chan rawChunk, readBufs)
 	for i := 0; i < readBufs; i++ {
 		free <- make([]byte, readBufSize)
 	}
-	g.Go(func() error {
-		defer close(full)
-		left := frameSize
-		for {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			n, rerr := src.Read(buf[:min(int64(len(buf)), left)])
-			rawSHA.Write(buf[:n])
-			left -= int64(n)
-			c := rawChunk{b: buf[:n], endFrame: left == 0}
-			if left == 0 {
-				left = frameSize
-			}
-			select {
-			case full <- c:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			if rerr == io.EOF {
-				return nil
-			}
-			if rerr != nil {
-				return fmt.Errorf("encode: read source: %w", rerr)
-			}
-		}
-	})
-	g.Go(func() (err error) {
-		if zp != nil {
-			defer func() {
-				if err != nil {
-					// Stop the workers and the writer before Encode returns:
-					// they touch stored and zframes.
-					zp.Abort()
-				}
-			}()
-		}
-		for c := range full {
-			if zp != nil {
-				raw += int64(len(c.b))
-				if err := zp.Write(gctx, c.b); err != nil {
-					return fmt.Errorf("encode: compress: %w", err)
-				}
-				free <- c.b[:cap(c.b)]
-				if c.endFrame {
-					if err := zp.Cut(gctx); err != nil {
-						return fmt.Errorf("encode: compress: %w", err)
-					}
-				}
-				continue
-			}
-			if len(c.b) > 0 {
-				if !frameOpen {
-					if err := startFrame(); err != nil {
-						return err
-					}
-				}
-				raw += int64(len(c.b))
-				if _, err := fw.Write(c.b); err != nil {
-					return fmt.Errorf("encode: compress: %w", err)
-				}
-			}
-			free <- c.b[:cap(c.b)]
-			if c.endFrame {
-				if err := closeFrame(); err != nil {
-					return err
-				}
-			}
-		}
-		// Finish here: gctx, which dst writes check, ends with Wait.
-		if zp != nil {
-			if err := zp.Close(gctx); err != nil {
-				return fmt.Errorf("encode: finish zstd: %w", err)
-			}
-			res.Frames = zframes
-		}
-		if frameOpen {
-			if err := closeFrame(); err != nil {
-				return err
-			}
-		}
-		if enc != nil {
-			if err := enc.Close(); err != nil {
-				return fmt.Errorf("encode: finish encryption: %w", err)
-			}
-		}
-		return stored.err // a compressor may have swallowed it
-	})
+	g.Go(func() error { return e.read(gctx, src, free, full) })
+	g.Go(func() error { return e.compress(gctx, free, full) })
 	if err := g.Wait(); err != nil {
 		return Result{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("encode: %w", err)
 	}
-	res.RawSize = raw
-	res.RawSHA256 = hex.EncodeToString(rawSHA.Sum(nil))
-	res.StoredSize = stored.n
-	if storedSHA != nil {
-		res.StoredSHA256 = hex.EncodeToString(storedSHA.Sum(nil))
+	return e.result(), nil
+}
+
+// encoder is one run of Encode: the writers from the compressor down to
+// dst, and what they counted.
+type encoder struct {
+	comp      Compression
+	frameSize int64
+	// stored writes to dst, counting and hashing (storedSHA, nil with
+	// NoStoredHash) what is stored; enc encrypts into it (nil without a
+	// passphrase); counted counts what the compressor writes.
+	stored    *hashWriter
+	storedSHA hash.Hash
+	enc       io.WriteCloser
+	counted   *countWriter
+	// fw compresses one frame at a time (gzip, none); frameOpen says one
+	// is open. zp compresses zstd frames on all cores instead; zframes is
+	// written by zp's writer goroutine until zp is closed.
+	fw        frameWriter
+	frameOpen bool
+	zp        *zstdParallel
+	zframes   []Frame
+	// rawSHA and raw hash and count src.
+	rawSHA hash.Hash
+	raw    int64
+	res    Result
+}
+
+// newEncoder checks opts and builds the writers: hashWriter over dst,
+// the encryption (opts.Pass), the counter, the compressor.
+func newEncoder(ctx context.Context, dst io.Writer, opts EncodeOptions) (*encoder, error) {
+	comp, err := opts.Compression.normalized()
+	if err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
 	}
-	return res, nil
+	e := &encoder{comp: comp, frameSize: opts.FrameSize, rawSHA: sha256.New()}
+	if e.frameSize == 0 {
+		e.frameSize = DefaultFrameSize
+	}
+	if e.frameSize < 0 {
+		return nil, fmt.Errorf("encode: frame size %d: must be >= 0", e.frameSize)
+	}
+	e.stored = &hashWriter{ctx: ctx, w: dst}
+	if !opts.NoStoredHash {
+		e.storedSHA = sha256.New()
+		e.stored.hashes = []hash.Hash{e.storedSHA}
+	}
+	compDst := io.Writer(e.stored)
+	if opts.Pass != nil {
+		kdf := opts.KDF
+		if kdf == (crypto.KDF{}) {
+			kdf = crypto.DefaultKDF
+		}
+		if e.enc, err = crypto.NewWriter(e.stored, opts.Pass, kdf); err != nil {
+			return nil, fmt.Errorf("encode: %w", err)
+		}
+		e.res.KDF = kdf
+		compDst = e.enc
+	}
+	e.counted = &countWriter{w: compDst}
+	e.fw = newFrameWriter(comp)
+	if comp.Kind == Zstd {
+		// Independent frames compressed on all cores; see zstdParallel.
+		e.zp, err = newZstdParallel(comp, e.counted, func() int64 { return e.counted.n },
+			func(raw int64) bool { return raw%e.frameSize == 0 },
+			func(raw, compressed int64) { e.zframes = append(e.zframes, Frame{Raw: raw, Compressed: compressed}) })
+		if err != nil {
+			return nil, fmt.Errorf("encode: start zstd: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// abort stops what is still running when Encode returns early; after a
+// complete run it does nothing.
+func (e *encoder) abort() {
+	if e.zp != nil {
+		e.zp.Abort() // a no-op unless something returned early
+	}
+	if e.frameOpen {
+		// Error path: stop the compressor's goroutines. Writes to dst
+		// fail from now on (h.err or ctx), so this does not block.
+		if e.stored.err == nil {
+			e.stored.err = errors.New("encode aborted")
+		}
+		e.fw.Close()
+	}
+}
+
+// startFrame opens a frame of fw at the current offsets.
+func (e *encoder) startFrame() error {
+	if err := e.fw.Reset(e.counted); err != nil {
+		return fmt.Errorf("encode: start %s frame: %w", e.comp.Kind, err)
+	}
+	e.res.Frames = append(e.res.Frames, Frame{Raw: e.raw, Compressed: e.counted.n})
+	e.frameOpen = true
+	return nil
+}
+
+// closeFrame finishes fw's open frame.
+func (e *encoder) closeFrame() error {
+	e.frameOpen = false
+	if err := e.fw.Close(); err != nil {
+		return fmt.Errorf("encode: finish %s frame: %w", e.comp.Kind, err)
+	}
+	return nil
+}
+
+// read is stage 1: src read into free buffers, hashed, and handed on in
+// full, each chunk marked when it ends a frame. It closes full.
+func (e *encoder) read(gctx context.Context, src io.Reader, free chan []byte, full chan<- rawChunk) error {
+	defer close(full)
+	left := e.frameSize
+	for {
+		if err := gctx.Err(); err != nil {
+			return err
+		}
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-gctx.Done():
+			return gctx.Err()
+		}
+		n, rerr := src.Read(buf[:min(int64(len(buf)), left)])
+		e.rawSHA.Write(buf[:n])
+		left -= int64(n)
+		c := rawChunk{b: buf[:n], endFrame: left == 0}
+		if left == 0 {
+			left = e.frameSize
+		}
+		select {
+		case full <- c:
+		case <-gctx.Done():
+			return gctx.Err()
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("encode: read source: %w", rerr)
+		}
+	}
+}
+
+// compress is stage 2: every chunk of full compressed (its buffer given
+// back to free), frames cut where read marked them, then everything
+// finished.
+func (e *encoder) compress(gctx context.Context, free chan<- []byte, full <-chan rawChunk) (err error) {
+	if e.zp != nil {
+		defer func() {
+			if err != nil {
+				// Stop the workers and the writer before Encode returns:
+				// they touch stored and zframes.
+				e.zp.Abort()
+			}
+		}()
+	}
+	for c := range full {
+		if e.zp != nil {
+			err = e.compressZstd(gctx, c)
+		} else {
+			err = e.compressFrame(c)
+		}
+		free <- c.b[:cap(c.b)]
+		if err != nil {
+			return err
+		}
+		if c.endFrame {
+			if err := e.cut(gctx); err != nil {
+				return err
+			}
+		}
+	}
+	return e.finish(gctx)
+}
+
+// compressZstd hands chunk c to the parallel zstd compressor.
+func (e *encoder) compressZstd(gctx context.Context, c rawChunk) error {
+	e.raw += int64(len(c.b))
+	if err := e.zp.Write(gctx, c.b); err != nil {
+		return fmt.Errorf("encode: compress: %w", err)
+	}
+	return nil
+}
+
+// compressFrame writes chunk c into fw's frame, opening one if none is.
+func (e *encoder) compressFrame(c rawChunk) error {
+	if len(c.b) == 0 {
+		return nil
+	}
+	if !e.frameOpen {
+		if err := e.startFrame(); err != nil {
+			return err
+		}
+	}
+	e.raw += int64(len(c.b))
+	if _, err := e.fw.Write(c.b); err != nil {
+		return fmt.Errorf("encode: compress: %w", err)
+	}
+	return nil
+}
+
+// cut ends the current frame where the raw data reached a frame's size.
+func (e *encoder) cut(gctx context.Context) error {
+	if e.zp != nil {
+		if err := e.zp.Cut(gctx); err != nil {
+			return fmt.Errorf("encode: compress: %w", err)
+		}
+		return nil
+	}
+	return e.closeFrame()
+}
+
+// finish closes the compressor and the encryption once src is read: here,
+// in stage 2, since gctx, which dst writes check, ends with the group's
+// Wait.
+func (e *encoder) finish(gctx context.Context) error {
+	if e.zp != nil {
+		if err := e.zp.Close(gctx); err != nil {
+			return fmt.Errorf("encode: finish zstd: %w", err)
+		}
+		e.res.Frames = e.zframes
+	}
+	if e.frameOpen {
+		if err := e.closeFrame(); err != nil {
+			return err
+		}
+	}
+	if e.enc != nil {
+		if err := e.enc.Close(); err != nil {
+			return fmt.Errorf("encode: finish encryption: %w", err)
+		}
+	}
+	return e.stored.err // a compressor may have swallowed it
+}
+
+// result is the Result of a complete run.
+func (e *encoder) result() Result {
+	res := e.res
+	res.RawSize = e.raw
+	res.RawSHA256 = hex.EncodeToString(e.rawSHA.Sum(nil))
+	res.StoredSize = e.stored.n
+	if e.storedSHA != nil {
+		res.StoredSHA256 = hex.EncodeToString(e.storedSHA.Sum(nil))
+	}
+	return res
 }
