@@ -94,10 +94,7 @@ func main() {
 	verbose := flag.Bool("v", false, "print every counted branch")
 	flag.Parse()
 
-	fset := token.NewFileSet()
-	lines := map[string]int{}
-	var fns []fn
-	var engine, layout, lists []string
+	st := &stats{fset: token.NewFileSet(), lines: map[string]int{}, engineHome: *engineHome, programHome: *programHome, layoutHome: *layoutHome}
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -111,76 +108,13 @@ func main() {
 		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		pkg := filepath.Dir(path)
-		lines[pkg] += bytes.Count(src, []byte("\n"))
-		f, err := parser.ParseFile(fset, path, src, 0)
-		if err != nil {
-			return err
-		}
-		imports := map[string]bool{}
-		for _, im := range f.Imports {
-			name := strings.Trim(im.Path.Value, `"`)
-			name = name[strings.LastIndex(name, "/")+1:]
-			if im.Name != nil {
-				name = im.Name.Name
-			}
-			imports[name] = true
-		}
-		text := func(n ast.Node) string {
-			var b bytes.Buffer
-			_ = printer.Fprint(&b, fset, n)
-			return b.String()
-		}
-		count := func(n ast.Node, s string) {
-			pos := fset.Position(n.Pos())
-			where := fmt.Sprintf("%s:%d: %s", path, pos.Line, strings.Join(strings.Fields(s), " "))
-			if engineRe.MatchString(s) && !skipRe.MatchString(s) && !home(path, *engineHome) {
-				engine = append(engine, where)
-			}
-			if layoutRe.MatchString(s) && !strings.Contains(s, `"layout"`) && !home(path, *layoutHome) {
-				layout = append(layout, where)
-			}
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			switch x := n.(type) {
-			case *ast.FuncDecl:
-				if x.Body != nil {
-					name := x.Name.Name
-					if x.Recv != nil && len(x.Recv.List) > 0 {
-						name = "(" + text(x.Recv.List[0].Type) + ")." + name
-					}
-					fns = append(fns, fn{pkg + "." + name, fset.Position(x.End()).Line - fset.Position(x.Pos()).Line + 1})
-				}
-			case *ast.BinaryExpr:
-				if (x.Op == token.EQL || x.Op == token.NEQ) && !notABranch(x, imports) {
-					count(x, text(x))
-				}
-			case *ast.CompositeLit:
-				if namesList(x) && !home(path, *engineHome) && !home(path, *programHome) {
-					pos := fset.Position(x.Pos())
-					lists = append(lists, fmt.Sprintf("%s:%d: %.80s", path, pos.Line, strings.Join(strings.Fields(text(x)), " ")))
-				}
-			case *ast.SwitchStmt:
-				if x.Tag != nil {
-					count(x, "switch "+text(x.Tag))
-				}
-			case *ast.CallExpr:
-				if s, ok := x.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == "Physical" && len(x.Args) == 0 {
-					count(x, text(x))
-				}
-			}
-			return true
-		})
-		return nil
+		return st.file(path)
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "archstats:", err)
 		os.Exit(1)
 	}
+	lines, fns, engine, lists, layout := st.lines, st.fns, st.engine, st.lists, st.layout
 	pkgs := make([]string, 0, len(lines))
 	total := 0
 	for p, n := range lines {
@@ -212,6 +146,90 @@ func main() {
 			fmt.Println("  layout:", s)
 		}
 	}
+}
+
+// stats is what the walk found.
+type stats struct {
+	fset                                *token.FileSet
+	engineHome, programHome, layoutHome string
+	lines                               map[string]int
+	fns                                 []fn
+	engine, layout, lists               []string
+}
+
+// file counts the lines of the file at path and what it holds.
+func (st *stats) file(path string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	pkg := filepath.Dir(path)
+	st.lines[pkg] += bytes.Count(src, []byte("\n"))
+	f, err := parser.ParseFile(st.fset, path, src, 0)
+	if err != nil {
+		return err
+	}
+	imports := importNames(f)
+	text := func(n ast.Node) string {
+		var b bytes.Buffer
+		_ = printer.Fprint(&b, st.fset, n)
+		return b.String()
+	}
+	count := func(n ast.Node, s string) {
+		pos := st.fset.Position(n.Pos())
+		where := fmt.Sprintf("%s:%d: %s", path, pos.Line, strings.Join(strings.Fields(s), " "))
+		if engineRe.MatchString(s) && !skipRe.MatchString(s) && !home(path, st.engineHome) {
+			st.engine = append(st.engine, where)
+		}
+		if layoutRe.MatchString(s) && !strings.Contains(s, `"layout"`) && !home(path, st.layoutHome) {
+			st.layout = append(st.layout, where)
+		}
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch x := n.(type) {
+		case *ast.FuncDecl:
+			if x.Body != nil {
+				name := x.Name.Name
+				if x.Recv != nil && len(x.Recv.List) > 0 {
+					name = "(" + text(x.Recv.List[0].Type) + ")." + name
+				}
+				st.fns = append(st.fns, fn{pkg + "." + name, st.fset.Position(x.End()).Line - st.fset.Position(x.Pos()).Line + 1})
+			}
+		case *ast.BinaryExpr:
+			if (x.Op == token.EQL || x.Op == token.NEQ) && !notABranch(x, imports) {
+				count(x, text(x))
+			}
+		case *ast.CompositeLit:
+			if namesList(x) && !home(path, st.engineHome) && !home(path, st.programHome) {
+				pos := st.fset.Position(x.Pos())
+				st.lists = append(st.lists, fmt.Sprintf("%s:%d: %.80s", path, pos.Line, strings.Join(strings.Fields(text(x)), " ")))
+			}
+		case *ast.SwitchStmt:
+			if x.Tag != nil {
+				count(x, "switch "+text(x.Tag))
+			}
+		case *ast.CallExpr:
+			if s, ok := x.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == "Physical" && len(x.Args) == 0 {
+				count(x, text(x))
+			}
+		}
+		return true
+	})
+	return nil
+}
+
+// importNames are the names f's imports are known by in f.
+func importNames(f *ast.File) map[string]bool {
+	names := map[string]bool{}
+	for _, im := range f.Imports {
+		name := strings.Trim(im.Path.Value, `"`)
+		name = name[strings.LastIndex(name, "/")+1:]
+		if im.Name != nil {
+			name = im.Name.Name
+		}
+		names[name] = true
+	}
+	return names
 }
 
 func home(path, prefixes string) bool {
