@@ -1,6 +1,7 @@
 // Package check is the one report model of mybak's checks: preflight (can
-// a backup of this server run?), verify (is a stored backup intact?) and
-// verify --drill (does it restore into a server that passes CHECK TABLE?).
+// a backup of this server run?), verify (is a stored backup intact?),
+// verify --drill (does it restore into a server that passes CHECK TABLE?)
+// and binlog verify (is the binary log archive whole? pitr.ProblemResults).
 //
 // A check produces a Result: its name, a Status, a detail for the reader,
 // how long it took, and, when it failed, whether the failure is damage of

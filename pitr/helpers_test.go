@@ -11,14 +11,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mybak/mybak/internal/testenv"
 	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/mysql/mysqltest"
 	"github.com/mybak/mybak/storage/local"
 )
 
-// server is the MariaDB sandbox the tests run against
-// (scripts/mysql-sandbox.sh start NAME; eval "$(... env NAME)").
+// server is a MariaDB sandbox a test runs against (mysqltest.Start).
 type server struct {
+	sb    *mysqltest.Server
 	admin mysql.Conn
 	// arch is a user made for the test with what Archive needs.
 	arch mysql.Conn
@@ -28,8 +28,7 @@ type server struct {
 // needMySQL skips (or, under CI, fails) unless the MySQL tests are on.
 func needMySQL(t *testing.T) {
 	t.Helper()
-	testenv.Need(t, os.Getenv("MYBAK_TEST_MYSQL") == "1",
-		"MySQL integration tests are not configured: set MYBAK_TEST_MYSQL=1 (scripts/mysql-sandbox.sh env NAME)")
+	mysqltest.Need(t)
 }
 
 // needServer starts a MariaDB sandbox for the test.
@@ -56,17 +55,17 @@ func needTarget(t *testing.T) *server {
 	return startSandbox(t, "pitr-target")
 }
 
-func connectServer(t *testing.T, port int) *server {
+// startSandbox starts a fresh sandbox NAME (in MYBAK_SANDBOX_DIR, sharing
+// the primary's users) and destroys it when the test ends.
+func startSandbox(t *testing.T, name string) *server {
 	t.Helper()
-	s := &server{admin: mysql.Conn{Host: "127.0.0.1", Port: port, User: os.Getenv("MYBAK_TEST_MYSQL_ADMIN_USER"),
-		PasswordFile: os.Getenv("MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE")}}
-	db, err := mysql.Open(context.Background(), s.admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s.db = db
-	return s
+	return connectServer(t, mysqltest.Start(t, name))
+}
+
+// connectServer connects to sandbox sb as its admin.
+func connectServer(t *testing.T, sb *mysqltest.Server) *server {
+	t.Helper()
+	return &server{sb: sb, admin: sb.Admin, db: sb.Open(t)}
 }
 
 // exec runs statements on one connection of the admin pool (SET session

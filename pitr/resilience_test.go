@@ -3,7 +3,6 @@ package pitr
 import (
 	"context"
 	"net"
-	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
@@ -151,14 +150,8 @@ func TestFollowThroughRestartAndNetworkDrop(t *testing.T) {
 
 	// A server restart (a clean shutdown: the file ends with a Stop event;
 	// the server starts a new file).
-	script := sandboxScript(t)
-	if out, err := exec.Command(script, "stop", "pitr-restart").CombinedOutput(); err != nil {
-		t.Fatalf("stop: %v\n%s", err, out)
-	}
-	if out, err := exec.Command(script, "start", "pitr-restart").CombinedOutput(); err != nil {
-		t.Fatalf("start: %v\n%s", err, out)
-	}
-	s2 := connectServer(t, s.admin.Port)
+	s.sb.Restart(t)
+	s2 := connectServer(t, s.sb)
 	waitArchived(t, st, s2.write(t, "INSERT INTO "+db+".t VALUES (2)"))
 
 	// The network drops; a write meanwhile; the network comes back.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,36 +11,6 @@ import (
 	"github.com/mybak/mybak/binlog"
 	"github.com/mybak/mybak/stream"
 )
-
-// sandboxScript is scripts/mysql-sandbox.sh.
-func sandboxScript(t *testing.T) string {
-	p, err := filepath.Abs("../scripts/mysql-sandbox.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("mysql-sandbox.sh: %v", err)
-	}
-	return p
-}
-
-// startSandbox starts a fresh sandbox NAME (in MYBAK_SANDBOX_DIR, sharing
-// the primary's users) and destroys it when the test ends.
-func startSandbox(t *testing.T, name string) *server {
-	t.Helper()
-	script := sandboxScript(t)
-	exec.Command(script, "destroy", name).Run()
-	if out, err := exec.Command(script, "start", name).CombinedOutput(); err != nil {
-		t.Fatalf("start sandbox %s: %v\n%s", name, err, out)
-	}
-	t.Cleanup(func() { exec.Command(script, "destroy", name).Run() })
-	b, err := os.ReadFile(filepath.Join(os.Getenv("MYBAK_SANDBOX_DIR"), name, "port"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return connectServer(t, port)
-}
 
 // TestSwitchover: a replica follows the primary; the primary's binary log
 // is archived; the replica is promoted and written to; the archiver,
