@@ -310,10 +310,15 @@ type queue struct {
 	jobs   []job
 	active int
 	failed bool
+	// busy counts the workers on each table: pop prefers a job of a
+	// table no one works on, so that the stream interleaves the tables
+	// and a parallel load finds chunks of different tables side by side
+	// (see window in sched.go).
+	busy map[*tableInfo]int
 }
 
 func newQueue() *queue {
-	q := &queue{}
+	q := &queue{busy: map[*tableInfo]int{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
@@ -329,9 +334,17 @@ func (q *queue) pop() (job, bool) {
 	if len(q.jobs) == 0 || q.failed {
 		return job{}, false
 	}
-	j := q.jobs[0]
-	q.jobs = q.jobs[1:]
+	i := 0
+	for k, j := range q.jobs {
+		if q.busy[j.ti] == 0 {
+			i = k
+			break
+		}
+	}
+	j := q.jobs[i]
+	q.jobs = append(q.jobs[:i], q.jobs[i+1:]...)
 	q.active++
+	q.busy[j.ti]++
 	return j, true
 }
 
@@ -342,9 +355,10 @@ func (q *queue) push(j job) {
 	q.cond.Signal()
 }
 
-func (q *queue) done(failed bool) {
+func (q *queue) done(j job, failed bool) {
 	q.mu.Lock()
 	q.active--
+	q.busy[j.ti]--
 	if failed {
 		q.failed = true
 	}
@@ -403,7 +417,7 @@ func (d *dumper) dumpData(ctx context.Context, cat *catalog, workers []*sql.Conn
 					return nil
 				}
 				err := d.run(gctx, c, q, j)
-				q.done(err != nil)
+				q.done(j, err != nil)
 				if err != nil {
 					return fmt.Errorf("dump worker %d: %w", i, err)
 				}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"strings"
 	"sync"
@@ -455,17 +456,22 @@ type chunkTask struct {
 // loadData reads the data and object files from the stream, loads the
 // selected chunks with Threads connections, and returns the index.
 func (l *loader) loadData(ctx context.Context, xr *fileReader) (*Index, error) {
+	exclusive, err := l.exclusiveTables(ctx)
+	if err != nil {
+		return nil, err
+	}
 	g, gctx := errgroup.WithContext(ctx)
-	// Memory: a chunk per worker, one waiting, one being read.
-	tasks := make(chan chunkTask, 1)
+	// Memory: a chunk per worker, Threads+1 waiting (so that a worker
+	// finds a chunk of another table: see window), one being read.
+	win := newWindow(gctx, l.o.Threads+1, exclusive)
 	for i := 0; i < l.o.Threads; i++ {
-		g.Go(func() error { return l.worker(gctx, i, tasks) })
+		g.Go(func() error { return l.worker(gctx, i, win.all(gctx)) })
 	}
 	var ix *Index
 	limit := max(l.plan.ChunkBytes, DefaultChunkBytes)*2 + l.plan.MaxStatement + 1024
 	var held int
 	g.Go(func() error {
-		defer close(tasks)
+		defer win.close()
 		for {
 			name, data, err := xr.next(max(limit, maxSchemaBytes))
 			if err == io.EOF {
@@ -510,10 +516,8 @@ func (l *loader) loadData(ctx context.Context, xr *fileReader) (*Index, error) {
 				l.mu.Unlock()
 				continue
 			}
-			select {
-			case tasks <- chunkTask{t: t, file: name, data: data, sum: hs}:
-			case <-gctx.Done():
-				return gctx.Err()
+			if err := win.put(gctx, chunkTask{t: t, file: name, data: data, sum: hs}); err != nil {
+				return err
 			}
 		}
 	})
@@ -547,7 +551,7 @@ func (l *loader) verify(ix *Index) error {
 	return nil
 }
 
-func (l *loader) worker(ctx context.Context, id int, tasks <-chan chunkTask) error {
+func (l *loader) worker(ctx context.Context, id int, tasks iter.Seq[chunkTask]) error {
 	var c *sql.Conn
 	defer func() {
 		if c != nil {
