@@ -72,8 +72,19 @@ func TestPointInTimeLogical(t *testing.T) {
 		t.Fatalf("after prune, binlog prune would still remove: %s", r.stdout)
 	}
 
+	// The new server gets the backup without binlogging it (--no-binlog):
+	// its binary log stays empty, so the replay's GTIDs (which it keeps)
+	// follow in domain 0 under gtid_strict_mode=ON however few
+	// transactions the source ran before the backup.
 	target := startSandbox(t, "e2e-pitr", "")
-	must(t, run(t, nil, nil, append([]string{"restore", id, "--storage", store, "--encrypt-key-file", key, "--to-mysql", "--force"}, target.conn(true)...)...), "restore --to-mysql")
+	var strict int
+	if err := target.db(t).QueryRow("SELECT @@gtid_strict_mode").Scan(&strict); err != nil || strict != 1 || binlogPos(t, target.db(t)) != "" {
+		t.Fatalf("precondition: a new target with gtid_strict_mode=ON (%d, %v) and an empty binary log (%q)", strict, err, binlogPos(t, target.db(t)))
+	}
+	must(t, run(t, nil, nil, append([]string{"restore", id, "--storage", store, "--encrypt-key-file", key, "--to-mysql", "--force", "--no-binlog"}, target.conn(true)...)...), "restore --to-mysql --no-binlog")
+	if pos := binlogPos(t, target.db(t)); pos != "" {
+		t.Fatalf("restore --no-binlog wrote to the binary log: gtid_binlog_pos %q", pos)
+	}
 
 	replay := func(extra ...string) result {
 		args := append([]string{"binlog", "replay", "--storage", store, "--encrypt-key-file", key, "--backup", id}, extra...)
@@ -101,6 +112,20 @@ func TestPointInTimeLogical(t *testing.T) {
 
 	r = replay("--before-statement", "(?i)^DROP TABLE `?"+name)
 	must(t, r, "replay")
+	sameChecksums(t, want, checksums(t, target.db(t), name))
+	// The replayed transactions kept their GTIDs: the target's binary log
+	// ends just before the DROP. Replaying again is refused before
+	// anything is applied: the target is past the first replayed GTID.
+	var srv uint32
+	var seq int64
+	fmt.Sscanf(drop, "0-%d-%d", &srv, &seq)
+	if pos := binlogPos(t, target.db(t)); pos != fmt.Sprintf("0-%d-%d", srv, seq-1) {
+		t.Errorf("after the replay, gtid_binlog_pos %q, want 0-%d-%d", pos, srv, seq-1)
+	}
+	r = replay("--before-statement", "(?i)^DROP TABLE `?"+name)
+	if r.code != 1 || !strings.Contains(r.stderr, "domain 0") || !strings.Contains(r.stderr, "gtid_strict_mode") || !strings.Contains(r.stderr, "nothing was applied") {
+		t.Errorf("a second replay: exit %d, want 1 naming domain 0 and gtid_strict_mode before applying:\n%s", r.code, r.stderr)
+	}
 	sameChecksums(t, want, checksums(t, target.db(t), name))
 	var n int
 	target.db(t).QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema=? AND table_name='after_the_drop'", name).Scan(&n)

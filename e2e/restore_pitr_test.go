@@ -42,8 +42,15 @@ func TestRestoreUntil(t *testing.T) {
 	must(t, run(t, nil, nil, append([]string{"binlog", "archive", "--once", "--storage", store, "--encrypt-key-file", key}, p.conn(true)...)...), "archive")
 	stmt := "(?i)^DROP TABLE `?" + name
 
-	// Logical, into a running server, in one command.
+	// Logical, into a running server, in one command. The target is a new
+	// server whose binary log is empty, with gtid_strict_mode=ON; the load
+	// and the replay are not binlogged on it (--no-binlog): its binary log
+	// is not ahead of the replayed GTIDs however few transactions the
+	// source ran (TestRestoreUntilTargetBinlog tests the other cases).
 	target := startSandbox(t, "e2e-until", "")
+	if pos := binlogPos(t, target.db(t)); pos != "" {
+		t.Fatalf("precondition: a new target with an empty binary log, gtid_binlog_pos %q", pos)
+	}
 	base := []string{"restore", "--storage", store, "--encrypt-key-file", key}
 	r = run(t, nil, nil, append(append(base, "--to-mysql", "--until", "2000-01-01 00:00:00"), target.conn(true)...)...)
 	if r.code != 1 || !strings.Contains(r.stderr, "nothing was restored") {
@@ -63,12 +70,15 @@ func TestRestoreUntil(t *testing.T) {
 			logical = strings.Trim(strings.TrimSpace(strings.SplitN(l, ":", 2)[1]), `",`)
 		}
 	}
-	r = run(t, nil, nil, append(append(append(base, logical), "--to-mysql", "--force", "--before-statement", stmt), target.conn(true)...)...)
+	r = run(t, nil, nil, append(append(append(base, logical), "--to-mysql", "--force", "--no-binlog", "--before-statement", stmt), target.conn(true)...)...)
 	must(t, r, "restore --to-mysql --before-statement")
 	if !strings.Contains(r.stderr, "point-in-time plan") || !strings.Contains(r.stderr, "point-in-time restore complete") {
 		t.Errorf("restore log does not say the plan and the end:\n%s", r.stderr)
 	}
 	sameChecksums(t, want, checksums(t, target.db(t), name))
+	if pos := binlogPos(t, target.db(t)); pos != "" {
+		t.Errorf("restore --no-binlog wrote to the target's binary log: gtid_binlog_pos %q", pos)
+	}
 
 	// Physical, without --start-cmd: the command that finishes the job.
 	dd1 := filepath.Join(work, "one", "data")
