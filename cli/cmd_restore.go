@@ -100,6 +100,7 @@ func restoreMySQLFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "exclude", Usage: "--to-mysql of a logical engine backup: leave out these tables (db or db.table, wildcards)"},
 		&cli.BoolFlag{Name: "resume", Usage: "--to-mysql of a logical engine backup: continue a restore that stopped (chunks already committed are skipped)"},
 		&cli.BoolFlag{Name: "defer-indexes", Usage: "--to-mysql of a logical engine backup: add secondary indexes after the data"},
+		&cli.BoolFlag{Name: "no-binlog", Usage: "--to-mysql: apply the dump (and, with a recovery target, the binary logs) with sql_log_bin=0: nothing is written to the server's binary log, its GTID position stays and its replicas do not get the restore (needs SUPER or BINLOG ADMIN)"},
 		&cli.BoolFlag{Name: "users", Usage: "--to-mysql of a logical engine backup taken with --users: restore its accounts, roles and grants also with --include/--exclude (a whole restore does anyway)"},
 	)
 }
@@ -170,7 +171,7 @@ func restoreMySQL(c *cli.Context, e *env, ref string) error {
 		err = eng.Restore(c.Context, st, []*backup.Manifest{m}, engine.Target{Server: &restore.LogicalOptions{Options: opts,
 			Conn: conn, Force: c.Bool("force"), LogPath: logf.Name(), Log: e.log,
 			Include: c.StringSlice("include"), Exclude: c.StringSlice("exclude"), Resume: c.Bool("resume"),
-			DeferIndexes: c.Bool("defer-indexes"), Users: c.Bool("users")}})
+			DeferIndexes: c.Bool("defer-indexes"), Users: c.Bool("users"), NoBinlog: c.Bool("no-binlog")}})
 		if err != nil {
 			if fi, serr := os.Stat(logf.Name()); serr == nil && fi.Size() > 0 {
 				e.log.Warn("the SQL client's full log is kept", "file", logf.Name())

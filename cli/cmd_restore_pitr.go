@@ -43,6 +43,26 @@ func restorePITR(c *cli.Context, e *env, t pitr.Target) error {
 		return fmt.Errorf("point-in-time restore: nothing was restored: %w", err)
 	}
 	logPITRPlan(e, rp)
+	noBinlog := c.Bool("no-binlog")
+	if c.Bool("to-mysql") {
+		// The load and the replay go into this server: its binary log
+		// is read, and a conflict with the replayed GTIDs refused, before
+		// the load writes anything.
+		conn, err := connFromFlags(c)
+		if err != nil {
+			return err
+		}
+		sb, err := pitr.ReadServerBinlog(c.Context, conn)
+		if err != nil {
+			return fmt.Errorf("point-in-time restore: nothing was restored: %w", err)
+		}
+		if err := rp.Plan.CheckTarget(sb, pitr.TargetOptions{LoadBinlogged: !noBinlog, NoBinlog: noBinlog}); err != nil {
+			return fmt.Errorf("point-in-time restore: nothing was restored: %w", err)
+		}
+		if noBinlog {
+			e.log.Info("point-in-time restore: the load and the replay are not binlogged on the target (--no-binlog): its replicas do not get them", "target", conn.String())
+		}
+	}
 	if err := restoreMySQL(c, e, rp.Backup.ID); err != nil {
 		return err
 	}
@@ -80,7 +100,7 @@ func restorePITR(c *cli.Context, e *env, t pitr.Target) error {
 	if err != nil {
 		return err
 	}
-	if err := pitr.Replay(c.Context, pitr.ReplayOptions{Store: st, Pass: pass, Plan: rp.Plan, Target: conn, Log: e.log}); err != nil {
+	if err := pitr.Replay(c.Context, pitr.ReplayOptions{Store: st, Pass: pass, Plan: rp.Plan, Target: conn, NoBinlog: noBinlog, Log: e.log}); err != nil {
 		return fmt.Errorf("point-in-time restore: the backup %s is restored, the replay failed: %w", rp.Backup.ID, err)
 	}
 	e.log.Info("point-in-time restore complete", "backup", rp.Backup.ID, "transactions", rp.Plan.Txns, "gtid", rp.Plan.To.String())

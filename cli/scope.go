@@ -128,6 +128,8 @@ func restoreScopes() []flagScope {
 		{flags: []string{"owner", "use-memory", "remove-old"}, applies: physical, mode: "to a physical restore (--target-dir)"},
 		{flags: []string{"include", "exclude", "resume", "defer-indexes", "users"}, applies: func(c *cli.Context) bool { return c.Bool("to-mysql") },
 			mode: "to --to-mysql (of a logical engine backup)"},
+		{flags: []string{"no-binlog"}, applies: func(c *cli.Context) bool { return c.Bool("to-mysql") },
+			mode: "to --to-mysql (the server the dump is applied to)"},
 		{flags: []string{"force"}, applies: func(c *cli.Context) bool { return !c.Bool("to-stdout") },
 			mode: "to --target-dir / --datadir / --to-mysql"},
 	}

@@ -106,12 +106,15 @@ func TestRestoreUntilTargetBinlog(t *testing.T) {
 			}
 
 			// The target's binary log ahead in domain 0.
-			lastGTID(t, tdb, "SET SESSION sql_log_bin=0", "INSERT INTO "+name+".t VALUES (99, 'only on the target')")
-			ahead := lastGTID(t, tdb, "SET SESSION gtid_seq_no=1000000", "CREATE DATABASE "+name+"_ahead")
+			lastGTID(t, tdb, "SET SESSION sql_log_bin=0", "INSERT INTO "+name+".t VALUES (99, 'only on the target')", "SET SESSION sql_log_bin=1")
+			ahead := lastGTID(t, tdb, "SET SESSION sql_log_bin=1", "SET SESSION gtid_domain_id=0", "SET SESSION gtid_seq_no=1000000", "CREATE DATABASE "+name+"_ahead")
+			if got := binlogPos(t, tdb); !strings.HasPrefix(ahead, "0-") || !strings.Contains(got, ahead) {
+				t.Fatalf("precondition: the target's binary log ends at %s in domain 0: gtid_binlog_pos %q", ahead, got)
+			}
 			for _, extra := range [][]string{{"--no-binlog", "--force"}, {"--force"}} {
 				r = restore(extra...)
-				if r.code != 1 || !strings.Contains(r.stderr, "nothing was restored") || !strings.Contains(r.stderr, ahead) ||
-					!strings.Contains(r.stderr, "domain 0") || !strings.Contains(r.stderr, "gtid_strict_mode") {
+				if r.code != 1 || !strings.Contains(r.stderr, "nothing was restored") || !strings.Contains(r.stderr, "domain 0: the server's binary log is at "+ahead) ||
+					!strings.Contains(r.stderr, "the replay starts at 0-") || !strings.Contains(r.stderr, "gtid_strict_mode") {
 					t.Fatalf("restore %v into a server ahead in domain 0 (%s): exit %d, want 1 naming it:\n%s", extra, ahead, r.code, r.stderr)
 				}
 			}

@@ -109,6 +109,10 @@ type Plan struct {
 	// --until a time: the first one after it), nil when the target was a
 	// transaction that was applied.
 	Stop *TxnRef
+	// FirstInDomain is the first applied transaction's GTID per MariaDB
+	// domain: under gtid_strict_mode the target's binary log must be
+	// below it (CheckTarget).
+	FirstInDomain map[uint32]binlog.GTID `json:"-"`
 }
 
 // PlanOptions configure MakePlan.
@@ -263,6 +267,7 @@ func (p *Plan) apply(it *txnItem, ref *TxnRef) {
 	}
 	if tx.GTID != nil {
 		p.To.Add(*tx.GTID)
+		p.firstInDomain(tx.GTID)
 	}
 	p.Txns++
 	if p.First == nil {

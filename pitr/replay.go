@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 
@@ -28,7 +29,11 @@ type ReplayOptions struct {
 	// ("": mariadb-binlog, or mysqlbinlog for a MySQL archive); Client the
 	// SQL client ("": mariadb, or mysql).
 	Decoder, Client string
-	Log             *slog.Logger
+	// NoBinlog applies the transactions with sql_log_bin=0: the target's
+	// binary log does not get them (its replicas neither). They keep
+	// their GTIDs either way.
+	NoBinlog bool
+	Log      *slog.Logger
 }
 
 // Replay applies the plan's ranges to the target: it writes them as one
@@ -38,6 +43,10 @@ type ReplayOptions struct {
 // mybak, transaction by transaction, so the tool never sees a transaction
 // outside the plan (no --start/--stop options whose meaning differs
 // between versions, no GTID filter that gtid_strict_mode would refuse).
+// The replayed transactions keep their GTIDs. Before anything is
+// applied the target's binary log is read: one that gtid_strict_mode
+// makes refuse the replay is an error wrapping ErrTargetBinlog
+// (Plan.CheckTarget), and nothing is applied.
 func Replay(ctx context.Context, opts ReplayOptions) error {
 	p := opts.Plan
 	if p == nil || len(p.Segments) == 0 {
@@ -46,6 +55,13 @@ func Replay(ctx context.Context, opts ReplayOptions) error {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	sb, err := ReadServerBinlog(ctx, opts.Target)
+	if err != nil {
+		return fmt.Errorf("replay: nothing was applied: %w", err)
+	}
+	if err := p.CheckTarget(sb, TargetOptions{NoBinlog: opts.NoBinlog}); err != nil {
+		return fmt.Errorf("replay: nothing was applied: %w", err)
 	}
 	decoder, client := opts.Decoder, opts.Client
 	mysqlArchive := len(p.Segments[0].File.Pieces) > 0 && p.Segments[0].File.Pieces[0].ServerUUID != ""
@@ -82,7 +98,11 @@ func Replay(ctx context.Context, opts ReplayOptions) error {
 	})
 	g.Go(func() error {
 		conn := opts.Target
-		_, err := mysql.Run(gctx, &mysql.Command{Path: client, Args: []string{"--binary-mode", "--batch"}, Conn: &conn, Stdin: sqlR})
+		var in io.Reader = sqlR
+		if opts.NoBinlog {
+			in = io.MultiReader(strings.NewReader("SET SESSION sql_log_bin=0;\n"), sqlR)
+		}
+		_, err := mysql.Run(gctx, &mysql.Command{Path: client, Args: []string{"--binary-mode", "--batch"}, Conn: &conn, Stdin: in})
 		sqlR.CloseWithError(errors.New("client ended"))
 		if err != nil {
 			return fmt.Errorf("apply the binary logs with %s: %w", client, err)
