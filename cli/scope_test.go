@@ -33,6 +33,8 @@ func TestNoFlagIgnored(t *testing.T) {
 		{[]string{"restore", "--to-mysql", "--owner", "mysql", id}, "--owner does nothing here"},
 		{[]string{"restore", "--to-mysql", "--force", "--remove-old", id}, "--remove-old does nothing here"},
 		{[]string{"restore", "--target-dir", "/tmp/x", "--remove-old", id}, "--remove-old goes with --force"},
+		{[]string{"restore", "--target-dir", "/tmp/x", "--no-binlog", id}, "--no-binlog does nothing here: it applies to --to-mysql"},
+		{[]string{"restore", "--target-dir", "/tmp/x", "--copy-back", "--datadir", "/tmp/y", "--until-gtid", "0-1-5", "--no-binlog"}, "--no-binlog does nothing here: it applies to --to-mysql"},
 		{[]string{"verify", "--keep", id}, "--keep does nothing here: it applies with --drill"},
 		{[]string{"verify", "--parallel", "2", id}, "--parallel does nothing here: it applies with --deep or --drill"},
 		{[]string{"make-replica", "--fresh", "--datadir", "/x", "--primary-host", "h", "--replication-user", "r"}, "--datadir does nothing here"},

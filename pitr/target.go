@@ -116,7 +116,7 @@ func (p *Plan) CheckTarget(s ServerBinlog, o TargetOptions) error {
 	b.WriteString(". Ways out: ")
 	var ways []string
 	if len(ahead) > 0 {
-		ways = append(ways, "restore into a server whose binary log is behind the replay in those domains (a new server, or one without replicas after RESET MASTER)",
+		ways = append(ways, "restore into a server whose binary log is behind the replay in those domains (a new server, the dump restored into it with restore --no-binlog; or one without replicas after RESET MASTER)",
 			"or set gtid_strict_mode=OFF on it for the restore")
 	}
 	if len(load) > 0 {
