@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,8 +120,8 @@ func TestPointInTimeLogical(t *testing.T) {
 	var srv uint32
 	var seq int64
 	fmt.Sscanf(drop, "0-%d-%d", &srv, &seq)
-	if pos := binlogPos(t, target.db(t)); pos != fmt.Sprintf("0-%d-%d", srv, seq-1) {
-		t.Errorf("after the replay, gtid_binlog_pos %q, want 0-%d-%d", pos, srv, seq-1)
+	if pos := binlogPos(t, target.db(t)); !slices.Contains(strings.Split(pos, ","), fmt.Sprintf("0-%d-%d", srv, seq-1)) {
+		t.Errorf("after the replay, gtid_binlog_pos %q, want 0-%d-%d in domain 0", pos, srv, seq-1)
 	}
 	r = replay("--before-statement", "(?i)^DROP TABLE `?"+name)
 	if r.code != 1 || !strings.Contains(r.stderr, "domain 0") || !strings.Contains(r.stderr, "gtid_strict_mode") || !strings.Contains(r.stderr, "nothing was applied") {
