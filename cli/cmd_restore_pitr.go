@@ -45,22 +45,8 @@ func restorePITR(c *cli.Context, e *env, t pitr.Target) error {
 	logPITRPlan(e, rp)
 	noBinlog := c.Bool("no-binlog")
 	if c.Bool("to-mysql") {
-		// The load and the replay go into this server: its binary log
-		// is read, and a conflict with the replayed GTIDs refused, before
-		// the load writes anything.
-		conn, err := connFromFlags(c)
-		if err != nil {
+		if err := checkLoadTarget(c, e, rp.Plan, noBinlog); err != nil {
 			return err
-		}
-		sb, err := pitr.ReadServerBinlog(c.Context, conn)
-		if err != nil {
-			return fmt.Errorf("point-in-time restore: nothing was restored: %w", err)
-		}
-		if err := rp.Plan.CheckTarget(sb, pitr.TargetOptions{LoadBinlogged: !noBinlog, NoBinlog: noBinlog}); err != nil {
-			return fmt.Errorf("point-in-time restore: nothing was restored: %w", err)
-		}
-		if noBinlog {
-			e.log.Info("point-in-time restore: the load and the replay are not binlogged on the target (--no-binlog): its replicas do not get them", "target", conn.String())
 		}
 	}
 	if err := restoreMySQL(c, e, rp.Backup.ID); err != nil {
@@ -104,6 +90,28 @@ func restorePITR(c *cli.Context, e *env, t pitr.Target) error {
 		return fmt.Errorf("point-in-time restore: the backup %s is restored, the replay failed: %w", rp.Backup.ID, err)
 	}
 	e.log.Info("point-in-time restore complete", "backup", rp.Backup.ID, "transactions", rp.Plan.Txns, "gtid", rp.Plan.To.String())
+	return nil
+}
+
+// checkLoadTarget: the load and the replay of a logical point-in-time
+// restore go into the --to-mysql server; its binary log is read, and a
+// conflict with the replayed GTIDs (pitr.Plan.CheckTarget) refused,
+// before the load writes anything.
+func checkLoadTarget(c *cli.Context, e *env, plan *pitr.Plan, noBinlog bool) error {
+	conn, err := connFromFlags(c)
+	if err != nil {
+		return err
+	}
+	sb, err := pitr.ReadServerBinlog(c.Context, conn)
+	if err != nil {
+		return fmt.Errorf("point-in-time restore: nothing was restored: %w", err)
+	}
+	if err := plan.CheckTarget(sb, pitr.TargetOptions{LoadBinlogged: !noBinlog, NoBinlog: noBinlog}); err != nil {
+		return fmt.Errorf("point-in-time restore: nothing was restored: %w", err)
+	}
+	if noBinlog {
+		e.log.Info("point-in-time restore: the load and the replay are not binlogged on the target (--no-binlog): its replicas do not get them", "target", conn.String())
+	}
 	return nil
 }
 
