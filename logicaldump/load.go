@@ -52,8 +52,11 @@ type LoadOptions struct {
 	// replica being built must not binlog the load as its own
 	// transactions.
 	NoBinlog bool
-	// Retries is how often a chunk is retried after a lost connection
-	// (0: 10); RetryWait caps the wait between attempts (0: 30 s).
+	// Retries is how often a chunk is retried after a lost connection,
+	// a failed reconnect (the server down or restarting), a deadlock or
+	// a lock wait timeout (0: 10); the wait between attempts starts at
+	// 1 s and doubles up to RetryWait (0: 30 s), so that the defaults
+	// outlast a server restart with crash recovery (about 3 minutes).
 	Retries   int
 	RetryWait time.Duration
 	// Progress, when set, is called after each chunk committed or
@@ -561,22 +564,32 @@ func (l *loader) worker(ctx context.Context, id int, tasks iter.Seq[chunkTask]) 
 	for task := range tasks {
 		attempt := 0
 		for {
-			if c == nil {
-				nc, err := l.connect(ctx)
-				if err != nil {
-					return err
+			var done bool
+			err := func() error {
+				if c == nil {
+					// A reconnect that fails because the server is down
+					// or restarting counts as a lost connection too.
+					nc, err := l.connect(ctx)
+					if err != nil {
+						return err
+					}
+					c = nc
 				}
-				c = nc
-			}
-			done, err := l.loadChunk(ctx, c, task, attempt > 0)
+				var err error
+				done, err = l.loadChunk(ctx, c, task, attempt > 0)
+				return err
+			}()
 			if err == nil {
 				l.mu.Lock()
-				if !done {
-					l.res.Chunks++
-					l.res.Bytes += int64(len(task.data))
-				}
+				// A chunk found committed on a retry (its COMMIT went
+				// through before the connection was lost) is loaded too.
+				l.res.Chunks++
+				l.res.Bytes += int64(len(task.data))
 				l.reportLocked()
 				l.mu.Unlock()
+				if done {
+					l.o.Log.Info("chunk was committed before the connection was lost", "worker", id, "chunk", task.file)
+				}
 				break
 			}
 			if !lostConnection(err) || ctx.Err() != nil {
@@ -584,16 +597,18 @@ func (l *loader) worker(ctx context.Context, id int, tasks iter.Seq[chunkTask]) 
 			}
 			attempt++
 			if attempt > l.o.Retries {
-				return fmt.Errorf("%w (gave up after %d attempts; --resume continues)", err, attempt)
+				return fmt.Errorf("%w (gave up after %d attempts over %s; --resume continues)", err, attempt, time.Since(l.started).Round(time.Second))
 			}
 			l.mu.Lock()
 			l.res.Retried++
 			l.mu.Unlock()
-			l.o.Log.Warn("connection lost during a chunk; retrying", "worker", id, "chunk", task.file, "attempt", attempt, "err", err)
-			c.Raw(func(any) error { return driver.ErrBadConn }) // discard it, not back to the pool
-			c.Close()
-			c = nil
-			wait := min(time.Duration(attempt)*time.Second, l.o.RetryWait)
+			wait := retryWait(attempt, l.o.RetryWait)
+			l.o.Log.Warn("connection lost during a chunk; retrying", "worker", id, "chunk", task.file, "attempt", attempt, "wait", wait, "err", err)
+			if c != nil {
+				c.Raw(func(any) error { return driver.ErrBadConn }) // discard it, not back to the pool
+				c.Close()
+				c = nil
+			}
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
@@ -602,6 +617,17 @@ func (l *loader) worker(ctx context.Context, id int, tasks iter.Seq[chunkTask]) 
 		}
 	}
 	return nil
+}
+
+// retryWait is the wait before attempt n (1, 2, ...) of a chunk: 1 s
+// doubling up to limit. With the defaults (10 attempts, 30 s) a chunk is
+// tried for about 3 minutes: a server restarting, crash recovery
+// included, is back within that.
+func retryWait(n int, limit time.Duration) time.Duration {
+	if n > 6 {
+		return limit
+	}
+	return min(time.Second<<(n-1), limit)
 }
 
 // connect opens a load connection with its session set up.
