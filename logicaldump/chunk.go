@@ -67,6 +67,11 @@ func between(lo, hi string) string {
 	return lo + " AND " + hi
 }
 
+// denseFactor bounds the key values per row of an integer key that is
+// cut by value (planTable): at most this many ranges per range's worth
+// of rows, so ranges are on average at least 1/denseFactor full.
+const denseFactor = 4
+
 // planTable cuts ti into key ranges of about rows rows and calls emit
 // with each range's WHERE condition ("" for the whole table), in key
 // order, as soon as it is known. It reads on c, inside the snapshot.
@@ -93,28 +98,35 @@ func planTable(ctx context.Context, c *sql.Conn, ti *tableInfo, rows int64, emit
 		if !ok1 || !ok2 {
 			return fmt.Errorf("key range of %s: %q..%q are not integers", t, lo.String, hi.String)
 		}
+		// Cut MIN..MAX into steps of rows key values when the key is
+		// dense enough: a step then holds at most rows rows (the values
+		// are distinct integers) wherever they cluster, and there are at
+		// most denseFactor times the ranges the rows need. A sparse or
+		// skewed key (two clusters far apart, AUTO_INCREMENT jumps, an
+		// outlier) is walked instead, as any other key: dividing its
+		// span evenly would put most rows in a few ranges.
 		span := new(big.Int).Sub(max, min)
 		span.Add(span, big.NewInt(1))
-		n := big.NewInt((ti.rowsEst + rows - 1) / rows)
-		if span.Cmp(n) < 0 {
-			n.Set(span)
-		}
+		step := big.NewInt(rows)
+		n := new(big.Int).Add(span, big.NewInt(rows-1))
+		n.Div(n, step)
 		if n.Cmp(big.NewInt(1)) <= 0 {
 			emit("")
 			return nil
 		}
-		step := new(big.Int).Div(span, n)
-		prev := ""
-		for i := int64(1); i < n.Int64(); i++ {
-			b := new(big.Int).Mul(step, big.NewInt(i))
-			b.Add(b, min)
-			b.Sub(b, big.NewInt(1))
-			v := [][]byte{[]byte(b.String())}
-			emit(between(prev, leCond(ti.key, v)))
-			prev = gtCond(ti.key, v)
+		if n.Cmp(big.NewInt(denseFactor*((ti.rowsEst+rows-1)/rows)+1)) <= 0 {
+			prev := ""
+			for i := int64(1); i < n.Int64(); i++ {
+				b := new(big.Int).Mul(step, big.NewInt(i))
+				b.Add(b, min)
+				b.Sub(b, big.NewInt(1))
+				v := [][]byte{[]byte(b.String())}
+				emit(between(prev, leCond(ti.key, v)))
+				prev = gtCond(ti.key, v)
+			}
+			emit(prev)
+			return nil
 		}
-		emit(prev)
-		return nil
 	}
 	// Any other key: walk it, reading every rows-th key value in order.
 	var cols []string
