@@ -99,6 +99,7 @@ type dumper struct {
 	start     time.Time
 	stmtMax   int
 	hexLimit  int
+	maxPacket int // the source's max_allowed_packet
 	tableLeft map[*tableInfo]int
 	lastLog   time.Time
 	dirs      map[string]string // schema -> its directory in the container
@@ -144,6 +145,7 @@ func Dump(ctx context.Context, o Options, w io.Writer) (ix *Index, err error) {
 	}
 	d := &dumper{o: o, xw: xbstream.NewWriter(w), files: namer{}, start: time.Now(),
 		tableLeft: map[*tableInfo]int{}, planned: map[*tableInfo]bool{}}
+	d.maxPacket = maxPacket
 	d.stmtMax = min(o.StatementBytes, maxPacket-1024)
 	d.hexLimit = d.stmtMax / 4
 	id := make([]byte, 12)
@@ -486,6 +488,22 @@ func (d *dumper) reportLocked() {
 	}
 }
 
+// warnLongRow logs, once per table, that a row's INSERT statement (n
+// bytes) is longer than the source's max_allowed_packet: Load restores it
+// with LOAD DATA LOCAL INFILE, but a target that loads it as an INSERT
+// (local_infile off, or the SQL run by another client) needs a larger
+// max_allowed_packet.
+func (d *dumper) warnLongRow(ti *tableInfo, n int) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if ti.warnedLong {
+		return
+	}
+	ti.warnedLong = true
+	d.o.Log.Warn("a row is longer than the source's max_allowed_packet: restoring it by INSERT needs a target whose max_allowed_packet is at least its size (mybak's restore with LOAD DATA LOCAL INFILE does not)",
+		"table", qualified(ti.t.Schema, ti.t.Name), "statement_bytes", n, "max_allowed_packet", d.maxPacket)
+}
+
 // chunkWriter accumulates one range's statements and cuts them into chunk
 // files of at most ChunkBytes.
 type chunkWriter struct {
@@ -507,6 +525,9 @@ func (cw *chunkWriter) addRow(row []byte) error {
 				return err
 			}
 		}
+	}
+	if n := len(cw.ti.insertPre) + len(row) + 2; n > cw.d.maxPacket {
+		cw.d.warnLongRow(cw.ti, n)
 	}
 	if cw.stmt < 0 {
 		cw.stmt = len(cw.buf)

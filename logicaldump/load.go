@@ -139,6 +139,9 @@ type loader struct {
 	// it), else by their INSERT statements.
 	useLoadData atomic.Bool
 	objs        map[string][]byte
+	// maxPacket is the target's max_allowed_packet (0: unknown): an
+	// INSERT statement longer than it is refused before it is sent.
+	maxPacket int64
 }
 
 // maxSchemaBytes bounds what Load holds of schema and object files.
@@ -340,6 +343,9 @@ func (l *loader) prepare(ctx context.Context, schema map[string][]byte) error {
 	}
 	if err := l.progressSetup(ctx, c); err != nil {
 		return err
+	}
+	if err := c.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&l.maxPacket); err != nil {
+		return fmt.Errorf("read the target's max_allowed_packet: %w", err)
 	}
 	var localInfile sql.NullString
 	if err := c.QueryRowContext(ctx, "SELECT @@local_infile").Scan(&localInfile); err == nil {
@@ -686,7 +692,12 @@ func (l *loader) loadChunk(ctx context.Context, c *sql.Conn, task chunkTask, ret
 		if !lostConnection(err) {
 			c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
-		return false, &ChunkError{File: task.file, Table: name, err: err}
+		ce := &ChunkError{File: task.file, Table: name, err: err}
+		var tl *tooLongError
+		if errors.As(err, &tl) {
+			ce.StatementBytes = tl.size
+		}
+		return false, ce
 	}
 	return false, nil
 }
@@ -699,6 +710,11 @@ func (l *loader) insertChunk(ctx context.Context, c *sql.Conn, task chunkTask, n
 		i++
 		if !bytes.HasPrefix(stmt, prefix) {
 			return fmt.Errorf("statement %d is not an INSERT into %s: refusing to run it (the backup is damaged or not mybak's)", i, name)
+		}
+		if l.maxPacket > 0 && int64(len(stmt))+1 > l.maxPacket {
+			// The server would drop the connection of a packet too big,
+			// which looks like a lost connection: retrying cannot help.
+			return &tooLongError{stmt: i, size: len(stmt), limit: l.maxPacket}
 		}
 		if l.o.beforeStatement != nil {
 			l.o.beforeStatement(ctx, c, task.file, i)
@@ -769,7 +785,10 @@ func (l *loader) loadDataChunk(ctx context.Context, c *sql.Conn, task chunkTask,
 type ChunkError struct {
 	File  string
 	Table string
-	err   error
+	// StatementBytes is the size of a statement refused for being
+	// longer than the target's max_allowed_packet (0 otherwise).
+	StatementBytes int
+	err            error
 }
 
 // Error implements error.
@@ -779,3 +798,17 @@ func (e *ChunkError) Error() string {
 
 // Unwrap returns the cause.
 func (e *ChunkError) Unwrap() error { return e.err }
+
+// tooLongError is an INSERT statement of a chunk longer than the
+// target's max_allowed_packet (a single row that long: Dump keeps
+// statements of several rows below its statement limit).
+type tooLongError struct {
+	stmt, size int
+	limit      int64
+}
+
+func (e *tooLongError) Error() string {
+	return fmt.Sprintf("statement %d is %d bytes (one row), longer than the target's max_allowed_packet (%d): raise it to at least %d "+
+		"(SET GLOBAL max_allowed_packet = %d, and in the server's configuration), then continue with --resume",
+		e.stmt, e.size, e.limit, (e.size/1024+2)*1024, (e.size/1024+2)*1024)
+}

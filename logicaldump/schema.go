@@ -28,6 +28,9 @@ type tableInfo struct {
 	create    string
 	insertPre []byte // "INSERT INTO `db`.`t` (`a`,`b`) VALUES "
 	selectSQL string // "SELECT `a`,CAST(`b` AS DOUBLE) FROM `db`.`t`"
+	// warnedLong: a row longer than max_allowed_packet was logged
+	// (dumper.wmu).
+	warnedLong bool
 }
 
 // catalog is every object the dump holds, read at the snapshot.

@@ -1,0 +1,124 @@
+package logicaldump
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRowsAboveMaxAllowedPacket: rows longer than max_allowed_packet.
+// The source runs with max_allowed_packet 64 MiB and holds a 40 MiB
+// LONGBLOB: the dump works (the row is one statement of its own). The
+// package's server (16 MiB) loads it by LOAD DATA LOCAL INFILE, which
+// max_allowed_packet does not bound; by INSERT statements it cannot, and
+// the load must fail at once naming the chunk, the row's size and
+// max_allowed_packet, without retrying (the server drops the connection
+// of a packet too big, which looked like a lost connection). A row
+// longer than the source's own max_allowed_packet (two 40 MiB columns)
+// is dumped with a warning naming the table and what a target needs.
+func TestRowsAboveMaxAllowedPacket(t *testing.T) {
+	s := testServer(t)
+	db := s.db(t)
+	var targetPacket int64
+	if err := db.QueryRow("SELECT @@GLOBAL.max_allowed_packet").Scan(&targetPacket); err != nil {
+		t.Fatal(err)
+	}
+	const blob = 40 << 20
+	if targetPacket >= blob {
+		t.Fatalf("the package's server has max_allowed_packet %d: the test needs less than %d", targetPacket, blob)
+	}
+	src := startOwnServer(t, "ldpacket", "--max-allowed-packet=64M")
+	sdb := src.db(t)
+	z, z2 := schemaName(t, "pkt"), schemaName(t, "wide")
+	t.Cleanup(func() { dropSchemas(t, db, z) })
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	allHex := hex.EncodeToString(all)
+	execSQL(t, sdb, "CREATE DATABASE "+quoteIdent(z), "CREATE DATABASE "+quoteIdent(z2),
+		"CREATE TABLE "+qualified(z, "small")+" (id INT PRIMARY KEY, v VARCHAR(10)) ENGINE=InnoDB",
+		"INSERT INTO "+qualified(z, "small")+" SELECT seq, 'v' FROM "+quoteIdent(z)+".seq_1_to_100",
+		"CREATE TABLE "+qualified(z, "big")+" (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB",
+		fmt.Sprintf("INSERT INTO %s VALUES (1, REPEAT(UNHEX('%s'), %d)), (2, 'x')", qualified(z, "big"), allHex, blob/256),
+		"CREATE TABLE "+qualified(z2, "wide")+" (id INT PRIMARY KEY, b LONGBLOB, c LONGBLOB) ENGINE=InnoDB",
+		fmt.Sprintf("INSERT INTO %s VALUES (1, REPEAT('b', %d), NULL)", qualified(z2, "wide"), blob),
+		fmt.Sprintf("UPDATE %s SET c = REPEAT('c', %d)", qualified(z2, "wide"), blob))
+	want := state(t, sdb, z)
+
+	ix, data := dump(t, src.server, Options{Threads: 2}, z)
+	var bigChunk string
+	for _, tb := range ix.Tables {
+		for _, ch := range tb.Chunks {
+			if tb.Name == "big" && ch.Bytes > blob {
+				bigChunk = ch.File
+			}
+		}
+	}
+	if bigChunk == "" {
+		t.Fatalf("no chunk of big holds the %d-byte row: %+v", blob, ix.Tables)
+	}
+
+	t.Run("target below the row, LOAD DATA", func(t *testing.T) {
+		dropSchemas(t, db, z)
+		res := load(t, s, LoadOptions{Threads: 2}, data)
+		if res.LoadData != res.Chunks {
+			t.Errorf("%d of %d chunks by LOAD DATA", res.LoadData, res.Chunks)
+		}
+		sameState(t, "a 40 MiB row into a server with max_allowed_packet 16 MiB (LOAD DATA)", want, state(t, db, z))
+	})
+
+	t.Run("target below the row, INSERT statements", func(t *testing.T) {
+		dropSchemas(t, db, z)
+		var logs syncBuffer
+		start := time.Now()
+		_, err := Load(ctxT(t, 5*time.Minute), LoadOptions{Conn: s.admin, Threads: 2, insertOnly: true, Log: slog.New(slog.NewTextHandler(&logs, nil))}, bytesReader(data))
+		took := time.Since(start)
+		var ce *ChunkError
+		if !errors.As(err, &ce) || ce.File != bigChunk {
+			t.Fatalf("load of a %d-byte row into a server with max_allowed_packet %d: %v; want a ChunkError of %s", blob, targetPacket, err, bigChunk)
+		}
+		msg := err.Error()
+		for _, w := range []string{"max_allowed_packet (" + fmt.Sprint(targetPacket) + ")", "SET GLOBAL max_allowed_packet", "--resume", qualified(z, "big")} {
+			if !strings.Contains(msg, w) {
+				t.Errorf("the error does not say %q: %s", w, msg)
+			}
+		}
+		if ce.StatementBytes <= blob || !strings.Contains(msg, fmt.Sprintf("%d bytes", ce.StatementBytes)) {
+			t.Errorf("the error gives the row's size as %d: %s", ce.StatementBytes, msg)
+		}
+		if strings.Contains(logs.String(), "retrying") || took > 30*time.Second {
+			t.Errorf("the load retried (took %s):\n%s", took, logs.String())
+		}
+		db.Exec("DELETE FROM "+progressTable+" WHERE dump_id = ?", ix.DumpID)
+	})
+
+	t.Run("target like the source", func(t *testing.T) {
+		dropSchemas(t, sdb, z)
+		load(t, src.server, LoadOptions{Threads: 2, insertOnly: true}, data)
+		sameState(t, "round trip of a 40 MiB row (INSERT statements)", want, state(t, sdb, z))
+	})
+
+	t.Run("row above the source's packet", func(t *testing.T) {
+		var logs syncBuffer
+		ix2, data2 := dump(t, src.server, Options{Threads: 2, Log: slog.New(slog.NewTextHandler(&logs, nil))}, z2)
+		if l := logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "max_allowed_packet") || !strings.Contains(l, "wide") {
+			t.Errorf("the dump of a %d-byte row did not warn naming the table and max_allowed_packet:\n%s", 2*blob, l)
+		}
+		want2 := state(t, sdb, z2)
+		dropSchemas(t, sdb, z2)
+		_, err := Load(ctxT(t, 5*time.Minute), LoadOptions{Conn: src.admin, Threads: 2, insertOnly: true}, bytesReader(data2))
+		var ce *ChunkError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "max_allowed_packet") || ce.StatementBytes <= 2*blob {
+			t.Fatalf("load of a %d-byte row by INSERT into a server with max_allowed_packet 64 MiB: %v", 2*blob, err)
+		}
+		dropSchemas(t, sdb, z2)
+		sdb.Exec("DELETE FROM "+progressTable+" WHERE dump_id = ?", ix2.DumpID)
+		load(t, src.server, LoadOptions{Threads: 2}, data2)
+		sameState(t, "an 80 MiB row by LOAD DATA", want2, state(t, sdb, z2))
+	})
+}
