@@ -82,11 +82,11 @@ func planTable(ctx context.Context, c *sql.Conn, ti *tableInfo, rows int64, emit
 		emit("")
 		return nil
 	}
-	t := qualified(ti.t.Schema, ti.t.Name)
+	t, from := qualified(ti.t.Schema, ti.t.Name), ti.fromSQL()
 	if len(ti.key) == 1 && isInteger(ti.key[0].dataType) {
 		k := quoteIdent(ti.key[0].name)
 		var lo, hi sql.NullString
-		if err := c.QueryRowContext(ctx, "SELECT MIN("+k+"), MAX("+k+") FROM "+t).Scan(&lo, &hi); err != nil {
+		if err := c.QueryRowContext(ctx, "SELECT MIN("+k+"), MAX("+k+") FROM "+from).Scan(&lo, &hi); err != nil {
 			return fmt.Errorf("read the key range of %s: %w", t, err)
 		}
 		if !lo.Valid {
@@ -136,7 +136,7 @@ func planTable(ctx context.Context, c *sql.Conn, ti *tableInfo, rows int64, emit
 	order := strings.Join(cols, ",")
 	prev := ""
 	for {
-		q := "SELECT " + order + " FROM " + t
+		q := "SELECT " + order + " FROM " + from
 		if prev != "" {
 			q += " WHERE " + prev
 		}

@@ -194,6 +194,16 @@ func Dump(ctx context.Context, o Options, w io.Writer) (ix *Index, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the schema: %w", err)
 	}
+	var noHistory []string
+	for _, ti := range cat.tables {
+		if ti.versioned && !ti.t.History {
+			noHistory = append(noHistory, qualified(ti.t.Schema, ti.t.Name))
+		}
+	}
+	if len(noHistory) > 0 {
+		o.Log.Warn("system-versioned tables with transaction-precise history: their current rows are dumped, not their history (no logical dump can restore transaction ids)",
+			"tables", strings.Join(noHistory, ", "))
+	}
 	if err := d.writeSchema(cat); err != nil {
 		return nil, err
 	}
@@ -381,7 +391,7 @@ func transactional(engine string) bool {
 // nonTransactional counts the selected base tables of engines that are
 // not transactional (MyISAM, Aria, MEMORY, ...).
 func nonTransactional(ctx context.Context, c *sql.Conn, f Filter) (int, error) {
-	rows, err := queryStrings(ctx, c, "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'")
+	rows, err := queryStrings(ctx, c, "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')")
 	if err != nil {
 		return 0, fmt.Errorf("list the tables' engines: %w", err)
 	}

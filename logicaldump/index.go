@@ -67,7 +67,12 @@ type Table struct {
 	// Deferrable are the secondary index definitions (lines of the
 	// CREATE TABLE) that Load may add after the data.
 	Deferrable []string `json:"deferrable,omitempty"`
-	Chunks     []Chunk  `json:"chunks,omitempty"`
+	// History: the table is system-versioned (MariaDB) with timestamp
+	// history, and its chunks hold every row version, with their
+	// row_start and row_end; Load inserts them with
+	// system_versioning_insert_history (MariaDB 10.11+).
+	History bool    `json:"history,omitempty"`
+	Chunks  []Chunk `json:"chunks,omitempty"`
 }
 
 // Chunk is one data file: a transaction's worth of INSERT statements.

@@ -139,6 +139,9 @@ type loader struct {
 	// it), else by their INSERT statements.
 	useLoadData atomic.Bool
 	objs        map[string][]byte
+	// history: a selected table has its history in the backup
+	// (Table.History): sessions allow inserting it.
+	history bool
 	// maxPacket is the target's max_allowed_packet (0: unknown): an
 	// INSERT statement longer than it is refused before it is sent.
 	maxPacket int64
@@ -299,6 +302,12 @@ func (l *loader) session(ctx context.Context, c *sql.Conn) error {
 			return fmt.Errorf("%s: %w", q, err)
 		}
 	}
+	if l.history {
+		const q = "SET SESSION system_versioning_insert_history = 1"
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w (the backup holds the history of system-versioned tables: restoring it needs MariaDB 10.11 or later, with secure_timestamp NO; or leave those tables out with --exclude)", q, err)
+		}
+	}
 	return nil
 }
 
@@ -331,6 +340,7 @@ func (l *loader) prepare(ctx context.Context, schema map[string][]byte) error {
 		if l.o.Filter.Match(t.Schema, t.Name) {
 			l.sel[t] = true
 			l.res.Tables++
+			l.history = l.history || t.History
 		}
 	}
 	c, err := l.db.Conn(ctx)

@@ -28,6 +28,10 @@ type tableInfo struct {
 	create    string
 	insertPre []byte // "INSERT INTO `db`.`t` (`a`,`b`) VALUES "
 	selectSQL string // "SELECT `a`,CAST(`b` AS DOUBLE) FROM `db`.`t`"
+	// versioned: a system-versioned table (MariaDB). With timestamp
+	// history, t.History is set and from reads every row version.
+	versioned bool
+	from      string // what SELECTs read: `db`.`t` [FOR SYSTEM_TIME ALL]
 	// warnedLong: a row longer than max_allowed_packet was logged
 	// (dumper.wmu).
 	warnedLong bool
@@ -159,10 +163,8 @@ func readTables(ctx context.Context, c *sql.Conn, f Filter, wantDB map[string]bo
 		switch r[2].String {
 		case "SEQUENCE":
 			kind = "sequence"
-		case "SYSTEM VERSIONED":
-			return fmt.Errorf("table %s is system-versioned: the logical engine does not dump its history; exclude it (--exclude %s.%s) or use a physical engine", qualified(db, name), db, name)
 		}
-		ti := &tableInfo{t: &Table{Schema: db, Name: name, Kind: kind, Engine: r[3].String}}
+		ti := &tableInfo{t: &Table{Schema: db, Name: name, Kind: kind, Engine: r[3].String}, versioned: r[2].String == "SYSTEM VERSIONED"}
 		fmt.Sscan(r[4].String, &ti.rowsEst)
 		fmt.Sscan(r[5].String, &ti.avgRow)
 		cat.tables = append(cat.tables, ti)
@@ -256,6 +258,9 @@ func readTables(ctx context.Context, c *sql.Conn, f Filter, wantDB map[string]bo
 		if !referenced[k] && !strings.Contains(ti.create, "FOREIGN KEY") {
 			ti.t.Deferrable = deferrableKeys(ti.create)
 		}
+		if ti.versioned {
+			ti.withHistory()
+		}
 		ti.prepare()
 	}
 	return nil
@@ -300,6 +305,62 @@ func fkTables(ctx context.Context, c *sql.Conn) (map[[2]string]bool, error) {
 	return out, nil
 }
 
+// withHistory sets up a system-versioned table so that its history is
+// dumped, as `mariadb-dump --dump-history` does: every row version (FOR
+// SYSTEM_TIME ALL) with its period columns (row_start and row_end when
+// implicit, else those of PERIOD FOR SYSTEM_TIME), which Load inserts
+// with system_versioning_insert_history. A table whose history is
+// transaction-precise (period columns of transaction ids) cannot be given
+// its history back: its current rows are dumped, and t.History stays
+// false (Dump warns).
+func (ti *tableInfo) withHistory() {
+	start, end, ok := periodColumns(ti.create)
+	if !ok {
+		// Implicit period columns: hidden, TIMESTAMP(6).
+		ti.insert = append(ti.insert, column{name: "row_start", dataType: "timestamp"}, column{name: "row_end", dataType: "timestamp"})
+	} else {
+		var period []column
+		for _, c := range ti.cols {
+			if c.name == start || c.name == end {
+				c.generated = false
+				period = append(period, c)
+			}
+		}
+		if len(period) != 2 || period[0].dataType != "timestamp" || period[1].dataType != "timestamp" {
+			return
+		}
+		ti.insert = append(ti.insert, period...)
+	}
+	ti.t.History = true
+	ti.from = qualified(ti.t.Schema, ti.t.Name) + " FOR SYSTEM_TIME ALL"
+}
+
+// periodColumns returns the columns of a CREATE TABLE's "PERIOD FOR
+// SYSTEM_TIME (`start`, `end`)" line; ok is false when it has none (the
+// period columns are implicit).
+func periodColumns(create string) (start, end string, ok bool) {
+	for _, l := range strings.Split(create, "\n") {
+		rest, found := strings.CutPrefix(strings.TrimSpace(l), "PERIOD FOR SYSTEM_TIME (")
+		if !found {
+			continue
+		}
+		names, err := parseIdentList([]byte(strings.ReplaceAll(strings.TrimRight(rest, "),"), "`, `", "`,`")))
+		if err != nil || len(names) != 2 {
+			return "", "", false
+		}
+		return names[0], names[1], true
+	}
+	return "", "", false
+}
+
+// fromSQL is what the table's SELECTs read.
+func (ti *tableInfo) fromSQL() string {
+	if ti.from != "" {
+		return ti.from
+	}
+	return qualified(ti.t.Schema, ti.t.Name)
+}
+
 // prepare builds the SELECT and the INSERT prefix.
 func (ti *tableInfo) prepare() {
 	var sel, ins strings.Builder
@@ -317,7 +378,7 @@ func (ti *tableInfo) prepare() {
 		}
 		ins.WriteString(quoteIdent(c.name))
 	}
-	sel.WriteString(" FROM " + qualified(ti.t.Schema, ti.t.Name))
+	sel.WriteString(" FROM " + ti.fromSQL())
 	ins.WriteString(") VALUES ")
 	ti.selectSQL = sel.String()
 	ti.insertPre = []byte(ins.String())
