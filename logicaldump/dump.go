@@ -499,10 +499,8 @@ func (d *dumper) reportLocked() {
 }
 
 // warnLongRow logs, once per table, that a row's INSERT statement (n
-// bytes) is longer than the source's max_allowed_packet: Load restores it
-// with LOAD DATA LOCAL INFILE, but a target that loads it as an INSERT
-// (local_infile off, or the SQL run by another client) needs a larger
-// max_allowed_packet.
+// bytes) is longer than the source's max_allowed_packet: a target needs
+// a larger max_allowed_packet than the source's to restore it.
 func (d *dumper) warnLongRow(ti *tableInfo, n int) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
@@ -510,7 +508,7 @@ func (d *dumper) warnLongRow(ti *tableInfo, n int) {
 		return
 	}
 	ti.warnedLong = true
-	d.o.Log.Warn("a row is longer than the source's max_allowed_packet: restoring it by INSERT needs a target whose max_allowed_packet is at least its size (mybak's restore with LOAD DATA LOCAL INFILE does not)",
+	d.o.Log.Warn("a row is longer than the source's max_allowed_packet: restoring it needs a target whose max_allowed_packet is at least its size",
 		"table", qualified(ti.t.Schema, ti.t.Name), "statement_bytes", n, "max_allowed_packet", d.maxPacket)
 }
 
@@ -536,7 +534,7 @@ func (cw *chunkWriter) addRow(row []byte) error {
 			}
 		}
 	}
-	if n := len(cw.ti.insertPre) + len(row) + 2; n > cw.d.maxPacket {
+	if n := len(cw.ti.insertPre) + len(row) + 2; cw.d.maxPacket > 0 && n > cw.d.maxPacket {
 		cw.d.warnLongRow(cw.ti, n)
 	}
 	if cw.stmt < 0 {

@@ -579,6 +579,7 @@ func (l *loader) worker(ctx context.Context, id int, tasks iter.Seq[chunkTask]) 
 	}()
 	for task := range tasks {
 		attempt := 0
+		var failed time.Time // the chunk's first failure
 		for {
 			var done bool
 			err := func() error {
@@ -612,8 +613,11 @@ func (l *loader) worker(ctx context.Context, id int, tasks iter.Seq[chunkTask]) 
 				return err
 			}
 			attempt++
+			if attempt == 1 {
+				failed = time.Now()
+			}
 			if attempt > l.o.Retries {
-				return fmt.Errorf("%w (gave up after %d attempts over %s; --resume continues)", err, attempt, time.Since(l.started).Round(time.Second))
+				return fmt.Errorf("%w (gave up after %d attempts over %s; --resume continues)", err, attempt, time.Since(failed).Round(time.Second))
 			}
 			l.mu.Lock()
 			l.res.Retried++
@@ -758,6 +762,19 @@ func (l *loader) loadDataChunk(ctx context.Context, c *sql.Conn, task chunkTask,
 	if tsv.rows == 0 {
 		return true, nil
 	}
+	if l.maxPacket > 0 && int64(tsv.longest)+1 > l.maxPacket {
+		// LOAD DATA would load the row, but the target's binary log then
+		// holds an event longer than max_allowed_packet, which its
+		// replicas, mariadb-binlog and BINLOG_GTID_POS (mariadb-dump
+		// --master-data crashes on its NULL) cannot read.
+		return false, &tooLongError{stmt: tsv.longestAt, size: tsv.longest, limit: l.maxPacket}
+	}
+	if tsv.longest > l.plan.MaxStatement {
+		// A row longer than the dump's statement limit: the server
+		// parses one huge LOAD DATA line slowly (an 80 MiB row took from
+		// 20 s to over 5 minutes), its INSERT statement fast.
+		return false, nil
+	}
 	reader := fmt.Sprintf("mybak-%s-%d", l.plan.DumpID, readerSeq.Add(1))
 	mysqldrv.RegisterReaderHandler(reader, func() io.Reader { return bytes.NewReader(tsv.data) })
 	defer mysqldrv.DeregisterReaderHandler(reader)
@@ -811,7 +828,8 @@ func (e *ChunkError) Unwrap() error { return e.err }
 
 // tooLongError is an INSERT statement of a chunk longer than the
 // target's max_allowed_packet (a single row that long: Dump keeps
-// statements of several rows below its statement limit).
+// statements of several rows below its statement limit). Such a row is
+// refused also where LOAD DATA could load it: see loadDataChunk.
 type tooLongError struct {
 	stmt, size int
 	limit      int64

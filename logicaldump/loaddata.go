@@ -19,10 +19,12 @@ import (
 
 // tsvChunk is a chunk as LOAD DATA takes it.
 type tsvChunk struct {
-	columns []string // the INSERT's column names
-	binary  []bool   // columns sent as hex (UNHEX in SET)
-	data    []byte
-	rows    int64
+	columns   []string // the INSERT's column names
+	binary    []bool   // columns sent as hex (UNHEX in SET)
+	data      []byte
+	rows      int64
+	longest   int // the longest INSERT statement parsed
+	longestAt int // its number in the chunk (from 1)
 }
 
 // loadDataSQL is the LOAD DATA statement of c into table, reading the
@@ -72,6 +74,9 @@ func toTSV(data []byte, prefix []byte) (*tsvChunk, error) {
 	n := 0
 	err := splitStatements(data, func(stmt []byte) error {
 		n++
+		if len(stmt) > c.longest {
+			c.longest, c.longestAt = len(stmt), n
+		}
 		cols, r, err := parseInsert(stmt, prefix)
 		if err != nil {
 			return fmt.Errorf("statement %d: %w", n, err)
