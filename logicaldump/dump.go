@@ -458,6 +458,18 @@ func (d *dumper) run(ctx context.Context, c *sql.Conn, q *queue, j job) error {
 	d.wmu.Lock()
 	d.tableLeft[j.ti]++ // the plan itself, until it is done
 	d.wmu.Unlock()
+	if j.ti.t.History {
+		// The chunks hold every row version: the current ones are
+		// counted for the backup's row counts (verify --drill).
+		t := qualified(j.ti.t.Schema, j.ti.t.Name)
+		var n int64
+		if err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
+			return fmt.Errorf("count the current rows of %s: %w", t, err)
+		}
+		d.wmu.Lock()
+		j.ti.t.CurrentRows = n
+		d.wmu.Unlock()
+	}
 	err := planTable(ctx, c, j.ti, d.rowsPerChunk(j.ti), func(where string) {
 		seq++
 		d.wmu.Lock()

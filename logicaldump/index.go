@@ -71,8 +71,25 @@ type Table struct {
 	// history, and its chunks hold every row version, with their
 	// row_start and row_end; Load inserts them with
 	// system_versioning_insert_history (MariaDB 10.11+).
-	History bool    `json:"history,omitempty"`
-	Chunks  []Chunk `json:"chunks,omitempty"`
+	History bool `json:"history,omitempty"`
+	// CurrentRows is the rows of a History table that are current (what
+	// SELECT COUNT(*) counts), read in the snapshot.
+	CurrentRows int64   `json:"current_rows,omitempty"`
+	Chunks      []Chunk `json:"chunks,omitempty"`
+}
+
+// RowCount is the table's rows as SELECT COUNT(*) counts them: its
+// chunks' rows, or for a table whose chunks hold its history, its current
+// rows.
+func (t *Table) RowCount() int64 {
+	if t.History {
+		return t.CurrentRows
+	}
+	var n int64
+	for _, ch := range t.Chunks {
+		n += ch.Rows
+	}
+	return n
 }
 
 // Chunk is one data file: a transaction's worth of INSERT statements.

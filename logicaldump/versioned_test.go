@@ -2,6 +2,7 @@ package logicaldump
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -98,6 +99,10 @@ func TestZooSystemVersioned(t *testing.T) {
 		}
 		if h := wantHistory[tb.Name] > 0; tb.History != h {
 			t.Errorf("%s: History %v in the index, want %v", tb.Name, tb.History, h)
+		}
+		// What verify --drill compares with COUNT(*) of the restore.
+		if n := want["count "+qualified(z, tb.Name)]; fmt.Sprint(tb.RowCount()) != n {
+			t.Errorf("%s: RowCount %d, COUNT(*) %s", tb.Name, tb.RowCount(), n)
 		}
 	}
 

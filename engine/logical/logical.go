@@ -303,11 +303,7 @@ func (b *Backup) Run(ctx context.Context, w io.Writer, parent *backup.Manifest) 
 			if t.Kind != "table" {
 				continue
 			}
-			var n int64
-			for _, ch := range t.Chunks {
-				n += ch.Rows
-			}
-			rec.Tables = append(rec.Tables, mysql.TableCount{Schema: t.Schema, Table: t.Name, Rows: n})
+			rec.Tables = append(rec.Tables, mysql.TableCount{Schema: t.Schema, Table: t.Name, Rows: t.RowCount()})
 		}
 		rec.Seconds = ix.Finished.Sub(ix.Started).Seconds()
 		js, err := json.Marshal(rec)
