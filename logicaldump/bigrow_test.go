@@ -30,8 +30,9 @@ func TestRowsAboveMaxAllowedPacket(t *testing.T) {
 	if targetPacket >= blob {
 		t.Fatalf("the package's server has max_allowed_packet %d: the test needs less than %d", targetPacket, blob)
 	}
-	src := startOwnServer(t, "ldpacket", "--max-allowed-packet=64M")
-	sdb := src.db(t)
+	src := startOwnServer(t, "ldpacket")
+	execSQL(t, src.db(t), "SET GLOBAL max_allowed_packet = 64 << 20")
+	sdb := src.db(t) // connections made after the SET have 64 MiB
 	z, z2 := schemaName(t, "pkt"), schemaName(t, "wide")
 	t.Cleanup(func() { dropSchemas(t, db, z) })
 	all := make([]byte, 256)

@@ -1,7 +1,6 @@
 package logicaldump
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -14,62 +13,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mybak/mybak/internal/testenv"
-	"github.com/mybak/mybak/mysql"
+	"github.com/mybak/mybak/mysql/mysqltest"
 )
 
-// ownServer is a MariaDB of one test's own, started with
-// scripts/mysql-sandbox.sh under the package's sandbox directory (same
-// users and passwords as the package's server), destroyed when the test
-// ends: a test that restarts its server, or needs other server options,
-// disturbs no other test.
+// ownServer is a MariaDB of one test's own (mysqltest.Start: beside
+// the package's, same users, destroyed when the test ends), with the
+// means to take it down and bring it back that a restart test needs.
 type ownServer struct {
 	*server
 	name, script, dir string
 }
 
-// startOwnServer starts sandbox name with the extra mariadbd options.
-func startOwnServer(t *testing.T, name string, extra ...string) *ownServer {
+// startOwnServer starts sandbox name.
+func startOwnServer(t *testing.T, name string) *ownServer {
 	t.Helper()
-	testServer(t) // the switch, and the package's sandbox directory
-	base := os.Getenv("MYBAK_SANDBOX_DIR")
-	if base == "" {
-		t.Fatal("MYBAK_SANDBOX_DIR is not set")
-	}
-	script, err := filepath.Abs(filepath.Join("..", "scripts", "mysql-sandbox.sh"))
+	ms := mysqltest.Start(t, name)
+	script, err := mysqltest.Script()
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &ownServer{name: name, script: script, dir: filepath.Join(base, name)}
-	exec.Command(script, "destroy", name).Run()
-	t.Cleanup(func() {
-		if out, err := exec.Command(script, "destroy", name).CombinedOutput(); err != nil {
-			t.Errorf("destroy sandbox %s: %v\n%s", name, err, out)
-		}
-	})
-	if out, err := exec.Command(script, append([]string{"start", name}, extra...)...).CombinedOutput(); err != nil {
-		t.Fatalf("start sandbox %s: %v\n%s", name, err, out)
-	}
-	out, err := exec.Command(script, "env", name).Output()
-	if err != nil {
-		t.Fatalf("%s env %s: %v", script, name, err)
-	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "="); ok {
-			env[k] = strings.Trim(v, "'")
-		}
-	}
-	port, _ := strconv.Atoi(env["MYBAK_TEST_MYSQL_PORT"])
-	if port == 0 {
-		t.Fatalf("%s env %s gave no port:\n%s", script, name, out)
-	}
-	o.server = &server{
-		backup: mysql.Conn{Host: "127.0.0.1", Port: port, User: env["MYBAK_TEST_MYSQL_USER"], PasswordFile: env["MYBAK_TEST_MYSQL_PASSWORD_FILE"]},
-		admin:  mysql.Conn{Host: "127.0.0.1", Port: port, User: env["MYBAK_TEST_MYSQL_ADMIN_USER"], PasswordFile: env["MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE"]},
-	}
-	return o
+	return &ownServer{server: &server{backup: ms.Backup, admin: ms.Admin}, name: name, script: script,
+		dir: filepath.Join(os.Getenv("MYBAK_SANDBOX_DIR"), name)}
 }
 
 // pid is the running mariadbd's process id, checked against its command
@@ -127,5 +91,3 @@ func (o *ownServer) start() error {
 	}
 	return nil
 }
-
-var _ = testenv.Required
