@@ -101,7 +101,8 @@ func lostConnection(err error) bool {
 	var me *mysqldrv.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
-		case 1053, // server shutdown in progress
+		case 1040, // too many connections (everyone reconnecting after a restart)
+			1053, // server shutdown in progress
 			1205, // lock wait timeout
 			1213, // deadlock
 			1927, // connection killed

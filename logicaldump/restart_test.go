@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"net"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,8 +14,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	mysqldrv "github.com/go-sql-driver/mysql"
 )
 
 // TestLoadSurvivesServerRestart restarts the target MariaDB while Load
@@ -170,5 +176,35 @@ func TestRetryWait(t *testing.T) {
 	}
 	if got := retryWait(3, 500*time.Millisecond); got != 500*time.Millisecond {
 		t.Errorf("retryWait(3, 500ms) = %s", got)
+	}
+}
+
+// TestLostConnection: which errors retry a chunk. A reconnect refused
+// (the server down or restarting) or turned away because every
+// connection is taken (clients reconnecting after a restart) retries; an
+// error of the chunk's own does not.
+func TestLostConnection(t *testing.T) {
+	refused := fmt.Errorf("connect to the target: %w", &net.OpError{Op: "dial", Net: "tcp",
+		Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}})
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection refused", refused, true},
+		{"invalid connection", &ChunkError{err: fmt.Errorf("LOAD DATA: %w", mysqldrv.ErrInvalidConn)}, true},
+		{"bad connection", driver.ErrBadConn, true},
+		{"server shutdown", &mysqldrv.MySQLError{Number: 1053}, true},
+		{"connection killed", &mysqldrv.MySQLError{Number: 1927}, true},
+		{"too many connections", fmt.Errorf("connect to the target: %w", &mysqldrv.MySQLError{Number: 1040}), true},
+		{"deadlock", &mysqldrv.MySQLError{Number: 1213}, true},
+		{"duplicate key", &ChunkError{err: &mysqldrv.MySQLError{Number: 1062}}, false},
+		{"packet too large", &mysqldrv.MySQLError{Number: 1153}, false},
+		{"statement too long", &ChunkError{err: &tooLongError{stmt: 1, size: 40 << 20, limit: 16 << 20}}, false},
+		{"access denied", &mysqldrv.MySQLError{Number: 1045}, false},
+	} {
+		if got := lostConnection(tc.err); got != tc.want {
+			t.Errorf("%s: lostConnection(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
 	}
 }
