@@ -99,7 +99,7 @@ type LoadResult struct {
 	Rows, Bytes  int64
 	Objects      int
 	IndexesAdded int
-	Retried      int // chunks retried after a lost connection
+	Retried      int // retries of chunks (attempts after a lost connection)
 	// LoadData counts the chunks loaded with LOAD DATA LOCAL INFILE (the
 	// others ran their INSERT statements).
 	LoadData int
