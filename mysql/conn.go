@@ -347,6 +347,10 @@ func Open(ctx context.Context, conn Conn) (*sql.DB, error) {
 	cfg.Timeout = 10 * time.Second
 	cfg.ParseTime = false
 	cfg.InterpolateParams = false
+	// The server's max_allowed_packet, read at connect, bounds the
+	// statements, not the driver's default of 64 MiB: a logical restore
+	// sends rows as long as the target allows.
+	cfg.MaxAllowedPacket = 0
 	connector, err := driver.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to MySQL server %s: %w", c, err)
