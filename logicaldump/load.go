@@ -92,10 +92,13 @@ type LoadProgress struct {
 
 // LoadResult says what Load did.
 type LoadResult struct {
-	Index        *Index
-	Tables       int
-	Chunks       int
-	Skipped      int // committed by an earlier run (Resume)
+	Index   *Index
+	Tables  int
+	Chunks  int
+	Skipped int // committed by an earlier run (Resume)
+	// Rows are the selected tables' rows in the backup (from its
+	// index, once every chunk was checked against it), Bytes the SQL
+	// loaded by this run.
 	Rows, Bytes  int64
 	Objects      int
 	IndexesAdded int
@@ -234,7 +237,7 @@ func Load(ctx context.Context, o LoadOptions, r io.Reader) (*LoadResult, error) 
 		return nil, err
 	}
 	l.res.Elapsed = time.Since(l.started)
-	o.Log.Info("load complete", "tables", l.res.Tables, "chunks", l.res.Chunks, "skipped", l.res.Skipped, "bytes", l.res.Bytes,
+	o.Log.Info("load complete", "tables", l.res.Tables, "rows", l.res.Rows, "chunks", l.res.Chunks, "skipped", l.res.Skipped, "bytes", l.res.Bytes,
 		"objects", l.res.Objects, "indexes_added", l.res.IndexesAdded, "retried", l.res.Retried, "seconds", l.res.Elapsed.Seconds())
 	return &l.res, nil
 }
@@ -565,6 +568,7 @@ func (l *loader) verify(ix *Index) error {
 				return fmt.Errorf("chunk %s of %s has sha256 %s, the index says %s: the backup is damaged (the table was loaded from it; restore it again from a good copy)",
 					ch.File, qualified(t.Schema, t.Name), got, ch.SHA256)
 			}
+			l.res.Rows += ch.Rows
 		}
 	}
 	return nil

@@ -104,6 +104,9 @@ func TestLoadSurvivesServerRestart(t *testing.T) {
 			if res.Chunks != ix.ChunkCount() {
 				t.Errorf("loaded %d chunks, the backup has %d", res.Chunks, ix.ChunkCount())
 			}
+			if res.Rows != ix.Rows {
+				t.Errorf("load result says %d rows, the backup has %d", res.Rows, ix.Rows)
+			}
 			sameState(t, "load through a server restart ("+tc.name+")", want, state(t, tdb, z))
 			t.Logf("%d chunks retried", res.Retried)
 		})
