@@ -15,6 +15,9 @@
 # CHECKSUM TABLE of every sbtest table must equal the source's (a failed check
 # fails the bench), and the mybak backup passes verify --deep. Each step runs
 # BENCH_LOGICAL_RUNS times (the sides interleaved); the table gives the median.
+# The "server s" column is the CPU time mariadbd spent during each step: with
+# the server on the same machine, (CPU s + server s) / cores bounds how fast a
+# step can be.
 #
 #   BENCH_LOGICAL_GB=1        database size in GiB (sysbench tables, ~240 MiB per million rows)
 #   BENCH_LOGICAL_THREADS=N   threads of mybak and mydumper/myloader (default: the cores)
@@ -77,20 +80,29 @@ dbbytes=$(admin -e "SELECT SUM(DATA_LENGTH+INDEX_LENGTH) FROM information_schema
 want=$(admin -e "CHECKSUM TABLE $tables")
 echo "sbtest: $(awk -v b="$dbbytes" 'BEGIN{printf "%.2f", b/2^30}') GiB in tables ($tables)" >&2
 
-# run NAME CMD: wall seconds, CPU seconds (of the processes the shell waits
-# for; the server's work is not in it) and peak RSS of CMD, appended to NAME.runs.
+# server_ticks: the CPU time mariadbd has used (user+system, clock ticks).
+server_ticks() { awk '{print $14+$15}' "/proc/$(cat "$MYBAK_TEST_MYSQL_DATADIR/../mysqld.pid")/stat"; }
+hz=$(getconf CLK_TCK)
+# run NAME CMD: wall seconds, CPU seconds of CMD (the processes the shell
+# waits for), peak RSS of CMD, and the CPU seconds the server spent
+# meanwhile, appended to NAME.runs. On a 2-core machine with the server on
+# it, wall time cannot go below (client CPU + server CPU) / 2.
 run() {
-  local name=$1 cmd=$2 e u s m
+  local name=$1 cmd=$2 e u s m s0 s1
+  s0=$(server_ticks)
   /usr/bin/time -f '%e %U %S %M' -o "$work/time" bash -c "set -euo pipefail; $cmd" ||
     fail "$name exited non-zero: $cmd"
+  s1=$(server_ticks)
   read -r e u s m <"$work/time"
   echo "  $name: ${e}s" >&2
-  echo "$e $(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}') $m" >>"$work/$name.runs"
+  echo "$e $(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}') $m $(awk -v a="$s0" -v b="$s1" -v hz="$hz" 'BEGIN{printf "%.1f", (b-a)/hz}')" >>"$work/$name.runs"
 }
 median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 sec() { awk '{print $1}' "$work/$1.runs" | median; }
 cpu() { awk '{print $2}' "$work/$1.runs" | median; }
 rssm() { awk '{print $3}' "$work/$1.runs" | sort -g | tail -1 | awk '{printf "%.0f", $1/1024}'; }
+srv() { awk '{print $4}' "$work/$1.runs" | median; }
+tot() { awk -v a="$(cpu "$1")" -v b="$(srv "$1")" 'BEGIN{printf "%.1f", a+b}'; }
 ratio() { awk -v a="$(sec "$1")" -v b="$(sec "$2")" 'BEGIN{printf "%.2f", a/b}'; }
 has() { [ -f "$work/$1.runs" ]; }
 fresh() { admin -e "DROP DATABASE IF EXISTS sbtest; DROP DATABASE IF EXISTS mybak_progress"; }
@@ -136,16 +148,16 @@ for r in $(seq "$runs"); do
   fi
 done
 
-row() { printf '%-72s %8s %8s %7s\n' "$1" "$(sec "$2")" "$(cpu "$2")" "$(rssm "$2")"; }
+row() { printf '%-72s %8s %8s %7s %8s\n' "$1" "$(sec "$2")" "$(cpu "$2")" "$(rssm "$2")" "$(srv "$2")"; }
 printf '\nmybak bench (logical engine): sbtest %s bytes in tables, %d cores, %d threads, started %s, finished %s\n' \
   "$dbbytes" "$cores" "$threads" "$started" "$(date -u +%FT%TZ)"
 printf 'load average %s at the start, %s at the end; median of %d runs; every restore checked (CHECKSUM TABLE)\n\n' \
   "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" "$runs"
-printf '%-72s %8s %8s %7s\n' "backup" "wall s" "CPU s" "RSS MiB"
+printf '%-72s %8s %8s %7s %8s\n' "backup" "wall s" "CPU s" "RSS MiB" "server s"
 row "Trove: mariadb-dump --single-transaction | gzip | openssl enc" trove
 row "mybak backup --engine logical --dump-threads $threads (gzip, encrypted)" mybak
 has mydumper && row "mydumper --threads $threads --compress" mydumper
-printf '\n%-72s %8s %8s %7s\n' "restore" "wall s" "CPU s" "RSS MiB"
+printf '\n%-72s %8s %8s %7s %8s\n' "restore" "wall s" "CPU s" "RSS MiB" "server s"
 row "Trove: openssl enc -d | gzip -d | mariadb" trove_restore
 row "mybak restore --to-mysql --parallel $threads" mybak_restore
 row "mybak restore --to-mysql --parallel $threads --defer-indexes" mybak_restore_defer
@@ -155,6 +167,8 @@ cat <<EOF
 ratios (higher is better for mybak):
   backup  vs Trove:      $(ratio trove mybak)x   (goal >= 2)
   restore vs Trove:      $(ratio trove_restore mybak_restore)x   (--defer-indexes: $(ratio trove_restore mybak_restore_defer)x; goal >= 2)
+  restore CPU, client + server: Trove $(tot trove_restore) s, mybak $(tot mybak_restore) s: on $cores cores mybak's
+    restore cannot take less than $(awk -v t="$(tot mybak_restore)" -v c="$cores" 'BEGIN{printf "%.1f", t/c}') s, $(awk -v a="$(sec trove_restore)" -v t="$(tot mybak_restore)" -v c="$cores" 'BEGIN{printf "%.2f", a/(t/c)}')x Trove's time at best
 EOF
 if has mydumper; then
   cat <<EOF

@@ -12,7 +12,7 @@
 #                          Swift and memcached, openssl, gzip, pigz, zstd, script.
 #   scripts/deps.sh demo   Go, MariaDB and openssl/gzip (make demo).
 #   scripts/deps.sh bench  what test needs, and the benchmark baselines
-#                          (hyperfine, time) for make bench*.
+#                          (hyperfine, time, mydumper) for make bench*.
 set -euo pipefail
 
 want_go="$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$(dirname "$0")/../go.mod")"
@@ -28,7 +28,7 @@ case $target in
 go | build | fuzz) pkgs=() ;;
 test) pkgs=("${test_pkgs[@]}") ;;
 demo) pkgs=("${mariadb[@]}" "${tools[@]}") ;;
-bench) pkgs=("${test_pkgs[@]}" hyperfine time) ;;
+bench) pkgs=("${test_pkgs[@]}" hyperfine time mydumper) ;;
 *)
   echo "usage: $0 [go|test|demo|bench]" >&2
   exit 2
