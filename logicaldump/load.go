@@ -316,16 +316,24 @@ func (l *loader) session(ctx context.Context, c *sql.Conn) error {
 
 // exists returns the selected tables that exist on the target.
 func (l *loader) existing(ctx context.Context) (map[[2]string]bool, error) {
-	rows, err := l.db.QueryContext(ctx, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES")
+	return tableSet(ctx, l.db, "list the target's tables", "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES")
+}
+
+// tableSet runs q, which selects a schema and a table name, and returns
+// the pairs; what names the query in its error.
+func tableSet(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, what, q string) (map[[2]string]bool, error) {
+	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("list the target's tables: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	out := map[[2]string]bool{}
 	for rows.Next() {
 		var db, t string
 		if err := rows.Scan(&db, &t); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		out[[2]string{db, t}] = true
 	}

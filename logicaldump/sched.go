@@ -110,20 +110,8 @@ func autoIncTables(ctx context.Context, c *sql.Conn) (map[[2]string]bool, error)
 	if err := c.QueryRowContext(ctx, "SELECT @@innodb_autoinc_lock_mode").Scan(&mode); err == nil && mode.Valid && mode.Int64 == 2 {
 		return nil, nil
 	}
-	rows, err := c.QueryContext(ctx, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.COLUMNS WHERE EXTRA LIKE '%auto_increment%'")
-	if err != nil {
-		return nil, fmt.Errorf("list the target's AUTO_INCREMENT columns: %w", err)
-	}
-	defer rows.Close()
-	out := map[[2]string]bool{}
-	for rows.Next() {
-		var db, t string
-		if err := rows.Scan(&db, &t); err != nil {
-			return nil, err
-		}
-		out[[2]string{db, t}] = true
-	}
-	return out, rows.Err()
+	return tableSet(ctx, c, "list the target's AUTO_INCREMENT columns",
+		"SELECT DISTINCT TABLE_SCHEMA, TABLE_NAME FROM information_schema.COLUMNS WHERE EXTRA LIKE '%auto_increment%'")
 }
 
 // all yields the chunks as the workers may take them, releasing each
