@@ -35,6 +35,25 @@ func conns(t *testing.T) (bk, admin mysql.Conn) {
 		mysql.Conn{Host: host, Port: port, User: os.Getenv("MYBAK_TEST_MYSQL_ADMIN_USER"), PasswordFile: os.Getenv("MYBAK_TEST_MYSQL_ADMIN_PASSWORD_FILE")}
 }
 
+// scratchSchema connects as admin and names a schema of the test's own
+// (prefix and random hex), dropped when the test ends; ctx bounds the
+// test to 3 minutes.
+func scratchSchema(t *testing.T, adminConn mysql.Conn, prefix string) (context.Context, *sql.DB, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	admin, err := mysql.Open(ctx, adminConn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	b := make([]byte, 4)
+	rand.Read(b)
+	z := prefix + hex.EncodeToString(b)
+	t.Cleanup(func() { admin.Exec("DROP DATABASE IF EXISTS `" + z + "`") })
+	return ctx, admin, z
+}
+
 func checksum(t *testing.T, db *sql.DB, table string) string {
 	t.Helper()
 	var name, sum sql.NullString
@@ -50,17 +69,7 @@ func checksum(t *testing.T, db *sql.DB, table string) string {
 // left out, and a damaged stream fails the content check.
 func TestBackupVerifyRestore(t *testing.T) {
 	bk, adminConn := conns(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	admin, err := mysql.Open(ctx, adminConn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	b := make([]byte, 4)
-	rand.Read(b)
-	z := "t_engine_" + hex.EncodeToString(b)
-	defer admin.Exec("DROP DATABASE IF EXISTS `" + z + "`")
+	ctx, admin, z := scratchSchema(t, adminConn, "t_engine_")
 	for _, q := range []string{"CREATE DATABASE `" + z + "`",
 		"CREATE TABLE `" + z + "`.a (id INT PRIMARY KEY, v VARCHAR(10))",
 		"INSERT INTO `" + z + "`.a SELECT seq, CONCAT('a', seq) FROM `" + z + "`.seq_1_to_5000",

@@ -1,19 +1,14 @@
 package logical
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/engine"
 	"github.com/mybak/mybak/internal/status"
 	"github.com/mybak/mybak/logicaldump"
-	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/restore"
 	"github.com/mybak/mybak/storage/local"
 	"github.com/mybak/mybak/stream"
@@ -49,17 +44,7 @@ func count(rep status.Report, name string) (status.Count, bool) {
 // them, with the tables restored.
 func TestStatusReports(t *testing.T) {
 	bk, adminConn := conns(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	admin, err := mysql.Open(ctx, adminConn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	b := make([]byte, 4)
-	rand.Read(b)
-	z := "t_status_" + hex.EncodeToString(b)
-	defer admin.Exec("DROP DATABASE IF EXISTS `" + z + "`")
+	ctx, admin, z := scratchSchema(t, adminConn, "t_status_")
 	stmts := []string{"CREATE DATABASE `" + z + "`"}
 	for _, tb := range []string{"a", "b", "c"} {
 		stmts = append(stmts, "CREATE TABLE `"+z+"`."+tb+" (id INT PRIMARY KEY, v VARCHAR(200))",
