@@ -491,9 +491,10 @@ func (l *loader) loadData(ctx context.Context, xr *fileReader) (*Index, error) {
 		return nil, err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	// Memory: a chunk per worker, Threads+1 waiting (so that a worker
-	// finds a chunk of another table: see window), one being read.
-	win := newWindow(gctx, l.o.Threads+1, exclusive)
+	// Memory: a chunk per worker, Threads+1 waiting but at most
+	// windowBytes of them (so that a worker finds a chunk of another
+	// table: see window), one being read.
+	win := newWindow(gctx, l.o.Threads+1, windowBytes, exclusive)
 	for i := 0; i < l.o.Threads; i++ {
 		g.Go(func() error { return l.worker(gctx, i, win.all(gctx)) })
 	}

@@ -21,22 +21,29 @@ import (
 // if the window holds a chunk of another table. Dump interleaves the
 // tables in the stream (queue.pop) so that the window usually does.
 
-// window holds the chunks read ahead of the workers (at most max) and
-// which tables are being loaded.
+// window holds the chunks read ahead of the workers (at most max, and
+// at most maxBytes of them unless it holds one) and which tables are
+// being loaded.
 type window struct {
 	mu        sync.Mutex
 	cond      *sync.Cond
 	tasks     []chunkTask
 	max       int
+	maxBytes  int
+	bytes     int
 	closed    bool
 	busy      map[*Table]int
 	exclusive func(*Table) bool
 }
 
-// newWindow returns a window of max chunks; exclusive says which tables
-// take one chunk at a time.
-func newWindow(ctx context.Context, max int, exclusive func(*Table) bool) *window {
-	w := &window{max: max, busy: map[*Table]int{}, exclusive: exclusive}
+// windowBytes bounds the chunks waiting in a window (a chunk is 16 MiB by
+// default): more threads do not hold more memory waiting.
+const windowBytes = 64 << 20
+
+// newWindow returns a window of max chunks and maxBytes; exclusive says
+// which tables take one chunk at a time.
+func newWindow(ctx context.Context, max, maxBytes int, exclusive func(*Table) bool) *window {
+	w := &window{max: max, maxBytes: maxBytes, busy: map[*Table]int{}, exclusive: exclusive}
 	w.cond = sync.NewCond(&w.mu)
 	context.AfterFunc(ctx, func() {
 		w.mu.Lock()
@@ -50,13 +57,14 @@ func newWindow(ctx context.Context, max int, exclusive func(*Table) bool) *windo
 func (w *window) put(ctx context.Context, t chunkTask) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for len(w.tasks) >= w.max && ctx.Err() == nil {
+	for (len(w.tasks) >= w.max || len(w.tasks) > 0 && w.bytes+len(t.data) > w.maxBytes) && ctx.Err() == nil {
 		w.cond.Wait()
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	w.tasks = append(w.tasks, t)
+	w.bytes += len(t.data)
 	w.cond.Broadcast()
 	return nil
 }
@@ -81,6 +89,7 @@ func (w *window) take(ctx context.Context) (chunkTask, bool) {
 				continue
 			}
 			w.tasks = append(w.tasks[:i], w.tasks[i+1:]...)
+			w.bytes -= len(t.data)
 			w.busy[t.t]++
 			w.cond.Broadcast()
 			return t, true

@@ -14,7 +14,7 @@ import (
 func TestWindowExclusiveTables(t *testing.T) {
 	a, b, free := &Table{Name: "a"}, &Table{Name: "b"}, &Table{Name: "free"}
 	ctx := context.Background()
-	w := newWindow(ctx, 4, func(t *Table) bool { return t != free })
+	w := newWindow(ctx, 4, 1<<20, func(t *Table) bool { return t != free })
 	for _, c := range []chunkTask{{t: a, file: "a1"}, {t: a, file: "a2"}, {t: b, file: "b1"}, {t: free, file: "f1"}} {
 		if err := w.put(ctx, c); err != nil {
 			t.Fatal(err)
@@ -57,7 +57,7 @@ func TestWindowExclusiveTables(t *testing.T) {
 	}
 
 	// Not exclusive: two chunks of one table go out at once.
-	w2 := newWindow(ctx, 2, func(*Table) bool { return false })
+	w2 := newWindow(ctx, 2, 1<<20, func(*Table) bool { return false })
 	w2.put(ctx, chunkTask{t: a, file: "x1"})
 	w2.put(ctx, chunkTask{t: a, file: "x2"})
 	if c1, ok1 := w2.take(ctx); !ok1 || c1.file != "x1" {
@@ -73,7 +73,7 @@ func TestWindowExclusiveTables(t *testing.T) {
 func TestWindowCancel(t *testing.T) {
 	a := &Table{Name: "a"}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := newWindow(ctx, 1, func(*Table) bool { return true })
+	w := newWindow(ctx, 1, 1<<20, func(*Table) bool { return true })
 	w.put(ctx, chunkTask{t: a, file: "a1"})
 	if _, ok := w.take(ctx); !ok {
 		t.Fatal("take")
@@ -117,5 +117,31 @@ func TestQueuePrefersIdleTables(t *testing.T) {
 	j4, _ := q.pop()
 	if j4.ti != a || j4.seq != 3 {
 		t.Fatalf("popped %+v with both tables busy: want the first job, a's third range", j4)
+	}
+}
+
+// TestWindowBytes: the window takes no more chunks once it holds
+// maxBytes, though it has room by count; a chunk larger than maxBytes is
+// taken alone.
+func TestWindowBytes(t *testing.T) {
+	a := &Table{Name: "a"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := newWindow(ctx, 10, 100, func(*Table) bool { return false })
+	if err := w.put(ctx, chunkTask{t: a, file: "big", data: make([]byte, 150)}); err != nil {
+		t.Fatalf("a chunk larger than the window into an empty window: %v", err)
+	}
+	put := make(chan error, 1)
+	go func() { put <- w.put(ctx, chunkTask{t: a, file: "next", data: make([]byte, 10)}) }()
+	select {
+	case err := <-put:
+		t.Fatalf("put past the window's bytes returned %v at once", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if c, ok := w.take(ctx); !ok || c.file != "big" {
+		t.Fatalf("take: %s %v", c.file, ok)
+	}
+	if err := <-put; err != nil {
+		t.Fatalf("put after room was made: %v", err)
 	}
 }
