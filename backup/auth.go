@@ -56,8 +56,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/mybak/mybak/crypto"
 	"sync"
+
+	"github.com/mybak/mybak/crypto"
 )
 
 // ErrAuthentication is wrapped by the errors of a backup or stream whose
@@ -146,9 +147,17 @@ func (a *Auth) macKey(pass []byte, info string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return MACKey(pass, salt, a.Iter, info)
+}
+
+// MACKey derives a MAC key from a passphrase as backup manifests' and
+// binlog pieces' MACs are keyed: PBKDF2-HMAC-SHA256(pass, salt, iter),
+// then HKDF-SHA256 with info (never the encryption key). Keys are cached
+// for the life of the process. The caller bounds iter.
+func MACKey(pass, salt []byte, iter int, info string) ([]byte, error) {
 	h := sha256.New()
 	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(a.Iter))
+	binary.BigEndian.PutUint64(n[:], uint64(iter))
 	for _, p := range [][]byte{[]byte(info), {0}, salt, n[:], pass} {
 		h.Write(p)
 	}
@@ -160,7 +169,7 @@ func (a *Auth) macKey(pass []byte, info string) ([]byte, error) {
 	if ok {
 		return k, nil
 	}
-	secret, err := pbkdf2.Key(sha256.New, string(pass), salt, a.Iter, 32)
+	secret, err := pbkdf2.Key(sha256.New, string(pass), salt, iter, 32)
 	if err != nil {
 		return nil, fmt.Errorf("derive the MAC key: %w", err)
 	}

@@ -2,15 +2,12 @@ package pitr
 
 import (
 	"bytes"
-	"crypto/hkdf"
 	"crypto/hmac"
-	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	"github.com/mybak/mybak/backup"
 )
@@ -41,35 +38,8 @@ type recordAuth struct {
 	MAC  string `json:"mac"`
 }
 
-var pieceKeys = struct {
-	sync.Mutex
-	m map[[32]byte][]byte
-}{m: map[[32]byte][]byte{}}
-
 func pieceKey(pass []byte, salt []byte, iter int) ([]byte, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%x\x00%d\x00", pieceAuthInfo, salt, iter)
-	h.Write(pass)
-	var ck [32]byte
-	h.Sum(ck[:0])
-	pieceKeys.Lock()
-	k, ok := pieceKeys.m[ck]
-	pieceKeys.Unlock()
-	if ok {
-		return k, nil
-	}
-	secret, err := pbkdf2.Key(sha256.New, string(pass), salt, iter, 32)
-	if err != nil {
-		return nil, fmt.Errorf("derive the piece MAC key: %w", err)
-	}
-	k, err = hkdf.Key(sha256.New, secret, salt, pieceAuthInfo, 32)
-	if err != nil {
-		return nil, fmt.Errorf("derive the piece MAC key: %w", err)
-	}
-	pieceKeys.Lock()
-	pieceKeys.m[ck] = k
-	pieceKeys.Unlock()
-	return k, nil
+	return backup.MACKey(pass, salt, iter, pieceAuthInfo)
 }
 
 // sealer authenticates the records of one archiver run.
