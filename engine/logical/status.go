@@ -25,9 +25,9 @@ func dumpReport(p logicaldump.DumpProgress) status.Report {
 // starts), the chunks committed or skipped (of the backup's, for a whole
 // restore), those skipped, whose bytes took no time (Free), and the
 // tables restored. Not the bytes Load has read of the stream: it reads
-// ahead by a chunk per connection and one more (16 MiB each), so the
-// stream is read whole while the last chunks still load, and an ETA from
-// it would end early. The raw size holds a little more than the chunks
+// ahead (a chunk per connection, and a window of up to 64 MiB waiting:
+// logicaldump's sched.go), so the stream is read whole while the last
+// chunks still load, and an ETA from it would end early. The raw size holds a little more than the chunks
 // (schemas, objects, the index): the measure ends just short of it.
 type loadStatus struct {
 	fn     status.Func
