@@ -9,30 +9,13 @@ import (
 
 	"github.com/mybak/mybak/backup"
 	"github.com/mybak/mybak/check"
-	"github.com/mybak/mybak/xbstream"
+	"github.com/mybak/mybak/xbstream/xbstreamtest"
 )
-
-// xbs returns an xbstream of a few files, and its bytes with one payload
-// byte of "db/t1.ibd" flipped.
-func xbs(t *testing.T) (good, bad []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	w := xbstream.NewWriter(&buf)
-	w.ChunkSize = 64 << 10
-	w.WriteFile("ibdata1", bytes.NewReader(bytes.Repeat([]byte("ibdata"), 50000)))
-	w.WriteFile("db/t1.ibd", bytes.NewReader(bytes.Repeat([]byte("t1"), 100000)))
-	w.WriteFile("xtrabackup_checkpoints", strings.NewReader("backup_type = full-backuped\n"))
-	good = buf.Bytes()
-	bad = bytes.Clone(good)
-	i := bytes.Index(bad, []byte("db/t1.ibd"))
-	bad[i+len("db/t1.ibd")+20+5000] ^= 1
-	return good, bad
-}
 
 // TestContentChecks: each content check, fed in pieces as a decoder
 // writes, says what the stream holds and what is wrong with it.
 func TestContentChecks(t *testing.T) {
-	good, bad := xbs(t)
+	good, bad := xbstreamtest.Sample()
 	dump := []byte("-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB\n\nCREATE TABLE t (a int);\n-- Dump completed on 2026-11-21 16:24:35\n")
 	cut := dump[:len(dump)-45]
 	m := &backup.Manifest{ID: "X", RawSHA256: "ab"}
@@ -96,7 +79,7 @@ func TestContentChecks(t *testing.T) {
 // reports only damage seen before it, and a dump's trailer is not
 // judged (the stream is cut, whatever it held).
 func TestContentCheckDecodeFailed(t *testing.T) {
-	_, bad := xbs(t)
+	_, bad := xbstreamtest.Sample()
 	derr := errors.New("decode failed")
 	m := &backup.Manifest{ID: "X"}
 	c := NewXbstreamCheck(context.Background(), m, "mariabackup")

@@ -15,6 +15,7 @@ import (
 	"github.com/mybak/mybak/storage/local"
 	"github.com/mybak/mybak/stream"
 	"github.com/mybak/mybak/xbstream"
+	"github.com/mybak/mybak/xbstream/xbstreamtest"
 )
 
 // bytesEngine is an engine named name whose stream is data.
@@ -30,25 +31,8 @@ func (e bytesEngine) Run(_ context.Context, w io.Writer, _ *backup.Manifest) (ba
 	return backup.EngineResult{}, err
 }
 
-// xbs returns an xbstream of a few files, and its bytes with one payload
-// byte of "db/t1.ibd" flipped.
-func xbs(t *testing.T) (good, bad []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	w := xbstream.NewWriter(&buf)
-	w.ChunkSize = 64 << 10
-	w.WriteFile("ibdata1", bytes.NewReader(bytes.Repeat([]byte("ibdata"), 50000)))
-	w.WriteFile("db/t1.ibd", bytes.NewReader(bytes.Repeat([]byte("t1"), 100000)))
-	w.WriteFile("xtrabackup_checkpoints", strings.NewReader("backup_type = full-backuped\n"))
-	good = buf.Bytes()
-	bad = bytes.Clone(good)
-	i := bytes.Index(bad, []byte("db/t1.ibd"))
-	bad[i+len("db/t1.ibd")+20+5000] ^= 1
-	return good, bad
-}
-
 func TestDeepVerifyContent(t *testing.T) {
-	good, bad := xbs(t)
+	good, bad := xbstreamtest.Sample()
 	dump := []byte("-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB\n\nCREATE TABLE t (a int);\n-- Dump completed on 2026-11-21 16:24:35\n")
 	cut := dump[:len(dump)-45]
 	for _, tc := range []struct {
@@ -121,7 +105,7 @@ func TestDeepVerifyContent(t *testing.T) {
 // xbstream check does not claim the tool wrote it so.
 func TestDeepVerifyStoredDamage(t *testing.T) {
 	ctx := context.Background()
-	good, _ := xbs(t)
+	good, _ := xbstreamtest.Sample()
 	dir := t.TempDir()
 	st, _ := local.New(dir)
 	m, err := backup.Run(ctx, backup.Options{Store: st, Engine: bytesEngine{"mariabackup", good},
