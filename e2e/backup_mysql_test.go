@@ -319,19 +319,15 @@ func waitCommits(t *testing.T, db *sql.DB, n int64) {
 	testenv.WaitFor(t, 60*time.Second, fmt.Sprintf("%d commits (the load to run)", n), func() bool { return commits(t, db) >= n })
 }
 
-// sysbench returns a command maker for sysbench oltp_write_only against s.
-// (sysbench takes the password on argv; this is test load against a
-// throwaway server, not a mybak code path, so the argv watch is not on.)
+// sysbench returns a command maker for sysbench oltp_write_only against s
+// (the password in a config file, not on argv).
 func sysbench(t *testing.T, s *sandbox, dbName string, opts ...string) func(ctx context.Context, args ...string) *exec.Cmd {
 	t.Helper()
 	testenv.NeedTool(t, "sysbench")
-	pw, err := os.ReadFile(s.adminPassFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testenv.SysbenchConfig(t, s.adminPassFile)
 	return func(ctx context.Context, args ...string) *exec.Cmd {
-		base := append([]string{"oltp_write_only", "--db-driver=mysql", "--mysql-socket=" + s.socket, "--mysql-db=" + dbName,
-			"--mysql-user=" + s.admin, "--mysql-password=" + strings.TrimSpace(string(pw))}, opts...)
+		base := append([]string{cfg, "oltp_write_only", "--db-driver=mysql", "--mysql-socket=" + s.socket, "--mysql-db=" + dbName,
+			"--mysql-user=" + s.admin}, opts...)
 		return exec.CommandContext(ctx, "sysbench", append(base, args...)...)
 	}
 }

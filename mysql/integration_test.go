@@ -320,16 +320,10 @@ func TestIntegrationRedoWrap(t *testing.T) {
 	defer stopSandbox(t, "redo")
 	ctx := ctxT(t, 10*time.Minute) // sysbench's prepare and load
 	mustExec(t, s.admin(t), "CREATE DATABASE sbtest")
-	pw, err := os.ReadFile(s.AdminPassFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// sysbench takes the password as an option; this is test load against a
-	// throwaway server, and not a mybak code path.
+	cfg := testenv.SysbenchConfig(t, s.AdminPassFile) // the password in a file, not on argv
 	sb := func(ctx context.Context, args ...string) *exec.Cmd {
-		base := []string{"oltp_write_only", "--db-driver=mysql", "--mysql-socket=" + s.Socket,
-			"--mysql-user=" + s.AdminUser, "--mysql-password=" + strings.TrimSpace(string(pw)),
-			"--tables=4", "--table-size=50000"}
+		base := []string{cfg, "oltp_write_only", "--db-driver=mysql", "--mysql-socket=" + s.Socket,
+			"--mysql-user=" + s.AdminUser, "--tables=4", "--table-size=50000"}
 		return exec.CommandContext(ctx, "sysbench", append(base, args...)...)
 	}
 	if out, err := sb(ctx, "--threads=2", "prepare").CombinedOutput(); err != nil {
@@ -351,7 +345,7 @@ func TestIntegrationRedoWrap(t *testing.T) {
 
 	bctx := ctxT(t, 3*time.Minute) // the backup's own time, however long the prepare took
 	start := time.Now()
-	_, err = BackupPhysical(bctx, PhysicalOptions{Tool: Tool{Engine: EngineMariabackup}, Conn: s.conn(), Throttle: 1,
+	_, err := BackupPhysical(bctx, PhysicalOptions{Tool: Tool{Engine: EngineMariabackup}, Conn: s.conn(), Throttle: 1,
 		Warnf: logf(t)}, io.Discard)
 	took := time.Since(start)
 	t.Logf("after %s: %v", took.Round(time.Millisecond), err)
