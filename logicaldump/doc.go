@@ -44,6 +44,7 @@
 // with a row in the progress table mybak_progress.chunks on the target
 // (outside the restored data): a chunk is committed whole or not at all,
 // a lost connection retries it, and Resume skips the committed ones, so no
-// chunk is loaded twice. Then the deferred indexes, then views, routines,
+// chunk is loaded twice; restores running at the same time keep to their
+// own records (see ProgressSchema). Then the deferred indexes, then views, routines,
 // triggers, events and sequence values, and the users.
 package logicaldump

@@ -148,6 +148,10 @@ type loader struct {
 	// maxPacket is the target's max_allowed_packet (0: unknown): an
 	// INSERT statement longer than it is refused before it is sent.
 	maxPacket int64
+	// marker is this restore's marker in the progress table (see
+	// ProgressSchema), whose named lock markerConn holds.
+	marker     string
+	markerConn *sql.Conn
 }
 
 // maxSchemaBytes bounds what Load holds of schema and object files.
@@ -208,8 +212,9 @@ func Load(ctx context.Context, o LoadOptions, r io.Reader) (*LoadResult, error) 
 		return nil, err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(o.Threads + 2)
+	db.SetMaxOpenConns(o.Threads + 3)
 	l.db = db
+	defer l.release()
 	l.schema, l.dbDone = schema, map[string]bool{}
 	if err := l.prepare(ctx, schema); err != nil {
 		return nil, err

@@ -2,13 +2,19 @@ package logicaldump
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
+	"strings"
 	"syscall"
+	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 )
@@ -17,24 +23,69 @@ import (
 // chunks committed, in the same transaction as the chunk's rows: outside
 // the restored data, and exact even when the connection drops during the
 // COMMIT. Load removes its records when it succeeds, and the schema when
-// no other restore has records in it.
+// no other restore is running or has records in it.
+//
+// Restores into one server share the table, so each touches only the
+// records of the chunks it restores (a restore of other tables of the
+// same backup, with --include, keeps its own), and each registers a
+// marker row while it runs, whose named lock its connection holds: the
+// last one to end drops the schema, never one under another that has
+// not committed a chunk yet. Creating the table and registering, and
+// ending and dropping, happen under one named lock (progressLock).
 const ProgressSchema = "mybak_progress"
 
 var progressTable = qualified(ProgressSchema, "chunks")
 
-// progressSetup creates the progress table, and reads what an earlier run
-// of the same dump committed: with Resume those chunks are skipped;
-// without it, records of an earlier run are an error (or cleared by Force).
+const (
+	// progressLock serialises setting up the progress table and
+	// dropping it.
+	progressLock = "mybak_progress"
+	// markerPrefix starts the file column of a running restore's marker
+	// (no chunk's name starts with '/': Load refuses absolute paths).
+	markerPrefix = "/running/"
+	// lockWait bounds the wait for progressLock (held for milliseconds).
+	lockWait = 60
+)
+
+// markerLockName is the named lock a restore's marker connection holds
+// (at most 64 characters).
+func markerLockName(marker string) string {
+	return "mybak_progress/" + strings.TrimPrefix(marker, markerPrefix)
+}
+
+// progressSetup creates the progress table, registers this restore and
+// reads what an earlier run of the same dump committed for the selected
+// tables: with Resume those chunks are skipped; without it, records of an
+// earlier run are an error (or cleared by Force).
 func (l *loader) progressSetup(ctx context.Context, c *sql.Conn) error {
-	for _, q := range []string{
-		"CREATE DATABASE IF NOT EXISTS " + quoteIdent(ProgressSchema),
-		"CREATE TABLE IF NOT EXISTS " + progressTable + " (dump_id VARCHAR(64) CHARACTER SET ascii NOT NULL, " +
-			"file VARBINARY(512) NOT NULL, sha256 CHAR(64) CHARACTER SET ascii NOT NULL, " +
-			"committed TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (dump_id, file)) ENGINE=InnoDB",
-	} {
-		if _, err := c.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("set up the restore's progress records (%s): %w", q, err)
+	id := make([]byte, 8)
+	rand.Read(id)
+	l.marker = markerPrefix + hex.EncodeToString(id)
+	mc, err := l.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to the target: %w", err)
+	}
+	l.markerConn = mc
+	err = withLock(ctx, c, progressLock, func() error {
+		for _, q := range []string{
+			"CREATE DATABASE IF NOT EXISTS " + quoteIdent(ProgressSchema),
+			"CREATE TABLE IF NOT EXISTS " + progressTable + " (dump_id VARCHAR(64) CHARACTER SET ascii NOT NULL, " +
+				"file VARBINARY(512) NOT NULL, sha256 CHAR(64) CHARACTER SET ascii NOT NULL, " +
+				"committed TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (dump_id, file)) ENGINE=InnoDB",
+		} {
+			if _, err := c.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("set up the restore's progress records (%s): %w", q, err)
+			}
 		}
+		var got sql.NullInt64
+		if err := mc.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", markerLockName(l.marker)).Scan(&got); err != nil || got.Int64 != 1 {
+			return fmt.Errorf("take the named lock %s of this restore (got %v): %w", markerLockName(l.marker), got, err)
+		}
+		_, err := c.ExecContext(ctx, "INSERT INTO "+progressTable+" (dump_id, file, sha256) VALUES (?, ?, '')", l.plan.DumpID, l.marker)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("register the restore in %s: %w", progressTable, err)
 	}
 	rows, err := c.QueryContext(ctx, "SELECT file, sha256 FROM "+progressTable+" WHERE dump_id = "+quoteString(l.plan.DumpID))
 	if err != nil {
@@ -46,17 +97,19 @@ func (l *loader) progressSetup(ctx context.Context, c *sql.Conn) error {
 		if err := rows.Scan(&f, &s); err != nil {
 			return err
 		}
-		l.done[f] = s
+		if l.selectedChunk(f) {
+			l.done[f] = s
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
 	if len(l.done) > 0 && !l.o.Resume {
 		if !l.o.Force {
-			return fmt.Errorf("an earlier restore of this backup stopped after committing %d chunk(s) (recorded in %s): continue it with --resume, or start over with --force (which drops the restored tables)",
+			return fmt.Errorf("an earlier restore of these tables of this backup stopped after committing %d chunk(s) (recorded in %s): continue it with --resume, or start over with --force (which drops the restored tables)",
 				len(l.done), progressTable)
 		}
-		if _, err := c.ExecContext(ctx, "DELETE FROM "+progressTable+" WHERE dump_id = "+quoteString(l.plan.DumpID)); err != nil {
+		if err := l.deleteRecords(ctx, c, slices.Collect(maps.Keys(l.done))); err != nil {
 			return fmt.Errorf("clear the earlier restore's progress records: %w", err)
 		}
 		l.done = map[string]string{}
@@ -64,27 +117,112 @@ func (l *loader) progressSetup(ctx context.Context, c *sql.Conn) error {
 	return nil
 }
 
-// finish removes the progress records of a successful load, and the
-// progress schema when nothing else is recorded in it.
+// selectedChunk reports whether file is a chunk of a table this restore
+// loads.
+func (l *loader) selectedChunk(file string) bool {
+	t := l.tables[chunkPrefix(file)]
+	return t != nil && l.sel[t] && !strings.HasPrefix(file, "/")
+}
+
+// deleteRecords removes the records of files of this dump, in batches.
+func (l *loader) deleteRecords(ctx context.Context, c *sql.Conn, files []string) error {
+	for b := range slices.Chunk(files, 500) {
+		q := make([]string, len(b))
+		for i, f := range b {
+			q[i] = quoteString(f)
+		}
+		if _, err := c.ExecContext(ctx, "DELETE FROM "+progressTable+" WHERE dump_id = "+quoteString(l.plan.DumpID)+
+			" AND file IN ("+strings.Join(q, ", ")+")"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withLock runs f holding the named lock name on c.
+func withLock(ctx context.Context, c *sql.Conn, name string, f func() error) error {
+	var got sql.NullInt64
+	if err := c.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, lockWait).Scan(&got); err != nil {
+		return fmt.Errorf("take the named lock %s: %w", name, err)
+	}
+	if got.Int64 != 1 {
+		return fmt.Errorf("another session held the named lock %s for %d s (SELECT IS_USED_LOCK('%s') names its connection): try again when it has let go", name, lockWait, name)
+	}
+	defer c.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK(?)", name)
+	return f()
+}
+
+// finish removes the progress records of a successful load and its
+// marker, the markers of restores that ended without removing theirs
+// (their lock is free), and the progress schema when nothing else is in
+// it.
 func (l *loader) finish(ctx context.Context) error {
 	c, err := l.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if _, err := c.ExecContext(ctx, "DELETE FROM "+progressTable+" WHERE dump_id = "+quoteString(l.plan.DumpID)); err != nil {
-		return fmt.Errorf("remove the restore's progress records: %w", err)
-	}
-	var n int
-	if err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+progressTable).Scan(&n); err != nil {
-		return fmt.Errorf("count progress records: %w", err)
-	}
-	if n == 0 {
-		if _, err := c.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(ProgressSchema)); err != nil {
-			return fmt.Errorf("drop %s: %w", ProgressSchema, err)
+	l.mu.Lock()
+	files := append(slices.Collect(maps.Keys(l.seen)), l.marker)
+	l.mu.Unlock()
+	return withLock(ctx, c, progressLock, func() error {
+		if err := l.deleteRecords(ctx, c, files); err != nil {
+			return fmt.Errorf("remove the restore's progress records: %w", err)
 		}
+		l.marker = ""
+		rows, err := c.QueryContext(ctx, "SELECT dump_id, file, IS_USED_LOCK(CONCAT('mybak_progress/', SUBSTRING(file, ?))) IS NULL FROM "+
+			progressTable+" WHERE file LIKE ?", len(markerPrefix)+1, markerPrefix+"%")
+		if err != nil {
+			return fmt.Errorf("read the progress markers: %w", err)
+		}
+		var stale [][2]string
+		for rows.Next() {
+			var d, f string
+			var free bool
+			if err := rows.Scan(&d, &f, &free); err != nil {
+				rows.Close()
+				return err
+			}
+			if free {
+				stale = append(stale, [2]string{d, f})
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, m := range stale {
+			if _, err := c.ExecContext(ctx, "DELETE FROM "+progressTable+" WHERE dump_id = ? AND file = ?", m[0], m[1]); err != nil {
+				return fmt.Errorf("remove the marker of a restore that ended: %w", err)
+			}
+		}
+		var n int
+		if err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+progressTable).Scan(&n); err != nil {
+			return fmt.Errorf("count progress records: %w", err)
+		}
+		if n == 0 {
+			if _, err := c.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(ProgressSchema)); err != nil {
+				return fmt.Errorf("drop %s: %w", ProgressSchema, err)
+			}
+		}
+		return nil
+	})
+}
+
+// release removes the marker of a restore that failed (best effort: a
+// marker left behind is removed by the next restore that ends, its lock
+// being free) and closes the marker's connection, which lets go of its
+// lock.
+func (l *loader) release() {
+	if l.markerConn == nil {
+		return
 	}
-	return nil
+	if l.marker != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		l.markerConn.ExecContext(ctx, "DELETE FROM "+progressTable+" WHERE dump_id = ? AND file = ?", l.plan.DumpID, l.marker)
+	}
+	l.markerConn.Close()
 }
 
 // lostConnection reports whether err means the connection (or the server)

@@ -141,6 +141,15 @@ func TestLoadSurvivesServerRestart(t *testing.T) {
 			t.Errorf("resume: %d skipped, %d loaded, %d in the backup", res.Skipped, res.Chunks, ix.ChunkCount())
 		}
 		sameState(t, "resume after the server stayed down", want, state(t, tdb, z))
+		// The failed load could not remove its marker (the server was
+		// down): the resume, the only restore into this server, removes
+		// it (its lock is free) and the schema.
+		var n int
+		if err := tdb.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", ProgressSchema).Scan(&n); err != nil || n != 0 {
+			var left string
+			tdb.QueryRow("SELECT GROUP_CONCAT(file) FROM " + progressTable).Scan(&left)
+			t.Errorf("%s left on the target after the resume succeeded (%v; rows: %s)", ProgressSchema, err, left)
+		}
 	})
 }
 
