@@ -197,6 +197,9 @@ func Load(ctx context.Context, o LoadOptions, r io.Reader) (*LoadResult, error) 
 			if l.plan, err = ParseIndex(data); err != nil {
 				return nil, err
 			}
+			if err := checkSchemaFiles(l.plan, schema); err != nil {
+				return nil, err
+			}
 			break
 		}
 		if !strings.HasSuffix(name, ".schema.sql") {
@@ -520,7 +523,9 @@ func (l *loader) loadData(ctx context.Context, xr *fileReader) (*Index, error) {
 			hs := hex.EncodeToString(sum[:])
 			switch {
 			case name == IndexFile:
-				ix, err = ParseIndex(data)
+				if ix, err = ParseIndex(data); err == nil {
+					err = checkPlan(ix)
+				}
 				return err
 			case !strings.HasSuffix(name, ".sql"):
 				return fmt.Errorf("unexpected file %q in the data section: not a mybak logical backup", name)
@@ -740,8 +745,8 @@ func (l *loader) insertChunk(ctx context.Context, c *sql.Conn, task chunkTask, n
 	i := 0
 	return splitStatements(task.data, func(stmt []byte) error {
 		i++
-		if !bytes.HasPrefix(stmt, prefix) {
-			return fmt.Errorf("statement %d is not an INSERT into %s: refusing to run it (the backup is damaged or not mybak's)", i, name)
+		if _, _, err := parseInsert(stmt, prefix); err != nil {
+			return fmt.Errorf("statement %d is not an INSERT of values into %s (%v): refusing to run it (the backup is damaged or not mybak's)", i, name, err)
 		}
 		if l.maxPacket > 0 && int64(len(stmt))+1 > l.maxPacket {
 			// The server would drop the connection of a packet too big,
@@ -775,7 +780,7 @@ var readerSeq atomic.Int64
 func (l *loader) loadDataChunk(ctx context.Context, c *sql.Conn, task chunkTask, name string, prefix []byte) (bool, error) {
 	tsv, err := toTSV(task.data, prefix)
 	if err != nil {
-		return false, fmt.Errorf("%w (the backup is damaged or not mybak's)", err)
+		return false, fmt.Errorf("%w: refusing to run it (the backup is damaged or not mybak's)", err)
 	}
 	if tsv.rows == 0 {
 		return true, nil

@@ -129,6 +129,9 @@ func (l *loader) createObjects(ctx context.Context, ix *Index) error {
 		if got := sha256hex(data); got != o.SHA256 {
 			return fmt.Errorf("%s has sha256 %s, the index says %s: the backup is damaged", o.File, got, o.SHA256)
 		}
+		if err := checkObjectStmt(o, data); err != nil {
+			return err
+		}
 		pending = append(pending, o)
 	}
 	for len(pending) > 0 {
@@ -160,9 +163,6 @@ func (l *loader) createObject(ctx context.Context, c *sql.Conn, o Object, body [
 	if o.Kind == KindUsers {
 		what = "users and grants"
 		return splitStatements(body, func(stmt []byte) error {
-			if !userStatement(stmt) {
-				return fmt.Errorf("restore %s (%s): %.100q is not CREATE USER, CREATE ROLE, GRANT or SET DEFAULT ROLE: refusing to run it (the backup is damaged or not mybak's)", what, o.File, stmt)
-			}
 			if _, err := c.ExecContext(ctx, string(stmt)); err != nil {
 				return fmt.Errorf("restore %s (%s): %.200s: %w", what, o.File, stmt, err)
 			}
@@ -191,21 +191,10 @@ func (l *loader) createObject(ctx context.Context, c *sql.Conn, o Object, body [
 			return fmt.Errorf("restore %s: %s: %w", what, q, err)
 		}
 	}
-	if want := objectPrefix(o.Kind); !strings.HasPrefix(string(body), want) {
-		return fmt.Errorf("restore %s: %s does not start with %q: refusing to run it (the backup is damaged or not mybak's)", what, o.File, want)
-	}
 	if _, err := c.ExecContext(ctx, string(body)); err != nil {
 		return fmt.Errorf("restore %s (%s): %w", what, o.File, err)
 	}
 	return nil
-}
-
-// objectPrefix is how the statement of an object of kind starts.
-func objectPrefix(kind string) string {
-	if kind == KindSequence {
-		return "SELECT SETVAL("
-	}
-	return "CREATE "
 }
 
 // userStatement reports whether stmt is one users.sql may hold.

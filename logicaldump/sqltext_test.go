@@ -225,7 +225,4 @@ func TestObjectStatementGuards(t *testing.T) {
 			t.Errorf("userStatement(%q) = %v", stmt, !ok)
 		}
 	}
-	if objectPrefix(KindView) != "CREATE " || objectPrefix(KindSequence) != "SELECT SETVAL(" {
-		t.Error("objectPrefix")
-	}
 }

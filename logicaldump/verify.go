@@ -1,7 +1,6 @@
 package logicaldump
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +30,7 @@ type VerifyResult struct {
 // chunk holds only INSERT statements into its own table. An error
 // matching ErrDamaged says what is wrong.
 func Verify(ctx context.Context, r io.Reader) (*VerifyResult, error) {
-	v := &verifier{res: &VerifyResult{}, seen: map[string]string{}}
+	v := &verifier{res: &VerifyResult{}, seen: map[string]string{}, schema: map[string][]byte{}, objs: map[string][]byte{}}
 	fr := &fileReader{xr: xbstream.NewReader(r)}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -75,6 +74,11 @@ type verifier struct {
 	plan   *Index
 	seen   map[string]string // file -> sha256 ("" for schema files)
 	tables map[string]*Table // by DataPrefix
+	// schema holds the schema files until plan.json, objs the object
+	// files until index.json, for their statements' checks; held counts
+	// their bytes.
+	schema, objs map[string][]byte
+	held         int
 }
 
 // beforePlan takes a schema file, or plan.json (whose schema files must
@@ -86,12 +90,20 @@ func (v *verifier) beforePlan(name string, data []byte) error {
 		}
 		v.seen[name] = ""
 		v.res.SchemaFiles++
+		if v.held += len(data); v.held > maxSchemaBytes {
+			return damaged("the schema files exceed %d bytes before plan.json", maxSchemaBytes)
+		}
+		v.schema[name] = data
 		return nil
 	}
 	plan, err := ParseIndex(data)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrDamaged, err)
 	}
+	if err := checkSchemaFiles(plan, v.schema); err != nil {
+		return fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	v.schema = nil
 	v.plan, v.tables = plan, map[string]*Table{}
 	for _, t := range plan.Tables {
 		if t.DataPrefix != "" {
@@ -118,6 +130,10 @@ func (v *verifier) dataFile(name string, data []byte) error {
 	t := v.tables[chunkPrefix(name)]
 	if t == nil {
 		v.res.ObjectFiles++
+		if v.held += len(data); v.held > 2*maxSchemaBytes {
+			return damaged("the object files exceed %d bytes", maxSchemaBytes)
+		}
+		v.objs[name] = data
 		return nil
 	}
 	v.res.Chunks++
@@ -126,8 +142,8 @@ func (v *verifier) dataFile(name string, data []byte) error {
 	i := 0
 	err := splitStatements(data, func(stmt []byte) error {
 		i++
-		if !bytes.HasPrefix(stmt, prefix) {
-			return damaged("statement %d of %s is not an INSERT into %s", i, name, qualified(t.Schema, t.Name))
+		if _, _, err := parseInsert(stmt, prefix); err != nil {
+			return damaged("statement %d of %s is not an INSERT of values into %s: %v", i, name, qualified(t.Schema, t.Name), err)
 		}
 		return nil
 	})
@@ -165,9 +181,15 @@ func (v *verifier) index(data []byte) (*VerifyResult, error) {
 			}
 		}
 	}
+	if err := checkPlan(ix); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
 	for _, o := range ix.Objects {
 		if err := check(o.File, o.Kind+" "+o.Name, o.SHA256); err != nil {
 			return nil, err
+		}
+		if err := checkObjectStmt(o, v.objs[o.File]); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
 		}
 	}
 	for f, sum := range v.seen {

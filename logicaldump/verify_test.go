@@ -12,19 +12,32 @@ import (
 // container writes a small container by hand, as Dump lays it out, with
 // mutate applied to the files (name -> content) before the index.
 func container(t *testing.T, mutate func(files map[string][]byte, ix *Index)) []byte {
+	return containerIn(t, "d", mutate)
+}
+
+// containerIn is container with the data in schema z (the file names
+// stay d/...).
+func containerIn(t *testing.T, z string, mutate func(files map[string][]byte, ix *Index)) []byte {
 	t.Helper()
-	chunk := []byte("INSERT INTO `d`.`t` (`a`) VALUES (1),(2);\nINSERT INTO `d`.`t` (`a`) VALUES (3);\n")
+	chunk := []byte("INSERT INTO " + qualified(z, "t") + " (`a`) VALUES (1),(2);\nINSERT INTO " + qualified(z, "t") + " (`a`) VALUES (3);\n")
 	view := []byte("CREATE VIEW v AS SELECT 1")
-	tb := &Table{Schema: "d", Name: "t", Kind: "table", File: "d/t.schema.sql", DataPrefix: "d/t"}
-	plan := &Index{Format: Format, DumpID: "x1", Databases: []Database{{Name: "d", File: "d.schema.sql"}}, Tables: []*Table{tb}}
-	files := map[string][]byte{"d.schema.sql": []byte("CREATE DATABASE `d`"), "d/t.schema.sql": []byte("CREATE TABLE t (a INT)"),
+	files := map[string][]byte{"d.schema.sql": []byte("CREATE DATABASE " + quoteIdent(z)), "d/t.schema.sql": []byte("CREATE TABLE `t` (`a` INT)"),
 		"d/t.000001.sql": chunk, "d/v.view.sql": view}
-	ix := *plan
-	ix.Tables = []*Table{{Schema: "d", Name: "t", Kind: "table", File: tb.File, DataPrefix: "d/t",
+	ix := Index{Format: Format, DumpID: "x-" + z, Databases: []Database{{Name: z, File: "d.schema.sql"}}}
+	ix.Tables = []*Table{{Schema: z, Name: "t", Kind: "table", File: "d/t.schema.sql", DataPrefix: "d/t",
 		Chunks: []Chunk{{File: "d/t.000001.sql", Rows: 3, SHA256: sha256hex(chunk)}}}}
-	ix.Objects = []Object{{Kind: KindView, Schema: "d", Name: "v", File: "d/v.view.sql", SHA256: sha256hex(view)}}
+	ix.Objects = []Object{{Kind: KindView, Schema: z, Name: "v", File: "d/v.view.sql", SHA256: sha256hex(view)}}
+	id := ix.DumpID
 	if mutate != nil {
 		mutate(files, &ix)
+	}
+	// plan.json: the index's databases and tables (as mutated), without
+	// chunks or objects.
+	plan := &Index{Format: Format, DumpID: id, Databases: ix.Databases}
+	for _, t := range ix.Tables {
+		pt := *t
+		pt.Chunks = nil
+		plan.Tables = append(plan.Tables, &pt)
 	}
 	var buf bytes.Buffer
 	w := xbstream.NewWriter(&buf)

@@ -1,0 +1,292 @@
+package logicaldump
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// A backup is input: Load runs its statements on the target with the
+// restore's (usually all) privileges, so each is checked first to be
+// the statement Dump writes for what the plan or the index says it is:
+//
+//   - no schema of the server's own (mysql, sys, ...) or mybak_progress;
+//   - a schema file is CREATE DATABASE of its schema, a table's file
+//     CREATE TABLE (or SEQUENCE) of its table, without a SELECT (CREATE
+//     TABLE ... SELECT would copy the server's data or files);
+//   - a chunk holds INSERTs of literal values into its own table
+//     (parseInsert), not expressions such as LOAD_FILE() or SLEEP();
+//   - an object's file is CREATE of its kind and name: a function is a
+//     stored one (a parameter list after the name), not a UDF loaded
+//     from a shared library (SONAME); users.sql holds only CREATE USER,
+//     CREATE ROLE, GRANT and SET DEFAULT ROLE.
+//
+// The bodies of views, routines, triggers and events are SQL by nature
+// and run as their DEFINER: restore only backups whose origin the
+// encryption's MAC vouches for.
+
+// checkSchemaName refuses a schema of the server's own.
+func checkSchemaName(schema, what string) error {
+	if schema == "" || ExcludedSchemas[strings.ToLower(schema)] {
+		return fmt.Errorf("%w: %s is in schema %q, which mybak never dumps: refusing it", errFormat, what, schema)
+	}
+	return nil
+}
+
+// checkPlan checks the names of a plan.json or index.json.
+func checkPlan(ix *Index) error {
+	for _, d := range ix.Databases {
+		if err := checkSchemaName(d.Name, "a database"); err != nil {
+			return err
+		}
+	}
+	for _, t := range ix.Tables {
+		if err := checkSchemaName(t.Schema, "table "+quoteIdent(t.Name)); err != nil {
+			return err
+		}
+		if t.Name == "" {
+			return fmt.Errorf("%w: a table of schema %s has no name", errFormat, quoteIdent(t.Schema))
+		}
+	}
+	for _, o := range ix.Objects {
+		if o.Kind == KindUsers {
+			continue
+		}
+		if err := checkSchemaName(o.Schema, o.Kind+" "+quoteIdent(o.Name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSchemaFiles checks plan's names and the statements of its schema
+// files (name -> content; a missing one is an error later).
+func checkSchemaFiles(plan *Index, schema map[string][]byte) error {
+	if err := checkPlan(plan); err != nil {
+		return err
+	}
+	for _, d := range plan.Databases {
+		if stmt, ok := schema[d.File]; ok {
+			if err := checkDatabaseStmt(d.Name, stmt); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range plan.Tables {
+		if stmt, ok := schema[t.File]; ok {
+			if err := checkTableStmt(t, stmt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkDatabaseStmt checks the CREATE DATABASE of schema db.
+func checkDatabaseStmt(db string, stmt []byte) error {
+	want := "CREATE DATABASE " + quoteIdent(db)
+	if rest, ok := bytes.CutPrefix(stmt, []byte(want)); !ok || len(rest) > 0 && rest[0] != ' ' || hasSelect(rest) {
+		return fmt.Errorf("%w: the schema file of %s is not %s: refusing to run %.100q", errFormat, quoteIdent(db), want, stmt)
+	}
+	return nil
+}
+
+// checkTableStmt checks the CREATE statement of table t.
+func checkTableStmt(t *Table, stmt []byte) error {
+	want := "CREATE TABLE " + quoteIdent(t.Name) + " ("
+	if t.Kind == "sequence" {
+		want = "CREATE SEQUENCE " + quoteIdent(t.Name) + " "
+	}
+	if !bytes.HasPrefix(stmt, []byte(want)) || hasSelect(stmt) {
+		return fmt.Errorf("%w: %s is not %s...: refusing to run %.100q", errFormat, t.File, want, stmt)
+	}
+	return nil
+}
+
+// hasSelect reports whether SELECT is a word of stmt outside quoted
+// strings and identifiers.
+func hasSelect(stmt []byte) bool {
+	var quote byte
+	for i := 0; i < len(stmt); i++ {
+		c := stmt[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote != '`' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case (c == 's' || c == 'S') && (i == 0 || !identByte(stmt[i-1])) && len(stmt) >= i+6 &&
+			strings.EqualFold(string(stmt[i:i+6]), "select") && (len(stmt) == i+6 || !identByte(stmt[i+6])):
+			return true
+		}
+	}
+	return false
+}
+
+func identByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// objectKeyword is the word after CREATE (and its options) for a kind.
+var objectKeyword = map[string]string{KindView: "VIEW", KindProcedure: "PROCEDURE", KindFunction: "FUNCTION",
+	KindTrigger: "TRIGGER", KindEvent: "EVENT"}
+
+// checkObjectStmt checks that body is the statement Dump writes for o.
+func checkObjectStmt(o Object, body []byte) error {
+	refuse := func(why string) error {
+		return fmt.Errorf("%w: %s (%s %s) %s: refusing to run %.100q", errFormat, o.File, o.Kind, qualified(o.Schema, o.Name), why, body)
+	}
+	switch o.Kind {
+	case KindUsers:
+		return splitStatements(body, func(stmt []byte) error {
+			if !userStatement(stmt) {
+				return refuse(fmt.Sprintf("holds %.60q, which is not CREATE USER, CREATE ROLE, GRANT or SET DEFAULT ROLE", stmt))
+			}
+			return nil
+		})
+	case KindSequence:
+		want := "SELECT SETVAL(" + qualified(o.Schema, o.Name) + ", "
+		rest, ok := bytes.CutPrefix(body, []byte(want))
+		num, ok2 := bytes.CutSuffix(rest, []byte(", 0)"))
+		if !ok || !ok2 || len(num) == 0 || len(bytes.Trim(num, "-0123456789")) > 0 {
+			return refuse("is not " + want + "N, 0)")
+		}
+		return nil
+	}
+	kw, ok := objectKeyword[o.Kind]
+	if !ok {
+		return refuse("is of a kind this mybak does not know")
+	}
+	p := &headLexer{s: body}
+	if !p.word("CREATE") {
+		return refuse("does not start with CREATE")
+	}
+	if p.word("OR") && !p.word("REPLACE") {
+		return refuse("has OR without REPLACE")
+	}
+	// The options SHOW CREATE prints before the keyword.
+	for done := false; !done; {
+		switch {
+		case p.option("ALGORITHM"):
+			if p.ident() == "" {
+				return refuse("has an ALGORITHM without a value")
+			}
+		case p.option("DEFINER"):
+			if p.ident() == "" || p.byte('@') && p.ident() == "" {
+				return refuse("has a DEFINER that is not user@host or a role")
+			}
+		case p.word("SQL"):
+			if !p.word("SECURITY") || !p.word("DEFINER") && !p.word("INVOKER") {
+				return refuse("has an SQL option other than SQL SECURITY")
+			}
+		case p.word("AGGREGATE"):
+			if o.Kind != KindFunction {
+				return refuse("has AGGREGATE")
+			}
+		default:
+			done = true
+		}
+	}
+	if !p.word(kw) {
+		return refuse("is not CREATE " + kw)
+	}
+	if p.word("IF") && !(p.word("NOT") && p.word("EXISTS")) {
+		return refuse("has IF without NOT EXISTS")
+	}
+	name := p.ident()
+	if p.byte('.') {
+		if !strings.EqualFold(name, o.Schema) {
+			return refuse(fmt.Sprintf("creates it in schema %q", name))
+		}
+		name = p.ident()
+	}
+	if !strings.EqualFold(name, o.Name) {
+		return refuse(fmt.Sprintf("creates %q", name))
+	}
+	if (o.Kind == KindProcedure || o.Kind == KindFunction) && !p.byte('(') {
+		// CREATE FUNCTION f RETURNS ... SONAME 'lib.so' loads a shared
+		// library into the server.
+		return refuse("has no parameter list after the name (a UDF from a shared library?)")
+	}
+	return nil
+}
+
+// headLexer reads the head of a CREATE statement: words, identifiers
+// (bare, `quoted` or 'string'), and single bytes, with spaces between.
+type headLexer struct{ s []byte }
+
+func (p *headLexer) space() {
+	p.s = bytes.TrimLeft(p.s, " \t\r\n")
+}
+
+// word consumes the keyword w (any case) when it comes next.
+func (p *headLexer) word(w string) bool {
+	p.space()
+	if len(p.s) < len(w) || !strings.EqualFold(string(p.s[:len(w)]), w) || len(p.s) > len(w) && identByte(p.s[len(w)]) {
+		return false
+	}
+	p.s = p.s[len(w):]
+	return true
+}
+
+// option consumes "NAME=" (spaces allowed around '=').
+func (p *headLexer) option(name string) bool {
+	save := p.s
+	if p.word(name) && p.byte('=') {
+		return true
+	}
+	p.s = save
+	return false
+}
+
+// byte consumes c when it comes next.
+func (p *headLexer) byte(c byte) bool {
+	p.space()
+	if len(p.s) == 0 || p.s[0] != c {
+		return false
+	}
+	p.s = p.s[1:]
+	return true
+}
+
+// ident consumes an identifier, quoted with ` ' or ", or bare; "" when
+// none comes next.
+func (p *headLexer) ident() string {
+	p.space()
+	if len(p.s) == 0 {
+		return ""
+	}
+	if q := p.s[0]; q == '`' || q == '\'' || q == '"' {
+		var out []byte
+		for i := 1; i < len(p.s); i++ {
+			c := p.s[i]
+			switch {
+			case c == '\\' && q != '`' && i+1 < len(p.s):
+				i++
+				out = append(out, p.s[i])
+			case c == q && i+1 < len(p.s) && p.s[i+1] == q:
+				i++
+				out = append(out, q)
+			case c == q:
+				p.s = p.s[i+1:]
+				if len(out) == 0 {
+					return "\x00" // an empty name: not "", which means none
+				}
+				return string(out)
+			default:
+				out = append(out, c)
+			}
+		}
+		return ""
+	}
+	i := 0
+	for i < len(p.s) && identByte(p.s[i]) {
+		i++
+	}
+	id := string(p.s[:i])
+	p.s = p.s[i:]
+	return id
+}
