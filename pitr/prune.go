@@ -34,10 +34,14 @@ func (s State) Covers(o State) bool {
 
 // PrunePlan returns the files that no replay from a backup holding keep
 // (the oldest backup kept) can need: closed files whose every transaction
-// keep holds. That is known without reading them: the next file of the
+// keep holds. That is known without reading them: a later file of the
 // same server starts with the server's GTID state (Gtid_list, or MySQL's
-// Previous_gtids), which holds everything before it. The newest file of a
-// server, and files whose successor is not archived, are kept.
+// Previous_gtids), which holds everything before it; the first later
+// file whose starting state is known and not empty decides (a file after
+// one with no transactions, or after a server stop, may start empty).
+// Since that state only grows, a second prune right after removes
+// nothing more. The newest file of a server, files whose successor is
+// not archived, and files with no later known state are kept.
 func PrunePlan(ix *Index, keep State) ([]*File, error) {
 	files := ix.Files()
 	var out []*File
@@ -45,20 +49,28 @@ func PrunePlan(ix *Index, keep State) ([]*File, error) {
 		if !f.Closed() || i+1 >= len(files) || files[i+1].Server != f.Server {
 			continue
 		}
-		next := files[i+1]
-		if f.Last().Next != "" && f.Last().Next != next.Name {
+		if f.Last().Next != "" && f.Last().Next != files[i+1].Name {
 			continue // the successor is missing: keep what is there
 		}
-		first := next.Pieces[0]
-		if first.Start != 0 || first.GTIDList == "" && first.GTIDs == 0 {
-			continue
-		}
-		st, err := ParseState(first.GTIDList)
-		if err != nil {
-			return nil, fmt.Errorf("%s: its starting GTID state: %w", next.Key, err)
-		}
-		if !st.Empty() && keep.Covers(st) {
-			out = append(out, f)
+		for _, later := range files[i+1:] {
+			if later.Server != f.Server {
+				break
+			}
+			first := later.Pieces[0]
+			if first.Start != 0 || first.GTIDList == "" {
+				continue
+			}
+			st, err := ParseState(first.GTIDList)
+			if err != nil {
+				return nil, fmt.Errorf("%s: its starting GTID state: %w", later.Key, err)
+			}
+			if st.Empty() {
+				continue
+			}
+			if keep.Covers(st) {
+				out = append(out, f)
+			}
+			break
 		}
 	}
 	return out, nil

@@ -2,7 +2,10 @@ package pitr
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mybak/mybak/stream"
 )
@@ -66,5 +69,57 @@ func TestPrunePlan(t *testing.T) {
 	older.maria[0] = g0
 	if _, err := MakePlan(ctx, PlanOptions{Store: st, Index: ix, From: older, Target: Target{UntilGTID: target}}); err == nil {
 		t.Fatal("a replay from before the pruned files planned without a gap")
+	}
+}
+
+// TestPrunePlanFixpoint: a file whose successor starts with an empty (or
+// unknown) GTID state is decided by the first later file whose state is
+// known (the state is cumulative), so a prune leaves nothing that a second
+// one would remove; and nothing goes that the kept backup does not hold.
+func TestPrunePlanFixpoint(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	file := func(n int, list string, closed bool, next string) *Piece {
+		return &Piece{Server: "s", File: fmt.Sprintf("bin.%06d", n), Created: t0.Add(time.Duration(n) * time.Minute),
+			End: 100, GTIDList: list, Closed: closed, Next: next}
+	}
+	ix := &Index{Pieces: []*Piece{
+		file(1, "", true, ""), // closed by a server stop: no Rotate, no Next
+		file(2, "", true, "bin.000003"),
+		file(3, "0-1-10", true, "bin.000004"),
+		file(4, "0-1-20", false, ""),
+	}}
+	names := func(fs []*File) string {
+		var s []string
+		for _, f := range fs {
+			s = append(s, f.Name)
+		}
+		return strings.Join(s, " ")
+	}
+	for keep, want := range map[string]string{
+		"0-1-20": "bin.000001 bin.000002 bin.000003",
+		"0-1-10": "bin.000001 bin.000002",
+		"0-1-5":  "",
+	} {
+		st, err := ParseState(keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := PrunePlan(ix, st)
+		if err != nil || names(plan) != want {
+			t.Errorf("keep %s: prune %q (%v), want %q", keep, names(plan), err, want)
+		}
+		gone := map[*Piece]bool{}
+		for _, f := range plan {
+			gone[f.Pieces[0]] = true
+		}
+		rest := &Index{}
+		for _, p := range ix.Pieces {
+			if !gone[p] {
+				rest.Pieces = append(rest.Pieces, p)
+			}
+		}
+		if again, err := PrunePlan(rest, st); err != nil || len(again) != 0 {
+			t.Errorf("keep %s: a second prune would remove %q (%v)", keep, names(again), err)
+		}
 	}
 }
