@@ -140,6 +140,11 @@ func ParseIndex(b []byte) (*Index, error) {
 	if ix.Format != Format {
 		return nil, fmt.Errorf("logical backup format %d: this mybak reads format %d only; use the mybak version that wrote it", ix.Format, Format)
 	}
+	for i, t := range ix.Tables {
+		if t == nil {
+			return nil, fmt.Errorf("%w: the logical backup's index has an empty table entry (%d): refusing it", errFormat, i)
+		}
+	}
 	return &ix, nil
 }
 

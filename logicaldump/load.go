@@ -524,7 +524,7 @@ func (l *loader) loadData(ctx context.Context, xr *fileReader) (*Index, error) {
 			switch {
 			case name == IndexFile:
 				if ix, err = ParseIndex(data); err == nil {
-					err = checkPlan(ix)
+					err = checkIndex(l.plan, ix)
 				}
 				return err
 			case !strings.HasSuffix(name, ".sql"):

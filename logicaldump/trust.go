@@ -3,6 +3,7 @@ package logicaldump
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -77,6 +78,40 @@ func checkSchemaFiles(plan *Index, schema map[string][]byte) error {
 			if err := checkTableStmt(t, stmt); err != nil {
 				return err
 			}
+			// A deferred index is added by ALTER TABLE ... ADD <it>: it
+			// must be a line of the table's CREATE TABLE.
+			lines := map[string]bool{}
+			for _, l := range strings.Split(string(stmt), "\n") {
+				lines[strings.TrimSuffix(strings.TrimSpace(l), ",")] = true
+			}
+			for _, k := range t.Deferrable {
+				if !lines[k] || strings.ContainsAny(k, "\n;") {
+					return fmt.Errorf("%w: the deferred index %.100q of %s is not a line of its CREATE TABLE: refusing it", errFormat, k, qualified(t.Schema, t.Name))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkIndex checks index.json's names, and that its tables are the
+// plan's, with the same deferred indexes (those Load adds are the
+// index's).
+func checkIndex(plan, ix *Index) error {
+	if err := checkPlan(ix); err != nil {
+		return err
+	}
+	byName := map[[2]string]*Table{}
+	for _, t := range plan.Tables {
+		byName[[2]string{t.Schema, t.Name}] = t
+	}
+	for _, t := range ix.Tables {
+		p := byName[[2]string{t.Schema, t.Name}]
+		if p == nil {
+			return fmt.Errorf("%w: index.json lists table %s, which plan.json does not", errFormat, qualified(t.Schema, t.Name))
+		}
+		if !slices.Equal(p.Deferrable, t.Deferrable) || p.File != t.File || p.DataPrefix != t.DataPrefix {
+			return fmt.Errorf("%w: index.json describes table %s otherwise than plan.json: refusing it", errFormat, qualified(t.Schema, t.Name))
 		}
 	}
 	return nil

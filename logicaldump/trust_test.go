@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mybak/mybak/xbstream"
 )
 
 // hostile are crafted containers: each holds a statement that is not the
@@ -25,6 +27,10 @@ func hostile(z string) map[string]func(map[string][]byte, *Index) {
 		"table in mysql": func(f map[string][]byte, ix *Index) {
 			ix.Tables[0].Schema = "mysql"
 			ix.Tables[0].Name = "user"
+		},
+		"empty table entry": func(f map[string][]byte, ix *Index) { ix.Tables = append(ix.Tables, nil) },
+		"deferred index not in the table": func(f map[string][]byte, ix *Index) {
+			ix.Tables[0].Deferrable = []string{"KEY `k` (`a`), RENAME TO `mysql`.`t`"}
 		},
 		"database mysql": func(f map[string][]byte, ix *Index) { ix.Databases[0].Name = "MySQL" },
 		"schema file drops": func(f map[string][]byte, ix *Index) {
@@ -200,4 +206,53 @@ func TestHasSelect(t *testing.T) {
 			t.Errorf("hasSelect(%q) = %v, want %v", s, got, want)
 		}
 	}
+}
+
+// indexContainer is a container of one table d.t with one chunk and a
+// view, with plan.json and index.json as given; seedIndexes are the ones
+// that describe it.
+func indexContainer(plan, index []byte) []byte {
+	var buf bytes.Buffer
+	w := xbstream.NewWriter(&buf)
+	put := func(name string, b []byte) { w.WriteFile(name, bytes.NewReader(b)) }
+	put("d.schema.sql", []byte("CREATE DATABASE `d`"))
+	put("d/t.schema.sql", []byte("CREATE TABLE `t` (`a` INT)"))
+	put(PlanFile, plan)
+	put("d/t.000001.sql", seedChunk)
+	put("d/v.view.sql", seedView)
+	put(IndexFile, index)
+	return buf.Bytes()
+}
+
+var seedChunk, seedView = []byte("INSERT INTO `d`.`t` (`a`) VALUES (1);\n"), []byte("CREATE VIEW v AS SELECT 1")
+
+func seedIndexes() (plan, index []byte) {
+	ix := &Index{Format: Format, DumpID: "x-d", Databases: []Database{{Name: "d", File: "d.schema.sql"}},
+		Tables: []*Table{{Schema: "d", Name: "t", Kind: "table", File: "d/t.schema.sql", DataPrefix: "d/t"}}}
+	plan, _ = jsonMarshal(ix)
+	ix.Tables[0].Chunks = []Chunk{{File: "d/t.000001.sql", Rows: 1, SHA256: sha256hex(seedChunk)}}
+	ix.Objects = []Object{{Kind: KindView, Schema: "d", Name: "v", File: "d/v.view.sql", SHA256: sha256hex(seedView)}}
+	index, _ = jsonMarshal(ix)
+	return plan, index
+}
+
+// TestSeedIndexesVerify: the fuzzer below starts from a container that
+// gets past every check.
+func TestSeedIndexesVerify(t *testing.T) {
+	if _, err := Verify(t.Context(), bytes.NewReader(indexContainer(seedIndexes()))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzVerifyIndexes: whatever plan.json and index.json a container holds,
+// Verify (and the checks Load shares with it) return an error or a
+// result, never panic.
+func FuzzVerifyIndexes(f *testing.F) {
+	plan, index := seedIndexes()
+	f.Add(plan, index)
+	f.Add([]byte(`{"format":1,"tables":[null]}`), index)
+	f.Add(plan, []byte(`{"format":1,"dump_id":"x-d","tables":[null],"objects":[{}]}`))
+	f.Fuzz(func(t *testing.T, plan, index []byte) {
+		Verify(t.Context(), bytes.NewReader(indexContainer(plan, index)))
+	})
 }

@@ -162,6 +162,9 @@ func (v *verifier) index(data []byte) (*VerifyResult, error) {
 	if ix.DumpID != v.plan.DumpID {
 		return nil, damaged("index.json is of dump %s, plan.json of %s", ix.DumpID, v.plan.DumpID)
 	}
+	if err := checkIndex(v.plan, ix); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
 	listed := map[string]bool{}
 	check := func(file, what, want string) error {
 		listed[file] = true
@@ -180,9 +183,6 @@ func (v *verifier) index(data []byte) (*VerifyResult, error) {
 				return nil, err
 			}
 		}
-	}
-	if err := checkPlan(ix); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
 	}
 	for _, o := range ix.Objects {
 		if err := check(o.File, o.Kind+" "+o.Name, o.SHA256); err != nil {

@@ -35,6 +35,10 @@ func containerIn(t *testing.T, z string, mutate func(files map[string][]byte, ix
 	// chunks or objects.
 	plan := &Index{Format: Format, DumpID: id, Databases: ix.Databases}
 	for _, t := range ix.Tables {
+		if t == nil {
+			plan.Tables = append(plan.Tables, nil)
+			continue
+		}
 		pt := *t
 		pt.Chunks = nil
 		plan.Tables = append(plan.Tables, &pt)
