@@ -162,6 +162,17 @@ const maxSchemaBytes = 512 << 20
 // naming the chunk and the server's message when a statement fails; after
 // a failure, Load with Resume continues where it stopped.
 func Load(ctx context.Context, o LoadOptions, r io.Reader) (*LoadResult, error) {
+	res, err := runLoad(ctx, o, r)
+	var me *mysqldrv.MySQLError
+	if err != nil && errors.As(err, &me) && (me.Number == 1044 || me.Number == 1142 || me.Number == 1227) {
+		err = fmt.Errorf("%w (the restore's user lacks a privilege: it needs CREATE, DROP, INSERT, DELETE and SELECT on %s.*, "+
+			"and on the restored schemas CREATE, DROP, INSERT, SELECT, ALTER, INDEX, CREATE VIEW, CREATE ROUTINE, ALTER ROUTINE, TRIGGER and EVENT; "+
+			"--no-binlog also needs BINLOG ADMIN or SUPER, --users CREATE USER and the privileges it grants)", err, ProgressSchema)
+	}
+	return res, err
+}
+
+func runLoad(ctx context.Context, o LoadOptions, r io.Reader) (*LoadResult, error) {
 	if o.Threads <= 0 {
 		o.Threads = DefaultThreads
 	}

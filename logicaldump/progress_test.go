@@ -3,6 +3,9 @@ package logicaldump
 import (
 	"context"
 	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,4 +135,31 @@ func TestConcurrentLoadsKeepProgress(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLoadPrivilegeHint: a restore user without the privileges on the
+// progress schema gets the server's error and what to grant.
+func TestLoadPrivilegeHint(t *testing.T) {
+	s := testServer(t)
+	db := s.db(t)
+	z := schemaName(t, "priv")
+	user := z
+	pw := z + "-pw"
+	t.Cleanup(func() {
+		dropSchemas(t, db, z)
+		db.Exec("DROP USER IF EXISTS " + quoteString(user) + "@'%'")
+	})
+	execSQL(t, db, "CREATE USER "+quoteString(user)+"@'%' IDENTIFIED BY "+quoteString(pw),
+		"GRANT ALL ON "+quoteIdent(z)+".* TO "+quoteString(user)+"@'%'")
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conn := s.admin
+	conn.User, conn.PasswordFile = user, pwFile
+	_, err := Load(ctxT(t, time.Minute), LoadOptions{Conn: conn, Threads: 1}, bytesReader(containerIn(t, z, nil)))
+	if err == nil || !strings.Contains(err.Error(), "1044") || !strings.Contains(err.Error(), "on "+ProgressSchema+".*") {
+		t.Fatalf("load by a user without privileges on %s: %v; want the server's error and what to grant", ProgressSchema, err)
+	}
+	t.Log(err)
 }
