@@ -152,6 +152,7 @@ type loader struct {
 	// ProgressSchema), whose named lock markerConn holds.
 	marker     string
 	markerConn *sql.Conn
+	markerMu   sync.Mutex // reregister
 }
 
 // maxSchemaBytes bounds what Load holds of schema and object files.
@@ -625,6 +626,11 @@ func (l *loader) worker(ctx context.Context, id int, tasks iter.Seq[chunkTask]) 
 						return err
 					}
 					c = nc
+					if attempt > 0 {
+						if err := l.reregister(ctx); err != nil {
+							return err
+						}
+					}
 				}
 				var err error
 				done, err = l.loadChunk(ctx, c, task, attempt > 0)

@@ -61,31 +61,8 @@ func (l *loader) progressSetup(ctx context.Context, c *sql.Conn) error {
 	id := make([]byte, 8)
 	rand.Read(id)
 	l.marker = markerPrefix + hex.EncodeToString(id)
-	mc, err := l.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("connect to the target: %w", err)
-	}
-	l.markerConn = mc
-	err = withLock(ctx, c, progressLock, func() error {
-		for _, q := range []string{
-			"CREATE DATABASE IF NOT EXISTS " + quoteIdent(ProgressSchema),
-			"CREATE TABLE IF NOT EXISTS " + progressTable + " (dump_id VARCHAR(64) CHARACTER SET ascii NOT NULL, " +
-				"file VARBINARY(512) NOT NULL, sha256 CHAR(64) CHARACTER SET ascii NOT NULL, " +
-				"committed TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (dump_id, file)) ENGINE=InnoDB",
-		} {
-			if _, err := c.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("set up the restore's progress records (%s): %w", q, err)
-			}
-		}
-		var got sql.NullInt64
-		if err := mc.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", markerLockName(l.marker)).Scan(&got); err != nil || got.Int64 != 1 {
-			return fmt.Errorf("take the named lock %s of this restore (got %v): %w", markerLockName(l.marker), got, err)
-		}
-		_, err := c.ExecContext(ctx, "INSERT INTO "+progressTable+" (dump_id, file, sha256) VALUES (?, ?, '')", l.plan.DumpID, l.marker)
+	if err := l.register(ctx, c); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("register the restore in %s: %w", progressTable, err)
 	}
 	rows, err := c.QueryContext(ctx, "SELECT file, sha256 FROM "+progressTable+" WHERE dump_id = "+quoteString(l.plan.DumpID))
 	if err != nil {
@@ -114,6 +91,70 @@ func (l *loader) progressSetup(ctx context.Context, c *sql.Conn) error {
 		}
 		l.done = map[string]string{}
 	}
+	return nil
+}
+
+// register creates the progress table if it is not there, and registers
+// this restore's marker, whose lock a connection of its own (markerConn)
+// takes, under progressLock.
+func (l *loader) register(ctx context.Context, c *sql.Conn) error {
+	mc, err := l.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to the target: %w", err)
+	}
+	err = withLock(ctx, c, progressLock, func() error {
+		for _, q := range []string{
+			"CREATE DATABASE IF NOT EXISTS " + quoteIdent(ProgressSchema),
+			"CREATE TABLE IF NOT EXISTS " + progressTable + " (dump_id VARCHAR(64) CHARACTER SET ascii NOT NULL, " +
+				"file VARBINARY(512) NOT NULL, sha256 CHAR(64) CHARACTER SET ascii NOT NULL, " +
+				"committed TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (dump_id, file)) ENGINE=InnoDB",
+		} {
+			if _, err := c.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("set up the restore's progress records (%s): %w", q, err)
+			}
+		}
+		var got sql.NullInt64
+		if err := mc.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", markerLockName(l.marker)).Scan(&got); err != nil || got.Int64 != 1 {
+			return fmt.Errorf("take the named lock %s of this restore (got %v): %w", markerLockName(l.marker), got, err)
+		}
+		_, err := c.ExecContext(ctx, "INSERT IGNORE INTO "+progressTable+" (dump_id, file, sha256) VALUES (?, ?, '')", l.plan.DumpID, l.marker)
+		return err
+	})
+	if err != nil {
+		mc.Raw(func(any) error { return driver.ErrBadConn }) // its lock, if taken, goes with it
+		mc.Close()
+		return fmt.Errorf("register the restore in %s: %w", progressTable, err)
+	}
+	l.markerConn = mc
+	return nil
+}
+
+// reregister registers this restore again when the connection that held
+// its marker's lock is gone (the server restarted): else another restore
+// that ends would take the marker for one of a killed restore, and could
+// drop the progress table under this one.
+func (l *loader) reregister(ctx context.Context) error {
+	l.markerMu.Lock()
+	defer l.markerMu.Unlock()
+	if l.markerConn != nil {
+		var held sql.NullInt64
+		err := l.markerConn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?) = CONNECTION_ID()", markerLockName(l.marker)).Scan(&held)
+		if err == nil && held.Int64 == 1 {
+			return nil
+		}
+		l.markerConn.Raw(func(any) error { return driver.ErrBadConn })
+		l.markerConn.Close()
+		l.markerConn = nil
+	}
+	c, err := l.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := l.register(ctx, c); err != nil {
+		return err
+	}
+	l.o.Log.Info("registered the restore again in the progress table after the connection holding its lock was lost", "marker", l.marker)
 	return nil
 }
 

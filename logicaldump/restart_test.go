@@ -71,7 +71,17 @@ func TestLoadSurvivesServerRestart(t *testing.T) {
 			restarted := make(chan error, 1)
 			var logs syncBuffer
 			o := LoadOptions{Threads: 3, Conn: target.admin, insertOnly: tc.insertOnly, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+			// After the restart, the restore's marker lock is held again
+			// (the connection that held it died with the server).
+			var relocked, back atomic.Bool
 			o.beforeStatement = func(ctx context.Context, c *sql.Conn, file string, i int) {
+				if back.Load() && !relocked.Load() {
+					var n int
+					if c.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+progressTable+" WHERE file LIKE '/running/%' AND "+
+						"IS_USED_LOCK(CONCAT('mybak_progress/', SUBSTRING(file, 10))) IS NOT NULL").Scan(&n) == nil && n > 0 {
+						relocked.Store(true)
+					}
+				}
 				if file != victims[0] || i != 1 || !restarts.CompareAndSwap(0, 1) {
 					return
 				}
@@ -81,7 +91,11 @@ func TestLoadSurvivesServerRestart(t *testing.T) {
 				if err := tc.down(); err != nil {
 					t.Errorf("take the target down: %v", err)
 				}
-				go func() { restarted <- target.start() }()
+				go func() {
+					err := target.start()
+					back.Store(err == nil)
+					restarted <- err
+				}()
 			}
 			res, err := Load(ctxT(t, 5*time.Minute), o, bytesReader(data))
 			if restarts.Load() == 1 {
@@ -97,6 +111,9 @@ func TestLoadSurvivesServerRestart(t *testing.T) {
 			}
 			if p := port(); p != wantPort {
 				t.Fatalf("the restarted server moved from port %s to %s: the test proves nothing", wantPort, p)
+			}
+			if !relocked.Load() {
+				t.Errorf("after the restart no statement saw the restore's marker lock held:\n%s", logs.String())
 			}
 			if res.Retried < 1 || !strings.Contains(logs.String(), "retrying") {
 				t.Errorf("%d chunks retried; the logs do not say so:\n%s", res.Retried, logs.String())
