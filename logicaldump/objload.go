@@ -176,11 +176,13 @@ func (l *loader) createObject(ctx context.Context, c *sql.Conn, o Object, body [
 	if o.Collation != "" {
 		set = append(set, "SET collation_connection = "+quoteString(o.Collation))
 	}
-	if o.Kind != KindView && o.Kind != KindSequence {
-		set = append(set, "SET SESSION sql_mode = "+quoteString(o.SQLMode))
-	}
 	if o.TimeZone != "" {
 		set = append(set, "SET SESSION time_zone = "+quoteString(o.TimeZone))
+	}
+	// Last of the quoted values: the object's sql_mode may change how
+	// the session reads quotes (NO_BACKSLASH_ESCAPES).
+	if o.Kind != KindView && o.Kind != KindSequence {
+		set = append(set, "SET SESSION sql_mode = "+quoteString(o.SQLMode))
 	}
 	if kw := dropKind[o.Kind]; kw != "" && (l.o.Resume || l.o.Force) {
 		set = append(set, "DROP "+kw+" IF EXISTS "+qualified(o.Schema, o.Name))

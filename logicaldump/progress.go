@@ -211,28 +211,14 @@ func (l *loader) finish(ctx context.Context) error {
 			return fmt.Errorf("remove the restore's progress records: %w", err)
 		}
 		l.marker = ""
-		rows, err := c.QueryContext(ctx, "SELECT dump_id, file, IS_USED_LOCK(CONCAT('mybak_progress/', SUBSTRING(file, ?))) IS NULL FROM "+
-			progressTable+" WHERE file LIKE ?", len(markerPrefix)+1, markerPrefix+"%")
+		ms, err := markers(ctx, c)
 		if err != nil {
-			return fmt.Errorf("read the progress markers: %w", err)
-		}
-		var stale [][2]string
-		for rows.Next() {
-			var d, f string
-			var free bool
-			if err := rows.Scan(&d, &f, &free); err != nil {
-				rows.Close()
-				return err
-			}
-			if free {
-				stale = append(stale, [2]string{d, f})
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
-		for _, m := range stale {
+		for m, free := range ms {
+			if !free {
+				continue
+			}
 			if _, err := c.ExecContext(ctx, "DELETE FROM "+progressTable+" WHERE dump_id = ? AND file = ?", m[0], m[1]); err != nil {
 				return fmt.Errorf("remove the marker of a restore that ended: %w", err)
 			}
@@ -250,6 +236,37 @@ func (l *loader) finish(ctx context.Context) error {
 	})
 }
 
+// markers returns the markers of the progress table (dump ID, file),
+// each with whether its lock is free: its restore ended without removing
+// it (killed, or its server restarted before it registered again).
+func markers(ctx context.Context, c *sql.Conn) (map[[2]string]bool, error) {
+	rows, err := c.QueryContext(ctx, "SELECT dump_id, file FROM "+progressTable+" WHERE file LIKE ?", markerPrefix+"%")
+	if err != nil {
+		return nil, fmt.Errorf("read the progress markers: %w", err)
+	}
+	out := map[[2]string]bool{}
+	for rows.Next() {
+		var d, f string
+		if err := rows.Scan(&d, &f); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read the progress markers: %w", err)
+		}
+		out[[2]string{d, f}] = false
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the progress markers: %w", err)
+	}
+	for m := range out {
+		var free bool
+		if err := c.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?) IS NULL", markerLockName(m[1])).Scan(&free); err != nil {
+			return nil, fmt.Errorf("look at the lock of progress marker %s: %w", m[1], err)
+		}
+		out[m] = free
+	}
+	return out, nil
+}
+
 // release removes the marker of a restore that failed (best effort: a
 // marker left behind is removed by the next restore that ends, its lock
 // being free) and closes the marker's connection, which lets go of its
@@ -263,6 +280,8 @@ func (l *loader) release() {
 		defer cancel()
 		l.markerConn.ExecContext(ctx, "DELETE FROM "+progressTable+" WHERE dump_id = ? AND file = ?", l.plan.DumpID, l.marker)
 	}
+	// Discarded, not back to the pool holding the lock.
+	l.markerConn.Raw(func(any) error { return driver.ErrBadConn })
 	l.markerConn.Close()
 }
 

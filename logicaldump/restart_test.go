@@ -76,10 +76,11 @@ func TestLoadSurvivesServerRestart(t *testing.T) {
 			var relocked, back atomic.Bool
 			o.beforeStatement = func(ctx context.Context, c *sql.Conn, file string, i int) {
 				if back.Load() && !relocked.Load() {
-					var n int
-					if c.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+progressTable+" WHERE file LIKE '/running/%' AND "+
-						"IS_USED_LOCK(CONCAT('mybak_progress/', SUBSTRING(file, 10))) IS NOT NULL").Scan(&n) == nil && n > 0 {
-						relocked.Store(true)
+					ms, err := markers(ctx, c)
+					for _, free := range ms {
+						if err == nil && !free {
+							relocked.Store(true)
+						}
 					}
 				}
 				if file != victims[0] || i != 1 || !restarts.CompareAndSwap(0, 1) {

@@ -17,6 +17,8 @@ import (
 //     TABLE ... SELECT would copy the server's data or files);
 //   - a chunk holds INSERTs of literal values into its own table
 //     (parseInsert), not expressions such as LOAD_FILE() or SLEEP();
+//   - an object's session values (sql_mode, time_zone, collation) are
+//     words, not quotes that a sql_mode could turn into SQL;
 //   - an object's file is CREATE of its kind and name: a function is a
 //     stored one (a parameter list after the name), not a UDF loaded
 //     from a shared library (SONAME); users.sql holds only CREATE USER,
@@ -50,6 +52,13 @@ func checkPlan(ix *Index) error {
 		}
 	}
 	for _, o := range ix.Objects {
+		// The session values Load sets before creating the object.
+		for _, v := range [][2]string{{"sql_mode", o.SQLMode}, {"time_zone", o.TimeZone},
+			{"collation", o.Collation}, {"charset", o.CharsetClient}} {
+			if strings.Trim(v[1], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_,+-:/.") != "" {
+				return fmt.Errorf("%w: %s %s has %s %.60q, which is not a setting's value: refusing it", errFormat, o.Kind, quoteIdent(o.Name), v[0], v[1])
+			}
+		}
 		if o.Kind == KindUsers {
 			continue
 		}
@@ -85,7 +94,7 @@ func checkSchemaFiles(plan *Index, schema map[string][]byte) error {
 				lines[strings.TrimSuffix(strings.TrimSpace(l), ",")] = true
 			}
 			for _, k := range t.Deferrable {
-				if !lines[k] || strings.ContainsAny(k, "\n;") {
+				if !lines[k] {
 					return fmt.Errorf("%w: the deferred index %.100q of %s is not a line of its CREATE TABLE: refusing it", errFormat, k, qualified(t.Schema, t.Name))
 				}
 			}

@@ -32,6 +32,14 @@ func hostile(z string) map[string]func(map[string][]byte, *Index) {
 		"deferred index not in the table": func(f map[string][]byte, ix *Index) {
 			ix.Tables[0].Deferrable = []string{"KEY `k` (`a`), RENAME TO `mysql`.`t`"}
 		},
+		"session values inject": func(f map[string][]byte, ix *Index) {
+			// Under NO_BACKSLASH_ESCAPES the \' of a quoted time zone ends
+			// the string: the rest would be more SET assignments.
+			ix.Objects[0].Kind, ix.Objects[0].Name = KindProcedure, "p"
+			ix.Objects[0].SQLMode = "NO_BACKSLASH_ESCAPES"
+			ix.Objects[0].TimeZone = "+00:00', @@session.autocommit = 0 #"
+			setView(f, ix, "CREATE DEFINER=`root`@`localhost` PROCEDURE `p`()\nSELECT 1")
+		},
 		"database mysql": func(f map[string][]byte, ix *Index) { ix.Databases[0].Name = "MySQL" },
 		"schema file drops": func(f map[string][]byte, ix *Index) {
 			f["d.schema.sql"] = []byte("DROP DATABASE `important`")
@@ -101,7 +109,7 @@ func TestLoadRefusesHostileStatements(t *testing.T) {
 			other := schemaName(t, "hostile_other")
 			t.Cleanup(func() { dropSchemas(t, db, other) })
 			execSQL(t, db, "CREATE DATABASE "+quoteIdent(other))
-			for what, mutate := range hostile("") {
+			for what := range hostile("") {
 				z := schemaName(t, "hostile")
 				t.Cleanup(func() {
 					dropSchemas(t, db, z)
@@ -109,7 +117,7 @@ func TestLoadRefusesHostileStatements(t *testing.T) {
 					// test's own).
 					db.Exec("DELETE FROM "+progressTable+" WHERE dump_id = ?", "x-"+z)
 				})
-				mutate = hostile(z)[what]
+				mutate := hostile(z)[what]
 				if strings.HasPrefix(what, "schema file") {
 					// The crafted statement's target is the test's other schema.
 					mutate = func(f map[string][]byte, ix *Index) { f["d.schema.sql"] = []byte("DROP DATABASE " + quoteIdent(other)) }
@@ -150,45 +158,35 @@ func TestLoadRefusesHostileStatements(t *testing.T) {
 // in an object's place do not.
 func TestCheckObjectStmt(t *testing.T) {
 	o := func(kind, name string) Object { return Object{Kind: kind, Schema: "db", Name: name, File: "f"} }
-	good := []struct {
+	for _, c := range []struct {
 		o    Object
 		body string
+		ok   bool // what SHOW CREATE prints
 	}{
-		{o(KindView, "v"), "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `v` AS select 1 AS `1`"},
-		{o(KindView, "v w"), "CREATE ALGORITHM = MERGE DEFINER=`a``b`@`%` SQL SECURITY INVOKER VIEW `v w` (`x`) AS select 1"},
-		{o(KindProcedure, "p"), "CREATE DEFINER=`root`@`localhost` PROCEDURE `p`(IN a INT)\nBEGIN SELECT a; END"},
-		{o(KindFunction, "f"), "CREATE DEFINER=`root`@`localhost` FUNCTION `f`() RETURNS int(11)\nRETURN 1"},
-		{o(KindFunction, "agg"), "CREATE DEFINER=`r1` AGGREGATE FUNCTION `agg`(x INT) RETURNS int(11)\nBEGIN RETURN 1; END"},
-		{o(KindTrigger, "k_bi"), "CREATE DEFINER=`root`@`localhost` TRIGGER db.k_bi BEFORE INSERT ON k FOR EACH ROW SET NEW.v = UPPER(NEW.v)"},
-		{o(KindTrigger, "K_bi"), "CREATE DEFINER=root@localhost TRIGGER `k_bi` BEFORE INSERT ON k FOR EACH ROW SET NEW.v = 1"},
-		{o(KindEvent, "e"), "CREATE DEFINER=`root`@`localhost` EVENT `e` ON SCHEDULE EVERY 1 DAY STARTS '2026-01-01 00:00:00' ON COMPLETION NOT PRESERVE ENABLE DO SELECT 1"},
-		{o(KindSequence, "s"), "SELECT SETVAL(`db`.`s`, -12, 0)"},
-		{Object{Kind: KindUsers, File: "u"}, "CREATE USER IF NOT EXISTS `a`@`%`;\nGRANT SELECT ON `db`.* TO `a`@`%`;\n"},
-	}
-	for _, c := range good {
-		if err := checkObjectStmt(c.o, []byte(c.body)); err != nil {
-			t.Errorf("%q: %v", c.body, err)
-		}
-	}
-	bad := []struct {
-		o    Object
-		body string
-	}{
-		{o(KindFunction, "f"), "CREATE FUNCTION f RETURNS STRING SONAME 'x.so'"},
-		{o(KindFunction, "f"), "CREATE AGGREGATE FUNCTION `f` RETURNS INTEGER SONAME 'x.so'"},
-		{o(KindProcedure, "p"), "CREATE DEFINER=`root`@`localhost` FUNCTION `p`() RETURNS INT RETURN 1"},
-		{o(KindView, "v"), "CREATE TABLE `v` (a INT)"},
-		{o(KindView, "v"), "CREATE VIEW `db2`.`v` AS SELECT 1"},
-		{o(KindView, "v"), "DROP VIEW `v`"},
-		{o(KindTrigger, "t"), "CREATE DEFINER=`root`@`localhost` EVENT `t` ON SCHEDULE EVERY 1 DAY DO SELECT 1"},
-		{o(KindEvent, "e"), "CREATE SERVER `e` FOREIGN DATA WRAPPER mysql OPTIONS (HOST 'x')"},
-		{o(KindSequence, "s"), "SELECT SETVAL(`db`.`other`, 1, 0)"},
-		{o("plugin", "p"), "CREATE VIEW `p` AS SELECT 1"},
-		{Object{Kind: KindUsers, File: "u"}, "CREATE USER IF NOT EXISTS `a`@`%`;\nINSTALL SONAME 'x';\n"},
-	}
-	for _, c := range bad {
-		if err := checkObjectStmt(c.o, []byte(c.body)); err == nil {
-			t.Errorf("%q passed as %s %s", c.body, c.o.Kind, c.o.Name)
+		{o(KindView, "v"), "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `v` AS select 1 AS `1`", true},
+		{o(KindView, "v w"), "CREATE ALGORITHM = MERGE DEFINER=`a``b`@`%` SQL SECURITY INVOKER VIEW `v w` (`x`) AS select 1", true},
+		{o(KindProcedure, "p"), "CREATE DEFINER=`root`@`localhost` PROCEDURE `p`(IN a INT)\nBEGIN SELECT a; END", true},
+		{o(KindFunction, "f"), "CREATE DEFINER=`root`@`localhost` FUNCTION `f`() RETURNS int(11)\nRETURN 1", true},
+		{o(KindFunction, "agg"), "CREATE DEFINER=`r1` AGGREGATE FUNCTION `agg`(x INT) RETURNS int(11)\nBEGIN RETURN 1; END", true},
+		{o(KindTrigger, "k_bi"), "CREATE DEFINER=`root`@`localhost` TRIGGER db.k_bi BEFORE INSERT ON k FOR EACH ROW SET NEW.v = UPPER(NEW.v)", true},
+		{o(KindTrigger, "K_bi"), "CREATE DEFINER=root@localhost TRIGGER `k_bi` BEFORE INSERT ON k FOR EACH ROW SET NEW.v = 1", true},
+		{o(KindEvent, "e"), "CREATE DEFINER=`root`@`localhost` EVENT `e` ON SCHEDULE EVERY 1 DAY STARTS '2026-01-01 00:00:00' ON COMPLETION NOT PRESERVE ENABLE DO SELECT 1", true},
+		{o(KindSequence, "s"), "SELECT SETVAL(`db`.`s`, -12, 0)", true},
+		{Object{Kind: KindUsers, File: "u"}, "CREATE USER IF NOT EXISTS `a`@`%`;\nGRANT SELECT ON `db`.* TO `a`@`%`;\n", true},
+		{o(KindFunction, "f"), "CREATE FUNCTION f RETURNS STRING SONAME 'x.so'", false},
+		{o(KindFunction, "f"), "CREATE AGGREGATE FUNCTION `f` RETURNS INTEGER SONAME 'x.so'", false},
+		{o(KindProcedure, "p"), "CREATE DEFINER=`root`@`localhost` FUNCTION `p`() RETURNS INT RETURN 1", false},
+		{o(KindView, "v"), "CREATE TABLE `v` (a INT)", false},
+		{o(KindView, "v"), "CREATE VIEW `db2`.`v` AS SELECT 1", false},
+		{o(KindView, "v"), "DROP VIEW `v`", false},
+		{o(KindTrigger, "t"), "CREATE DEFINER=`root`@`localhost` EVENT `t` ON SCHEDULE EVERY 1 DAY DO SELECT 1", false},
+		{o(KindEvent, "e"), "CREATE SERVER `e` FOREIGN DATA WRAPPER mysql OPTIONS (HOST 'x')", false},
+		{o(KindSequence, "s"), "SELECT SETVAL(`db`.`other`, 1, 0)", false},
+		{o("plugin", "p"), "CREATE VIEW `p` AS SELECT 1", false},
+		{Object{Kind: KindUsers, File: "u"}, "CREATE USER IF NOT EXISTS `a`@`%`;\nINSTALL SONAME 'x';\n", false},
+	} {
+		if err := checkObjectStmt(c.o, []byte(c.body)); (err == nil) != c.ok {
+			t.Errorf("%q as %s %s: %v, want ok=%v", c.body, c.o.Kind, c.o.Name, err, c.ok)
 		}
 	}
 }

@@ -26,9 +26,11 @@ type VerifyResult struct {
 // Verify reads a container written by Dump from r without a server and
 // checks it whole: the xbstream framing and CRCs, plan.json before the
 // data and index.json at the end, every chunk file's SHA-256 and every
-// object's against the index, no chunk missing or unknown, and that each
-// chunk holds only INSERT statements into its own table. An error
-// matching ErrDamaged says what is wrong.
+// object's against the index, no chunk missing or unknown, and that every
+// statement is the one Dump writes for what the plan or index says it is
+// (trust.go: a chunk's INSERTs of literal values into its own table, the
+// CREATE of each schema, table and object). An error matching ErrDamaged
+// says what is wrong.
 func Verify(ctx context.Context, r io.Reader) (*VerifyResult, error) {
 	v := &verifier{res: &VerifyResult{}, seen: map[string]string{}, schema: map[string][]byte{}, objs: map[string][]byte{}}
 	fr := &fileReader{xr: xbstream.NewReader(r)}
@@ -103,7 +105,7 @@ func (v *verifier) beforePlan(name string, data []byte) error {
 	if err := checkSchemaFiles(plan, v.schema); err != nil {
 		return fmt.Errorf("%w: %w", ErrDamaged, err)
 	}
-	v.schema = nil
+	v.schema, v.held = nil, 0
 	v.plan, v.tables = plan, map[string]*Table{}
 	for _, t := range plan.Tables {
 		if t.DataPrefix != "" {
@@ -130,7 +132,7 @@ func (v *verifier) dataFile(name string, data []byte) error {
 	t := v.tables[chunkPrefix(name)]
 	if t == nil {
 		v.res.ObjectFiles++
-		if v.held += len(data); v.held > 2*maxSchemaBytes {
+		if v.held += len(data); v.held > maxSchemaBytes {
 			return damaged("the object files exceed %d bytes", maxSchemaBytes)
 		}
 		v.objs[name] = data
