@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/mybak/mybak/mysql"
 	"github.com/mybak/mybak/xbstream"
 )
@@ -110,6 +111,11 @@ type dumper struct {
 // xbstream (see the package comment for its layout) and returns its
 // index. w is not closed. Any error means the stream is not a complete
 // backup (its index.json is written last, only on success).
+// ErrTableChanged means DDL (DROP, TRUNCATE, RENAME, a rebuilding ALTER)
+// changed a table after the dump's snapshot was taken and before the
+// dump read it: the snapshot cannot read the table any more.
+var ErrTableChanged = errors.New("a table changed during the backup")
+
 func Dump(ctx context.Context, o Options, w io.Writer) (ix *Index, err error) {
 	if o.Threads <= 0 {
 		o.Threads = DefaultThreads
@@ -447,7 +453,8 @@ func (d *dumper) rowsPerChunk(ti *tableInfo) int64 {
 	return max(int64(d.o.ChunkBytes)/avg, minRowsPerChunk)
 }
 
-func (d *dumper) run(ctx context.Context, c *sql.Conn, q *queue, j job) error {
+func (d *dumper) run(ctx context.Context, c *sql.Conn, q *queue, j job) (err error) {
+	defer func() { err = tableChanged(j.ti, err) }()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -470,7 +477,7 @@ func (d *dumper) run(ctx context.Context, c *sql.Conn, q *queue, j job) error {
 		j.ti.t.CurrentRows = n
 		d.wmu.Unlock()
 	}
-	err := planTable(ctx, c, j.ti, d.rowsPerChunk(j.ti), func(where string) {
+	err = planTable(ctx, c, j.ti, d.rowsPerChunk(j.ti), func(where string) {
 		seq++
 		d.wmu.Lock()
 		d.tableLeft[j.ti]++
@@ -482,6 +489,19 @@ func (d *dumper) run(ctx context.Context, c *sql.Conn, q *queue, j job) error {
 	}
 	d.rangeDone(j.ti)
 	return nil
+}
+
+// tableChanged marks err as ErrTableChanged, with what to do, when the
+// server says ti no longer exists (1146: dropped or renamed) or changed
+// (1412: truncated or rebuilt) since the snapshot.
+func tableChanged(ti *tableInfo, err error) error {
+	var me *mysqldrv.MySQLError
+	if err == nil || !errors.As(err, &me) || (me.Number != 1146 && me.Number != 1412) {
+		return err
+	}
+	t := qualified(ti.t.Schema, ti.t.Name)
+	return fmt.Errorf("%w: %s was dropped, truncated, renamed or rebuilt after the backup's snapshot and before the backup read it, so the snapshot cannot read it: run the backup again when no DDL runs on the dumped tables, or leave the table out with --exclude %s: %w",
+		ErrTableChanged, t, ti.t.Schema+"."+ti.t.Name, err)
 }
 
 // rangeDone counts a table's range (or its plan) as done.
