@@ -16,6 +16,9 @@ var (
 	// ErrLockTimeout: the backup could not take its lock (FTWRL / BACKUP STAGE)
 	// because of long-running queries.
 	ErrLockTimeout = errors.New("backup lock not obtained")
+	// ErrTableChanged: DDL (DROP, TRUNCATE, RENAME, a rebuilding ALTER)
+	// changed a table after the dump's snapshot and before it read it.
+	ErrTableChanged = errors.New("a table changed during the backup")
 	// ErrRedoWrapped: the redo log was overwritten before the backup tool
 	// copied it; the backup is unusable.
 	ErrRedoWrapped = errors.New("redo log wrapped")
@@ -130,7 +133,40 @@ func (e *LockTimeoutError) Unwrap() error { return e.err }
 // Is matches ErrLockTimeout.
 func (e *LockTimeoutError) Is(target error) bool { return target == ErrLockTimeout }
 
+// TableChangedError: mysqldump / mariadb-dump could not read a table that
+// DDL changed after its snapshot (errors 1146 and 1412).
+type TableChangedError struct {
+	Tool  string
+	Table string // as the tool names it, "" when it does not
+	Line  string // the tool's line
+	err   error
+}
+
+func (e *TableChangedError) Error() string {
+	t, leave := "a table", "db.table"
+	if e.Table != "" {
+		t, leave = e.Table, e.Table
+		if !strings.Contains(leave, ".") {
+			leave = "db." + leave // mariadb-dump named the table only
+		}
+	}
+	return fmt.Sprintf("%s: %s was dropped, truncated, renamed or rebuilt after the backup's snapshot and before %s read it (%s): "+
+		"run the backup again when no DDL runs on the dumped tables, or leave the table out (after --: --ignore-table=%s)",
+		e.Tool, t, e.Tool, e.Line, leave)
+}
+
+// Unwrap returns the underlying ExitError.
+func (e *TableChangedError) Unwrap() error { return e.err }
+
+// Is matches ErrTableChanged.
+func (e *TableChangedError) Is(target error) bool { return target == ErrTableChanged }
+
 var (
+	// mariadb-dump: "Couldn't execute 'show create table `b`': Table 'zz.b'
+	// doesn't exist (1146)"; "Error 1412: Table definition has changed,
+	// please retry transaction when dumping table `b` at row: 0".
+	reTableGone    = regexp.MustCompile(`Table '([^']*)' doesn't exist \(1146\)`)
+	reTableChanged = regexp.MustCompile(`Error 1412: .*? when dumping table (` + "`" + `(?:[^` + "`" + `]|` + "``" + `)*` + "`" + `)`)
 	reAccessDenied = regexp.MustCompile(`Access denied for user '([^']*)'@'([^']*)'(?: \(using password: (?:YES|NO)\))?`)
 	reMissingPriv  = regexp.MustCompile(`missing required privilege (.+? on \S+)`)
 	reWaitingQuery = regexp.MustCompile(`Waiting for query \d+ \(duration \d+ sec\): (.*)`)
@@ -160,6 +196,12 @@ func classify(ee *ExitError, lines []string) error {
 		return &MissingPrivilegesError{Tool: ee.Tool, Privileges: missing, err: ee}
 	}
 	for _, l := range lines {
+		if m := reTableGone.FindStringSubmatch(l); m != nil {
+			return &TableChangedError{Tool: ee.Tool, Table: m[1], Line: strings.TrimSpace(l), err: ee}
+		}
+		if m := reTableChanged.FindStringSubmatch(l); m != nil {
+			return &TableChangedError{Tool: ee.Tool, Table: strings.Trim(m[1], "`"), Line: strings.TrimSpace(l), err: ee}
+		}
 		if strings.Contains(l, "Unable to obtain lock") ||
 			(strings.Contains(l, "Lock wait timeout exceeded") && strings.Contains(l, "BACKUP")) ||
 			(strings.Contains(l, "Lock wait timeout exceeded") && strings.Contains(l, "FLUSH TABLES")) {

@@ -137,7 +137,12 @@ func BackupLogical(ctx context.Context, o DumpOptions, w io.Writer) (*DumpResult
 	if err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {
-			return nil, classify(ee, append(r.Notable, r.Tail...))
+			err := classify(ee, append(r.Notable, r.Tail...))
+			var tc *TableChangedError
+			if errors.As(err, &tc) && !strings.Contains(tc.Table, ".") && len(o.Databases) == 1 {
+				tc.Table = o.Databases[0] + "." + tc.Table // the 1412 line names the table only
+			}
+			return nil, err
 		}
 		return nil, err
 	}

@@ -358,6 +358,18 @@ func TestClassify(t *testing.T) {
 		!strings.Contains(err.Error(), "--ftwrl-wait-timeout") {
 		t.Errorf("ftwrl: %v", err)
 	}
+	// mariadb-dump 10.11's lines when DDL changed a table it had not read.
+	for _, c := range []struct{ line, table string }{
+		{"mariadb-dump: Couldn't execute 'show create table `b`': Table 'zz.b' doesn't exist (1146)", "zz.b"},
+		{"mariadb-dump: Error 1412: Table definition has changed, please retry transaction when dumping table `b` at row: 0", "b"},
+	} {
+		err := classify(ee, []string{"Error: Couldn't read status information for table b ()", c.line})
+		var tc *TableChangedError
+		if !errors.As(err, &tc) || !errors.Is(err, ErrTableChanged) || tc.Table != c.table || !errors.Is(err, ee) ||
+			!strings.Contains(err.Error(), "run the backup again") {
+			t.Errorf("%s: %v", c.line, err)
+		}
+	}
 	if err := classify(ee, []string{"something else"}); err != ee {
 		t.Errorf("unknown failure changed: %v", err)
 	}
