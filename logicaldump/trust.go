@@ -13,8 +13,9 @@ import (
 //
 //   - no schema of the server's own (mysql, sys, ...) or mybak_progress;
 //   - a schema file is CREATE DATABASE of its schema, a table's file
-//     CREATE TABLE (or SEQUENCE) of its table, without a SELECT (CREATE
-//     TABLE ... SELECT would copy the server's data or files);
+//     CREATE TABLE (or SEQUENCE) of its table, without a query (CREATE
+//     TABLE ... SELECT, ... VALUES (LOAD_FILE(...)) would copy the
+//     server's data or files);
 //   - a chunk holds INSERTs of literal values into its own table
 //     (parseInsert), not expressions such as LOAD_FILE() or SLEEP();
 //   - an object's session values (sql_mode, time_zone, collation) are
@@ -129,7 +130,7 @@ func checkIndex(plan, ix *Index) error {
 // checkDatabaseStmt checks the CREATE DATABASE of schema db.
 func checkDatabaseStmt(db string, stmt []byte) error {
 	want := "CREATE DATABASE " + quoteIdent(db)
-	if rest, ok := bytes.CutPrefix(stmt, []byte(want)); !ok || len(rest) > 0 && rest[0] != ' ' || hasSelect(rest) {
+	if rest, ok := bytes.CutPrefix(stmt, []byte(want)); !ok || len(rest) > 0 && rest[0] != ' ' || hasQuery(rest) {
 		return fmt.Errorf("%w: the schema file of %s is not %s: refusing to run %.100q", errFormat, quoteIdent(db), want, stmt)
 	}
 	return nil
@@ -141,16 +142,22 @@ func checkTableStmt(t *Table, stmt []byte) error {
 	if t.Kind == "sequence" {
 		want = "CREATE SEQUENCE " + quoteIdent(t.Name) + " "
 	}
-	if !bytes.HasPrefix(stmt, []byte(want)) || hasSelect(stmt) {
+	if !bytes.HasPrefix(stmt, []byte(want)) || hasQuery(stmt[len(want):]) {
 		return fmt.Errorf("%w: %s is not %s...: refusing to run %.100q", errFormat, t.File, want, stmt)
 	}
 	return nil
 }
 
-// hasSelect reports whether SELECT is a word of stmt outside quoted
-// strings and identifiers.
-func hasSelect(stmt []byte) bool {
+// hasQuery reports whether stmt, the part of a CREATE statement after
+// its name, holds a query: a word SELECT, TABLE (MySQL's TABLE t) or
+// VALUES other than a partition's VALUES LESS THAN / VALUES IN (CREATE
+// TABLE t (a TEXT) VALUES (LOAD_FILE(...)) reads a server file on
+// MariaDB). Quoted strings, identifiers and comments are skipped as the
+// server does (a quote inside a comment must not hide what follows it);
+// the content of an executable comment (/*! ... */, /*M! ... */) is code.
+func hasQuery(stmt []byte) bool {
 	var quote byte
+	wordStart := 0 // where a word may begin whatever precedes it
 	for i := 0; i < len(stmt); i++ {
 		c := stmt[i]
 		switch {
@@ -162,9 +169,46 @@ func hasSelect(stmt []byte) bool {
 			}
 		case c == '\'' || c == '"' || c == '`':
 			quote = c
-		case (c == 's' || c == 'S') && (i == 0 || !identByte(stmt[i-1])) && len(stmt) >= i+6 &&
-			strings.EqualFold(string(stmt[i:i+6]), "select") && (len(stmt) == i+6 || !identByte(stmt[i+6])):
-			return true
+		case c == '#' || c == '-' && i+2 < len(stmt) && stmt[i+1] == '-' && (stmt[i+2] <= ' ' || stmt[i+2] == 0x7f):
+			// To the end of the line ("--" needs a space or control
+			// character after it to start a comment).
+			end := bytes.IndexByte(stmt[i:], '\n')
+			if end < 0 {
+				return false
+			}
+			i += end
+		case c == '/' && i+1 < len(stmt) && stmt[i+1] == '*':
+			if rest := stmt[i+2:]; bytes.HasPrefix(rest, []byte("!")) || bytes.HasPrefix(rest, []byte("M!")) {
+				// Executable: its content is code, from after the
+				// version ("/*!50100SELECT" runs SELECT).
+				i += 2 + bytes.IndexByte(rest, '!') + 1
+				for i < len(stmt) && stmt[i] >= '0' && stmt[i] <= '9' {
+					i++
+				}
+				wordStart = i
+				i--
+				continue
+			}
+			end := bytes.Index(stmt[i+2:], []byte("*/"))
+			if end < 0 {
+				return false // unterminated: the server refuses it
+			}
+			i += 2 + end + 1
+		case identByte(c) && (i == wordStart || !identByte(stmt[i-1])):
+			j := i
+			for j < len(stmt) && identByte(stmt[j]) {
+				j++
+			}
+			switch w := strings.ToUpper(string(stmt[i:j])); w {
+			case "SELECT", "TABLE":
+				return true
+			case "VALUES":
+				next := (&headLexer{s: stmt[j:]})
+				if !next.word("LESS") && !next.word("IN") {
+					return true
+				}
+			}
+			i = j - 1
 		}
 	}
 	return false

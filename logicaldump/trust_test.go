@@ -50,6 +50,13 @@ func hostile(z string) map[string]func(map[string][]byte, *Index) {
 		"table copies server data": func(f map[string][]byte, ix *Index) {
 			f["d/t.schema.sql"] = []byte("CREATE TABLE `t` (`a` TEXT) SELECT authentication_string AS a FROM mysql.user")
 		},
+		"table copies a file with VALUES": func(f map[string][]byte, ix *Index) {
+			f["d/t.schema.sql"] = []byte("CREATE TABLE `t` (`a` TEXT) VALUES (LOAD_FILE('/etc/hostname'))")
+		},
+		"table copies behind a comment": func(f map[string][]byte, ix *Index) {
+			// The quote in the comment must not hide the SELECT after it.
+			f["d/t.schema.sql"] = []byte("CREATE TABLE `t` (`a` TEXT) -- '\nSELECT authentication_string AS a FROM mysql.user -- '")
+		},
 		"chunk reads a host file": func(f map[string][]byte, ix *Index) {
 			setChunk(f, ix, ins+"VALUES (LOAD_FILE('/etc/hostname'));\n")
 		},
@@ -191,17 +198,39 @@ func TestCheckObjectStmt(t *testing.T) {
 	}
 }
 
-func TestHasSelect(t *testing.T) {
+func TestHasQuery(t *testing.T) {
 	for s, want := range map[string]bool{
-		"CREATE TABLE `t` (a INT) SELECT 1":                       true,
-		"CREATE TABLE `t` (a INT) AS\nselect 1":                   true,
-		"CREATE TABLE `t` (`select` INT, b INT COMMENT 'select')": false,
-		"CREATE TABLE `t` (selected INT, preselect INT)":          false,
-		"CREATE TABLE `t` (a TEXT DEFAULT 'it''s \\' select')":    false,
-		"CREATE TABLE `t` (a INT) /*!50100 SELECT 1 */":           true,
+		"CREATE TABLE `t` (a INT) SELECT 1":                             true,
+		"CREATE TABLE `t` (a INT) AS\nselect 1":                         true,
+		"CREATE TABLE `t` (`select` INT, b INT COMMENT 'select')":       false,
+		"CREATE TABLE `t` (selected INT, preselect INT)":                false,
+		"CREATE TABLE `t` (a TEXT DEFAULT 'it''s \\' select')":          false,
+		"CREATE TABLE `t` (a INT) /*!50100 SELECT 1 */":                 true,
+		"CREATE TABLE `t` (a INT) /*M!100000 SELECT 1 */":               true,
+		"CREATE TABLE `t` (a INT) -- '\nSELECT 1 -- '":                  true,
+		"CREATE TABLE `t` (a INT) #'\nSELECT 1 #'":                      true,
+		"CREATE TABLE `t` (a INT) /* ' */ SELECT 1 /* ' */":             true,
+		"CREATE TABLE `t` (a INT) /* select */":                         false,
+		"CREATE TABLE `t` (a INT) /*!50100SELECT 1*/":                   true,
+		"CREATE TABLE `t` (a INT) /*M!100000SELECT 1*/":                 true,
+		"CREATE TABLE `t` (a INT) --'x' SELECT 1":                       true,
+		"CREATE TABLE `t` (a INT) --'x'\nSELECT 1":                      true,
+		"CREATE TABLE `t` (a INT) -- select":                            false,
+		"CREATE TABLE `t` (a INT COMMENT '-- x', b INT)":                false,
+		"CREATE TABLE `t` (a TEXT) VALUES (LOAD_FILE('/etc/hostname'))": true,
+		"CREATE TABLE `t` (a TEXT) IGNORE (values (1))":                 true,
+		"CREATE TABLE `t` (a TEXT) TABLE mysql.user":                    true,
+		"CREATE TABLE `t` (`table` INT, `values` INT, tables INT)":      false,
+		"CREATE TABLE `t` (a INT) PARTITION BY LIST (`a`)\n(PARTITION `p0` VALUES IN (1) ENGINE = InnoDB,\n PARTITION `p1` VALUES  in (2))":     false,
+		"CREATE TABLE `t` (a INT) PARTITION BY RANGE (`a`)\n(PARTITION `p0` VALUES LESS THAN (10),\n PARTITION `p1` VALUES LESS THAN MAXVALUE)": false,
 	} {
-		if got := hasSelect([]byte(s)); got != want {
-			t.Errorf("hasSelect(%q) = %v, want %v", s, got, want)
+		// What checkTableStmt passes: the statement after "CREATE TABLE `t` (".
+		rest, ok := strings.CutPrefix(s, "CREATE TABLE `t` (")
+		if !ok {
+			t.Fatalf("case %q", s)
+		}
+		if got := hasQuery([]byte(rest)); got != want {
+			t.Errorf("hasQuery(%q) = %v, want %v", rest, got, want)
 		}
 	}
 }
