@@ -187,7 +187,14 @@ func TestBinlogArchiveKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := testenv.ArgvWatch(t, strings.TrimSpace(string(adminPw)), "--read-from-remote-server")
+	// Other packages' tests write to the shared server meanwhile, so g
+	// need not be a piece's last GTID: it is archived once a piece ends at
+	// or after it.
 	archived := func(g string) func() bool {
+		want, err := binlog.ParseGTID(g)
+		if err != nil {
+			t.Fatalf("GTID %q: %v", g, err)
+		}
 		return func() bool {
 			st, err := local.Open(store)
 			if err != nil {
@@ -196,13 +203,6 @@ func TestBinlogArchiveKill9(t *testing.T) {
 			ix, err := pitr.LoadIndex(context.Background(), st, nil)
 			if err != nil {
 				return false
-			}
-			// Other packages' tests write to the shared server meanwhile,
-			// so g need not be a piece's last GTID: it is archived once a
-			// piece ends at or after it.
-			want, err := binlog.ParseGTID(g)
-			if err != nil {
-				t.Fatalf("GTID %q: %v", g, err)
 			}
 			for _, pc := range ix.Pieces {
 				if end, err := pitr.ParseState(pc.LastGTID); err == nil && end.Contains(want) {

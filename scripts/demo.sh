@@ -5,9 +5,9 @@
 # verifies, restores the physical chain into a second server and the dump
 # into a third, and compares row counts and CHECKSUM TABLE with the source;
 # takes a backup with mybak's own logical engine and restores one table of
-# it (--include) into the third after dropping it there; then drills the chain (verify --drill), makes a fourth server a replica of
-# the source from the dump (make-replica) and prunes to the newest backup
-# of each job.
+# it (--include) into the third after dropping it there; then drills the
+# chain (verify --drill), makes a fourth server a replica of the source
+# from the dump (make-replica) and prunes to the newest backup of each job.
 # A short stdin round trip comes first. Everything it starts is stopped and
 # everything it creates lives in one throwaway directory.
 set -euo pipefail
